@@ -1,0 +1,64 @@
+# BioCoach Workbench — setup, run, test, bench.
+# `make setup` is idempotent: it only reinstalls when pyproject.toml changes.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+VENV   := .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+STAMP  := $(VENV)/.setup-stamp
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+
+# Debian packages the project needs (installed only when non-empty).
+APT_PACKAGES :=
+
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: help setup apt run test lint bench clean
+
+help:
+	@echo "targets: setup run test lint bench clean"
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(MAKE) --no-print-directory apt
+	@if [ ! -x "$(PY)" ]; then \
+		echo "creating $(VENV) with $(PYTHON)"; \
+		"$(PYTHON)" -m venv $(VENV); \
+	fi
+	$(PIP) install --upgrade pip
+	$(PIP) install -e '.[dev]'
+	@touch $@
+
+apt:
+	@if [ -n "$(strip $(APT_PACKAGES))" ]; then \
+		missing=""; \
+		for p in $(APT_PACKAGES); do \
+			dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
+		done; \
+		if [ -n "$$missing" ]; then \
+			echo "apt-get install:$$missing"; \
+			$(SUDO) apt-get update && $(SUDO) apt-get install -y --no-install-recommends $$missing; \
+		fi; \
+	fi
+
+run: setup
+	$(VENV)/bin/biocoach demo
+
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy workbench
+
+# The whole suite, slow, server and browser tests included. No test collected (exit 5) is a failure.
+test: setup lint
+	$(PY) -m pytest -q
+
+bench: setup
+	$(PY) bench/run_all.py
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	find . -name __pycache__ -type d -prune -exec rm -rf {} +
+	rm -f db/*.duckdb db/*.duckdb.wal

@@ -1,0 +1,254 @@
+"""The ``biocoach`` command line. Thin: it parses arguments, calls the library and prints.
+
+Heavy imports (numpy, scipy, the engine) happen inside the commands, so ``biocoach --help`` is instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_INPUT = 0, 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return EXIT_OK
+    from workbench.errors import WorkbenchError
+
+    try:
+        return int(args.func(args))
+    except WorkbenchError as exc:
+        print(f"biocoach: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="biocoach",
+        description="BioCoach Workbench: biomechanics-grounded exercise analysis and coaching.",
+    )
+    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
+
+    p = sub.add_parser("analyze", help="analyse a pose track: reps, alignment, violations, context text")
+    p.add_argument("input", type=Path, help="pose track (.npz: q T×46 radians in SKEL order, fps or t)")
+    p.add_argument("--exercise", "-e", required=True, help="exercise key (see `biocoach exercises`)")
+    p.add_argument("--json", dest="json_out", metavar="OUT", help="write the analysis JSON here ('-': stdout)")
+    p.add_argument("--stream", action="store_true", help="run the frame-by-frame streaming tracker")
+    p.add_argument("--salient", help="comma-separated SKEL joints to judge instead of the catalogue's")
+    p.add_argument("--min-confidence", type=float, default=0.3, help="frames below this are lost (default 0.3)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_analyze)
+
+    p = sub.add_parser("demo", help="analyse the bundled example (a real squat) with the embedded defaults")
+    p.add_argument("--json", dest="json_out", metavar="OUT", help="also write the analysis JSON here")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("exercises", help="list the exercise catalogue, or show one exercise's rules")
+    p.add_argument("key", nargs="?", help="exercise to show")
+    p.set_defaults(func=cmd_exercises)
+
+    p = sub.add_parser("synth", help="write a synthetic pose track of known reps and faults (.npz)")
+    p.add_argument("exercise")
+    p.add_argument("out", type=Path)
+    p.add_argument("--reps", type=int, default=10)
+    p.add_argument("--period", type=float, default=None, help="seconds per rep (default: the reference's)")
+    p.add_argument("--jitter", type=float, default=0.0, help="relative SD of the rep period")
+    p.add_argument("--noise", type=float, default=0.0, help="angle noise SD, degrees")
+    p.add_argument("--dropout", type=float, default=0.0, help="fraction of frames lost")
+    p.add_argument("--fault", action="append", default=[], metavar="KIND:REPS:DEG",
+                   help="inject a fault, e.g. shallow:2,5:30 or wobble:3:10 or lag:4:15")  # fmt: skip
+    p.add_argument("--fps", type=float, default=30.0)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_synth)
+
+    p = sub.add_parser("export-mot", help="convert a pose .npz to an OpenSim .mot (degrees)")
+    p.add_argument("input", type=Path)
+    p.add_argument("out", type=Path)
+    p.set_defaults(func=cmd_export_mot)
+
+    p = sub.add_parser("references", help="rebuild references/trajectories/*.npy from the rule files")
+    p.set_defaults(func=cmd_references)
+    return parser
+
+
+# ------------------------------------------------------------------------------------------ commands
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from workbench.exercises import load_catalogue
+    from workbench.io.posefile import load_npz, unknown_keys
+
+    exercise = load_catalogue().get(args.exercise)  # unknown exercise: fail before reading the file
+    track = _load_track(args.input, load_npz)
+    salient = [s.strip() for s in args.salient.split(",")] if args.salient else None
+    if salient is not None:
+        _check_joints(salient)
+    result = _run(track, exercise, salient, args.min_confidence, args.stream)
+    extra = unknown_keys(args.input) if args.input.suffix == ".npz" else []
+    if extra:
+        result.warnings.append(f"{args.input}: ignored keys not in the pose format: {', '.join(extra)}")
+    result.provenance["input"] = str(args.input)
+    result.provenance["input_sha256"] = _sha256(args.input)
+    _emit(result.to_json(), args.json_out, quiet=args.quiet)
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from workbench.exercises.catalogue import REFERENCES_DIR
+    from workbench.io.posefile import load_npz
+
+    example = REFERENCES_DIR / "examples" / "squat_cmu_14_14.npz"
+    print(f"BioCoach demo: analysing {example.name} (real CMU motion capture, a bodyweight squat)\n")
+    result = _run(load_npz(example), "squat", None, 0.3, stream=False)
+    result.provenance["input"] = str(example)
+    _emit(result.to_json(), args.json_out, quiet=False)
+    return EXIT_OK
+
+
+def cmd_exercises(args: argparse.Namespace) -> int:
+    from workbench.exercises import load_catalogue
+
+    catalogue = load_catalogue()
+    if args.key:
+        ex = catalogue.get(args.key)
+        print(f"{ex.key}: {ex.name} ({ex.cycle.kind}, {ex.laterality}); rules in {ex.rule_file}")
+        print(f"  cycle signal: {', '.join(ex.cycle.signal)} (work = {ex.cycle.work}), "
+              f"period {ex.cycle.period_s[0]}-{ex.cycle.period_s[1]} s")  # fmt: skip
+        print(f"  salient joints: {', '.join(ex.salient_joints)}")
+        for c in ex.constraints:
+            print(f"  - {c.id}: {c.kind} {c.dof} {_bounds_text(c)} [{c.source}]")
+        return EXIT_OK
+    for ex in catalogue:
+        print(f"{ex.key:28s} {ex.cycle.kind:12s} {ex.name}")
+    return EXIT_OK
+
+
+def cmd_synth(args: argparse.Namespace) -> int:
+    from workbench.exercises import load_catalogue
+    from workbench.io.posefile import save_npz
+    from workbench.pose.synthetic import synthesize
+
+    ex = load_catalogue().get(args.exercise)
+    faults = tuple(_parse_fault(f) for f in args.fault)
+    track, truth = synthesize(ex, args.reps, period_s=args.period, jitter=args.jitter, noise_deg=args.noise,
+                              dropout=args.dropout, faults=faults, fps=args.fps, seed=args.seed)  # fmt: skip
+    save_npz(track, args.out)
+    print(json.dumps({"out": str(args.out), "n_reps": truth.n_reps, "rep_bounds_s": truth.rep_bounds_s,
+                      "faults": truth.faults}))  # fmt: skip
+    return EXIT_OK
+
+
+def cmd_export_mot(args: argparse.Namespace) -> int:
+    from workbench.io.posefile import export_mot, load_npz
+
+    export_mot(load_npz(args.input), args.out)
+    print(args.out)
+    return EXIT_OK
+
+
+def cmd_references(args: argparse.Namespace) -> int:
+    from workbench.exercises.build import write_references
+
+    for path in write_references():
+        print(path)
+    return EXIT_OK
+
+
+# ------------------------------------------------------------------------------------------- helpers
+
+
+def _run(track: Any, exercise: Any, salient: list[str] | None, min_confidence: float, stream: bool) -> Any:
+    from workbench.motion.analysis import analyze, analyze_streaming
+
+    run = analyze_streaming if stream else analyze
+    return run(track, exercise, salient=salient, min_confidence=min_confidence)
+
+
+def _load_track(path: Path, load_npz: Any) -> Any:
+    from workbench.errors import PoseFileError
+
+    if path.suffix.lower() != ".npz":
+        raise PoseFileError(f"{path}: expected a pose track .npz (video and landmark inputs come with the pose "
+                            f"backends), got a {path.suffix or 'suffix-less'} file")  # fmt: skip
+    return load_npz(path)
+
+
+def _check_joints(names: list[str]) -> None:
+    from workbench.errors import WorkbenchError
+    from workbench.skeleton import JOINT_NAMES
+
+    bad = [n for n in names if n not in JOINT_NAMES]
+    if bad:
+        raise WorkbenchError(f"--salient: expected SKEL joint names ({', '.join(JOINT_NAMES)}), got {', '.join(bad)}")
+
+
+def _parse_fault(text: str) -> Any:
+    from workbench.errors import WorkbenchError
+    from workbench.pose.synthetic import Fault
+
+    try:
+        kind, reps, deg = text.split(":")
+        return Fault(kind=kind, reps=tuple(int(r) for r in reps.split(",")), deg=float(deg))  # type: ignore[arg-type]
+    except ValueError:
+        raise WorkbenchError(f"--fault: expected KIND:REPS:DEG (e.g. shallow:2,5:30), got {text!r}") from None
+
+
+def _bounds_text(c: Any) -> str:
+    if c.kind == "stability":
+        return f"std <= {c.max_std_deg}°"
+    lo, hi = c.bounds_deg or c.tolerance_deg
+    rel = " from the reference" if c.tolerance_deg else ""
+    return f"[{'-inf' if lo is None else lo}, {'+inf' if hi is None else hi}]°{rel}" + (
+        f" at {c.key_frame}" if c.key_frame else ""
+    )
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _emit(doc: dict[str, Any], json_out: str | None, quiet: bool) -> None:
+    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    if json_out == "-":
+        print(text)
+        return
+    if json_out:
+        Path(json_out).write_text(text + "\n", encoding="utf-8")
+    if not quiet:
+        print(summary(doc))
+        if json_out:
+            print(f"\nanalysis written to {json_out}")
+
+
+def summary(doc: dict[str, Any]) -> str:
+    """A human-readable digest of an analysis JSON."""
+    lines = [f"exercise {doc['exercise']}: {len(doc['reps'])} rep(s) in {doc['duration_s']:.1f} s at "
+             f"{doc['fps']:.1f} fps"]  # fmt: skip
+    for rep in doc["reps"]:
+        q = "-" if rep["quality"] is None else f"{rep['quality']:.2f}"
+        side = f" {rep['side']}" if rep.get("side") else ""
+        lines.append(f"  rep {rep['index'] + 1:>3}{side}: {rep['start_s']:7.2f}-{rep['end_s']:7.2f} s  quality {q}  "
+                     f"{len(rep['violations'])} issue(s)")  # fmt: skip
+        lines += [f"        {v['message']}" for v in rep["violations"]]
+    lines += ["", doc["context"]["morph"], doc["context"]["motion"]]
+    if doc["feedback"]:
+        lines += ["", "feedback:"] + [f"  {f['t_s']:7.2f} s  {f['text']}" for f in doc["feedback"]]
+    if doc["warnings"]:
+        lines += ["", "warnings:"] + [f"  - {w}" for w in doc["warnings"]]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

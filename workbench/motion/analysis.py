@@ -1,0 +1,196 @@
+"""Offline motion analysis of a whole pose track: cycles, alignment, checks, context and feedback.
+
+It feeds the same engine as the streaming tracker, vectorised where the arithmetic is per element
+(smoothing), so the two find identical reps and violations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from workbench import __version__
+from workbench.exercises.catalogue import Catalogue, Exercise, load_catalogue
+from workbench.motion.context import morph_context, motion_context, pose_state
+from workbench.motion.cycles import CycleSegmenter
+from workbench.motion.engine import (
+    DEFAULT_MIN_CONFIDENCE,
+    CycleEvaluator,
+    FrameRepair,
+    default_salient,
+    describe_unobserved,
+)
+from workbench.motion.results import Analysis, FeedbackEvent, Rep
+from workbench.motion.signal import SMOOTH_SIGMA_S
+from workbench.motion.smoothing import smooth
+from workbench.pose.track import PoseTrack
+from workbench.skeleton import DOF_NAMES, dof
+
+
+def resolve_exercise(exercise: str | Exercise, catalogue: Catalogue | None = None) -> Exercise:
+    if isinstance(exercise, Exercise):
+        return exercise
+    return (catalogue or load_catalogue()).get(exercise)
+
+
+def prepare_track(track: PoseTrack) -> tuple[PoseTrack, list[str]]:
+    """Track-level fixes before frame-by-frame analysis: uniform time base, DoFs with no data unobserved."""
+    warnings: list[str] = []
+    if not track.is_uniform:
+        fps = 1.0 / float(np.median(np.diff(track.t)))
+        warnings.append(f"variable frame rate: resampled to a uniform {fps:.2f} fps")
+        track = track.resampled(fps)
+    empty = track.observed & np.isnan(track.q).all(axis=0)
+    if empty.any():
+        names = [DOF_NAMES[i] for i in np.flatnonzero(empty)]
+        warnings.append(f"no estimate at all for {', '.join(names)}: treated as unobserved")
+        track = track.with_q(track.q, observed=track.observed & ~empty)
+    return track, warnings
+
+
+def analyze(
+    track: PoseTrack,
+    exercise: str | Exercise,
+    *,
+    catalogue: Catalogue | None = None,
+    salient: Sequence[str] | None = None,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> Analysis:
+    """Analyse a whole track. Bad data gives warnings in the result, never an exception, except an
+    unknown exercise (UnknownExerciseError)."""
+    ex = resolve_exercise(exercise, catalogue)
+    track, warnings = prepare_track(track)
+    salient_joints = default_salient(ex, salient)
+    evaluator = CycleEvaluator(ex, track.observed, track.fps, salient_joints)
+    q, t, repair = _repaired(track, min_confidence)
+    reps: list[Rep] = []
+    seg_warnings: list[str] = []
+    if evaluator.spec is not None and q.shape[0] > 0:
+        reps, seg_warnings = _reps(evaluator, q, t)
+    return _assemble(ex, track, evaluator, q, t, reps, warnings + repair.warnings() + seg_warnings,
+                     salient, mode="offline")  # fmt: skip
+
+
+def analyze_streaming(
+    track: PoseTrack,
+    exercise: str | Exercise,
+    *,
+    catalogue: Catalogue | None = None,
+    salient: Sequence[str] | None = None,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> Analysis:
+    """The same analysis, fed frame by frame through the streaming tracker (what a live session sees)."""
+    from workbench.motion.tracker import StreamingTracker
+
+    ex = resolve_exercise(exercise, catalogue)
+    track, warnings = prepare_track(track)
+    tracker = StreamingTracker(ex, track.observed, track.fps, salient, min_confidence)
+    for row, t_i, conf in zip(track.q, track.t.tolist(), track.confidence.tolist(), strict=True):
+        tracker.push(row, t_i, conf)
+    tracker.finish()
+    seg_warnings = [f"candidate cycle {tracker.t()[r.start]:.2f}-{tracker.t()[r.end]:.2f} s not counted: {r.reason}"
+                    for r in tracker.segmenter.rejected]  # fmt: skip
+    return _assemble(ex, track, tracker.evaluator, tracker.q(), tracker.t(), tracker.reps,
+                     warnings + tracker.repair.warnings() + seg_warnings, salient, mode="stream")  # fmt: skip
+
+
+def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray,
+              reps: list[Rep], warnings: list[str], salient: Sequence[str] | None, mode: str) -> Analysis:  # fmt: skip
+    warnings = warnings + describe_unobserved(ex, track.observed)
+    if evaluator.spec is None:
+        warnings.append(f"cannot detect repetitions: none of {', '.join(ex.cycle.signal)} is observed")
+    elif not q.shape[0]:
+        warnings.append("no frame with a complete pose estimate: nothing to analyse")
+    elif not reps:
+        warnings.append(_no_rep_reason(ex, t))
+    joints = evaluator.salient
+    state = pose_state(q[-1], joints, track.observed) if q.shape[0] else "Current pose: no valid frame."
+    last = reps[-1].violations if reps else ()
+    prov = provenance(ex, track, salient is None)
+    prov["mode"] = mode
+    return Analysis(
+        exercise=ex.key, fps=track.fps, n_frames=track.n_frames, duration_s=track.duration_s,
+        salient_joints=list(joints), reps=reps, context_morph=morph_context(None),
+        context_motion=motion_context(state, last), feedback=rule_feedback(reps), warnings=warnings,
+        provenance=prov,
+    )  # fmt: skip
+
+
+def _repaired(track: PoseTrack, min_confidence: float) -> tuple[np.ndarray, np.ndarray, FrameRepair]:
+    repair = FrameRepair(track.observed, min_confidence)
+    clean = not np.isnan(track.q[:, track.observed]).any() and bool((track.confidence >= min_confidence).all())
+    if clean and track.n_frames:
+        repair.last = track.q[-1]
+        return track.q, track.t, repair
+    rows, times = [], []
+    for i in range(track.n_frames):
+        row = repair.repair(i, track.q[i], float(track.confidence[i]))
+        if row is not None:
+            rows.append(row)
+            times.append(track.t[i])
+    if not rows:
+        return np.empty((0, track.q.shape[1])), np.empty(0), repair
+    return np.vstack(rows), np.asarray(times), repair
+
+
+def _reps(evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray) -> tuple[list[Rep], list[str]]:
+    assert evaluator.spec is not None
+    q_s = smooth(q, _sigma(evaluator))
+    sig = smooth(evaluator.spec.series(q), _sigma(evaluator))
+    segmenter = CycleSegmenter(evaluator.params)
+    cycles = []
+    for x in sig.tolist():
+        found = segmenter.push(x)
+        if found:
+            cycles += found
+    cycles += segmenter.finish()
+    reps = [evaluator.rep(k, c, q_s[c.start : c.end + 1], t[c.start : c.end + 1], sig[c.start : c.end + 1])
+            for k, c in enumerate(cycles)]  # fmt: skip
+    warnings = [f"candidate cycle {t[r.start]:.2f}-{t[r.end]:.2f} s not counted: {r.reason}"
+                for r in segmenter.rejected]  # fmt: skip
+    return reps, warnings
+
+
+def _sigma(evaluator: CycleEvaluator) -> float:
+    from workbench.motion.smoothing import sigma_frames
+
+    return sigma_frames(SMOOTH_SIGMA_S, evaluator.fps)
+
+
+def _no_rep_reason(ex: Exercise, t: np.ndarray) -> str:
+    span = float(t[-1] - t[0]) if t.size else 0.0
+    lo = ex.cycle.period_s[0]
+    if span < lo:
+        return f"no repetition found: the track ({span:.2f} s) is shorter than one cycle ({lo:.1f} s minimum)"
+    return (f"no repetition found: the {ex.cycle.signal[0]} signal never moved by the {ex.cycle.prominence_deg:.1f}° "
+            f"prominence that a repetition needs")  # fmt: skip
+
+
+def rule_feedback(reps: Sequence[Rep]) -> list[FeedbackEvent]:
+    """One coaching line per flawed rep, at its end, from its largest violation (the coaching model of a
+    later stage replaces this; the rule-based line stays as its evidence-grounded baseline)."""
+    events = []
+    for rep in reps:
+        if not rep.violations:
+            continue
+        worst = max(rep.violations, key=lambda v: v.deviation_deg)
+        label = dof(worst.dof).label
+        text = f"{label[:1].upper()}{label[1:]} {worst.value_deg:.0f}°, target {worst.target_deg:.0f}°"
+        if worst.cue:
+            text += f": {worst.cue}"
+        events.append(FeedbackEvent(t_s=rep.end_s, text=text + ".", evidence=[f"rep {rep.index}: {worst.check}"]))
+    return events
+
+
+def provenance(ex: Exercise, track: PoseTrack, default_joints: bool) -> dict[str, Any]:
+    return {
+        "tool": "biocoach-workbench", "version": __version__, "source": track.source,
+        "rules": ex.rule_file.name, "reference": None if ex.reference is None else ex.reference.version,
+        "salient_joints_from": "catalogue default" if default_joints else "caller",
+        "parameters": {
+            "smoothing_sigma_s": round(SMOOTH_SIGMA_S, 6), "prominence_deg": round(ex.cycle.prominence_deg, 3),
+            "cycle_period_s": list(ex.cycle.period_s),
+        },
+    }  # fmt: skip

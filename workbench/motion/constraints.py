@@ -1,0 +1,118 @@
+"""Static and dynamic constraint checks of one cycle (paper §3.4.2 Eq. 6, supplement §9).
+
+Only DoFs the source observes are judged, and only for joints in the salient set (supplement §9: the
+checks apply to the intersection with the selected joints).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from workbench.exercises.catalogue import Constraint, Exercise, KeyFrame
+from workbench.motion.context import violation_message
+from workbench.motion.cycles import Cycle
+from workbench.motion.results import Violation
+from workbench.skeleton import dof, dof_index
+
+
+@dataclass(frozen=True)
+class CycleView:
+    """What the checks see of one cycle: smoothed angles of its frames and where things are."""
+
+    cycle: Cycle
+    q: NDArray[np.float64]  # (frames of the cycle, 46) smoothed radians
+    t: NDArray[np.float64]  # (frames of the cycle,) seconds
+    signal: NDArray[np.float64]  # (frames,) representative signal, oriented so work = max
+    reference: NDArray[np.float64] | None  # (46, n_ref) radians, already mirrored to the working side
+
+
+def key_frame_index(view: CycleView, kf: KeyFrame) -> int:
+    """Index within the cycle of a key frame (the representative signal's or a DoF's extreme)."""
+    n = view.q.shape[0]
+    if kf.at == "start":
+        return 0
+    if kf.at == "end":
+        return n - 1
+    lo, hi = 0, n - 1
+    if kf.phase is not None:
+        for p in view.cycle.phases:
+            if p.name == kf.phase:
+                lo, hi = p.start - view.cycle.start, p.end - view.cycle.start
+    series = view.signal if kf.dof is None else view.q[:, dof_index(kf.dof)]
+    window = series[lo : hi + 1]
+    pick = np.argmax(window) if kf.extreme == "max" else np.argmin(window)
+    return lo + int(pick)
+
+
+def evaluate(
+    ex: Exercise,
+    constraints: Sequence[Constraint],
+    view: CycleView,
+    rep: int,
+    observed: NDArray[np.bool_],
+    salient: set[str],
+) -> list[Violation]:
+    out: list[Violation] = []
+    for c in constraints:
+        i = dof_index(c.dof)
+        if not observed[i] or c.joint not in salient:
+            continue
+        v = _check(ex, c, view, rep, i)
+        if v is not None:
+            out.append(v)
+    return out
+
+
+def _check(ex: Exercise, c: Constraint, view: CycleView, rep: int, i: int) -> Violation | None:
+    series = np.degrees(view.q[:, i])
+    bounds: tuple[float | None, float | None]
+    if c.kind == "stability":
+        assert c.max_std_deg is not None
+        value, bounds, at = float(series.std()), (None, c.max_std_deg), view.q.shape[0] // 2
+    elif c.kind == "posture":
+        assert c.bounds_deg is not None
+        value, bounds, at = float(series.mean()), c.bounds_deg, view.q.shape[0] // 2
+    else:
+        at = key_frame_index(view, ex.key_frame(str(c.key_frame)))
+        value = float(series[at])
+        bounds = _dynamic_bounds(c, view, i, at)
+    lo, hi = bounds
+    if lo is not None and value < lo:
+        target, low = lo, True
+    elif hi is not None and value > hi:
+        target, low = hi, False
+    else:
+        return None
+    issue = c.issue_low if low else c.issue_high
+    return Violation(
+        rep=rep, check=c.id, joint=c.joint, dof=c.dof, type=c.kind, value_deg=value, target_deg=target,
+        bounds_deg=bounds, deviation_deg=abs(value - target),
+        message=violation_message(dof(c.dof).label, issue, value, target, c.kind, low),
+        cue=c.cue_low if low else c.cue_high, phase=_phase_at(view, at), t_s=float(view.t[at]), source=c.source,
+    )  # fmt: skip
+
+
+def _dynamic_bounds(c: Constraint, view: CycleView, i: int, at: int) -> tuple[float | None, float | None]:
+    if c.bounds_deg is not None:
+        return c.bounds_deg
+    assert c.tolerance_deg is not None
+    if view.reference is None:
+        return (None, None)
+    n_ref = view.reference.shape[1]
+    k = round(at / max(1, view.q.shape[0] - 1) * (n_ref - 1))
+    ref = math.degrees(view.reference[i, k])
+    lo, hi = c.tolerance_deg
+    return (None if lo is None else ref + lo, None if hi is None else ref + hi)
+
+
+def _phase_at(view: CycleView, at: int) -> str:
+    frame = view.cycle.start + at
+    for p in view.cycle.phases:
+        if p.start <= frame <= p.end:
+            return p.name
+    return view.cycle.phases[-1].name if view.cycle.phases else ""

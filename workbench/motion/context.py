@@ -1,0 +1,60 @@
+"""C_motion and C_morph as text, exactly in the paper's format (§3.4.1, §3.4.2 Eq. 7–8, supplement §12.2).
+
+    Current pose: right knee 85°, left knee 88°, right hip 75°.
+    Form issues: Right knee flexion insufficient (85° detected, 90° required)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from workbench.motion.results import Violation
+from workbench.skeleton import JOINTS, joint
+
+NO_ISSUES = "none"
+
+
+def pose_state(q_row: NDArray[np.float64], salient_joints: Sequence[str], observed: NDArray[np.bool_]) -> str:
+    """Eq. 7: the primary angle of each salient joint the source observes, in degrees."""
+    parts = []
+    for name in salient_joints:
+        j = joint(name)
+        if observed[j.primary_dof] and math.isfinite(q_row[j.primary_dof]):
+            parts.append(f"{j.label} {round(math.degrees(q_row[j.primary_dof])) + 0}°")
+    return "Current pose: " + (", ".join(parts) if parts else "no salient joint observed") + "."
+
+
+def form_issues(violations: Sequence[Violation]) -> str:
+    return "Form issues: " + ("; ".join(v.message for v in violations) if violations else NO_ISSUES)
+
+
+def motion_context(state: str, violations: Sequence[Violation]) -> str:
+    """Eq. 8: pose state then the violations of the most recently completed cycle."""
+    return f"{state}\n{form_issues(violations)}"
+
+
+def violation_message(label: str, issue: str, value: float, target: float, kind: str, low: bool) -> str:
+    """'Right knee flexion insufficient (85° detected, 90° required)'."""
+    subject = label[:1].upper() + label[1:]
+    if kind == "stability":
+        return f"{subject} {issue} ({value:.1f}° variation, under {target:.0f}° required)"
+    need = "required" if low else "maximum"
+    return f"{subject} {issue} ({value:.0f}° detected, {target:.0f}° {need})"
+
+
+def morph_context(measurements: dict[str, float] | None) -> str:
+    """C_morph (§3.4.1). Body measurements come from the shape model (a later stage); until then it says so."""
+    if not measurements:
+        return "User body: not measured (no body shape estimate in this track)."
+    return (
+        f"User body: height {measurements['height_m']:.2f}m, mass {measurements['mass_kg']:.2f}kg, "
+        f"chest {measurements['chest_m']:.2f}m, waist {measurements['waist_m']:.2f}m, "
+        f"hips {measurements['hips_m']:.2f}m."
+    )
+
+
+__all__ = ["JOINTS", "morph_context", "motion_context", "pose_state", "violation_message"]

@@ -1,0 +1,292 @@
+"""Repetition cycles, found incrementally so that offline and streaming analysis are one algorithm.
+
+Repetitive moves (paper §3.4.2, supplement §10): on the smoothed representative signal, extrema are
+confirmed by hysteresis: a peak once the signal has fallen ``prominence`` below it, a valley once it has
+risen ``prominence`` above it. That is prominence-based detection that never looks back over the whole
+history, so a frame costs O(1) and a cycle O(its length). A rep is valley → peak → valley; its bounds are
+trimmed to where the signal leaves and regains rest (``TRIM`` of the amplitude), so pauses between reps do
+not count towards the 0.8–5 s cycle-length bounds.
+
+Alternating moves: each cycle runs from one upward crossing of the mid level to the next; the downward
+crossing splits it into the working side's phase and the other side's (the paper's zero crossings of
+q − cycle mean). Static holds: rolling standard deviation under a threshold, in windows of fixed length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+TRIM = 0.1  # fraction of a rep's amplitude that counts as still at rest
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str  # "descent" / "ascent", "right" / "left", or "hold"
+    start: int  # frame index, inclusive
+    end: int  # frame index, inclusive
+
+
+@dataclass(frozen=True)
+class Cycle:
+    """One detected repetition (or hold window), frame indices inclusive."""
+
+    start: int
+    end: int
+    work: int  # frame of the working extreme of the representative signal
+    kind: Literal["rep", "alternating", "hold"]
+    phases: tuple[Phase, ...]
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A candidate cycle that was not kept, with the reason the user reads."""
+
+    start: int
+    end: int
+    reason: str
+
+
+@dataclass
+class CycleParams:
+    """Detection parameters in frames and signal units (radians)."""
+
+    prominence: float
+    min_len: int
+    max_len: int
+    kind: Literal["repetitive", "alternating", "static_hold"]
+    hold_threshold: float = 0.0  # rolling std (radians) under which a frame is still
+    hold_window: int = 10  # rolling-std window, frames
+    hold_min: int = 10  # shortest hold segment kept, frames
+    hold_chunk: int = 150  # long holds are judged in windows of this many frames
+
+
+@dataclass
+class _Extrema:
+    """Hysteresis extrema detector (peaks and valleys at least ``prominence`` apart)."""
+
+    prominence: float
+    looking_for_peak: bool = True
+    hi: float = float("-inf")
+    hi_at: int = -1
+    lo: float = float("inf")
+    lo_at: int = -1
+
+    def push(self, i: int, x: float) -> tuple[str, int] | None:
+        if x > self.hi:
+            self.hi, self.hi_at = x, i
+        if x < self.lo:
+            self.lo, self.lo_at = x, i
+        if self.looking_for_peak:
+            if x < self.hi - self.prominence:
+                self.looking_for_peak = False
+                self.lo, self.lo_at = x, i
+                return ("peak", self.hi_at)
+        elif x > self.lo + self.prominence:
+            self.looking_for_peak = True
+            self.hi, self.hi_at = x, i
+            return ("valley", self.lo_at)
+        return None
+
+
+@dataclass
+class CycleSegmenter:
+    """Consumes the smoothed representative signal one sample at a time and emits finished cycles.
+
+    The signal is oriented so that the working extreme is a maximum. ``finish()`` closes the last cycle.
+    """
+
+    params: CycleParams
+    signal: list[float] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    _extrema: _Extrema = field(init=False)
+    _valley: int | None = None  # last confirmed valley
+    _peak: int | None = None  # peak waiting for the valley after it
+    _alt_start: int | None = None  # alternating: upward crossing that opened the current cycle
+    _alt_down: int | None = None
+    _alt_peak: int | None = None
+    _hold: _HoldState | None = None
+
+    def __post_init__(self) -> None:
+        self._extrema = _Extrema(self.params.prominence)
+        if self.params.kind == "static_hold":
+            self._hold = _HoldState(self.params)
+
+    def push(self, x: float) -> list[Cycle]:
+        i = len(self.signal)
+        self.signal.append(x)
+        if self._hold is not None:
+            return self._hold.push(i, self.signal)
+        event = self._extrema.push(i, x)
+        if event is None:
+            return []
+        what, at = event
+        if what == "peak":
+            self._peak = at
+            return []
+        return self._close(at)
+
+    def finish(self) -> list[Cycle]:
+        """End of data: close a cycle whose falling edge is complete, or record why the last one is not."""
+        if self._hold is not None:
+            return self._hold.finish(self.signal)
+        out = self._close_pending()
+        if self.params.kind == "alternating":
+            out += self.finish_alternating()
+        return out
+
+    def _close_pending(self) -> list[Cycle]:
+        if self._peak is None:
+            return []
+        n = len(self.signal)
+        lo_at = min(range(self._peak, n), key=self.signal.__getitem__)
+        if self.signal[self._peak] - self.signal[lo_at] < self.params.prominence:
+            self.rejected.append(Rejection(self._peak, n - 1, "the track ends before this repetition does"))
+            self._peak = None
+            return []
+        return self._close(lo_at)
+
+    # ---------------------------------------------------------------------------------------- reps
+    def _close(self, valley: int) -> list[Cycle]:
+        peak = self._peak
+        previous = self._valley
+        self._valley, self._peak = valley, None
+        if peak is None:
+            return []
+        if previous is None:
+            previous = self._valley_before_first(peak)
+            if previous is None:
+                return []
+        if self.params.kind == "alternating":
+            return self._alternating(previous, peak, valley)
+        return self._rep(previous, peak, valley)
+
+    def _valley_before_first(self, peak: int) -> int | None:
+        s = self.signal
+        lo = max(0, peak - self.params.max_len)
+        at = min(range(lo, peak + 1), key=s.__getitem__)
+        if s[peak] - s[at] < self.params.prominence:
+            self.rejected.append(Rejection(0, peak, "the track starts inside this repetition"))
+            return None
+        return at
+
+    def _rep(self, v0: int, peak: int, v1: int) -> list[Cycle]:
+        s = self.signal
+        start = _last_at_or_below(s, peak, v0, s[v0] + TRIM * (s[peak] - s[v0]))
+        end = _first_at_or_below(s, peak, v1, s[v1] + TRIM * (s[peak] - s[v1]))
+        p = self.params
+        if v1 - v0 < p.min_len:
+            self.rejected.append(Rejection(start, end, f"shorter than the {p.min_len}-frame minimum cycle"))
+            return []
+        if end - start > p.max_len:
+            self.rejected.append(Rejection(start, end, f"longer than the {p.max_len}-frame maximum cycle"))
+            return []
+        phases = (Phase("descent", start, peak), Phase("ascent", peak, end))
+        return [Cycle(start, end, peak, "rep", phases)]
+
+    # --------------------------------------------------------------------------------- alternating
+    def _alternating(self, v0: int, peak: int, v1: int) -> list[Cycle]:
+        s = self.signal
+        up = _first_at_or_above(s, v0, peak, 0.5 * (s[v0] + s[peak]))
+        down = _first_at_or_below(s, peak, v1, 0.5 * (s[peak] + s[v1]))
+        out: list[Cycle] = []
+        if self._alt_start is not None and self._alt_down is not None and self._alt_peak is not None:
+            out = self._alt_cycle(self._alt_start, self._alt_peak, self._alt_down, up - 1)
+        self._alt_start, self._alt_peak, self._alt_down = up, peak, down
+        return out
+
+    def _alt_cycle(self, start: int, peak: int, down: int, end: int) -> list[Cycle]:
+        p = self.params
+        if not p.min_len <= end - start + 1 <= p.max_len:
+            self.rejected.append(Rejection(start, end, f"cycle of {end - start + 1} frames is outside "
+                                                       f"[{p.min_len}, {p.max_len}]"))  # fmt: skip
+            return []
+        phases = (Phase("right", start, down - 1), Phase("left", down, end))
+        return [Cycle(start, end, peak, "alternating", phases)]
+
+    def finish_alternating(self) -> list[Cycle]:
+        """Close the last alternating cycle when the track covers its other-side phase."""
+        if self._alt_start is None or self._alt_down is None or self._alt_peak is None:
+            return []
+        end = self._alt_down + (self._alt_down - self._alt_start) - 1
+        if end >= len(self.signal):
+            self.rejected.append(Rejection(self._alt_start, len(self.signal) - 1,
+                                           "the track ends before this cycle does"))  # fmt: skip
+            return []
+        return self._alt_cycle(self._alt_start, self._alt_peak, self._alt_down, end)
+
+
+def _last_at_or_below(s: list[float], frm: int, stop: int, level: float) -> int:
+    """Walking back from ``frm`` towards ``stop``, the first index whose value is <= level."""
+    for j in range(frm, stop - 1, -1):
+        if s[j] <= level:
+            return j
+    return stop
+
+
+def _first_at_or_below(s: list[float], frm: int, stop: int, level: float) -> int:
+    for j in range(frm, stop + 1):
+        if s[j] <= level:
+            return j
+    return stop
+
+
+def _first_at_or_above(s: list[float], frm: int, stop: int, level: float) -> int:
+    for j in range(frm, stop + 1):
+        if s[j] >= level:
+            return j
+    return stop
+
+
+@dataclass
+class _HoldState:
+    """Static holds: rolling std of the signal over ``hold_window`` frames under ``hold_threshold``."""
+
+    params: CycleParams
+    seg_start: int | None = None  # first frame of the current still segment
+    chunk_start: int | None = None
+    last_end: int = -1
+
+    def push(self, i: int, s: list[float]) -> list[Cycle]:
+        w = self.params.hold_window
+        if i + 1 < w:
+            return []
+        still = rolling_std(s, i - w + 1, w) < self.params.hold_threshold
+        if still and self.seg_start is None:
+            self.seg_start = self.chunk_start = max(i - w + 1, self.last_end + 1)
+            return []
+        if still:
+            assert self.chunk_start is not None
+            if i - self.chunk_start + 1 >= self.params.hold_chunk:
+                return [self._emit(self.chunk_start, i, next_start=i + 1)]
+            return []
+        return self._end_segment(i - 1)
+
+    def finish(self, s: list[float]) -> list[Cycle]:
+        return self._end_segment(len(s) - 1)
+
+    def _end_segment(self, last: int) -> list[Cycle]:
+        out: list[Cycle] = []
+        if self.chunk_start is not None and last - self.chunk_start + 1 >= self.params.hold_min:
+            out.append(self._emit(self.chunk_start, last, next_start=None))
+        self.seg_start = self.chunk_start = None
+        return out
+
+    def _emit(self, start: int, end: int, next_start: int | None) -> Cycle:
+        self.chunk_start = next_start
+        self.last_end = end
+        return Cycle(start, end, (start + end) // 2, "hold", (Phase("hold", start, end),))
+
+
+def rolling_std(s: list[float], start: int, w: int) -> float:
+    """Population std of s[start:start+w], summed in index order (the offline path does the same)."""
+    total = s[start]
+    for k in range(1, w):
+        total = total + s[start + k]
+    mean = total / w
+    d = s[start] - mean
+    acc = d * d
+    for k in range(1, w):
+        d = s[start + k] - mean
+        acc = acc + d * d
+    return float((acc / w) ** 0.5)

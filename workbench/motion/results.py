@@ -1,0 +1,112 @@
+"""Typed results of a motion analysis and their JSON form (schema ``biocoach.analysis/1``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SCHEMA = "biocoach.analysis/1"
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One failed check (paper Eq. 6) in one rep."""
+
+    rep: int
+    check: str  # constraint id from the rule file
+    joint: str
+    dof: str
+    type: str  # "dynamic" (key frame), "stability" or "posture" (static joints)
+    value_deg: float
+    target_deg: float  # the bound that was crossed
+    bounds_deg: tuple[float | None, float | None]
+    deviation_deg: float  # distance from the value to the nearest bound
+    message: str  # "Right knee flexion insufficient (85° detected, 90° required)"
+    cue: str  # what a coach would say to fix it
+    phase: str
+    t_s: float  # when it was measured (the key frame, or the cycle's middle)
+    source: str  # literature key of the bound
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "joint": self.joint, "dof": self.dof, "type": self.type, "check": self.check,
+            "value_deg": _r(self.value_deg), "target_deg": _r(self.target_deg),
+            "bounds_deg": [None if b is None else _r(b) for b in self.bounds_deg],
+            "deviation_deg": _r(self.deviation_deg), "message": self.message, "phase": self.phase,
+            "t_s": _r(self.t_s, 3), "source": self.source,
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PhaseSpan:
+    name: str
+    start_s: float
+    end_s: float
+
+
+@dataclass(frozen=True)
+class Rep:
+    index: int
+    start_s: float
+    end_s: float
+    kind: str  # "rep", "alternating" or "hold"
+    quality: float | None  # s_cycle against the reference, None without a reference
+    phases: tuple[PhaseSpan, ...]
+    violations: tuple[Violation, ...]
+    side: str | None = None  # working side of a unilateral move
+    start_frame: int = 0
+    end_frame: int = 0
+
+    @property
+    def severity_deg(self) -> float:
+        return float(sum(v.deviation_deg for v in self.violations))
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "index": self.index, "start_s": _r(self.start_s, 3), "end_s": _r(self.end_s, 3), "kind": self.kind,
+            "quality": None if self.quality is None else _r(self.quality, 4),
+            "phases": [{"name": p.name, "start_s": _r(p.start_s, 3), "end_s": _r(p.end_s, 3)} for p in self.phases],
+            "violations": [v.to_json() for v in self.violations],
+            "severity_deg": _r(self.severity_deg),
+        }  # fmt: skip
+        if self.side is not None:
+            out["side"] = self.side
+        return out
+
+
+@dataclass(frozen=True)
+class FeedbackEvent:
+    t_s: float
+    text: str
+    evidence: list[str]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"t_s": _r(self.t_s, 3), "text": self.text, "evidence": self.evidence}
+
+
+@dataclass
+class Analysis:
+    exercise: str
+    fps: float
+    n_frames: int
+    duration_s: float
+    salient_joints: list[str]
+    reps: list[Rep]
+    context_morph: str
+    context_motion: str
+    feedback: list[FeedbackEvent]
+    warnings: list[str]
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "schema": SCHEMA, "exercise": self.exercise, "fps": _r(self.fps, 6), "n_frames": self.n_frames,
+            "duration_s": _r(self.duration_s, 3), "provenance": self.provenance,
+            "salient_joints": self.salient_joints, "reps": [r.to_json() for r in self.reps],
+            "context": {"morph": self.context_morph, "motion": self.context_motion},
+            "feedback": [f.to_json() for f in self.feedback], "warnings": self.warnings,
+        }  # fmt: skip
+
+
+def _r(x: float, nd: int = 2) -> float:
+    return round(float(x), nd)
