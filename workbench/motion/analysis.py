@@ -146,8 +146,8 @@ def _reps(evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray) -> tuple[list
         if found:
             cycles += found
     cycles += segmenter.finish()
-    reps = [evaluator.rep(k, c, q_s[c.start : c.end + 1], t[c.start : c.end + 1], sig[c.start : c.end + 1])
-            for k, c in enumerate(cycles)]  # fmt: skip
+    reps = [evaluator.rep(k, c, q_s[c.start : c.end + 1], q[c.start : c.end + 1], t[c.start : c.end + 1],
+                          sig[c.start : c.end + 1]) for k, c in enumerate(cycles)]  # fmt: skip
     warnings = [f"candidate cycle {t[r.start]:.2f}-{t[r.end]:.2f} s not counted: {r.reason}"
                 for r in segmenter.rejected]  # fmt: skip
     return reps, warnings

@@ -26,6 +26,7 @@ class CycleView:
 
     cycle: Cycle
     q: NDArray[np.float64]  # (frames of the cycle, 46) smoothed radians
+    raw: NDArray[np.float64]  # (frames of the cycle, 46) repaired but unsmoothed radians
     t: NDArray[np.float64]  # (frames of the cycle,) seconds
     signal: NDArray[np.float64]  # (frames,) representative signal, oriented so work = max
     reference: NDArray[np.float64] | None  # (46, n_ref) radians, already mirrored to the working side
@@ -79,7 +80,7 @@ def _check(ex: Exercise, c: Constraint, view: CycleView, rep: int, i: int) -> Vi
         value, bounds, at = float(series.mean()), c.bounds_deg, view.q.shape[0] // 2
     else:
         at = key_frame_index(view, ex.key_frame(str(c.key_frame)))
-        value = float(series[at])
+        value = _value_at(view.raw[:, i], at)
         bounds = _dynamic_bounds(c, view, i, at)
     lo, hi = bounds
     if lo is not None and value < lo:
@@ -95,6 +96,17 @@ def _check(ex: Exercise, c: Constraint, view: CycleView, rep: int, i: int) -> Vi
         message=violation_message(dof(c.dof).label, issue, value, target, c.kind, low),
         cue=c.cue_low if low else c.cue_high, phase=_phase_at(view, at), t_s=float(view.t[at]), source=c.source,
     )  # fmt: skip
+
+
+def _value_at(raw: NDArray[np.float64], at: int) -> float:
+    """Degrees at a key frame: the mean of the raw angle over the frame and its neighbours. Raw, because the
+    smoothing that steadies cycle detection would blunt a 0.5 s rep's peak by a third; three frames, to
+    average out sensor noise."""
+    lo, hi = max(0, at - 1), min(raw.shape[0], at + 2)
+    total = float(raw[lo])
+    for j in range(lo + 1, hi):
+        total = total + float(raw[j])
+    return math.degrees(total / (hi - lo))
 
 
 def _dynamic_bounds(c: Constraint, view: CycleView, i: int, at: int) -> tuple[float | None, float | None]:

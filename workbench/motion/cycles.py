@@ -137,6 +137,11 @@ class CycleSegmenter:
 
     def _close_pending(self) -> list[Cycle]:
         if self._peak is None:
+            ex = self._extrema
+            rising = self._valley is not None and ex.looking_for_peak and ex.hi_at > self._valley
+            if rising and ex.hi - self.signal[self._valley] >= self.params.prominence:  # type: ignore[index]
+                self.rejected.append(Rejection(self._valley, len(self.signal) - 1,  # type: ignore[arg-type]
+                                               "the track ends before this repetition does"))  # fmt: skip
             return []
         n = len(self.signal)
         lo_at = min(range(self._peak, n), key=self.signal.__getitem__)
@@ -153,12 +158,13 @@ class CycleSegmenter:
         self._valley, self._peak = valley, None
         if peak is None:
             return []
+        edge = previous is None
         if previous is None:
             previous = self._valley_before_first(peak)
             if previous is None:
                 return []
         if self.params.kind == "alternating":
-            return self._alternating(previous, peak, valley)
+            return self._alternating(previous, peak, valley, edge)
         return self._rep(previous, peak, valley)
 
     def _valley_before_first(self, peak: int) -> int | None:
@@ -185,10 +191,13 @@ class CycleSegmenter:
         return [Cycle(start, end, peak, "rep", phases)]
 
     # --------------------------------------------------------------------------------- alternating
-    def _alternating(self, v0: int, peak: int, v1: int) -> list[Cycle]:
+    def _alternating(self, v0: int, peak: int, v1: int, edge: bool) -> list[Cycle]:
         s = self.signal
-        up = _first_at_or_above(s, v0, peak, 0.5 * (s[v0] + s[peak]))
-        down = _first_at_or_below(s, peak, v1, 0.5 * (s[peak] + s[v1]))
+        down_level = 0.5 * (s[peak] + s[v1])
+        # Before the first confirmed valley the track may start anywhere; the falling half gives the level.
+        up_level = down_level if edge else 0.5 * (s[v0] + s[peak])
+        up = _first_at_or_above(s, v0, peak, up_level)
+        down = _first_at_or_below(s, peak, v1, down_level)
         out: list[Cycle] = []
         if self._alt_start is not None and self._alt_down is not None and self._alt_peak is not None:
             out = self._alt_cycle(self._alt_start, self._alt_peak, self._alt_down, up - 1)

@@ -92,9 +92,9 @@ class CycleEvaluator:
         self.params = cycle_params(self.exercise, self.fps)
         self.kernel = gaussian_kernel(sigma_frames(SMOOTH_SIGMA_S, self.fps))
 
-    def rep(self, index: int, cycle: Cycle, q: NDArray[np.float64], t: NDArray[np.float64],
-            signal: NDArray[np.float64]) -> Rep:  # fmt: skip
-        """``q``, ``t`` and ``signal`` cover exactly the cycle's frames (smoothed angles)."""
+    def rep(self, index: int, cycle: Cycle, q: NDArray[np.float64], raw: NDArray[np.float64],
+            t: NDArray[np.float64], signal: NDArray[np.float64]) -> Rep:  # fmt: skip
+        """``q`` (smoothed), ``raw``, ``t`` and ``signal`` cover exactly the cycle's frames."""
         ex = self.exercise
         side = self._working_side(q) if ex.laterality == "unilateral" else None
         mirrored = side is not None and side != ex.reference_side
@@ -105,7 +105,7 @@ class CycleEvaluator:
             constraints = [c.mirrored() for c in ex.constraints]
             salient = tuple(joint(j).mirror for j in salient)
             reference = None if reference is None else mirror_pose(reference.T).T
-        view = CycleView(cycle=cycle, q=q, t=t, signal=signal, reference=reference)
+        view = CycleView(cycle=cycle, q=q, raw=raw, t=t, signal=signal, reference=reference)
         violations = evaluate(ex, constraints, view, index, self.observed, set(salient))
         phases = tuple(PhaseSpan(p.name, float(t[p.start - cycle.start]), float(t[p.end - cycle.start]))
                        for p in cycle.phases)  # fmt: skip

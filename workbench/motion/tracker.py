@@ -116,7 +116,8 @@ class StreamingTracker:
             q = self._smoothed_q(c.start, c.end + 1)
             t = np.asarray(self._t[c.start : c.end + 1])
             signal = np.asarray(self.segmenter.signal[c.start : c.end + 1])
-            rep = self.evaluator.rep(len(self.reps), c, q, t, signal)
+            raw = self._q[c.start : c.end + 1]
+            rep = self.evaluator.rep(len(self.reps), c, q, raw, t, signal)
             self.reps.append(rep)
             self.last_violations = rep.violations
             out.append(rep)

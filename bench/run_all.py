@@ -1,0 +1,10 @@
+"""Run every benchmark; each prints its figure and its ratio to a baseline measured in the same run."""
+
+import bench_help
+import bench_offline
+import bench_stream
+
+if __name__ == "__main__":
+    bench_help.main()
+    bench_stream.main()
+    bench_offline.main()

@@ -1,0 +1,114 @@
+"""The `biocoach` command as a user runs it: JSON schema, --stream parity, and clear errors for bad input."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import squat_track
+from workbench.io.posefile import save_npz
+
+BIOCOACH = [sys.executable, "-m", "workbench.cli"]
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*BIOCOACH, *args], capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def squat_file(tmp_path: Path) -> Path:
+    return save_npz(squat_track(4, depths_deg=[100, 80, 100, 100], rest_s=0.5, noise_deg=1.0), tmp_path / "s.npz")
+
+
+def test_analyze_writes_the_documented_schema(squat_file: Path, tmp_path: Path) -> None:
+    out = tmp_path / "a.json"
+    proc = run("analyze", str(squat_file), "--exercise", "squat", "--json", str(out))
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(out.read_text())
+    assert doc["schema"] == "biocoach.analysis/1"
+    assert {"exercise", "fps", "n_frames", "duration_s", "provenance", "salient_joints", "reps", "context",
+            "feedback", "warnings"} <= doc.keys()  # fmt: skip
+    assert doc["fps"] == 30.0 and doc["n_frames"] == 15 + 4 * (60 + 15)
+    assert len(doc["reps"]) == 4
+    bad = doc["reps"][1]["violations"]
+    assert {v["dof"] for v in bad} == {"knee_angle_r", "knee_angle_l"}
+    v = bad[0]
+    assert {"joint", "dof", "type", "value_deg", "target_deg", "bounds_deg", "deviation_deg", "message"} <= v.keys()
+    assert v["bounds_deg"] == [90.0, None] and v["deviation_deg"] == pytest.approx(90 - v["value_deg"], abs=0.02)
+    assert doc["provenance"]["input_sha256"] and doc["provenance"]["reference"].startswith("file:squat@")
+    assert doc["feedback"][0]["t_s"] == doc["reps"][1]["end_s"]
+    assert "rep   2" in proc.stdout and "insufficient" in proc.stdout
+
+
+def test_stream_flag_gives_the_same_reps(squat_file: Path) -> None:
+    offline = json.loads(run("analyze", str(squat_file), "-e", "squat", "--json", "-").stdout)
+    stream = json.loads(run("analyze", str(squat_file), "-e", "squat", "--json", "-", "--stream").stdout)
+    assert offline["reps"] == stream["reps"] and stream["provenance"]["mode"] == "stream"
+
+
+def test_unknown_exercise_is_a_clear_error(squat_file: Path) -> None:
+    proc = run("analyze", str(squat_file), "-e", "burpee")
+    assert proc.returncode == 2
+    assert "Unknown exercise 'burpee'" in proc.stderr and "squat" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "expected a NumPy .npz archive"),
+        (b"not a zip at all", "expected a NumPy .npz archive"),
+    ],
+)
+def test_malformed_file_is_a_clear_error(tmp_path: Path, content: bytes, message: str) -> None:
+    path = tmp_path / "broken.npz"
+    path.write_bytes(content)
+    proc = run("analyze", str(path), "-e", "squat")
+    assert proc.returncode == 2 and message in proc.stderr and "broken.npz" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_wrong_shape_names_the_key(tmp_path: Path) -> None:
+    np.savez(tmp_path / "w.npz", q=np.zeros((10, 23)), fps=30.0)
+    proc = run("analyze", str(tmp_path / "w.npz"), "-e", "squat")
+    assert proc.returncode == 2 and "key 'q': expected shape (T, 46), got (10, 23)" in proc.stderr
+
+
+def test_video_input_is_refused_with_a_reason(tmp_path: Path) -> None:
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"\x00")
+    proc = run("analyze", str(path), "-e", "squat")
+    assert proc.returncode == 2 and "expected a pose track .npz" in proc.stderr
+
+
+def test_nan_angles_and_short_tracks_become_warnings(tmp_path: Path) -> None:
+    q = np.full((20, 46), np.nan)
+    np.savez(tmp_path / "nan.npz", q=q, fps=30.0)
+    doc = json.loads(run("analyze", str(tmp_path / "nan.npz"), "-e", "squat", "--json", "-").stdout)
+    assert doc["reps"] == [] and any("no estimate at all" in w for w in doc["warnings"])
+    short = squat_track(1).q[:15]
+    np.savez(tmp_path / "short.npz", q=short, fps=30.0)
+    doc = json.loads(run("analyze", str(tmp_path / "short.npz"), "-e", "squat", "--json", "-").stdout)
+    assert doc["reps"] == [] and any("shorter than one cycle" in w for w in doc["warnings"])
+
+
+def test_demo_runs_on_the_bundled_example() -> None:
+    proc = run("demo")
+    assert proc.returncode == 0, proc.stderr
+    assert "exercise squat: 2 rep(s)" in proc.stdout
+
+
+def test_help_is_fast() -> None:
+    start = time.perf_counter()
+    proc = subprocess.run([*BIOCOACH, "--help"], capture_output=True, text=True, timeout=30)
+    elapsed = time.perf_counter() - start
+    assert proc.returncode == 0 and "analyze" in proc.stdout
+    assert elapsed < 0.5
+    assert "numpy" not in subprocess.run(
+        [sys.executable, "-c", "import sys, workbench.cli; print(' '.join(sys.modules))"],
+        capture_output=True, text=True, timeout=30,
+    ).stdout.split()
