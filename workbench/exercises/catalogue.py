@@ -20,7 +20,7 @@ from workbench.skeleton import DOF_NAMES, JOINT_NAMES, N_DOFS, dof, dof_index, m
 
 CycleKind = Literal["repetitive", "alternating", "static_hold"]
 Laterality = Literal["bilateral", "unilateral", "alternating"]
-ConstraintKind = Literal["dynamic", "stability", "posture"]
+ConstraintKind = Literal["dynamic", "stability", "posture", "symmetry"]
 
 REFERENCES_DIR = Path(__file__).resolve().parents[2] / "references"
 DEFAULT_PROMINENCE_DEG = math.degrees(0.1)  # paper supplement §10: 0.1 rad
@@ -58,8 +58,13 @@ class Constraint:
 
     dynamic:   the DoF's value at ``key_frame`` must lie in ``bounds_deg`` (absolute), or within
                ``tolerance_deg`` of the reference's value there (relative). None = open side.
-    stability: the DoF's standard deviation over the cycle must stay under ``max_std_deg`` (static joints).
+    stability: the DoF's variation over the cycle must stay under ``max_std_deg`` (static joints). Variation
+               is the standard deviation of what the rep's own movement does not explain (the residual of a
+               linear fit on the representative signal): a trunk that leans in step with the squat is a
+               posture matter, a trunk that wobbles is unstable (the paper's variance, made robust to that).
     posture:   the DoF's mean over the cycle must lie in ``bounds_deg`` (static joints held at an angle).
+    symmetry:  the largest difference between this DoF and its mirror over the cycle must stay under
+               ``max_diff_deg`` (one side lagging or working less than the other in a bilateral move).
     """
 
     id: str
@@ -69,6 +74,7 @@ class Constraint:
     bounds_deg: tuple[float | None, float | None] | None = None
     tolerance_deg: tuple[float | None, float | None] | None = None
     max_std_deg: float | None = None
+    max_diff_deg: float | None = None
     issue_low: str = "insufficient"
     issue_high: str = "excessive"
     cue_low: str = ""
@@ -94,8 +100,8 @@ class Constraint:
         return Constraint(
             id=f"{self.id}@{mirror_dof_name(self.dof)}", dof=mirror_dof_name(self.dof), kind=self.kind,
             key_frame=self.key_frame, bounds_deg=flip(self.bounds_deg), tolerance_deg=flip(self.tolerance_deg),
-            max_std_deg=self.max_std_deg, issue_low=issue_low, issue_high=issue_high, cue_low=cue_low,
-            cue_high=cue_high, source=self.source,
+            max_std_deg=self.max_std_deg, max_diff_deg=self.max_diff_deg, issue_low=issue_low,
+            issue_high=issue_high, cue_low=cue_low, cue_high=cue_high, source=self.source,
         )  # fmt: skip
 
 
@@ -284,13 +290,14 @@ def _constraints(items: Any, where: str, key_frames: set[str]) -> tuple[Constrai
         here = f"{where}: constraints[{i}]"
         if not isinstance(item, dict):
             raise CatalogueError(f"{here}: expected a mapping, got {type(item).__name__}")
-        kind = _choice(item, "kind", ("dynamic", "stability", "posture"), here)
+        kind = _choice(item, "kind", ("dynamic", "stability", "posture", "symmetry"), here)
         c = Constraint(
             id=_req(item, "id", str, here), dof=_dof_name(item.get("dof"), f"{here}.dof"),
             kind=kind,  # type: ignore[arg-type]
             key_frame=item.get("key_frame"), bounds_deg=_pair(item.get("bounds_deg"), f"{here}.bounds_deg"),
             tolerance_deg=_pair(item.get("tolerance_deg"), f"{here}.tolerance_deg"),
             max_std_deg=None if item.get("max_std_deg") is None else float(item["max_std_deg"]),
+            max_diff_deg=None if item.get("max_diff_deg") is None else float(item["max_diff_deg"]),
             issue_low=str(item.get("issue_low", "insufficient")), issue_high=str(item.get("issue_high", "excessive")),
             cue_low=str(item.get("cue_low", "")), cue_high=str(item.get("cue_high", "")),
             source=str(item.get("source", "")),
@@ -316,6 +323,8 @@ def _check_constraint(c: Constraint, here: str, key_frames: set[str]) -> None:
     elif c.kind == "stability" and (c.max_std_deg is None or c.max_std_deg <= 0):
         raise CatalogueError(f"{here}.max_std_deg: expected a positive number for a stability check, "
                              f"got {c.max_std_deg}")  # fmt: skip
+    elif c.kind == "symmetry" and (c.max_diff_deg is None or c.max_diff_deg <= 0 or dof(c.dof).side == "center"):
+        raise CatalogueError(f"{here}: expected a sided DoF and a positive max_diff_deg for a symmetry check")
     elif c.kind == "posture" and c.bounds_deg is None:
         raise CatalogueError(f"{here}.bounds_deg: expected [low, high] for a posture check, got none")
 

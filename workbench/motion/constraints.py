@@ -74,7 +74,13 @@ def _check(ex: Exercise, c: Constraint, view: CycleView, rep: int, i: int) -> Vi
     bounds: tuple[float | None, float | None]
     if c.kind == "stability":
         assert c.max_std_deg is not None
-        value, bounds, at = float(series.std()), (None, c.max_std_deg), view.q.shape[0] // 2
+        value, bounds, at = unexplained_std(series, view.signal), (None, c.max_std_deg), view.q.shape[0] // 2
+    elif c.kind == "symmetry":
+        assert c.max_diff_deg is not None
+        other = np.degrees(view.q[:, dof_index(dof(c.dof).mirror)]) * dof(c.dof).mirror_sign
+        gap = np.abs(series - other)
+        at = int(np.argmax(gap))
+        value, bounds = float(gap[at]), (None, c.max_diff_deg)
     elif c.kind == "posture":
         assert c.bounds_deg is not None
         value, bounds, at = float(series.mean()), c.bounds_deg, view.q.shape[0] // 2
@@ -96,6 +102,16 @@ def _check(ex: Exercise, c: Constraint, view: CycleView, rep: int, i: int) -> Vi
         message=violation_message(dof(c.dof).label, issue, value, target, c.kind, low),
         cue=c.cue_low if low else c.cue_high, phase=_phase_at(view, at), t_s=float(view.t[at]), source=c.source,
     )  # fmt: skip
+
+
+def unexplained_std(series: NDArray[np.float64], signal: NDArray[np.float64]) -> float:
+    """Standard deviation of ``series`` left after a least-squares line on the representative signal."""
+    s = signal - signal.mean()
+    x = series - series.mean()
+    denom = float(s @ s)
+    if denom > 0:
+        x = x - (float(s @ x) / denom) * s
+    return float(np.sqrt(np.mean(x * x)))
 
 
 def _value_at(raw: NDArray[np.float64], at: int) -> float:

@@ -42,6 +42,8 @@ def violation_message(label: str, issue: str, value: float, target: float, kind:
     subject = label[:1].upper() + label[1:]
     if kind == "stability":
         return f"{subject} {issue} ({value:.1f}° variation, under {target:.0f}° required)"
+    if kind == "symmetry":
+        return f"{subject} {issue} ({value:.0f}° apart from the other side, at most {target:.0f}°)"
     need = "required" if low else "maximum"
     return f"{subject} {issue} ({value:.0f}° detected, {target:.0f}° {need})"
 

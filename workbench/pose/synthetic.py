@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -17,7 +17,7 @@ from numpy.typing import NDArray
 from workbench.exercises.catalogue import Exercise
 from workbench.exercises.profiles import cycle_angles, motion_rules
 from workbench.pose.track import PoseTrack
-from workbench.skeleton import N_DOFS, dof_index, mirror_dof_name
+from workbench.skeleton import DOFS, N_DOFS, dof_index
 
 
 @dataclass(frozen=True)
@@ -107,26 +107,17 @@ def _targets(f: Fault, default: list[int]) -> list[int]:
     return [dof_index(n) for n in f.dofs] if f.dofs else default
 
 
-def _lag_left(rules: dict, u: NDArray[np.float64], amp: dict[int, float], q: NDArray[np.float64],
+def _lag_left(rules: dict[str, Any], u: NDArray[np.float64], amp: dict[int, float], q: NDArray[np.float64],
               shift: float) -> NDArray[np.float64]:  # fmt: skip
+    """The left side's moving DoFs run ``shift`` of a cycle behind the right side's."""
     lagged = cycle_angles(rules, (u - shift) % 1.0, amp)
     for i in motion_rules(rules):
-        name = mirror_dof_name(_name(i))
-        if name.endswith("_l") or "_l_" in name:
-            continue
-        left = dof_index(_name(i)) if _name(i).endswith("_l") or "_l_" in _name(i) else None
-        if left is not None:
-            q[:, left] = lagged[:, left]
+        if DOFS[i].side == "left":
+            q[:, i] = lagged[:, i]
     return q
 
 
-def _name(i: int) -> str:
-    from workbench.skeleton import DOF_NAMES
-
-    return DOF_NAMES[i]
-
-
-def _rest(rules: dict, seconds: float, fps: float) -> NDArray[np.float64]:
+def _rest(rules: dict[str, Any], seconds: float, fps: float) -> NDArray[np.float64]:
     n = round(seconds * fps)
     return cycle_angles(rules, np.zeros(n)) if n else np.empty((0, N_DOFS))
 
