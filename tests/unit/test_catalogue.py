@@ -59,6 +59,10 @@ def _write(tmp_path: Path, doc: dict) -> Path:
     return tmp_path
 
 
+def _first(doc: dict, kind: str) -> dict:
+    return next(c for c in doc["constraints"] if c["kind"] == kind)
+
+
 def _valid() -> dict:
     return yaml.safe_load((REFERENCES_DIR / "exercises" / "squat.yaml").read_text())
 
@@ -74,7 +78,8 @@ def _valid() -> dict:
         (lambda d: d["constraints"][0].update(source="nobody"), "source 'nobody' is not listed"),
         (lambda d: d["constraints"][0].pop("source"), "expected a source"),
         (lambda d: d.update(salient_joints=["knee_r"]), "expected SKEL joint names"),
-        (lambda d: d["constraints"][3].update(max_std_deg=-1), "max_std_deg: expected a positive number"),
+        (lambda d: _first(d, "stability").update(max_std_deg=-1), "max_std_deg: expected a positive number"),
+        (lambda d: _first(d, "symmetry").update(dof="lumbar_extension"), "expected a sided DoF"),
     ],
 )
 def test_bad_rule_files_name_file_field_expected_and_got(tmp_path: Path, mutate, message: str) -> None:  # type: ignore[no-untyped-def]

@@ -1,64 +1,70 @@
 """Acclaim AMC motion files (the CMU Graphics Lab mocap database) → PoseTrack in SKEL's convention.
 
 An AMC file holds, per frame, the frame number and then one ``bone value …`` line per bone; which DoFs a
-bone's values are (``rx ry rz``…) is fixed by the skeleton's ASF file. The CMU skeletons all share the
-bone names and DoF lists in :data:`CMU_BONE_DOFS` (their ``SkeletonJoints.key``), which this importer uses
-when no ASF is given. Angles are Euler angles in degrees (``:DEGREES``; ``:RADIANS`` is honoured), each
-relative to the bone's rest orientation in the ASF base pose, composed as Rz·Ry·Rx in the bone's local
-axis frame.
+bone's values are (``rx ry rz``…) is fixed by the skeleton's ASF file. The CMU skeletons all share the bone
+names and DoF lists in :data:`CMU_BONE_DOFS` (``SkeletonJoints.key``), which this importer uses; no ASF is
+needed. Angles are Euler angles in degrees (``:DEGREES``; a ``:RADIANS`` header is honoured), relative to the
+bone's rest orientation in the ASF base pose, in the bone's axis frame C: the bone's rotation is
+C·Rz·Ry·Rx·C⁻¹ (x applied first).
 
-What the CMU skeleton's geometry implies (``+x`` = subject's left, ``+y`` up, ``+z`` forward; femur and
-tibia local frames turned ±20° about z so that their y axis runs along the leg; the ASF base pose stands
-with straight knees and each leg splayed 20° outwards), and how each mapped DoF was checked against
-labelled segments of the ``cmu_mocap6`` exercise routines:
+CMU axes: +x = subject's left, +y up, +z forwards (SMPL's). The ASF base pose stands with straight knees and
+elbows, arms horizontal, and each leg splayed 20° outwards (femur and tibia direction (±0.342, −0.940, 0),
+axis frame C = Rz(±20°)). That geometry was checked on the data: with C·Rz·Ry·Rx the feet of forward
+kinematics stay planted (within ~1–2 ASF units) through every labelled squat while the pelvis drops ~11
+units; the other Euler order moves them 3–7 units.
 
-==================  ===================================  =================================================
-SKEL DoF            from (degrees)                       why this sign / offset
-==================  ===================================  =================================================
-knee_angle_r / _l   ``+rtibia.rx`` / ``+ltibia.rx``      +rx swings the shank backwards (flexion). Squat
-                                                         bottoms read 140–158°, standing 20–30°; the base
-                                                         pose has a straight knee, so no offset exists in
-                                                         the skeleton to subtract (see below).
-hip_flexion_r / _l  ``−rfemur.rx`` / ``−lfemur.rx``      +rx swings the thigh backwards (extension); in
-                                                         squats and knee raises rx goes strongly negative.
-hip_adduction_r     ``+rfemur.rz − 20``                  +rz turns the leg towards the subject's left: for
-hip_adduction_l     ``−lfemur.rz − 20``                  the right leg that is adduction, for the left one
-                                                         abduction. The base pose is 20° abducted (ASF
-                                                         femur direction (±0.342, −0.940, 0)), so 20° is
-                                                         subtracted: standing reads about 0°, jumping-jack
-                                                         leg spreads read −20…−30° on both sides.
-elbow_flexion_r/_l  ``+rradius.rx`` / ``+lradius.rx``    rx is the elbow's only DoF, 0° = straight arm
-                                                         (base pose); it stays ≥ 0 and reaches ~90–120°
-                                                         while jogging with bent arms.
-lumbar_extension    ``−lowerback.rx``                    +rx tips the trunk forwards (flexion); toe
-                                                         touches drive it strongly positive.
-thorax_extension    ``−(upperback.rx + thorax.rx)``      the same axis for CMU's two upper spine joints,
-                                                         which SKEL's single thorax joint stands for.
-shoulder_r_x / _l_x ``+rhumerus.rz`` / ``+lhumerus.rz``  frontal-plane elevation from the T-pose (both
-                                                         zero = arms horizontal): arms hanging read about
-                                                         −80° right / +80° left, arms overhead in a
-                                                         jumping jack about +60…+90° / −60…−90°, which is
-                                                         SKEL's sign (hanging ≈ −90° right, +90° left).
-==================  ===================================  =================================================
+The mapping (degrees; radians in the track):
 
-Every other SKEL DoF is marked unobserved (pelvis: the root holds the global heading, not a pelvis-to-world
-angle the rules could use; hip rotation, spine bending and twist, scapulae, wrists, ankles: their sign or
-axis conventions cannot be checked without the subject's ASF). Single-plane motions map exactly;
-combined rotations only approximately, since SKEL composes its Euler angles in another order.
+================  =============================================  ==============================================
+SKEL DoF          from                                           sign, offset, and how it was checked
+================  =============================================  ==============================================
+knee_angle_r/_l   ``rtibia.rx`` / ``ltibia.rx``                  +rx swings the shank backwards (flexion); the
+                                                                 base pose's knee is straight, so no offset.
+                                                                 Squat bottoms read 139–158°, standing 20–35°.
+hip_flexion_r/_l  femur rotation F = C·Rz·Ry·Rx, C = Rz(−20°)   F = Ry(rotation)·Rz(adduction)·Rx(flexion),
+hip_adduction_r   right / Rz(+20°) left (the 20° splay removed:  SKEL's order. Flexion = −(x angle): +x swings
+hip_adduction_l   F = I is a vertical thigh), re-decomposed      the thigh backwards; squats read up to ~110°,
+                  in SKEL's order                                knee raises ~105°. Adduction = +(z angle)
+                                                                 right, −(z angle) left: +z swings a leg towards
+                                                                 the subject's left. Feet-together standing ≈ 0°;
+                                                                 jumping-jack leg spreads −13…−24° on both sides,
+                                                                 and adduction correlates at −0.97…−0.996 with
+                                                                 the forward-kinematics ankle separation.
+elbow_flexion     ``rradius.rx`` / ``lradius.rx``                the elbow's only DoF, 0° = straight arm (base
+                                                                 pose); median 20–36° in arm circles, 96–117°
+                                                                 while jogging with bent arms.
+lumbar_extension  ``lowerback`` rotation in SKEL's order         −(x angle): +x tips the trunk forwards; toe
+                  (Ry·Rx·Rz), ≈ −``lowerback.rx``               touches read down to −38…−53°.
+thorax_extension  ``upperback``·``thorax`` rotations, the same   CMU's two upper spine joints stand for SKEL's
+                                                                 one thorax joint.
+================  =============================================  ==============================================
 
-Knee offset: the CMU fits read 20–30° of knee flexion in quiet standing. That is the mocap's calibration,
-not a convention of the file format, and nothing in the skeleton states it, so the importer does not
-subtract it: a per-file "standing" value would need a standing detector, and would shift every depth check
-by a data-dependent amount. Rules that look at absolute knee angles see the data as CMU recorded it.
+Why the hips are re-decomposed rather than read as ``−rx`` and ``rz − 20``: the AMC applies rz last, about
+the pelvis's forward axis, so with the thigh flexed towards horizontal rz spins the thigh instead of
+adducting it. At the bottom of the 14_14 squats ``rz − 20`` reads −50° (right) and −135° (left) while the
+thighs point forwards-outwards with the knees wide; in SKEL's order the same poses read about −15° of
+adduction and −80…−90° of (external) rotation. For single-plane moves (standing, jumping jacks) both
+readings agree within a few degrees.
+
+Not mapped (left unobserved): pelvis (the root carries the subject's heading, not a pelvis angle the rules
+use); hip rotation, lumbar/thorax bending and twist (computed in the same decomposition, but SKEL_DOFS.md
+states no sign convention for them to check against); shoulders (the humerus axis frame is not in the data:
+arms hanging read rz ≈ −85° right / +85° left, matching SKEL's sign, but arms overhead in a jumping jack read
+rz ≈ −15° with rx ≈ +45°, so rz alone is not elevation); ankles, wrists, head, scapulae.
+
+Offsets: none is subtracted from knee flexion. The CMU fits read 20–35° of knee flexion in quiet standing;
+that is the mocap calibration, not a convention of the format, nothing in the skeleton states it, and a
+per-file "standing" value would need a standing detector and shift every depth check by a data-dependent
+amount. The only offset is the hip's 20°, which is the ASF's own geometry.
 
 The files are 120 Hz. :func:`read_amc` resamples to ``target_fps`` (default 30): by averaging blocks of
-frames when the ratio is an integer (``method="average"``, each block stamped at its mean time), else, or
-with ``method="interp"``, by linear interpolation onto a grid starting at the first frame's time. Frame
-``n`` is at ``(n − first) / fps`` seconds, so times match the label files, whose 0.1 s blocks start at
-frame 1.
+frames when the ratio is an integer (``method="average"``; each block stamped at its mean time), else, or
+with ``method="interp"``, by linear interpolation onto a grid from the first frame's time. Frame ``n`` is
+at ``(n − first) / fps`` seconds, so times match the mocap6 label files, whose 0.1 s blocks start at frame 1.
 
 The CMU ``mocap6`` label files (``truelabels/<seq>.txt``: one integer per 0.1 s block of 12 frames) are
-read by :func:`read_labels` and turned into ``(label, start_s, end_s)`` segments by :func:`label_segments`.
+read by :func:`read_labels` and turned into ``(label, start_s, end_s)`` segments by :func:`label_segments`
+and :func:`segments`; :func:`cut` takes such a segment out of a track.
 """
 
 from __future__ import annotations
@@ -66,7 +72,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, NoReturn
 
 import numpy as np
 from numpy.typing import NDArray
@@ -98,36 +104,82 @@ ACTION_NAMES: dict[int, str] = {
 }  # fmt: skip
 
 
-@dataclass(frozen=True)
-class ChannelMap:
-    """One SKEL DoF as a signed sum of AMC channels plus an offset, all in degrees."""
+# ------------------------------------------------------------------------------------------ the mapping
 
-    dof: str
-    terms: tuple[tuple[str, str, float], ...]  # (bone, channel, sign)
-    offset_deg: float = 0.0
+# SKEL DoFs this importer fills (all others are unobserved); see the module docstring for each one.
+MAPPED_DOFS: tuple[str, ...] = (
+    "hip_flexion_r", "hip_adduction_r", "knee_angle_r", "hip_flexion_l", "hip_adduction_l", "knee_angle_l",
+    "lumbar_extension", "thorax_extension", "elbow_flexion_r", "elbow_flexion_l",
+)  # fmt: skip
 
-    def degrees(self, motion: AmcMotion) -> NDArray[np.float64]:
-        total = np.full(motion.n_frames, self.offset_deg)
-        for bone, channel, sign in self.terms:
-            total = total + sign * motion.channel(bone, channel)
-        return total
+_MAPPED_BONES = ("rfemur", "lfemur", "rtibia", "ltibia", "rradius", "lradius", "lowerback", "upperback", "thorax")
+
+# The CMU ASF turns each femur's axis frame about z ("axis 0 0 20" left, "0 0 -20" right) so that its
+# y axis runs along the bone, whose base-pose direction is (±0.342, −0.940, 0): legs splayed 20° outwards.
+FEMUR_AXIS_Z_DEG: dict[str, float] = {"r": -20.0, "l": 20.0}
 
 
-# The mapping documented in the module docstring (signs checked on labelled cmu_mocap6 segments).
-CMU_TO_SKEL: tuple[ChannelMap, ...] = (
-    ChannelMap("knee_angle_r", (("rtibia", "rx", 1.0),)),
-    ChannelMap("knee_angle_l", (("ltibia", "rx", 1.0),)),
-    ChannelMap("hip_flexion_r", (("rfemur", "rx", -1.0),)),
-    ChannelMap("hip_flexion_l", (("lfemur", "rx", -1.0),)),
-    ChannelMap("hip_adduction_r", (("rfemur", "rz", 1.0),), offset_deg=-20.0),
-    ChannelMap("hip_adduction_l", (("lfemur", "rz", -1.0),), offset_deg=-20.0),
-    ChannelMap("elbow_flexion_r", (("rradius", "rx", 1.0),)),
-    ChannelMap("elbow_flexion_l", (("lradius", "rx", 1.0),)),
-    ChannelMap("lumbar_extension", (("lowerback", "rx", -1.0),)),
-    ChannelMap("thorax_extension", (("upperback", "rx", -1.0), ("thorax", "rx", -1.0))),
-    ChannelMap("shoulder_r_x", (("rhumerus", "rz", 1.0),)),
-    ChannelMap("shoulder_l_x", (("lhumerus", "rz", 1.0),)),
-)
+def _rotations(axis: str, degrees: NDArray[np.float64]) -> NDArray[np.float64]:
+    """(N, 3, 3) right-handed rotations by ``degrees`` about the x, y or z axis."""
+    a = np.radians(degrees)
+    c, s = np.cos(a), np.sin(a)
+    out = np.zeros((a.shape[0], 3, 3))
+    i, j = {"x": (1, 2), "y": (2, 0), "z": (0, 1)}[axis]
+    k = 3 - i - j
+    out[:, k, k] = 1.0
+    out[:, i, i] = c
+    out[:, j, j] = c
+    out[:, i, j] = -s
+    out[:, j, i] = s
+    return out
+
+
+def amc_rotation(rx: NDArray[np.float64], ry: NDArray[np.float64], rz: NDArray[np.float64]) -> NDArray[np.float64]:
+    """A bone's rotation from AMC Euler angles (degrees): Rz·Ry·Rx, x applied first (Acclaim "XYZ")."""
+    return _rotations("z", rz) @ _rotations("y", ry) @ _rotations("x", rx)
+
+
+def _bone_rotation(motion: AmcMotion, bone: str) -> NDArray[np.float64]:
+    return amc_rotation(motion.channel(bone, "rx"), motion.channel(bone, "ry"), motion.channel(bone, "rz"))
+
+
+def _wrap(degrees: NDArray[np.float64], low: float) -> NDArray[np.float64]:
+    """Angles into [low, low + 360)."""
+    return np.asarray((degrees - low) % 360.0 + low, dtype=np.float64)
+
+
+def skel_angles_deg(motion: AmcMotion) -> dict[str, NDArray[np.float64]]:
+    """The SKEL DoFs of :data:`MAPPED_DOFS` in degrees, for those whose CMU bones the motion has.
+
+    Hips and spine are re-decomposed into SKEL's Euler order (R = R_rotation·R_adduction·R_flexion for the
+    hip, R_twist·R_extension·R_bending for the spine; in CMU axes Ry·Rz·Rx and Ry·Rx·Rz) so that the
+    angles mean what SKEL's mean even when several rotations combine (a deep squat)."""
+    out: dict[str, NDArray[np.float64]] = {}
+    n = motion.n_frames
+    for side, adduction_sign in (("r", 1.0), ("l", -1.0)):
+        if f"{side}femur" in motion.bones:
+            # Femur relative to the pelvis with the base pose's 20° splay removed: F = C·M, C = Rz(±20°).
+            f = _rotations("z", np.full(n, FEMUR_AXIS_Z_DEG[side])) @ _bone_rotation(motion, f"{side}femur")
+            # F = Ry(rotation)·Rz(adduction)·Rx(flexion). +x swings the thigh backwards (extension); +z swings
+            # the leg towards the subject's left (adduction on the right, abduction on the left).
+            flexion_x = np.degrees(np.arctan2(-f[:, 1, 2], f[:, 1, 1]))
+            adduction_z = np.degrees(np.arcsin(np.clip(f[:, 1, 0], -1.0, 1.0)))
+            out[f"hip_flexion_{side}"] = _wrap(-flexion_x, -90.0)
+            out[f"hip_adduction_{side}"] = adduction_sign * adduction_z
+        if f"{side}tibia" in motion.bones:
+            out[f"knee_angle_{side}"] = motion.channel(f"{side}tibia", "rx").astype(np.float64)
+        if f"{side}radius" in motion.bones:
+            out[f"elbow_flexion_{side}"] = motion.channel(f"{side}radius", "rx").astype(np.float64)
+    # Spine: R = Ry(twist)·Rx(extension axis)·Rz(bending); +x tips the upper body forwards (flexion).
+    spine: list[tuple[str, tuple[str, ...]]] = [("lumbar_extension", ("lowerback",)),
+                                                ("thorax_extension", ("upperback", "thorax"))]  # fmt: skip
+    for dof_name, bones in spine:
+        if all(b in motion.bones for b in bones):
+            rotation = _bone_rotation(motion, bones[0])
+            for b in bones[1:]:
+                rotation = rotation @ _bone_rotation(motion, b)
+            out[dof_name] = -np.degrees(np.arcsin(np.clip(-rotation[:, 1, 2], -1.0, 1.0)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -256,7 +308,6 @@ def parse_amc(text: str, name: str = "<amc>", bone_dofs: dict[str, tuple[str, ..
             arr = np.array(values[bone], dtype=np.float64)
         except ValueError:
             _raise_bad_number(lines, i, bone, name)
-            raise  # unreachable: _raise_bad_number always raises
         arr = arr.reshape(t_count, counts[bone])
         if not np.isfinite(arr).all():
             frame_at = int(np.flatnonzero(~np.isfinite(arr).all(axis=1))[0])
@@ -288,7 +339,7 @@ def _bone_line(lines: list[str], start: int, bone: str) -> int:
     return start + 1
 
 
-def _raise_bad_number(lines: list[str], first: int, bone: str, name: str) -> None:
+def _raise_bad_number(lines: list[str], first: int, bone: str, name: str) -> NoReturn:
     """Slow path, only after a failed bulk conversion: find the line with the bad number."""
     for j in range(first, len(lines)):
         parts = lines[j].split()
@@ -311,7 +362,6 @@ def amc_to_track(
     fps: float = CMU_FPS,
     target_fps: float | None = 30.0,
     method: Literal["average", "interp"] = "average",
-    mapping: tuple[ChannelMap, ...] = CMU_TO_SKEL,
     source: str | None = None,
 ) -> PoseTrack:
     """Map raw AMC channels to SKEL DoFs (radians; only mapped DoFs observed) and resample.
@@ -326,9 +376,13 @@ def amc_to_track(
         raise ValueError(f"method: expected 'average' or 'interp', got {method!r}")
     q = np.full((motion.n_frames, N_DOFS), np.nan)
     observed = np.zeros(N_DOFS, dtype=bool)
-    for m in mapping:
-        k = dof_index(m.dof)
-        q[:, k] = np.radians(m.degrees(motion))
+    angles = skel_angles_deg(motion)
+    if not angles:
+        raise PoseFileError(f"{motion.name}: expected bones of the CMU skeleton ({', '.join(_MAPPED_BONES)}), "
+                            f"got {', '.join(motion.bones) or 'none'}")  # fmt: skip
+    for name, degrees in angles.items():
+        k = dof_index(name)
+        q[:, k] = np.radians(degrees)
         observed[k] = True
     t = (motion.frames - motion.frames[0]).astype(np.float64) / fps
     source = source or f"amc:{Path(motion.name).name}"
@@ -337,7 +391,7 @@ def amc_to_track(
                           nominal_fps=fps if _consecutive(motion.frames) else None)  # fmt: skip
         return track
     ratio = fps / target_fps
-    step = int(round(ratio))
+    step = round(ratio)
     if method == "average" and step >= 1 and math.isclose(ratio, step) and _consecutive(motion.frames):
         n_blocks = motion.n_frames // step
         if n_blocks == 0:
@@ -347,7 +401,7 @@ def amc_to_track(
         q_new = q[:used].reshape(n_blocks, step, N_DOFS).mean(axis=1)
         t_new = t[:used].reshape(n_blocks, step).mean(axis=1)
     else:
-        n_new = int(math.floor((t[-1] - t[0]) * target_fps + 1e-9)) + 1
+        n_new = math.floor((t[-1] - t[0]) * target_fps + 1e-9) + 1
         t_new = t[0] + np.arange(n_new) / target_fps
         q_new = np.full((n_new, N_DOFS), np.nan)
         for k in np.flatnonzero(observed):

@@ -144,7 +144,8 @@ class CycleSegmenter:
                                                "the track ends before this repetition does"))  # fmt: skip
             return []
         n = len(self.signal)
-        lo_at = min(range(self._peak, n), key=self.signal.__getitem__)
+        # A set often ends in other movement: look for the closing valley within one cycle, not to the end.
+        lo_at = min(range(self._peak, min(n, self._peak + self.params.max_len)), key=self.signal.__getitem__)
         if self.signal[self._peak] - self.signal[lo_at] < self.params.prominence:
             self.rejected.append(Rejection(self._peak, n - 1, "the track ends before this repetition does"))
             self._peak = None

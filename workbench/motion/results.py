@@ -29,7 +29,7 @@ class Violation:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "joint": self.joint, "dof": self.dof, "type": self.type, "check": self.check,
+            "rep": self.rep, "joint": self.joint, "dof": self.dof, "type": self.type, "check": self.check,
             "value_deg": _r(self.value_deg), "target_deg": _r(self.target_deg),
             "bounds_deg": [None if b is None else _r(b) for b in self.bounds_deg],
             "deviation_deg": _r(self.deviation_deg), "message": self.message, "phase": self.phase,
