@@ -7,13 +7,12 @@ reading the .npz. Prints both ratios.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
 from common import best_of, hour_track, one_core, run_cli
-
-import sys
-import subprocess
 
 
 def main() -> dict[str, float]:

@@ -37,5 +37,5 @@ def test_pose_state_is_current_every_frame_and_violations_arrive_with_the_cycle(
         if done and done[-1].violations and seen_issue_at is None:
             seen_issue_at = float(track.t[i])
             assert "Right knee flexion insufficient" in tracker.context()
-    start, end = truth.rep_bounds_s[1]
+    _start, end = truth.rep_bounds_s[1]
     assert seen_issue_at is not None and end <= seen_issue_at < end + 1.5  # reported soon after rep 2 ends

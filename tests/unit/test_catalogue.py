@@ -49,7 +49,7 @@ def test_reference_files_match_their_rules() -> None:
 
 
 def test_unknown_exercise_lists_the_choices() -> None:
-    with pytest.raises(UnknownExerciseError, match="Unknown exercise 'burpee'.*squat"):
+    with pytest.raises(UnknownExerciseError, match=r"Unknown exercise 'burpee'.*squat"):
         load_catalogue().get("burpee")
 
 

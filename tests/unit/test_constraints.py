@@ -53,14 +53,13 @@ def test_lumbar_wobble_breaks_the_stability_bound() -> None:
     track = squat_track(3, rest_s=0.5)
     q = track.q.copy()
     n = q.shape[0]
-    period = 30  # frames; the sigma = 2 smoothing keeps exp(-2 pi^2 sigma^2 / period^2) = 92 % of it
-    wobble = np.radians(10) * np.sin(2 * np.pi * np.arange(n) / period)  # 10° amplitude: std ≈ 6.5° > 5°
+    period = 30  # frames
+    wobble = np.radians(10) * np.sin(2 * np.pi * np.arange(n) / period)  # 10° amplitude: std ≈ 7° > 5°
     q[:, dof_index("lumbar_extension")] = wobble
     analysis = analyze(track.with_q(q), "squat")
     for rep in analysis.reps:
         v = next(v for v in rep.violations if v.check == "lumbar_stability")
-        expected = 10 / np.sqrt(2) * np.exp(-2 * np.pi**2 * 4 / period**2)
-        assert v.value_deg == pytest.approx(expected, abs=0.8)
+        assert v.value_deg == pytest.approx(10 / np.sqrt(2), abs=0.6)  # a sine's std, measured on raw angles
         assert v.type == "stability" and v.target_deg == 5
         assert v.message.startswith("Lumbar extension unstable (")
 

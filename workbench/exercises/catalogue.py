@@ -254,7 +254,7 @@ def parse_exercise(raw: Any, path: Path) -> list[Exercise]:
     if laterality == "unilateral" and cycle.side_dofs is None:
         raise CatalogueError(f"{where}: cycle.side_dofs: expected [right_dof, left_dof] for a unilateral exercise")
     key_frames = tuple(_key_frame(k, f"{where}: key_frames[{i}]") for i, k in enumerate(raw.get("key_frames", [])))
-    constraints = _constraints(raw.get("constraints", []), where, {k.name for k in key_frames})
+    constraints = _constraints(raw.get("constraints", []), where, key_frames)
     ex = Exercise(
         key=key, name=str(raw.get("name", key)), aliases=tuple(raw.get("aliases", [])), cycle=cycle,
         laterality=laterality,  # type: ignore[arg-type]
@@ -284,7 +284,8 @@ def _check_sources(ex: Exercise) -> None:
                                  f"under sources")  # fmt: skip
 
 
-def _constraints(items: Any, where: str, key_frames: set[str]) -> tuple[Constraint, ...]:
+def _constraints(items: Any, where: str, frames: tuple[KeyFrame, ...]) -> tuple[Constraint, ...]:
+    key_frames = {k.name for k in frames}
     out: list[Constraint] = []
     for i, item in enumerate(items or []):
         here = f"{where}: constraints[{i}]"
@@ -307,11 +308,28 @@ def _constraints(items: Any, where: str, key_frames: set[str]) -> tuple[Constrai
         if item.get("both_sides", False):
             if dof(c.dof).side == "center":
                 raise CatalogueError(f"{here}: both_sides: expected a sided DoF, got central {c.dof!r}")
-            out.append(c.mirrored())
+            out.append(_with_mirrored_key_frame(c.mirrored(), frames))
     ids = [c.id for c in out]
     if len(ids) != len(set(ids)):
         raise CatalogueError(f"{where}: constraints: ids must be unique, got {ids}")
     return tuple(out)
+
+
+def _with_mirrored_key_frame(c: Constraint, frames: tuple[KeyFrame, ...]) -> Constraint:
+    """A both_sides copy measured at the mirror of its key frame, when the key frame is tied to one side
+    (a sided DoF's extreme, or a right/left phase) and its mirror is defined."""
+    from dataclasses import replace
+
+    kf = next((k for k in frames if k.name == c.key_frame), None)
+    if kf is None or (kf.dof is None and kf.phase is None):
+        return c
+    swap = {"right": "left", "left": "right"}
+    want_dof = None if kf.dof is None else dof(kf.dof).mirror
+    want_phase = None if kf.phase is None else swap.get(kf.phase, kf.phase)
+    for k in frames:
+        if (k.at, k.extreme, k.dof, k.phase) == (kf.at, kf.extreme, want_dof, want_phase):
+            return replace(c, key_frame=k.name)
+    return c
 
 
 def _check_constraint(c: Constraint, here: str, key_frames: set[str]) -> None:

@@ -74,7 +74,9 @@ def _check(ex: Exercise, c: Constraint, view: CycleView, rep: int, i: int) -> Vi
     bounds: tuple[float | None, float | None]
     if c.kind == "stability":
         assert c.max_std_deg is not None
-        value, bounds, at = unexplained_std(series, view.signal), (None, c.max_std_deg), view.q.shape[0] // 2
+        # Raw angles: a fast exercise's wobble is at a few Hz, which the detection smoothing would remove.
+        raw = np.degrees(view.raw[:, i])
+        value, bounds, at = unexplained_std(raw, view.signal), (None, c.max_std_deg), view.q.shape[0] // 2
     elif c.kind == "symmetry":
         assert c.max_diff_deg is not None
         other = np.degrees(view.q[:, dof_index(dof(c.dof).mirror)]) * dof(c.dof).mirror_sign

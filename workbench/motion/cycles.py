@@ -105,6 +105,7 @@ class CycleSegmenter:
     _alt_start: int | None = None  # alternating: upward crossing that opened the current cycle
     _alt_down: int | None = None
     _alt_peak: int | None = None
+    _alt_last_len: int | None = None  # length of the last accepted alternating cycle
     _hold: _HoldState | None = None
 
     def __post_init__(self) -> None:
@@ -212,14 +213,20 @@ class CycleSegmenter:
                                                        f"[{p.min_len}, {p.max_len}]"))  # fmt: skip
             return []
         phases = (Phase("right", start, down - 1), Phase("left", down, end))
+        self._alt_last_len = end - start + 1
         return [Cycle(start, end, peak, "alternating", phases)]
 
     def finish_alternating(self) -> list[Cycle]:
         """Close the last alternating cycle when the track covers its other-side phase."""
         if self._alt_start is None or self._alt_down is None or self._alt_peak is None:
             return []
-        end = self._alt_down + (self._alt_down - self._alt_start) - 1
-        if end >= len(self.signal):
+        # No next upward crossing: assume the last cycle lasts as long as the one before it (the two sides'
+        # phases need not be equally long, so the right phase alone says little).
+        if self._alt_last_len is not None:
+            end = self._alt_start + self._alt_last_len - 1
+        else:
+            end = self._alt_down + (self._alt_down - self._alt_start) - 1
+        if end >= len(self.signal) or end < self._alt_down:
             self.rejected.append(Rejection(self._alt_start, len(self.signal) - 1,
                                            "the track ends before this cycle does"))  # fmt: skip
             return []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
@@ -86,6 +86,7 @@ class CycleEvaluator:
     spec: SignalSpec | None = field(init=False)
     params: CycleParams = field(init=False)
     kernel: tuple[float, ...] = field(init=False)
+    _mirror: Exercise | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
         self.spec = signal_spec(self.exercise, self.observed)
@@ -102,7 +103,8 @@ class CycleEvaluator:
         salient = self.salient
         reference = None if ex.reference is None else ex.reference.mean
         if mirrored:
-            constraints = [c.mirrored() for c in ex.constraints]
+            ex = self._mirrored_exercise()
+            constraints = [c.mirrored() for c in self.exercise.constraints]
             salient = tuple(joint(j).mirror for j in salient)
             reference = None if reference is None else mirror_pose(reference.T).T
         view = CycleView(cycle=cycle, q=q, raw=raw, t=t, signal=signal, reference=reference)
@@ -111,19 +113,29 @@ class CycleEvaluator:
                        for p in cycle.phases)  # fmt: skip
         return Rep(
             index=index, start_s=float(t[0]), end_s=float(t[-1]), kind=cycle.kind,
-            quality=self._quality(q, reference, salient), phases=phases, violations=tuple(violations), side=side,
+            quality=self._quality(raw, reference, salient), phases=phases, violations=tuple(violations), side=side,
             start_frame=cycle.start, end_frame=cycle.end,
         )  # fmt: skip
+
+    def _mirrored_exercise(self) -> Exercise:
+        """Key frames seen from the other side: a DoF's extreme becomes its mirror's, right phases left."""
+        if self._mirror is None:
+            swap = {"right": "left", "left": "right"}
+            frames = tuple(replace(k, dof=None if k.dof is None else dof(k.dof).mirror,
+                                   phase=None if k.phase is None else swap.get(k.phase, k.phase))
+                           for k in self.exercise.key_frames)  # fmt: skip
+            self._mirror = replace(self.exercise, key_frames=frames)
+        return self._mirror
 
     def _working_side(self, q: NDArray[np.float64]) -> str:
         if self.exercise.fixed_side is not None:
             return self.exercise.fixed_side
         assert self.exercise.cycle.side_dofs is not None
-        right, left = (dof_index(n) for n in self.exercise.cycle.side_dofs)
-        pick = np.max if self.exercise.cycle.work == "max" else np.min
-        r, lft = float(pick(q[:, right])), float(pick(q[:, left]))
-        if self.exercise.cycle.work == "min":
-            r, lft = -r, -lft
+        right_name, left_name = self.exercise.cycle.side_dofs
+        sign = 1.0 if self.exercise.cycle.work == "max" else -1.0
+        # Compare like with like: the left DoF in the right side's sign convention (SKEL's mirror rules).
+        r = float(np.max(sign * q[:, dof_index(right_name)]))
+        lft = float(np.max(sign * dof(left_name).mirror_sign * q[:, dof_index(left_name)]))
         return "right" if r >= lft else "left"
 
     def _quality(self, q: NDArray[np.float64], reference: NDArray[np.float64] | None,
