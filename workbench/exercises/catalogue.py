@@ -75,6 +75,9 @@ class Constraint:
     tolerance_deg: tuple[float | None, float | None] | None = None
     max_std_deg: float | None = None
     max_diff_deg: float | None = None
+    # Judge only cycles in which the DoF moves at least this much: a secondary DoF (the arms in a jumping
+    # jack) that a source leaves still is more likely untracked than wrong, so it is skipped and reported.
+    requires_motion_deg: float | None = None
     issue_low: str = "insufficient"
     issue_high: str = "excessive"
     cue_low: str = ""
@@ -100,7 +103,8 @@ class Constraint:
         return Constraint(
             id=f"{self.id}@{mirror_dof_name(self.dof)}", dof=mirror_dof_name(self.dof), kind=self.kind,
             key_frame=self.key_frame, bounds_deg=flip(self.bounds_deg), tolerance_deg=flip(self.tolerance_deg),
-            max_std_deg=self.max_std_deg, max_diff_deg=self.max_diff_deg, issue_low=issue_low,
+            max_std_deg=self.max_std_deg, max_diff_deg=self.max_diff_deg,
+            requires_motion_deg=self.requires_motion_deg, issue_low=issue_low,
             issue_high=issue_high, cue_low=cue_low, cue_high=cue_high, source=self.source,
         )  # fmt: skip
 
@@ -299,6 +303,7 @@ def _constraints(items: Any, where: str, frames: tuple[KeyFrame, ...]) -> tuple[
             tolerance_deg=_pair(item.get("tolerance_deg"), f"{here}.tolerance_deg"),
             max_std_deg=None if item.get("max_std_deg") is None else float(item["max_std_deg"]),
             max_diff_deg=None if item.get("max_diff_deg") is None else float(item["max_diff_deg"]),
+            requires_motion_deg=None if item.get("requires_motion_deg") is None else float(item["requires_motion_deg"]),
             issue_low=str(item.get("issue_low", "insufficient")), issue_high=str(item.get("issue_high", "excessive")),
             cue_low=str(item.get("cue_low", "")), cue_high=str(item.get("cue_high", "")),
             source=str(item.get("source", "")),

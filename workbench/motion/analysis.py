@@ -99,6 +99,9 @@ def analyze_streaming(
 def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray,
               reps: list[Rep], warnings: list[str], salient: Sequence[str] | None, mode: str) -> Analysis:  # fmt: skip
     warnings = warnings + describe_unobserved(ex, track.observed)
+    if evaluator.skipped:
+        warnings.append("checks skipped in cycles where their joint did not move (untracked, or held still): "
+                        + ", ".join(sorted(evaluator.skipped)))  # fmt: skip
     if evaluator.spec is None:
         warnings.append(f"cannot detect repetitions: none of {', '.join(ex.cycle.signal)} is observed")
     elif not q.shape[0]:

@@ -57,11 +57,18 @@ def evaluate(
     rep: int,
     observed: NDArray[np.bool_],
     salient: set[str],
+    skipped: set[str] | None = None,
 ) -> list[Violation]:
+    """Violations of one cycle. Checks whose DoF must take part in the movement (``requires_motion_deg``)
+    but stayed still are added to ``skipped`` instead of being judged."""
     out: list[Violation] = []
     for c in constraints:
         i = dof_index(c.dof)
         if not observed[i] or c.joint not in salient:
+            continue
+        if c.requires_motion_deg is not None and np.ptp(np.degrees(view.q[:, i])) < c.requires_motion_deg:
+            if skipped is not None:
+                skipped.add(c.id)
             continue
         v = _check(ex, c, view, rep, i)
         if v is not None:

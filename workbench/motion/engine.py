@@ -87,6 +87,7 @@ class CycleEvaluator:
     params: CycleParams = field(init=False)
     kernel: tuple[float, ...] = field(init=False)
     _mirror: Exercise | None = field(init=False, default=None)
+    skipped: set[str] = field(init=False, default_factory=set)  # checks whose DoF never moved in a cycle
 
     def __post_init__(self) -> None:
         self.spec = signal_spec(self.exercise, self.observed)
@@ -108,7 +109,7 @@ class CycleEvaluator:
             salient = tuple(joint(j).mirror for j in salient)
             reference = None if reference is None else mirror_pose(reference.T).T
         view = CycleView(cycle=cycle, q=q, raw=raw, t=t, signal=signal, reference=reference)
-        violations = evaluate(ex, constraints, view, index, self.observed, set(salient))
+        violations = evaluate(ex, constraints, view, index, self.observed, set(salient), self.skipped)
         phases = tuple(PhaseSpan(p.name, float(t[p.start - cycle.start]), float(t[p.end - cycle.start]))
                        for p in cycle.phases)  # fmt: skip
         return Rep(
