@@ -53,7 +53,7 @@ def test_partial_rep_at_the_end_is_reported_not_counted() -> None:
     signal = np.concatenate([_cosine_reps(3, 60), _cosine_reps(1, 60)[:33]])  # last one stops at its bottom
     seg = _segment(signal)
     assert len(seg.cycles) == 3  # type: ignore[attr-defined]
-    assert any("ends before" in r.reason for r in seg.rejected)
+    assert any("track ends inside it" in r.reason for r in seg.rejected)
 
 
 def test_alternating_cycles_split_into_right_and_left_phases() -> None:

@@ -180,7 +180,13 @@ def rule_feedback(reps: Sequence[Rep]) -> list[FeedbackEvent]:
             continue
         worst = max(rep.violations, key=lambda v: v.deviation_deg)
         label = dof(worst.dof).label
-        text = f"{label[:1].upper()}{label[1:]} {worst.value_deg:.0f}°, target {worst.target_deg:.0f}°"
+        label = label[:1].upper() + label[1:]
+        if worst.type == "stability":
+            text = f"{label} varies {worst.value_deg:.0f}°, keep it under {worst.target_deg:.0f}°"
+        elif worst.type == "symmetry":
+            text = f"{label} {worst.value_deg:.0f}° apart from the other side, keep within {worst.target_deg:.0f}°"
+        else:
+            text = f"{label} {worst.value_deg:.0f}°, target {worst.target_deg:.0f}°"
         if worst.cue:
             text += f": {worst.cue}"
         events.append(FeedbackEvent(t_s=rep.end_s, text=text + ".", evidence=[f"rep {rep.index}: {worst.check}"]))

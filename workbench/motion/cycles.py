@@ -142,13 +142,13 @@ class CycleSegmenter:
             rising = self._valley is not None and ex.looking_for_peak and ex.hi_at > self._valley
             if rising and ex.hi - self.signal[self._valley] >= self.params.prominence:  # type: ignore[index]
                 self.rejected.append(Rejection(self._valley, len(self.signal) - 1,  # type: ignore[arg-type]
-                                               "the track ends before this repetition does"))  # fmt: skip
+                                               "partial repetition: the track ends inside it"))  # fmt: skip
             return []
         n = len(self.signal)
         # A set often ends in other movement: look for the closing valley within one cycle, not to the end.
         lo_at = min(range(self._peak, min(n, self._peak + self.params.max_len)), key=self.signal.__getitem__)
         if self.signal[self._peak] - self.signal[lo_at] < self.params.prominence:
-            self.rejected.append(Rejection(self._peak, n - 1, "the track ends before this repetition does"))
+            self.rejected.append(Rejection(self._peak, n - 1, "partial repetition: the track ends inside it"))
             self._peak = None
             return []
         return self._close(lo_at)
@@ -174,7 +174,7 @@ class CycleSegmenter:
         lo = max(0, peak - self.params.max_len)
         at = min(range(lo, peak + 1), key=s.__getitem__)
         if s[peak] - s[at] < self.params.prominence:
-            self.rejected.append(Rejection(0, peak, "the track starts inside this repetition"))
+            self.rejected.append(Rejection(0, peak, "partial repetition: the track starts inside it"))
             return None
         return at
 
@@ -228,7 +228,7 @@ class CycleSegmenter:
             end = self._alt_down + (self._alt_down - self._alt_start) - 1
         if end >= len(self.signal) or end < self._alt_down:
             self.rejected.append(Rejection(self._alt_start, len(self.signal) - 1,
-                                           "the track ends before this cycle does"))  # fmt: skip
+                                           "partial cycle: the track ends inside it"))  # fmt: skip
             return []
         return self._alt_cycle(self._alt_start, self._alt_peak, self._alt_down, end)
 
