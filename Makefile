@@ -10,6 +10,10 @@ PIP    := $(PY) -m pip
 STAMP  := $(VENV)/.setup-stamp
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 
+# The newest MediaPipe whose wheel ships the legacy Pose model (DEPENDENCIES.md); installed without its
+# declared dependencies, which would pull numpy<2.
+MEDIAPIPE_VERSION := 0.10.21
+
 # Debian packages the project needs (installed only when non-empty).
 APT_PACKAGES :=
 
@@ -30,6 +34,7 @@ $(STAMP): pyproject.toml
 	fi
 	$(PIP) install --upgrade pip
 	$(PIP) install -e '.[dev]'
+	$(PIP) install --no-deps mediapipe==$(MEDIAPIPE_VERSION)
 	@touch $@
 
 apt:

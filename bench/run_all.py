@@ -3,8 +3,10 @@
 import bench_help
 import bench_offline
 import bench_stream
+import bench_video
 
 if __name__ == "__main__":
     bench_help.main()
     bench_stream.main()
     bench_offline.main()
+    bench_video.main()

@@ -7,7 +7,7 @@ It feeds the same engine as the streaming tracker, vectorised where the arithmet
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from workbench.motion.signal import SMOOTH_SIGMA_S
 from workbench.motion.smoothing import smooth
 from workbench.pose.track import PoseTrack
 from workbench.skeleton import DOF_NAMES, dof
+
+if TYPE_CHECKING:
+    from workbench.body.measurements import Measurements
 
 
 def resolve_exercise(exercise: str | Exercise, catalogue: Catalogue | None = None) -> Exercise:
@@ -57,6 +60,7 @@ def analyze(
     catalogue: Catalogue | None = None,
     salient: Sequence[str] | None = None,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    body: Measurements | None = None,
 ) -> Analysis:
     """Analyse a whole track. Bad data gives warnings in the result, never an exception, except an
     unknown exercise (UnknownExerciseError)."""
@@ -70,7 +74,7 @@ def analyze(
     if evaluator.spec is not None and q.shape[0] > 0:
         reps, seg_warnings = _reps(evaluator, q, t)
     return _assemble(ex, track, evaluator, q, t, reps, warnings + repair.warnings() + seg_warnings,
-                     salient, mode="offline")  # fmt: skip
+                     salient, mode="offline", body=body)  # fmt: skip
 
 
 def analyze_streaming(
@@ -80,6 +84,7 @@ def analyze_streaming(
     catalogue: Catalogue | None = None,
     salient: Sequence[str] | None = None,
     min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+    body: Measurements | None = None,
 ) -> Analysis:
     """The same analysis, fed frame by frame through the streaming tracker (what a live session sees)."""
     from workbench.motion.tracker import StreamingTracker
@@ -93,11 +98,13 @@ def analyze_streaming(
     seg_warnings = [f"candidate cycle {tracker.t()[r.start]:.2f}-{tracker.t()[r.end]:.2f} s not counted: {r.reason}"
                     for r in tracker.segmenter.rejected]  # fmt: skip
     return _assemble(ex, track, tracker.evaluator, tracker.q(), tracker.t(), tracker.reps,
-                     warnings + tracker.repair.warnings() + seg_warnings, salient, mode="stream")  # fmt: skip
+                     warnings + tracker.repair.warnings() + seg_warnings, salient, mode="stream",
+                     body=body)  # fmt: skip
 
 
 def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray,
-              reps: list[Rep], warnings: list[str], salient: Sequence[str] | None, mode: str) -> Analysis:  # fmt: skip
+              reps: list[Rep], warnings: list[str], salient: Sequence[str] | None, mode: str,
+              body: Measurements | None = None) -> Analysis:  # fmt: skip
     warnings = warnings + describe_unobserved(ex, track.observed)
     if evaluator.skipped:
         warnings.append("checks skipped in cycles where their joint did not move (untracked, or held still): "
@@ -115,9 +122,10 @@ def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.n
     prov["mode"] = mode
     return Analysis(
         exercise=ex.key, fps=track.fps, n_frames=track.n_frames, duration_s=track.duration_s,
-        salient_joints=list(joints), reps=reps, context_morph=morph_context(None),
-        context_motion=motion_context(state, last), feedback=rule_feedback(reps), warnings=warnings,
-        provenance=prov,
+        salient_joints=list(joints), reps=reps, context_morph=morph_context(body),
+        context_motion=motion_context(state, last), feedback=rule_feedback(reps),
+        warnings=warnings + (list(body.warnings) if body is not None else []), provenance=prov,
+        body=None if body is None else body.to_json(),
     )  # fmt: skip
 
 

@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from workbench.motion.results import Violation
+
+if TYPE_CHECKING:
+    from workbench.body.measurements import Measurements
 from workbench.skeleton import JOINTS, joint
 
 NO_ISSUES = "none"
@@ -48,8 +52,13 @@ def violation_message(label: str, issue: str, value: float, target: float, kind:
     return f"{subject} {issue} ({value:.0f}° detected, {target:.0f}° {need})"
 
 
-def morph_context(measurements: dict[str, float] | None) -> str:
-    """C_morph (§3.4.1). Body measurements come from the shape model (a later stage); until then it says so."""
+def morph_context(measurements: Measurements | dict[str, float] | None) -> str:
+    """C_morph (§3.4.1): body measurements in the paper's format; a landmark estimate states its method and
+    uncertainty (``Measurements.to_context``); without measurements it says so."""
+    from workbench.body.measurements import Measurements
+
+    if isinstance(measurements, Measurements):
+        return measurements.to_context()
     if not measurements:
         return "User body: not measured (no body shape estimate in this track)."
     return (

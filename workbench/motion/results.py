@@ -97,6 +97,7 @@ class Analysis:
     feedback: list[FeedbackEvent]
     warnings: list[str]
     provenance: dict[str, Any] = field(default_factory=dict)
+    body: dict[str, Any] | None = None  # body measurements behind C_morph, when there are any
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -104,7 +105,7 @@ class Analysis:
             "duration_s": _r(self.duration_s, 3), "provenance": self.provenance,
             "salient_joints": self.salient_joints, "reps": [r.to_json() for r in self.reps],
             "context": {"morph": self.context_morph, "motion": self.context_motion},
-            "feedback": [f.to_json() for f in self.feedback], "warnings": self.warnings,
+            "feedback": [f.to_json() for f in self.feedback], "warnings": self.warnings, "body": self.body,
         }  # fmt: skip
 
 

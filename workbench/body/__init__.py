@@ -1,0 +1,24 @@
+"""Body measurements for C_morph: virtual measurements on a user-supplied SMPL-layout mesh, or a landmark estimate."""
+
+from workbench.body.measurements import (
+    BODY_DENSITY_KG_M3,
+    PAPER_WINDOW,
+    SMPL_LANDMARKS,
+    MeasurementError,
+    Measurements,
+    MeshLandmarks,
+    check_mesh,
+    circumference_at,
+    estimate_body,
+    mean_betas,
+    measure_betas,
+    measure_landmarks,
+    measure_mesh,
+)
+from workbench.body.model_file import BodyModel, BodyModelError, load_body_model
+
+__all__ = [
+    "BODY_DENSITY_KG_M3", "PAPER_WINDOW", "SMPL_LANDMARKS", "BodyModel", "BodyModelError", "MeasurementError",
+    "Measurements", "MeshLandmarks", "check_mesh", "circumference_at", "estimate_body", "load_body_model", "mean_betas",
+    "measure_betas", "measure_landmarks", "measure_mesh",
+]  # fmt: skip

@@ -1,0 +1,99 @@
+"""User configuration: where the files that cannot ship with the project live.
+
+Looked up in this order: the path given on the command line, ``$BIOCOACH_CONFIG``, ``./biocoach.yaml``,
+``~/.config/biocoach/config.yaml``. Every key is optional; a stage that needs a missing file stops with a
+message naming the file and where a user obtains it. Nothing is ever downloaded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from workbench.errors import WorkbenchError
+
+SEARCH = ("./biocoach.yaml", "~/.config/biocoach/config.yaml")
+
+# What each user-supplied file is, and where it comes from (the project never fetches any of them).
+WHERE = {
+    "smpl_model": "the SMPL body model (.npz with v_template, shapedirs, f), from https://smpl.is.tue.mpg.de "
+    "(free registration; SKEL reuses SMPL's betas)",
+    "hsmr_checkpoint": "the HSMR checkpoint, linked from https://github.com/IsshikiHugh/HSMR (about 2.5 GB)",
+    "hsmr_code": "a checkout of https://github.com/IsshikiHugh/HSMR with its requirements installed",
+    "skel_model_dir": "the SKEL model folder (skel_male.pkl, skel_female.pkl, v1.1.1), from "
+    "https://skel.is.tue.mpg.de (free registration, non-commercial licence)",
+}
+
+
+class MissingModelError(WorkbenchError):
+    """A user-supplied model file is not configured or not where the configuration says."""
+
+
+@dataclass
+class Config:
+    data_dirs: list[Path] = field(default_factory=list)
+    smpl_model: Path | None = None
+    hsmr_checkpoint: Path | None = None
+    hsmr_code: Path | None = None
+    skel_model_dir: Path | None = None
+    device: str = "auto"  # "auto", "cpu" or "cuda"
+    source: str = "defaults"
+
+    def require(self, key: str) -> Path:
+        """The configured path for ``key``; a clear MissingModelError when unset or missing."""
+        value = getattr(self, key)
+        what = WHERE[key]
+        if value is None:
+            raise MissingModelError(f"{key} is not configured: BioCoach needs {what}. Put its path under "
+                                    f"`{key}:` in biocoach.yaml (see biocoach.example.yaml); it is never "
+                                    f"downloaded.")  # fmt: skip
+        if not Path(value).exists():
+            raise MissingModelError(f"{key}: expected {value} (set in {self.source}), but it does not exist. "
+                                    f"It is {what}; it is never downloaded.")  # fmt: skip
+        return Path(value)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Read the first configuration file found (see module docstring); defaults when there is none."""
+    import yaml
+
+    candidates = [path] if path else [os.environ.get("BIOCOACH_CONFIG"), *SEARCH]
+    for candidate in candidates:
+        if not candidate:
+            continue
+        file = Path(candidate).expanduser()
+        if file.exists():
+            try:
+                raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+            except yaml.YAMLError as exc:
+                raise WorkbenchError(f"{file}: not valid YAML ({exc})") from None
+            return _from_mapping(raw, file)
+        if path:
+            raise WorkbenchError(f"{file}: configuration file not found")
+    return Config()
+
+
+def _from_mapping(raw: Any, file: Path) -> Config:
+    if not isinstance(raw, dict):
+        raise WorkbenchError(f"{file}: expected a mapping of settings, got {type(raw).__name__}")
+    known = {f.name for f in fields(Config)} - {"source"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise WorkbenchError(f"{file}: unknown setting(s) {', '.join(unknown)}; expected {', '.join(sorted(known))}")
+    base = file.parent
+    config = Config(source=str(file))
+    for key, value in raw.items():
+        if key == "data_dirs":
+            config.data_dirs = [_path(v, base) for v in (value or [])]
+        elif key == "device":
+            config.device = str(value)
+        elif value is not None:
+            setattr(config, key, _path(value, base))
+    return config
+
+
+def _path(value: Any, base: Path) -> Path:
+    p = Path(str(value)).expanduser()
+    return p if p.is_absolute() else (base / p).resolve()
