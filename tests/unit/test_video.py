@@ -150,6 +150,19 @@ def test_constant_rate_clip_is_not_vfr_with_millisecond_timestamps(tmp_path: Pat
     assert [read_code(f.rgb) for f in iter_frames(clip, fps=30.0)] == list(range(45))
 
 
+def test_frames_kept_by_the_caller_are_never_overwritten(tmp_path: Path) -> None:
+    """Output arrays are recycled only when nothing refers to them; a kept view keeps its frame intact."""
+    clip = coded_clip(tmp_path / "c30.mp4", 30, 30)
+    kept = {}
+    addresses = set()
+    for f in iter_frames(clip, fps=None):
+        addresses.add(f.rgb.ctypes.data)
+        if f.index % 3 == 0:
+            kept[f.index] = f.rgb[:, :]
+    assert {i: read_code(v) for i, v in kept.items()} == {i: i for i in kept}
+    assert len(addresses) < 30  # the frames nobody kept were recycled
+
+
 def test_resample_latest_pure() -> None:
     items = [(0.0, "a"), (0.05, "b"), (0.1, "c"), (0.3, "d")]
     got = [(k, item) for k, _, item, _ in resample_latest(items, fps=10.0)]

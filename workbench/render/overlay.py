@@ -103,7 +103,7 @@ def _degree_width(st: _Style) -> int:
     return max(4, round(9 * st.scale)) + st.thick
 
 
-def put_text(img: RGBArray, text: str, org: tuple[int, int], st: _Style, color: RGB) -> None:
+def _put_text(img: RGBArray, text: str, org: tuple[int, int], st: _Style, color: RGB) -> None:
     """Outlined text with its baseline's left end at ``org`` (in place)."""
     for col, extra in ((OUTLINE_COLOR, 2 * st.thick + 1), (color, 0)):
         x, y = org
@@ -147,7 +147,7 @@ def _pt(p: NDArray[np.float64]) -> tuple[int, int]:
     return round(float(p[0])), round(float(p[1]))
 
 
-def draw_skeleton(img: RGBArray, px: NDArray[np.float64], st: _Style) -> None:
+def _draw_skeleton(img: RGBArray, px: NDArray[np.float64], st: _Style) -> None:
     """MP_EDGES as lines, then the landmarks they join as dots (in place); NaN landmarks are skipped."""
     used: dict[str, RGB] = {}
     for a, b in MP_EDGES:
@@ -175,7 +175,7 @@ def _angle_text(joint_name: str, value_deg: float) -> str:
     return f"{label} {value_deg:.0f}°"
 
 
-def draw_angles(img: RGBArray, px: NDArray[np.float64] | None, angles_deg: Mapping[str, float], st: _Style) -> None:
+def _draw_angles(img: RGBArray, px: NDArray[np.float64] | None, angles_deg: Mapping[str, float], st: _Style) -> None:
     """Each angle beside its joint, on the side away from the body's centre line; angles whose joint is not
     in view are listed in the bottom-right corner instead, so no number silently disappears."""
     centre_x = float(np.nanmean(px[:, 0])) if px is not None and np.isfinite(px[:, 0]).any() else img.shape[1] / 2
@@ -193,10 +193,10 @@ def draw_angles(img: RGBArray, px: NDArray[np.float64] | None, angles_deg: Mappi
         stacked[key] = row + 1
         x = key[0] + 2 * st.radius if p[0] >= centre_x else key[0] - 2 * st.radius - _text_width(text, st)
         y = key[1] + round(st.line_height * (row + 0.35))
-        put_text(img, text, _clamp(img, text, x, y, st), st, TEXT_COLOR)
+        _put_text(img, text, _clamp(img, text, x, y, st), st, TEXT_COLOR)
     for i, text in enumerate(reversed(corner)):  # bottom right, above the status line, clear of the header
         x = img.shape[1] - st.margin - _text_width(text, st)
-        put_text(img, text, (x, img.shape[0] - st.margin - st.line_height * (i + 1)), st, TEXT_COLOR)
+        _put_text(img, text, (x, img.shape[0] - st.margin - st.line_height * (i + 1)), st, TEXT_COLOR)
 
 
 def _clamp(img: RGBArray, text: str, x: int, y: int, st: _Style) -> tuple[int, int]:
@@ -206,18 +206,18 @@ def _clamp(img: RGBArray, text: str, x: int, y: int, st: _Style) -> tuple[int, i
     return max(0, x), y
 
 
-def draw_header(img: RGBArray, rep_label: str | None, issues: Sequence[str], st: _Style) -> None:
+def _draw_header(img: RGBArray, rep_label: str | None, issues: Sequence[str], st: _Style) -> None:
     """Rep label, then the faults (wrapped to the frame width), top left."""
     width = img.shape[1] - 2 * st.margin
     y = st.margin + st.line_height
     if rep_label:
-        put_text(img, rep_label, (st.margin, y), st, TEXT_COLOR)
+        _put_text(img, rep_label, (st.margin, y), st, TEXT_COLOR)
         y += st.line_height
     lines = [line for issue in issues for line in _wrap(issue, width, st)]
     if len(lines) > MAX_ISSUE_LINES:
         lines = [*lines[: MAX_ISSUE_LINES - 1], f"+{len(lines) - MAX_ISSUE_LINES + 1} more lines"]
     for line in lines:
-        put_text(img, line, (st.margin, y), st, ISSUE_COLOR)
+        _put_text(img, line, (st.margin, y), st, ISSUE_COLOR)
         y += st.line_height
 
 
@@ -244,12 +244,12 @@ def render_frame(
     st = _Style.for_shape(img.shape)
     px = None if image_landmarks_row is None else _pixels(image_landmarks_row, img.shape)
     if px is not None:
-        draw_skeleton(img, px, st)
-    draw_angles(img, px, angles_deg, st)
-    draw_header(img, rep_label, issues, st)
+        _draw_skeleton(img, px, st)
+    _draw_angles(img, px, angles_deg, st)
+    _draw_header(img, rep_label, issues, st)
     if lost:
         text = status or "Pose lost: showing the last valid pose"
-        put_text(img, text, (st.margin, img.shape[0] - st.margin), st, STATUS_COLOR)
+        _put_text(img, text, (st.margin, img.shape[0] - st.margin), st, STATUS_COLOR)
     return img
 
 
