@@ -39,8 +39,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
-    p = sub.add_parser("analyze", help="analyse a pose track: reps, alignment, violations, context text")
-    p.add_argument("input", type=Path, help="pose track (.npz: q T×46 radians in SKEL order, fps or t)")
+    p = sub.add_parser("analyze", help="analyse a video or pose file: reps, alignment, violations, context text")
+    p.add_argument("input", type=Path, help="a video, a landmark file (.npz/.csv[.gz]), HSMR outputs, or a "
+                   "pose track (.npz: q T×46 radians in SKEL order, fps or t)")  # fmt: skip
+    p.add_argument("--backend", "-b", default="auto", choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
+                   help="how to get SKEL angles (auto: from the file type; videos use mediapipe)")  # fmt: skip
+    p.add_argument("--overlay", type=Path, metavar="OUT.mp4", help="write the video with skeleton, angles and issues")
+    p.add_argument("--config", type=Path, help="configuration file (default: biocoach.yaml, see biocoach.example.yaml)")
+    p.add_argument("--body-model", type=Path, help="SMPL-layout body model .npz for measurements from the shape")
+    p.add_argument("--mass", type=float, help="the user's mass in kg, for C_morph")
+    p.add_argument("--save-pose", type=Path, metavar="OUT.npz", help="also save the estimated pose track")
     p.add_argument("--exercise", "-e", required=True, help="exercise key (see `biocoach exercises`)")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the analysis JSON here ('-': stdout)")
     p.add_argument("--stream", action="store_true", help="run the frame-by-frame streaming tracker")
@@ -86,21 +94,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_analyze(args: argparse.Namespace) -> int:
     from workbench.exercises import load_catalogue
-    from workbench.io.posefile import load_npz, unknown_keys
+    from workbench.io.posefile import save_npz, unknown_keys
+    from workbench.pose.backends import estimate_pose
 
     exercise = load_catalogue().get(args.exercise)  # unknown exercise: fail before reading the file
-    track = _load_track(args.input, load_npz)
     salient = [s.strip() for s in args.salient.split(",")] if args.salient else None
     if salient is not None:
         _check_joints(salient)
-    result = _run(track, exercise, salient, args.min_confidence, args.stream)
-    extra = unknown_keys(args.input) if args.input.suffix == ".npz" else []
-    if extra:
-        result.warnings.append(f"{args.input}: ignored keys not in the pose format: {', '.join(extra)}")
-    result.provenance["input"] = str(args.input)
-    result.provenance["input_sha256"] = _sha256(args.input)
+    estimate = estimate_pose(args.input, args.backend, progress=not args.quiet and sys.stderr.isatty(),
+                             config_path=args.config)  # fmt: skip
+    if args.overlay and (estimate.video is None):
+        from workbench.errors import WorkbenchError
+
+        raise WorkbenchError(f"--overlay: needs a video input, got {args.input} ({estimate.backend} backend)")
+    body = _body(estimate, args)
+    result = _run(estimate.track, exercise, salient, args.min_confidence, args.stream, body=body)
+    result.warnings[:0] = estimate.warnings
+    if estimate.backend == "pose" and args.input.suffix == ".npz":
+        extra = unknown_keys(args.input)
+        if extra:
+            result.warnings.append(f"{args.input}: ignored keys not in the pose format: {', '.join(extra)}")
+    result.provenance.update(input=str(args.input), input_sha256=_sha256(args.input), backend=estimate.backend)
+    if args.save_pose:
+        save_npz(estimate.track, args.save_pose)
+    if args.overlay:
+        from workbench.render.overlay import render_overlay
+
+        assert estimate.video is not None
+        render_overlay(estimate.video, estimate.landmarks, estimate.track, result, args.overlay,
+                       fps=estimate.track.fps)  # fmt: skip
     _emit(result.to_json(), args.json_out, quiet=args.quiet)
+    if args.overlay and not args.quiet:
+        print(f"overlay written to {args.overlay}")
     return EXIT_OK
+
+
+def _body(estimate: Any, args: argparse.Namespace) -> Any:
+    """Body measurements for C_morph: from the shape and a body model when both exist, else the landmarks."""
+    from workbench.body.measurements import estimate_body
+    from workbench.body.model_file import load_body_model
+    from workbench.config import load_config
+
+    model_path = args.body_model or load_config(args.config).smpl_model
+    model = load_body_model(model_path) if model_path is not None and estimate.track.betas is not None else None
+    body, warnings = estimate_body(betas=estimate.track.betas, landmarks=estimate.landmarks, model=model,
+                                   mass_kg=args.mass)  # fmt: skip
+    estimate.warnings += warnings
+    return body
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -180,20 +220,12 @@ def cmd_references(args: argparse.Namespace) -> int:
 # ------------------------------------------------------------------------------------------- helpers
 
 
-def _run(track: Any, exercise: Any, salient: list[str] | None, min_confidence: float, stream: bool) -> Any:
+def _run(track: Any, exercise: Any, salient: list[str] | None, min_confidence: float, stream: bool,
+         body: Any = None) -> Any:  # fmt: skip
     from workbench.motion.analysis import analyze, analyze_streaming
 
     run = analyze_streaming if stream else analyze
-    return run(track, exercise, salient=salient, min_confidence=min_confidence)
-
-
-def _load_track(path: Path, load_npz: Any) -> Any:
-    from workbench.errors import PoseFileError
-
-    if path.suffix.lower() != ".npz":
-        raise PoseFileError(f"{path}: expected a pose track .npz (video and landmark inputs come with the pose "
-                            f"backends), got a {path.suffix or 'suffix-less'} file")  # fmt: skip
-    return load_npz(path)
+    return run(track, exercise, salient=salient, min_confidence=min_confidence, body=body)
 
 
 def _check_joints(names: list[str]) -> None:

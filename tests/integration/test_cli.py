@@ -78,11 +78,16 @@ def test_wrong_shape_names_the_key(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "key 'q': expected shape (T, 46), got (10, 23)" in proc.stderr
 
 
-def test_video_input_is_refused_with_a_reason(tmp_path: Path) -> None:
+def test_a_broken_video_is_a_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "clip.mp4"
     path.write_bytes(b"\x00")
     proc = run("analyze", str(path), "-e", "squat")
-    assert proc.returncode == 2 and "expected a pose track .npz" in proc.stderr
+    assert proc.returncode == 2 and "clip.mp4" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_overlay_needs_a_video(squat_file: Path, tmp_path: Path) -> None:
+    proc = run("analyze", str(squat_file), "-e", "squat", "--overlay", str(tmp_path / "o.mp4"))
+    assert proc.returncode == 2 and "--overlay: needs a video input" in proc.stderr
 
 
 def test_nan_angles_and_short_tracks_become_warnings(tmp_path: Path) -> None:

@@ -53,8 +53,8 @@ def detect_backend(path: Path) -> Backend:
         try:
             with np.load(path, allow_pickle=False) as data:
                 keys = set(data.files)
-        except (OSError, ValueError):
-            return "pose"  # let the pose reader give its precise error
+        except Exception:  # any unreadable file: the pose reader gives the precise error
+            return "pose"
         if "landmarks_world" in keys:
             return "landmarks"
         if "poses" in keys and "q" not in keys:
@@ -92,10 +92,12 @@ def estimate_pose(
 
 def _mediapipe(path: Path, fps: float, progress: bool) -> PoseEstimate:
     from workbench.io.video import iter_frames, probe
+
+    info = probe(path)  # a broken file fails here, before MediaPipe is loaded
+
     from workbench.pose.landmark_files import landmarks_to_track
     from workbench.pose.mediapipe_backend import track_video_frames
 
-    info = probe(path)
     warnings: list[str] = []
     frames = iter_frames(path, fps=fps, warnings_out=warnings)
     total = round(info.duration_s * fps) if info.duration_s > 0 else None

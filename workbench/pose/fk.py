@@ -137,7 +137,9 @@ _FACE: dict[str, tuple[float, float, float]] = {
 
 # Hand landmarks of the RIGHT hand in its T-pose frame, in units of Segments.hand: palm down, thumb forward.
 _HAND: dict[str, tuple[float, float, float]] = {
-    "index": (-1.0, 0.0, 0.3), "pinky": (-0.9, 0.0, -0.45), "thumb": (-0.45, -0.12, 0.55),
+    "index": (-1.0, 0.0, 0.3),
+    "pinky": (-0.9, 0.0, -0.45),
+    "thumb": (-0.45, -0.12, 0.55),
 }
 
 

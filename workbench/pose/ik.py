@@ -15,8 +15,8 @@ Observability (what each DoF is computed from; '—' = unobserved, returned as N
   lumbar_bending       side-bend of the trunk frame relative to the pelvis (all of it, see "Trunk split")
   thorax_twist         twist of the shoulder line relative to the hip line (all of it)
   lumbar_extension, lumbar_twist, thorax_bending, thorax_extension   —
-  hip_flexion/adduction thigh direction (hip → knee) in the pelvis frame, given hip_rotation
-  hip_rotation         the plane of the bent knee (hip, knee, ankle); needs knee flexion (see "Twists")
+  hip_flexion/adduction the femur frame in the pelvis frame: thigh direction (hip → knee) and its twist
+  hip_rotation         (the plane of the bent knee: hip, knee, ankle), see "Twists"
   knee_angle           angle between thigh and shank
   ankle_angle          foot's long axis (heel → foot_index) against the shank, in the plane they span
   subtalar_angle       tilt of the foot plane (heel, foot_index, ankle) about the foot's long axis
@@ -35,17 +35,21 @@ side-bending → lumbar_bending, twist → thorax_twist. The spine's own flexion
 from the pelvis's, so lumbar_extension and thorax_extension are unobserved rather than a guessed share
 of the trunk's lean (a share of a gravity-referenced angle would read a plank as a 45° flexed spine).
 
-Twists (the axial rotation of a limb cannot be seen along a straight limb):
-  hip_rotation needs a bent knee. Above ``twist_bend_deg[1]`` knee flexion it is measured; below
-  ``twist_bend_deg[0]`` the last well-determined value is held (before the first one: the first one,
-  or ``hold`` when chunks are solved one after another); in between the two are blended. Flexion and
-  adduction are then solved from the thigh direction under that rotation, and the frame's confidence is
-  lowered by up to ``1 − held_confidence`` per held hip.
-  The shoulder uses the same bend weights on the elbow, but with a straight elbow it takes the twist-free
-  (minimal) rotation from the T-pose arm instead of a held value: SKEL's shoulder order (x innermost, y
-  about the T-pose arm axis) cannot reach every arm direction under an arbitrary held y, while the
-  twist-free choice gives y = 0 for arm movements in the frontal or horizontal plane (hanging arms read
-  x = ∓90°, y = z = 0). pro_sup absorbs the forearm's twist when the elbow is straight.
+Twists (the axial rotation of a limb cannot be seen along a straight limb): each limb's frame is the
+twist-free (smallest) rotation from its T-pose direction to its direction now, turned about the limb by
+its twist; the twist is measured from the plane of the bent knee or elbow. Flexion weights blend between
+"unseen" below ``twist_bend_deg[0]`` and "measured" above ``twist_bend_deg[1]``; the three Euler angles
+are then read from the whole frame, not from the limb's direction alone, which would lose the adduction at
+90° hip flexion (there SKEL's hip_adduction, applied before the rotation about the vertical, twists the
+thigh instead of moving the knee, and a knee moving sideways reads as hip_rotation).
+  Hip: with a nearly straight knee the thigh keeps the last well-determined twist (before the first: the
+  first one, or ``hold`` when chunks are solved one after another); standing, that twist is the hip
+  rotation. The frame's confidence is lowered by up to ``1 − held_confidence`` per held hip. A knee that
+  never bends leaves hip_rotation unobserved; flexion and adduction then take the twist-free frame.
+  Shoulder: with a straight elbow the twist is taken as none (the twist-free frame) rather than held, so
+  that arm movements in the frontal or the horizontal plane read y = 0 and x is the arm's elevation
+  (hanging arms x = ∓90°, y = z = 0; overhead ±90°), which is what the exercise rules expect of a straight
+  arm. pro_sup absorbs the forearm's twist when the elbow is straight.
 """
 
 from __future__ import annotations
@@ -69,7 +73,7 @@ from workbench.pose.fk import (
     mediapipe_to_skel,
 )
 from workbench.pose.landmarks import MP_INDEX, N_LANDMARKS, LandmarkTrack
-from workbench.skeleton import DOF_NAMES, N_DOFS, dof_index
+from workbench.skeleton import DOF_NAMES, N_DOFS, dof_index, joint
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -87,7 +91,6 @@ CORE_LANDMARKS: tuple[str, ...] = tuple(
 )
 _CORE = np.array([MP_INDEX[n] for n in CORE_LANDMARKS])
 _SIDES = (("r", "right", -1.0), ("l", "left", 1.0))  # SKEL suffix, MediaPipe word, T-pose arm direction
-_HAND_DOFS = ("pro_sup", "wrist_flexion", "wrist_deviation")
 
 
 @dataclass(frozen=True)
@@ -96,7 +99,7 @@ class IKOptions:
 
     # Knee/elbow flexion below which a limb's axial twist is unseen, and above which it is fully measured.
     twist_bend_deg: tuple[float, float] = (10.0, 25.0)
-    # Confidence factor for a frame whose hip rotation is fully held (per hip, scaled by how much is held).
+    # Confidence factor for a frame whose thigh twist is fully held (per hip, scaled by how much is held).
     held_confidence: float = 0.95
     # The hand triangle counts as well formed when |index − pinky| ≥ this × |knuckles − wrist| and the two
     # directions are at least ``hand_min_angle_deg`` apart.
@@ -109,8 +112,9 @@ class IKOptions:
 @dataclass(frozen=True)
 class IKResult:
     """q: (T, 46) radians (NaN = unobserved DoF or lost frame); observed: (46,); confidence: (T,) in [0, 1];
-    held: (T,) fraction of the hips' rotation that was held rather than measured (0 = none, 2 = both);
-    hold: last well-determined values of the held DoFs, to continue with the next chunk."""
+    held: (T, 2) share of the right and left thigh twist that was held rather than measured (0 … 1);
+    hold: last well-determined values of the held quantities (thigh twists, hand angles), to continue
+    with the next chunk."""
 
     q: FloatArray
     observed: BoolArray
@@ -139,16 +143,17 @@ def solve_ik(
     q = np.full((n, N_DOFS), np.nan)
     state = dict(hold or {})
     pelvis, trunk = _trunk(p, q)
-    held = np.zeros(n)
-    for side, word, sx in _SIDES:
-        held += _leg(p, q, pelvis, side, word, opts, state)
+    held = np.zeros((n, 2))
+    for k, (side, word, sx) in enumerate(_SIDES):
+        held[:, k] = _leg(p, q, pelvis, side, word, opts, state)
         forearm = _arm(p, q, trunk, side, word, sx, opts)
         _hand(p, q, forearm, side, word, opts, state)
     _head(p, q, trunk)
     _unwrap(q, dof_index("pelvis_rotation"))
     q[:, ~OBSERVED] = np.nan
+    q[np.isnan(world).any(axis=(1, 2))] = np.nan  # held values must not fill frames without a detection
     observed = OBSERVED & ~np.isnan(q).all(axis=0) if n else OBSERVED.copy()
-    confidence = _confidence(world, visibility) * (1.0 - (1.0 - opts.held_confidence) * held)
+    confidence = _confidence(world, visibility) * (1.0 - (1.0 - opts.held_confidence) * held.sum(axis=1))
     return IKResult(q=q, observed=observed, confidence=np.clip(confidence, 0.0, 1.0), held=held, hold=state)
 
 
@@ -164,11 +169,11 @@ def _trunk(p: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:
     mid_hip = 0.5 * (_pt(p, "left_hip") + _pt(p, "right_hip"))
     mid_shoulder = 0.5 * (_pt(p, "left_shoulder") + _pt(p, "right_shoulder"))
     trunk = _basis_xy(_pt(p, "left_shoulder") - _pt(p, "right_shoulder"), mid_shoulder - mid_hip)
-    _set(q, "pelvis_list", list_)
-    _set(q, "pelvis_rotation", rotation)
+    _set(q, "pelvis_list", _sign("pelvis_list") * list_)
+    _set(q, "pelvis_rotation", _sign("pelvis_rotation") * rotation)
     # What the pelvis's list and rotation leave: R_tilt · R_lumbar_bending · R_thorax_twist (fixed split).
     names = ("pelvis_tilt", "lumbar_bending", "thorax_twist")
-    rest = _rot("pelvis_list", -list_) @ _rot("pelvis_rotation", -rotation) @ trunk
+    rest = axis_rotation(_axis("pelvis_list"), -list_) @ axis_rotation(_axis("pelvis_rotation"), -rotation) @ trunk
     _set_euler(q, names, rest)
     return joint_rotation(q, "pelvis"), trunk
 
@@ -178,41 +183,28 @@ def _trunk(p: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:
 
 def _leg(p: FloatArray, q: FloatArray, pelvis: FloatArray, side: str, word: str, opts: IKOptions,
          state: dict[str, float]) -> FloatArray:  # fmt: skip
-    """Hip, knee, ankle and subtalar of one leg; returns the fraction of the hip rotation held per frame."""
+    """Hip, knee, ankle and subtalar of one leg; returns the share of the thigh's twist held per frame."""
     hip, knee, ankle = (_pt(p, f"{word}_{j}") for j in ("hip", "knee", "ankle"))
     thigh, shank = _unit(knee - hip), _unit(ankle - knee)
     knee_angle = _angle_between(thigh, shank)
     _set(q, f"knee_angle_{side}", knee_angle)
+    to_pelvis = _transpose(pelvis)
+    thigh_p = (to_pelvis @ thigh[..., None])[..., 0]
+    shank_p = (to_pelvis @ shank[..., None])[..., 0]
+    # The femur's z axis points forwards, opposite to where the shank swings as the knee flexes.
+    swing, measured = _swing_twist(_DOWN, thigh_p, -_unit(_reject(shank_p, thigh_p)))
     weight = _bend_weight(knee_angle, opts.twist_bend_deg)
-    rotation = _held_blend(_hip_rotation_from_bend(pelvis, thigh, shank, side), weight,
-                           state, f"hip_rotation_{side}")  # fmt: skip
-    _set(q, f"hip_rotation_{side}", rotation)
-    _hip_flexion_adduction(q, pelvis, thigh, rotation, side)
+    twist = _held_blend(measured, weight, state, f"thigh_twist_{side}")
+    femur = _axis_angle(thigh_p, np.nan_to_num(twist)) @ swing  # unknown twist: the twist-free frame
+    angles = joint_angles(femur, f"femur_{side}")
+    _set(q, f"hip_flexion_{side}", angles[:, 0])
+    _set(q, f"hip_adduction_{side}", angles[:, 1])
+    _set(q, f"hip_rotation_{side}", np.where(np.isnan(twist), np.nan, angles[:, 2]))
     _foot(p, q, shank, side, word)
     return np.where(np.isnan(weight), 0.0, 1.0 - weight)
 
 
-def _hip_rotation_from_bend(pelvis: FloatArray, thigh: FloatArray, shank: FloatArray, side: str) -> FloatArray:
-    """The femur frame from the knee's bend plane (the shank swings backwards, −z, as the knee flexes)."""
-    y_axis = -thigh
-    z_axis = -_unit(_reject(shank, thigh))
-    femur = np.stack([np.cross(y_axis, z_axis), y_axis, z_axis], axis=-1)
-    hip = _transpose(pelvis) @ femur
-    return joint_angles(hip, f"femur_{side}")[:, 2]
-
-
-def _hip_flexion_adduction(q: FloatArray, pelvis: FloatArray, thigh: FloatArray, rotation: FloatArray,
-                           side: str) -> None:  # fmt: skip
-    """Solve v = R_add · R_flex · (0, −1, 0) for the thigh direction v once the hip rotation is removed."""
-    v = _rot(f"hip_rotation_{side}", -rotation) @ (_transpose(pelvis) @ thigh[..., None])
-    v = v[..., 0]
-    (_, s_add), (_, s_flex) = DOF_AXES[dof_index(f"hip_adduction_{side}")], DOF_AXES[dof_index(f"hip_flexion_{side}")]
-    # v = (c·sin φ, −c·cos φ, −sin(s_flex·f)) with φ = s_add·a, c = cos f; |a| < 90° so cos φ > 0.
-    down = -v[:, 1]
-    phi = np.arctan2(v[:, 0] * np.sign(down), np.abs(down))
-    c = np.hypot(v[:, 0], v[:, 1]) * np.where(down < 0, -1.0, 1.0)
-    _set(q, f"hip_adduction_{side}", s_add * phi)
-    _set(q, f"hip_flexion_{side}", s_flex * np.arctan2(-v[:, 2], c))
+_DOWN = np.array([0.0, -1.0, 0.0])  # the thigh's direction at q = 0
 
 
 def _foot(p: FloatArray, q: FloatArray, shank: FloatArray, side: str, word: str) -> None:
@@ -222,7 +214,7 @@ def _foot(p: FloatArray, q: FloatArray, shank: FloatArray, side: str, word: str)
     heel, toe, ankle = (_pt(p, f"{word}_{j}") for j in ("heel", "foot_index", "ankle"))
     up = -shank
     long_axis = _unit(toe - heel)
-    tibia = _basis_xy(np.cross(up, long_axis), up)  # columns: lateral, up, forward
+    tibia = _basis_xy(_cross(up, long_axis), up)  # columns: lateral, up, forward
     foot = _basis_yz(ankle - heel, long_axis)
     rel = _transpose(tibia) @ foot  # = R_ankle · R_subtalar
     axis_a, s_a = DOF_AXES[dof_index(f"ankle_angle_{side}")]
@@ -238,23 +230,20 @@ def _foot(p: FloatArray, q: FloatArray, shank: FloatArray, side: str, word: str)
 
 def _arm(p: FloatArray, q: FloatArray, trunk: FloatArray, side: str, word: str, sx: float,
          opts: IKOptions) -> FloatArray:  # fmt: skip
-    """Shoulder and elbow of one arm; returns the forearm frame in trunk coordinates (for the hand)."""
+    """Shoulder and elbow of one arm; returns the forearm's world frame (for the hand)."""
     shoulder, elbow, wrist = (_pt(p, f"{word}_{j}") for j in ("shoulder", "elbow", "wrist"))
     to_trunk = _transpose(trunk)
     upper = (to_trunk @ _unit(elbow - shoulder)[..., None])[..., 0]
     fore = (to_trunk @ _unit(wrist - elbow)[..., None])[..., 0]
     flexion = _angle_between(upper, fore)
     _set(q, f"elbow_flexion_{side}", flexion)
-    swing = _min_rotation(np.array([sx, 0.0, 0.0]), upper)
-    # The measured frame differs from the twist-free one by a turn about the arm; apply the bend's share.
-    measured_z = _unit(_reject(fore, upper))
-    twist = np.arctan2(np.einsum("ti,ti->t", upper, np.cross(swing[..., 2], measured_z)),
-                       np.einsum("ti,ti->t", swing[..., 2], measured_z))  # fmt: skip
+    # The humerus's z axis points where the forearm swings as the elbow flexes (forwards at the T-pose).
+    swing, twist = _swing_twist(np.array([sx, 0.0, 0.0]), upper, _unit(_reject(fore, upper)))
     weight = np.nan_to_num(_bend_weight(flexion, opts.twist_bend_deg))
-    humerus = _axis_angle(upper, weight * twist) @ swing
+    humerus = _axis_angle(upper, np.where(weight > 0, weight * twist, 0.0)) @ swing  # twist is NaN if straight
     _set_joint(q, f"humerus_{side}", humerus)
     x_axis = sx * fore
-    return np.stack([x_axis, *_complete(x_axis, humerus[..., 1])], axis=-1)
+    return trunk @ np.stack([x_axis, *_complete(x_axis, humerus[..., 1])], axis=-1)
 
 
 def _hand(p: FloatArray, q: FloatArray, forearm: FloatArray, side: str, word: str, opts: IKOptions,
@@ -264,8 +253,7 @@ def _hand(p: FloatArray, q: FloatArray, forearm: FloatArray, side: str, word: st
     formed = _well_formed(wrist, index, pinky, opts)
     template = _hand_basis_template(opts.segments, side)
     world_hand = _hand_basis(wrist, index, pinky) @ template.T
-    trunk = _trunk_only(p)
-    rel = _transpose(forearm) @ _transpose(trunk) @ world_hand  # = R_pro_sup · R_deviation · R_flexion
+    rel = _transpose(forearm) @ world_hand  # = R_pro_sup · R_deviation · R_flexion
     names = (f"pro_sup_{side}", f"wrist_deviation_{side}", f"wrist_flexion_{side}")
     axes = tuple(DOF_AXES[dof_index(n)][0] for n in names)
     theta = euler_angles(rel, (axes[0], axes[1], axes[2]))
@@ -278,7 +266,7 @@ def _well_formed(wrist: FloatArray, index: FloatArray, pinky: FloatArray, opts: 
     across = index - pinky
     along = 0.5 * (index + pinky) - wrist
     spread = np.linalg.norm(across, axis=-1) >= opts.hand_min_spread * np.linalg.norm(along, axis=-1)
-    sine = np.linalg.norm(np.cross(_unit(across), _unit(along)), axis=-1)
+    sine = np.linalg.norm(_cross(_unit(across), _unit(along)), axis=-1)
     return np.asarray(spread & (sine >= np.sin(np.radians(opts.hand_min_angle_deg))))
 
 
@@ -331,7 +319,10 @@ def _confidence(world: FloatArray, visibility: FloatArray | None) -> FloatArray:
     detected = ~np.isnan(world).any(axis=(1, 2))
     if visibility is None:
         return detected.astype(float)
-    vis = np.nan_to_num(np.asarray(visibility, dtype=np.float64)[:, _CORE])
+    visibility = np.asarray(visibility, dtype=np.float64)
+    if visibility.shape != world.shape[:2]:
+        raise ValueError(f"visibility: expected shape {world.shape[:2]}, got {visibility.shape}")
+    vis = np.nan_to_num(visibility[:, _CORE])
     return np.where(detected, vis.mean(axis=1), 0.0)
 
 
@@ -339,20 +330,16 @@ def _pt(p: FloatArray, name: str) -> FloatArray:
     return p[:, MP_INDEX[name]]
 
 
-def _trunk_only(p: FloatArray) -> FloatArray:
-    mid_hip = 0.5 * (_pt(p, "left_hip") + _pt(p, "right_hip"))
-    mid_shoulder = 0.5 * (_pt(p, "left_shoulder") + _pt(p, "right_shoulder"))
-    return _basis_xy(_pt(p, "left_shoulder") - _pt(p, "right_shoulder"), mid_shoulder - mid_hip)
+def _axis(name: str) -> int:
+    return DOF_AXES[dof_index(name)][0]
+
+
+def _sign(name: str) -> float:
+    return DOF_AXES[dof_index(name)][1]
 
 
 def _set(q: FloatArray, name: str, values: FloatArray) -> None:
     q[:, dof_index(name)] = values
-
-
-def _rot(name: str, angle: FloatArray) -> FloatArray:
-    """The rotation of one DoF by ``angle`` (its sign convention applied)."""
-    axis, sign = DOF_AXES[dof_index(name)]
-    return axis_rotation(axis, sign * angle)
 
 
 def _set_euler(q: FloatArray, names: tuple[str, str, str], rot: FloatArray) -> None:
@@ -364,8 +351,6 @@ def _set_euler(q: FloatArray, names: tuple[str, str, str], rot: FloatArray) -> N
 
 
 def _set_joint(q: FloatArray, joint_name: str, rot: FloatArray) -> None:
-    from workbench.skeleton import joint
-
     q[:, list(joint(joint_name).dofs)] = joint_angles(rot, joint_name)
 
 
@@ -375,6 +360,10 @@ def _unit(v: FloatArray) -> FloatArray:
         return v / norm
 
 
+def _cross(a: FloatArray, b: FloatArray) -> FloatArray:
+    return np.asarray(np.cross(a, b), dtype=np.float64)
+
+
 def _reject(v: FloatArray, axis: FloatArray) -> FloatArray:
     """The part of v perpendicular to the unit vector ``axis``."""
     return v - np.einsum("...i,...i->...", v, axis)[..., None] * axis
@@ -382,34 +371,34 @@ def _reject(v: FloatArray, axis: FloatArray) -> FloatArray:
 
 def _angle_between(a: FloatArray, b: FloatArray) -> FloatArray:
     """Angle between unit vectors, accurate near 0 and 180° (atan2 of sine and cosine)."""
-    return np.arctan2(np.linalg.norm(np.cross(a, b), axis=-1), np.einsum("...i,...i->...", a, b))
+    return np.arctan2(np.linalg.norm(_cross(a, b), axis=-1), np.einsum("...i,...i->...", a, b))
 
 
 def _basis_xy(x_hint: FloatArray, y: FloatArray) -> FloatArray:
     """Right-handed frame (columns) whose y is ``y`` and whose x is ``x_hint`` made perpendicular to it."""
     y_axis = _unit(y)
     x_axis = _unit(_reject(x_hint, y_axis))
-    return np.stack([x_axis, y_axis, np.cross(x_axis, y_axis)], axis=-1)
+    return np.stack([x_axis, y_axis, _cross(x_axis, y_axis)], axis=-1)
 
 
 def _basis_xz(x: FloatArray, z_hint: FloatArray) -> FloatArray:
     """Right-handed frame whose x is ``x`` and whose z is ``z_hint`` made perpendicular to it."""
     x_axis = _unit(x)
     z_axis = _unit(_reject(z_hint, x_axis))
-    return np.stack([x_axis, np.cross(z_axis, x_axis), z_axis], axis=-1)
+    return np.stack([x_axis, _cross(z_axis, x_axis), z_axis], axis=-1)
 
 
 def _basis_yz(y_hint: FloatArray, z: FloatArray) -> FloatArray:
     """Right-handed frame whose z is ``z`` and whose y is ``y_hint`` made perpendicular to it."""
     z_axis = _unit(z)
     y_axis = _unit(_reject(y_hint, z_axis))
-    return np.stack([np.cross(y_axis, z_axis), y_axis, z_axis], axis=-1)
+    return np.stack([_cross(y_axis, z_axis), y_axis, z_axis], axis=-1)
 
 
 def _complete(x_axis: FloatArray, y_hint: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The y and z columns of a right-handed frame with the given x axis and y near ``y_hint``."""
     y_axis = _unit(_reject(y_hint, x_axis))
-    return y_axis, np.cross(x_axis, y_axis)
+    return y_axis, _cross(x_axis, y_axis)
 
 
 def _transpose(rot: FloatArray) -> FloatArray:
@@ -426,7 +415,7 @@ def _axis_angle(axis: FloatArray, angle: FloatArray) -> FloatArray:
 def _min_rotation(a: FloatArray, b: FloatArray) -> FloatArray:
     """The smallest rotation taking unit vector ``a`` (3,) to each unit vector ``b`` (T, 3); for b = −a
     (an arm pointing straight across the body), the half turn about the vertical."""
-    k = _skew(np.cross(a, b))
+    k = _skew(_cross(a, b))
     c = np.einsum("i,ti->t", a, b)
     with np.errstate(invalid="ignore", divide="ignore"):
         rot = np.eye(3) + k + (k @ k) / (1.0 + c)[:, None, None]
@@ -434,6 +423,17 @@ def _min_rotation(a: FloatArray, b: FloatArray) -> FloatArray:
     if opposite.any():
         rot[opposite] = axis_rotation(1, np.array(np.pi))
     return rot
+
+
+def _swing_twist(neutral: FloatArray, direction: FloatArray, z_measured: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The twist-free (smallest) rotation taking a limb from its T-pose direction ``neutral`` to
+    ``direction`` (T, 3), and the turn about ``direction`` that brings that frame's z axis onto
+    ``z_measured`` (the limb's twist as its bent joint shows it; NaN for a straight limb)."""
+    swing = _min_rotation(neutral, direction)
+    z_swing = swing[..., 2]
+    twist = np.arctan2(np.einsum("ti,ti->t", direction, _cross(z_swing, z_measured)),
+                       np.einsum("ti,ti->t", z_swing, z_measured))  # fmt: skip
+    return swing, twist
 
 
 def _skew(v: FloatArray) -> FloatArray:
@@ -451,8 +451,10 @@ def _bend_weight(angle: FloatArray, band_deg: tuple[float, float]) -> FloatArray
 
 
 def _held_blend(measured: FloatArray, weight: FloatArray, state: dict[str, float], key: str) -> FloatArray:
-    """weight · measured + (1 − weight) · (the last value measured with weight 1). Before the first such
-    frame: ``state[key]`` when continuing a previous chunk, else the first such value. Updates ``state``."""
+    """Angles (T,) where ``weight`` (0…1) says how well each frame measures them: at weight 1 the
+    measurement, at 0 the last value measured with weight 1, in between a blend along the shorter arc.
+    Before the first fully measured frame the held value is ``state[key]`` (continuing a previous chunk),
+    else that first value; with no such frame at all, NaN. Updates ``state``."""
     n = measured.shape[0]
     good = (weight >= 1.0) & np.isfinite(measured)
     last = np.maximum.accumulate(np.where(good, np.arange(n), -1)) if n else np.zeros(0, dtype=int)
@@ -465,8 +467,9 @@ def _held_blend(measured: FloatArray, weight: FloatArray, state: dict[str, float
     held = np.where(last >= 0, measured[np.maximum(last, 0)], before)
     if good.any():
         state[key] = float(measured[np.flatnonzero(good)[-1]])
-    w = np.where(np.isfinite(weight), weight, 0.0)
-    return np.where(w >= 1.0, measured, w * np.nan_to_num(measured) + (1.0 - w) * held)
+    w = np.where(np.isfinite(weight) & np.isfinite(measured), weight, 0.0)
+    step = np.angle(np.exp(1j * (np.nan_to_num(measured) - held)))  # shorter arc
+    return np.where(w >= 1.0, measured, held + w * step)
 
 
 def _unwrap(q: FloatArray, column: int) -> None:
