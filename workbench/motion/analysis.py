@@ -67,13 +67,13 @@ def analyze(
     ex = resolve_exercise(exercise, catalogue)
     track, warnings = prepare_track(track)
     salient_joints = default_salient(ex, salient)
-    evaluator = CycleEvaluator(ex, track.observed, track.fps, salient_joints)
+    evaluator = CycleEvaluator(ex, track.observed, track.fps, salient_joints, side_view(track))
     q, t, repair = _repaired(track, min_confidence)
     reps: list[Rep] = []
     seg_warnings: list[str] = []
     if evaluator.spec is not None and q.shape[0] > 0:
         reps, seg_warnings = _reps(evaluator, q, t)
-    return _assemble(ex, track, evaluator, q, t, reps, warnings + repair.warnings() + seg_warnings,
+    return _assemble(ex, track, evaluator, q, t, reps, warnings + _repair_notes(track, repair) + seg_warnings,
                      salient, mode="offline", body=body)  # fmt: skip
 
 
@@ -91,14 +91,14 @@ def analyze_streaming(
 
     ex = resolve_exercise(exercise, catalogue)
     track, warnings = prepare_track(track)
-    tracker = StreamingTracker(ex, track.observed, track.fps, salient, min_confidence)
+    tracker = StreamingTracker(ex, track.observed, track.fps, salient, min_confidence, side_view(track))
     for row, t_i, conf in zip(track.q, track.t.tolist(), track.confidence.tolist(), strict=True):
         tracker.push(row, t_i, conf)
     tracker.finish()
     seg_warnings = [f"candidate cycle {tracker.t()[r.start]:.2f}-{tracker.t()[r.end]:.2f} s not counted: {r.reason}"
                     for r in tracker.segmenter.rejected]  # fmt: skip
     return _assemble(ex, track, tracker.evaluator, tracker.q(), tracker.t(), tracker.reps,
-                     warnings + tracker.repair.warnings() + seg_warnings, salient, mode="stream",
+                     warnings + _repair_notes(track, tracker.repair) + seg_warnings, salient, mode="stream",
                      body=body)  # fmt: skip
 
 
@@ -127,6 +127,17 @@ def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.n
         warnings=warnings + (list(body.warnings) if body is not None else []), provenance=prov,
         body=None if body is None else body.to_json(),
     )  # fmt: skip
+
+
+def side_view(track: PoseTrack) -> bool:
+    """Whether the pose backend saw the person side on (it says so in the track's meta)."""
+    return track.meta.get("view") == "side"
+
+
+def _repair_notes(track: PoseTrack, repair: FrameRepair) -> list[str]:
+    """What the frame repair did, unless the pose backend already held lost frames and said so itself
+    (its note names the cause and times; the engine's would repeat it with less)."""
+    return [] if "lost_frames" in track.meta else repair.warnings()
 
 
 def _repaired(track: PoseTrack, min_confidence: float) -> tuple[np.ndarray, np.ndarray, FrameRepair]:

@@ -83,6 +83,7 @@ class CycleEvaluator:
     observed: NDArray[np.bool_]
     fps: float
     salient: tuple[str, ...]
+    skip_symmetry: bool = False  # side views: the far limb is seen too poorly to compare sides
     spec: SignalSpec | None = field(init=False)
     params: CycleParams = field(init=False)
     kernel: tuple[float, ...] = field(init=False)
@@ -109,6 +110,8 @@ class CycleEvaluator:
             salient = tuple(joint(j).mirror for j in salient)
             reference = None if reference is None else mirror_pose(reference.T).T
         view = CycleView(cycle=cycle, q=q, raw=raw, t=t, signal=signal, reference=reference)
+        if self.skip_symmetry:
+            constraints = [c for c in constraints if c.kind != "symmetry"]
         violations = evaluate(ex, constraints, view, index, self.observed, set(salient), self.skipped)
         phases = tuple(PhaseSpan(p.name, float(t[p.start - cycle.start]), float(t[p.end - cycle.start]))
                        for p in cycle.phases)  # fmt: skip

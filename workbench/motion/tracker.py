@@ -30,11 +30,12 @@ class StreamingTracker:
     """Incremental motion analysis of one exercise."""
 
     def __init__(self, exercise: Exercise, observed: NDArray[np.bool_], fps: float,
-                 salient: Sequence[str] | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE):  # fmt: skip
+                 salient: Sequence[str] | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+                 skip_symmetry: bool = False):  # fmt: skip
         self.exercise = exercise
         self.observed = np.asarray(observed, dtype=bool)
         self.salient = default_salient(exercise, salient)
-        self.evaluator = CycleEvaluator(exercise, self.observed, fps, self.salient)
+        self.evaluator = CycleEvaluator(exercise, self.observed, fps, self.salient, skip_symmetry)
         self.repair = FrameRepair(self.observed, min_confidence)
         self.kernel = self.evaluator.kernel
         self.radius = radius_of(self.kernel)

@@ -244,12 +244,39 @@ def landmarks_to_track(
     time base gives its rate rounded to 1e-6 (so 30 fps reads 30.0, not 30.000000000000007)."""
     clean, report = clean_landmarks(track, filter_options)
     result = landmarks_ik(clean, ik_options)
+    view, yaw = camera_view(result.q, result.confidence)
+    observed = result.observed.copy()
+    notes = []
+    if view == "side":
+        # Seen from the side, the frontal-plane hip angles hang on the depth of a single camera, which
+        # MediaPipe estimates poorly (real side-view squats read ±25° of hip rotation): not judged.
+        observed[[dof_index(n) for n in SIDE_VIEW_UNRELIABLE]] = False
+        notes.append(f"side view (body turned {yaw:.0f}° from the camera): hip adduction and rotation are not "
+                     f"judged, and neither is left/right symmetry (the far side is seen poorly)")  # fmt: skip
     pose = PoseTrack(
         q=result.q, t=np.asarray(track.t, dtype=np.float64), confidence=result.confidence,
-        observed=result.observed, source=f"landmarks:{track.source}", nominal_fps=fps or _uniform_fps(track.t),
-        meta={"lost_frames": str(report.n_lost + report.n_leading_lost), "swapped_frames": str(report.n_swapped)},
+        observed=observed, source=f"landmarks:{track.source}", nominal_fps=fps or _uniform_fps(track.t),
+        meta={"lost_frames": str(report.n_lost + report.n_leading_lost), "swapped_frames": str(report.n_swapped),
+              "view": view},
     )  # fmt: skip
-    return pose, report.warnings(track.t) + _ik_warnings(result, track.t)
+    return pose, report.warnings(track.t) + _ik_warnings(result, track.t) + notes
+
+
+SIDE_VIEW_UNRELIABLE = ("hip_adduction_r", "hip_adduction_l", "hip_rotation_r", "hip_rotation_l")
+SIDE_VIEW_DEG = 55.0
+
+
+def camera_view(q: FloatArray, confidence: FloatArray) -> tuple[str, float]:
+    """"front", "side" or "oblique" from the median |pelvis rotation| (0 = facing the camera, 90 = side on)."""
+    rot = q[confidence > 0, dof_index("pelvis_rotation")]
+    rot = rot[np.isfinite(rot)]
+    if rot.size == 0:
+        return "unknown", float("nan")
+    yaw = float(np.degrees(np.median(np.abs(np.angle(np.exp(1j * rot))))))  # wrapped to [0, 180]
+    yaw = min(yaw, 180.0 - yaw)  # facing away reads like facing the camera
+    if yaw >= SIDE_VIEW_DEG:
+        return "side", yaw
+    return ("front" if yaw <= 25.0 else "oblique"), yaw
 
 
 def _uniform_fps(t: FloatArray) -> float | None:
