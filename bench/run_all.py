@@ -1,5 +1,6 @@
 """Run every benchmark; each prints its figure and its ratio to a baseline measured in the same run."""
 
+import bench_cache
 import bench_help
 import bench_offline
 import bench_stream
@@ -10,3 +11,4 @@ if __name__ == "__main__":
     bench_stream.main()
     bench_offline.main()
     bench_video.main()
+    bench_cache.main()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +42,12 @@ def squat_track(
     if noise_deg:
         q = q + np.radians(noise_deg) * np.random.default_rng(seed).standard_normal(q.shape)
     return PoseTrack.from_arrays(q, fps=fps, source="analytic:squat")
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_store(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Every test (and every `biocoach` it starts) uses a store in a temporary folder, never db/ in the repo."""
+    os.environ["BIOCOACH_DB"] = str(tmp_path_factory.mktemp("store") / "biocoach.duckdb")
 
 
 @pytest.fixture

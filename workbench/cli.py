@@ -49,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--body-model", type=Path, help="SMPL-layout body model .npz for measurements from the shape")
     p.add_argument("--mass", type=float, help="the user's mass in kg, for C_morph")
     p.add_argument("--save-pose", type=Path, metavar="OUT.npz", help="also save the estimated pose track")
+    p.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb, created on first "
+                   "use): current references and thresholds, pose cache, run records")  # fmt: skip
+    p.add_argument("--no-db", action="store_true", help="use references/ directly, without the store or its cache")
     p.add_argument("--exercise", "-e", required=True, help="exercise key (see `biocoach exercises`)")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the analysis JSON here ('-': stdout)")
     p.add_argument("--stream", action="store_true", help="run the frame-by-frame streaming tracker")
@@ -84,6 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", type=Path)
     p.set_defaults(func=cmd_export_mot)
 
+    p = sub.add_parser("db", help="the versioned store of references and thresholds (DuckDB)")
+    p.add_argument("--db", type=Path, help="database file (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+    dbs = p.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
+    dbs.add_parser("init", help="create the database and seed it from references/ (idempotent)")
+    q = dbs.add_parser("export", help="write current rules (YAML) and references (.npy) to DIR, deterministically")
+    q.add_argument("dir", type=Path)
+    q = dbs.add_parser("import", help="validate DIR and store what changed as new versions (all or nothing)")
+    q.add_argument("dir", type=Path)
+    q.add_argument("--author", default=_user(), help="who made the edit (default: the login name)")
+    q.add_argument("--note", default="imported", help="why")
+    q = dbs.add_parser("history", help="every version of an exercise's rules, reference and thresholds")
+    q.add_argument("exercise")
+    dbs.add_parser("status", help="schema version and row counts")
+    p.set_defaults(func=cmd_db)
+
     p = sub.add_parser("references", help="rebuild references/trajectories/*.npy from the rule files")
     p.set_defaults(func=cmd_references)
     return parser
@@ -93,28 +111,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from workbench.exercises import load_catalogue
     from workbench.io.posefile import save_npz, unknown_keys
-    from workbench.pose.backends import estimate_pose
+    from workbench.pipeline import analyze_clip
 
-    exercise = load_catalogue().get(args.exercise)  # unknown exercise: fail before reading the file
     salient = [s.strip() for s in args.salient.split(",")] if args.salient else None
     if salient is not None:
         _check_joints(salient)
-    estimate = estimate_pose(args.input, args.backend, progress=not args.quiet and sys.stderr.isatty(),
-                             config_path=args.config)  # fmt: skip
-    if args.overlay and (estimate.video is None):
+    db = None if args.no_db else (str(args.db) if args.db else "default")
+    clip = analyze_clip(
+        args.input, args.exercise, backend=args.backend, db=db, salient=salient, min_confidence=args.min_confidence,
+        stream=args.stream, body_model=args.body_model, mass_kg=args.mass, config_path=args.config,
+        progress=not args.quiet and sys.stderr.isatty(), need_landmarks=bool(args.overlay),
+    )  # fmt: skip
+    estimate, result = clip.estimate, clip.analysis
+    if args.overlay and estimate.video is None:
         from workbench.errors import WorkbenchError
 
         raise WorkbenchError(f"--overlay: needs a video input, got {args.input} ({estimate.backend} backend)")
-    body = _body(estimate, args)
-    result = _run(estimate.track, exercise, salient, args.min_confidence, args.stream, body=body)
-    result.warnings[:0] = estimate.warnings
     if estimate.backend == "pose" and args.input.suffix == ".npz":
         extra = unknown_keys(args.input)
         if extra:
             result.warnings.append(f"{args.input}: ignored keys not in the pose format: {', '.join(extra)}")
-    result.provenance.update(input=str(args.input), input_sha256=_sha256(args.input), backend=estimate.backend)
     if args.save_pose:
         save_npz(estimate.track, args.save_pose)
     if args.overlay:
@@ -129,18 +146,52 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _body(estimate: Any, args: argparse.Namespace) -> Any:
-    """Body measurements for C_morph: from the shape and a body model when both exist, else the landmarks."""
-    from workbench.body.measurements import estimate_body
-    from workbench.body.model_file import load_body_model
-    from workbench.config import load_config
+def cmd_db(args: argparse.Namespace) -> int:
+    """The versioned store: init, export, import, history, status."""
+    from workbench.store.database import Database
+    from workbench.store.seed import export, import_dir, init_from_references
 
-    model_path = args.body_model or load_config(args.config).smpl_model
-    model = load_body_model(model_path) if model_path is not None and estimate.track.betas is not None else None
-    body, warnings = estimate_body(betas=estimate.track.betas, landmarks=estimate.landmarks, model=model,
-                                   mass_kg=args.mass)  # fmt: skip
-    estimate.warnings += warnings
-    return body
+    db = Database(args.db or _env_db())
+    if args.db_command == "init":
+        print(init_from_references(db).message())
+    elif args.db_command == "export":
+        report = export(db, args.dir)
+        print(f"exported {sum(f.suffix == '.yaml' for f in report.files)} exercises ({len(report.files)} files) "
+              f"to {report.directory}")  # fmt: skip
+    elif args.db_command == "import":
+        print(_report(import_dir(db, args.dir, author=args.author, note=args.note)))
+    elif args.db_command == "history":
+        _print_history(db, args.exercise)
+    else:
+        with db.store() as store:
+            status = store.status()
+        print(f"{status.path}: schema version {status.schema_version}")
+        for name, count in status.counts.items():
+            print(f"  {name:22s} {count}")
+    return EXIT_OK
+
+
+def _env_db() -> str | None:
+    import os
+
+    return os.environ.get("BIOCOACH_DB") or None
+
+
+def _report(report: Any) -> str:
+    return str(report.message()) if hasattr(report, "message") else str(report)
+
+
+def _print_history(db: Any, exercise: str) -> None:
+    from workbench.store.seed import load_store_catalogue
+
+    key = load_store_catalogue(db).catalogue.get(exercise).rule_file.stem
+    with db.store() as store:
+        entries = store.history(key)
+    print(f"history of {key} (newest last):")
+    for e in entries:
+        mark = "*" if e.current else " "
+        when = f"{e.created_at:%Y-%m-%d %H:%M:%S}"
+        print(f"  {when} {mark} {e.kind:9s} {e.item:28s} v{e.version:<3d} {e.author}: {e.note}")
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -218,6 +269,15 @@ def cmd_references(args: argparse.Namespace) -> int:
 
 
 # ------------------------------------------------------------------------------------------- helpers
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
 
 
 def _run(track: Any, exercise: Any, salient: list[str] | None, min_confidence: float, stream: bool,

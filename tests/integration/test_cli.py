@@ -39,7 +39,9 @@ def test_analyze_writes_the_documented_schema(squat_file: Path, tmp_path: Path) 
     v = bad[0]
     assert {"joint", "dof", "type", "value_deg", "target_deg", "bounds_deg", "deviation_deg", "message"} <= v.keys()
     assert v["bounds_deg"] == [90.0, None] and v["deviation_deg"] == pytest.approx(90 - v["value_deg"], abs=0.02)
-    assert doc["provenance"]["input_sha256"] and doc["provenance"]["reference"].startswith("file:squat@")
+    prov = doc["provenance"]
+    assert prov["input_sha256"] and prov["reference"] == "store:squat@v1" and prov["reference_version"] == 1
+    assert prov["threshold_versions"]["knee_depth"] == 1 and prov["code_version"] and prov["backend"] == "pose"
     assert doc["feedback"][0]["t_s"] == doc["reps"][1]["end_s"]
     assert "rep   2" in proc.stdout and "insufficient" in proc.stdout
 

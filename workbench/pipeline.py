@@ -1,0 +1,177 @@
+"""The whole analysis of one input, as the CLI, the notebooks and the app run it.
+
+    result = analyze_clip("squat.mp4", "squat")                 # store at db/biocoach.duckdb (or $BIOCOACH_DB)
+    result = analyze_clip("squat.mp4", "squat", db=None)        # the YAML catalogue, no store, no cache
+
+With a store: the exercise rules and reference come from the store's current versions (an expert's edit
+changes the next analysis), the provenance names those versions, and pose tracks are cached by the clip's
+content hash, backend and parameters, so re-analysing a clip after a threshold edit skips pose extraction.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workbench import __version__
+from workbench.pose.backends import ANALYSIS_FPS, Backend, PoseEstimate, detect_backend, estimate_pose
+
+if TYPE_CHECKING:
+    from workbench.exercises.catalogue import Exercise
+    from workbench.motion.results import Analysis
+    from workbench.store.database import Database
+
+CACHED_BACKENDS = frozenset({"mediapipe", "landmarks", "hsmr"})  # the expensive or derived ones
+
+
+@dataclass
+class ClipResult:
+    analysis: Analysis
+    estimate: PoseEstimate
+    timings_s: dict[str, float] = field(default_factory=dict)
+    cache_hit: bool = False
+
+
+def default_database(path: str | Path | None = None) -> Database:
+    """The store: ``path``, else ``$BIOCOACH_DB``, else db/biocoach.duckdb; created and seeded on first use."""
+    from workbench.store.database import Database
+    from workbench.store.seed import init_from_references
+
+    db = Database(path or os.environ.get("BIOCOACH_DB") or None)
+    with db.store() as store:
+        empty = store.status().counts.get("exercises", 0) == 0
+    if empty:
+        init_from_references(db)
+    return db
+
+
+def resolve(exercise: str, db: Database | None) -> tuple[Exercise, dict[str, Any]]:
+    """The exercise's rules from the store's current versions (with their provenance) or from references/."""
+    if db is None:
+        from workbench.exercises import load_catalogue
+
+        return load_catalogue().get(exercise), {"rules_from": "references/ (no store)"}
+    from workbench.store.seed import load_store_catalogue
+
+    store_catalogue = load_store_catalogue(db)
+    ex = store_catalogue.catalogue.get(exercise)
+    return ex, store_catalogue.provenance(ex.key)
+
+
+def analyze_clip(
+    path: str | Path,
+    exercise: str,
+    *,
+    backend: Backend = "auto",
+    db: Database | str | None = "default",
+    salient: Sequence[str] | None = None,
+    min_confidence: float = 0.3,
+    stream: bool = False,
+    body_model: Path | None = None,
+    mass_kg: float | None = None,
+    config_path: str | Path | None = None,
+    progress: bool = False,
+    need_landmarks: bool = False,
+) -> ClipResult:
+    """Pose (cached when a store is used) → body → motion analysis, with full provenance."""
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    database = default_database() if db == "default" else (None if db is None else _as_db(db))
+    ex, versions = resolve(exercise, database)  # an unknown exercise fails before any file is read
+    timings["rules_s"] = time.perf_counter() - start
+    path = Path(path)
+    kind = detect_backend(path) if backend == "auto" else backend
+    t0 = time.perf_counter()
+    estimate, hit, clip_hash = _pose(path, kind, database, progress, config_path, need_landmarks)
+    timings["pose_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    body = _body(estimate, body_model, mass_kg, config_path)
+    from workbench.motion.analysis import analyze, analyze_streaming
+
+    run = analyze_streaming if stream else analyze
+    analysis = run(estimate.track, ex, salient=salient, min_confidence=min_confidence, body=body)
+    timings["analysis_s"] = time.perf_counter() - t0
+    analysis.warnings[:0] = estimate.warnings
+    analysis.provenance.update(versions)
+    analysis.provenance.update(
+        input=str(path), input_sha256=clip_hash or _sha256(path), backend=estimate.backend,
+        code_version=__version__, pose_cache="hit" if hit else ("stored" if database and clip_hash else "off"),
+    )  # fmt: skip
+    timings["total_s"] = time.perf_counter() - start
+    if database is not None:
+        analysis.provenance["run_id"] = _record_run(database, ex, estimate, versions, clip_hash, timings, analysis)
+    return ClipResult(analysis=analysis, estimate=estimate, timings_s=timings, cache_hit=hit)
+
+
+def _as_db(db: Database | str) -> Database:
+    return default_database(db) if isinstance(db, str) else db
+
+
+def _pose(path: Path, kind: str, db: Database | None, progress: bool, config_path: str | Path | None,
+          need_landmarks: bool) -> tuple[PoseEstimate, bool, str | None]:  # fmt: skip
+    if db is None or kind not in CACHED_BACKENDS or not path.is_file():
+        return estimate_pose(path, kind, progress=progress, config_path=config_path), False, None  # type: ignore[arg-type]
+    params = {"fps": ANALYSIS_FPS, "code_version": __version__}
+    with db.store() as store:
+        clip_hash = store.clips.register(path).content_hash
+        cached = store.poses.get_pose(clip_hash, kind, params)
+        landmarks = store.poses.get_landmarks(clip_hash, kind, params)
+    if cached is not None and (landmarks is not None or not need_landmarks):
+        warnings = json.loads(cached.meta.get("pipeline_warnings", "[]"))
+        video = path if kind in ("mediapipe", "hsmr") and detect_backend(path) == "mediapipe" else None
+        estimate = PoseEstimate(track=cached, backend=kind, landmarks=landmarks, warnings=warnings, video=video)
+        return estimate, True, clip_hash
+    t0 = time.perf_counter()
+    estimate = estimate_pose(path, kind, progress=progress, config_path=config_path)  # type: ignore[arg-type]
+    extract_s = time.perf_counter() - t0
+    track = estimate.track
+    track.meta["pipeline_warnings"] = json.dumps(estimate.warnings)
+    with db.store() as store:
+        store.poses.put_pose(clip_hash, kind, params, track, extract_s=extract_s)
+        if estimate.landmarks is not None:
+            store.poses.put_landmarks(clip_hash, kind, params, estimate.landmarks)
+    return estimate, False, clip_hash
+
+
+def _body(estimate: PoseEstimate, body_model: Path | None, mass_kg: float | None,
+          config_path: str | Path | None) -> Any:  # fmt: skip
+    """Body measurements for C_morph: from the shape and a body model when both exist, else the landmarks."""
+    from workbench.body.measurements import estimate_body
+    from workbench.body.model_file import load_body_model
+    from workbench.config import load_config
+
+    model_path = body_model or load_config(config_path).smpl_model
+    model = load_body_model(model_path) if model_path is not None and estimate.track.betas is not None else None
+    body, warnings = estimate_body(betas=estimate.track.betas, landmarks=estimate.landmarks, model=model,
+                                   mass_kg=mass_kg)  # fmt: skip
+    estimate.warnings += warnings
+    return body
+
+
+def _record_run(db: Database, ex: Exercise, estimate: PoseEstimate, versions: dict[str, Any],
+                clip_hash: str | None, timings: dict[str, float], analysis: Analysis) -> int:  # fmt: skip
+    """A run record with its provenance, and its feedback events (one per flawed rep, with the evidence)."""
+    from workbench.store.repositories import FeedbackEvent
+
+    events = [FeedbackEvent(message=f.text, severity="warning", t_s=f.t_s, payload={"evidence": f.evidence})
+              for f in analysis.feedback]  # fmt: skip
+    with db.store() as store:
+        run_id = store.runs.start(
+            config={"exercise": ex.key, "backend": estimate.backend}, code_version=__version__, exercise=ex.key,
+            clip_hash=clip_hash, model=estimate.backend, reference_version=versions.get("reference_version"),
+            rules_version=versions.get("rules_version"), threshold_versions=versions.get("threshold_versions"),
+        )  # fmt: skip
+        store.runs.finish(run_id, status="succeeded", timings=timings)
+        store.runs.add_feedback(run_id, events)
+    return run_id
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
