@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import os
 import tempfile
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from common import best_of, hour_track, one_core, run_cli
 def main() -> dict[str, float]:
     one_core()
     with tempfile.TemporaryDirectory() as tmp:
+        os.environ["BIOCOACH_DB"] = str(Path(tmp) / "store.duckdb")  # the CLI reads its rules from a store
         path = hour_track(Path(tmp) / "hour.npz")
         out = Path(tmp) / "hour.json"
         baseline = best_of(lambda: subprocess.run(
