@@ -7,9 +7,9 @@ reading the .npz. Prints both ratios.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
-import os
 import tempfile
 from pathlib import Path
 
