@@ -1175,14 +1175,22 @@ def track_to_npz(track: PoseTrack) -> bytes:
         arrays["betas"] = track.betas
     if track.nominal_fps is not None:
         arrays["nominal_fps"] = np.array(track.nominal_fps)
+    return _npz_bytes(arrays)
+
+
+def _npz_bytes(arrays: dict[str, Any]) -> bytes:
     buffer = io.BytesIO()
     np.savez_compressed(buffer, **arrays)
     return buffer.getvalue()
 
 
-def track_from_npz(blob: bytes) -> PoseTrack:
+def _npz_arrays(blob: bytes) -> dict[str, Any]:
     with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        a = {k: data[k] for k in data.files}
+        return {k: data[k] for k in data.files}
+
+
+def track_from_npz(blob: bytes) -> PoseTrack:
+    a = _npz_arrays(blob)
     return PoseTrack(
         q=a["q"],
         t=a["t"],
@@ -1202,14 +1210,11 @@ def landmarks_to_npz(track: LandmarkTrack) -> bytes:
         arrays["image"] = track.image
     if track.image_size is not None:
         arrays["image_size"] = np.array(track.image_size)
-    buffer = io.BytesIO()
-    np.savez_compressed(buffer, **arrays)
-    return buffer.getvalue()
+    return _npz_bytes(arrays)
 
 
 def landmarks_from_npz(blob: bytes) -> LandmarkTrack:
-    with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-        a = {k: data[k] for k in data.files}
+    a = _npz_arrays(blob)
     size = tuple(int(v) for v in a["image_size"]) if "image_size" in a else None
     return LandmarkTrack(world=a["world"], visibility=a["visibility"], t=a["t"], image=a.get("image"),
                          image_size=size, source=str(a["source"]))  # type: ignore[arg-type]  # fmt: skip
