@@ -15,14 +15,14 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 MEDIAPIPE_VERSION := 0.10.21
 
 # Debian packages the project needs (installed only when non-empty).
-APT_PACKAGES :=
+APT_PACKAGES := chromium
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup apt run test lint bench clean
+.PHONY: help setup apt run serve test lint bench clean
 
 help:
-	@echo "targets: setup run test lint bench clean"
+	@echo "targets: setup run serve test lint bench clean"
 
 setup: $(STAMP)
 
@@ -51,6 +51,9 @@ apt:
 
 run: setup
 	$(VENV)/bin/biocoach demo
+
+serve: setup
+	$(VENV)/bin/biocoach serve
 
 lint: setup
 	$(VENV)/bin/ruff check .

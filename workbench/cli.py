@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("out", type=Path)
     p.set_defaults(func=cmd_export_mot)
 
+    p = sub.add_parser("serve", help="serve the workbench app (Panel) on 127.0.0.1, opening the bundled example")
+    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--address", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
+    p.add_argument("--data-dir", action="append", default=[], help="a folder clips may be opened from (repeatable)")
+    p.add_argument("--show", action="store_true", help="open a browser")
+    p.set_defaults(func=cmd_serve)
+
     p = sub.add_parser("db", help="the versioned store of references and thresholds (DuckDB)")
     p.add_argument("--db", type=Path, help="database file (default: $BIOCOACH_DB or db/biocoach.duckdb)")
     dbs = p.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
@@ -143,6 +150,27 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     _emit(result.to_json(), args.json_out, quiet=args.quiet)
     if args.overlay and not args.quiet:
         print(f"overlay written to {args.overlay}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """`panel serve` of the app factory: each browser session gets its own state."""
+    import os
+
+    import panel as pn
+
+    from workbench.config import load_config
+    from workbench.dashboard.app import create_app
+
+    data_dirs = [str(d) for d in (args.data_dir or load_config().data_dirs)]
+    db_path = os.environ.get("BIOCOACH_DB", "")
+
+    def factory() -> object:  # Panel calls plain functions only (a functools.partial is shown as text)
+        return create_app(db_path=db_path, data_dirs=data_dirs)
+
+    print(f"BioCoach Workbench on http://{args.address}:{args.port}/ (Ctrl-C stops it)", flush=True)
+    pn.serve({"/": factory}, port=args.port, address=args.address, show=args.show, title="BioCoach Workbench",
+             websocket_origin=[f"{args.address}:{args.port}", f"localhost:{args.port}"])  # fmt: skip
     return EXIT_OK
 
 

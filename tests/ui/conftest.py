@@ -1,0 +1,105 @@
+"""A real `panel serve` of the workbench on a free loopback port, and Debian's chromium driven by Playwright.
+
+Each test module gets one server (its own temporary store) and one browser; each test a fresh page (a new
+browser session, hence a fresh app from the factory). Console errors are collected so tests can assert none.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+REPO = Path(__file__).resolve().parents[2]
+DOCS = REPO / "docs"
+STORES: dict[str, Path] = {}  # server URL → the store file that server uses (tests may open it read-only)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """URL of a served workbench (started with `biocoach serve`), torn down after the module."""
+    port = _free_port()
+    store = tmp_path_factory.mktemp("ui-store") / "biocoach.duckdb"
+    env = dict(os.environ, BIOCOACH_DB=str(store))
+    log = tmp_path_factory.mktemp("ui-log") / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        _wait_for(url, proc, log)
+        STORES[url] = store
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    text = log.read_text()
+    assert "Traceback" not in text, text[-3000:]
+
+
+def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"biocoach serve exited early:\n{log.read_text()[-3000:]}")
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `make setup` installs Debian's chromium for the browser tests")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        chromium = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: str) -> Iterator[Any]:
+    """A fresh browser session on the app; ``page.console_errors`` lists what the console reported."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    pg.console_errors = errors
+    pg.goto(server, wait_until="networkidle", timeout=120_000)
+    yield pg
+    context.close()
+
+
+def screenshot(page: Any, name: str) -> Path:
+    """Save a screenshot under docs/ (committed and shown in the README)."""
+    DOCS.mkdir(exist_ok=True)
+    path = DOCS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path

@@ -1,0 +1,76 @@
+"""The Clip page in a real browser: the example opens, the cursor moves, the angle shown is the library's."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.ui.conftest import screenshot
+from workbench.dashboard.pages.clip import frame_index
+from workbench.dashboard.state import EXAMPLE_CLIP, EXAMPLE_EXERCISE
+from workbench.io.posefile import load_npz
+from workbench.motion.analysis import analyze
+from workbench.motion.context import pose_state
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+# The only console errors tolerated: the template's web font, which an offline CI machine cannot fetch.
+HARMLESS_URL = re.compile(r"^https://fonts\.googleapis\.com/")
+
+
+def _expected_state(t_s: float) -> tuple[float, str]:
+    track = load_npz(EXAMPLE_CLIP)
+    salient = analyze(track, EXAMPLE_EXERCISE).salient_joints
+    i = frame_index(track.t, t_s)
+    return float(track.t[i]), pose_state(track.q[i], salient, track.observed)
+
+
+def _watch(page: Any) -> list[str]:
+    """Console errors with their source URL, from a reload (the fixture's list has no URLs)."""
+    errors: list[str] = []
+
+    def keep(msg: Any) -> None:
+        url = (msg.location or {}).get("url", "")
+        if msg.type == "error" and not HARMLESS_URL.match(url):
+            errors.append(f"{msg.text} ({url})")
+
+    page.on("console", keep)
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.reload(wait_until="networkidle", timeout=120_000)
+    return errors
+
+
+def test_example_opens_and_cursor_shows_the_library_angle(page: Any) -> None:
+    errors = _watch(page)
+    readout = page.locator(".cursor-readout")
+    readout.get_by_text("Current pose:").wait_for(timeout=60_000)
+    table = page.locator(".rep-table")
+    for start in ("8.48", "11.35"):  # the example's two reps, as the library finds them
+        table.get_by_text(start, exact=True).wait_for(timeout=30_000)
+    assert table.locator(".tabulator-row").count() == 2
+
+    t_s = 9.5
+    box = page.locator(".cursor-input input")
+    box.fill(str(t_s))
+    box.press("Enter")
+    t_frame, expected = _expected_state(t_s)
+    readout.get_by_text(f"Cursor {t_frame:.2f} s", exact=False).wait_for(timeout=30_000)
+    readout.get_by_text(expected, exact=False).wait_for(timeout=10_000)  # the library's angles, verbatim
+    page.locator(".c-motion").get_by_text(expected.split(":")[1].split(",")[0].strip(), exact=False).wait_for()
+
+    page.wait_for_timeout(500)
+    screenshot(page, "clip_page")
+    assert errors == []
+
+
+def test_selecting_a_rep_row_moves_the_cursor(page: Any) -> None:
+    errors = _watch(page)
+    table = page.locator(".rep-table")
+    table.get_by_text("11.35", exact=True).wait_for(timeout=60_000)
+    table.get_by_text("11.35", exact=True).click()
+    t_frame, expected = _expected_state(11.345833333333333)
+    page.locator(".cursor-readout").get_by_text(f"Cursor {t_frame:.2f} s", exact=False).wait_for(timeout=30_000)
+    page.locator(".cursor-readout").get_by_text(expected, exact=False).wait_for(timeout=10_000)
+    assert errors == []

@@ -1,0 +1,85 @@
+"""The editor and runs pages in a real browser: edit a threshold, save (checked in the store file), revert,
+run the pipeline and see it finish.
+
+Ground truth: the bundled example squats bend the knee past 90° but not to 160°, so raising knee_depth's lower
+bound from 90° to 160° makes every rep violate it (both knees: the rule is both_sides).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+
+from tests.ui.conftest import STORES, screenshot
+from workbench.store.database import Database
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+EDITOR_TAB = "References & thresholds"
+TIMEOUT = 60_000
+# The template asks fonts.googleapis.com for its font; offline (CI, sandboxes) that lookup fails, harmlessly.
+OFFLINE_FONT = "Failed to load resource: net::ERR_NAME_NOT_RESOLVED"
+
+
+def _real_errors(page: Any) -> list[str]:
+    return [e for e in page.console_errors if e != OFFLINE_FONT]
+
+
+def _knee_depth(server: str) -> Any:
+    with Database(STORES[server]).store() as store:
+        return store.thresholds.get("squat", "knee_depth")
+
+
+def _open_tab(page: Any, title: str) -> None:
+    page.get_by_text(title, exact=True).first.click()
+
+
+def _set_number(page: Any, label: str, value: float) -> None:
+    box = page.get_by_label(label, exact=True)
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_edit_threshold_save_and_revert(page: Any, server: str) -> None:
+    _open_tab(page, EDITOR_TAB)
+    page.get_by_text("Current version 1", exact=False).first.wait_for(timeout=TIMEOUT)
+    _set_number(page, "Lower bound (deg)", 160)
+    page.get_by_role("button", name="Preview").click()
+    page.get_by_text(re.compile(r"Preview \(not saved\): 0 violations without the edit, [1-9]\d* with it")).wait_for(
+        timeout=TIMEOUT
+    )
+    assert _knee_depth(server).version == 1  # a preview writes nothing
+    page.get_by_label("Note", exact=True).fill("deeper squats for this group")
+    page.get_by_role("button", name="Save as new version").click()
+    page.get_by_text("Saved knee_depth version 2.").wait_for(timeout=TIMEOUT)
+    saved = _knee_depth(server)
+    assert (saved.version, saved.spec.bounds_deg, saved.note) == (2, (160.0, None), "deeper squats for this group")
+    # after the save the clip is re-analysed with version 2, so the "without the edit" side now violates too
+    page.get_by_text(re.compile(r"Preview \(not saved\): [1-9]\d* violations without the edit")).wait_for(
+        timeout=TIMEOUT
+    )
+    page.get_by_text("Current version 2", exact=False).first.wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(500)
+    screenshot(page, "editor_page")
+    page.get_by_role("button", name="Revert", exact=True).click()
+    page.get_by_text("Reverted knee_depth to version 1 (now version 3).").wait_for(timeout=TIMEOUT)
+    back = _knee_depth(server)
+    assert (back.version, back.spec.bounds_deg) == (3, (90.0, None))
+    page.get_by_text("Current version 3", exact=False).first.wait_for(timeout=TIMEOUT)
+    page.wait_for_timeout(1500)  # the revert re-analyses the clip; let its updates land before the session closes
+    assert _real_errors(page) == [], page.console_errors
+
+
+def test_run_finishes_with_progress(page: Any, server: str) -> None:
+    _open_tab(page, "Runs")
+    page.get_by_role("button", name="Run", exact=True).click()
+    page.get_by_text(re.compile(r"Finished: 1 / 1 clips, runs \d+")).wait_for(timeout=TIMEOUT)
+    progress = page.locator("progress")
+    assert progress.first.get_attribute("value") == "100"
+    with Database(STORES[server]).store() as store:
+        run_id = int(store.session.scalar("SELECT max(id) FROM runs", []))
+        assert store.runs.get(run_id).status == "succeeded"
+    page.wait_for_timeout(1000)  # let the last updates land before the session closes
+    screenshot(page, "runs_page")
+    assert _real_errors(page) == [], page.console_errors

@@ -1,0 +1,2 @@
+"""The Panel workbench: a leaf of the package that nothing else imports (it calls the library, holds no
+analysis logic of its own). Serve it with ``biocoach serve`` or ``panel serve workbench/dashboard/serve.py``."""

@@ -1,0 +1,15 @@
+"""One file per page; each page is a ``pn.viewable.Viewer`` taking the session's AppState."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workbench.dashboard.pages.clip import ClipPage
+from workbench.dashboard.pages.editor import EditorPage
+from workbench.dashboard.pages.runs import RunsPage
+
+PAGES: list[tuple[str, Any]] = [
+    ("Clip", ClipPage),
+    ("References & thresholds", EditorPage),
+    ("Runs", RunsPage),
+]

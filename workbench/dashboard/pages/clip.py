@@ -1,0 +1,493 @@
+"""The Clip page: one clip's analysis as a linked review surface, everything seeking with one time cursor.
+
+Curves of the salient joints' primary angles with rep bands, phase marks and violation markers; the video
+frame with the skeleton overlay (when the clip has a video); per-rep cycles over the reference envelope;
+a per-rep table; C_morph and C_motion as of the cursor; the feedback timeline; a trust strip. Clicking a
+curve, a marker or a table row moves ``AppState.cursor_s``, and every view follows it.
+
+The page computes nothing of the analysis: it reads ``AppState.result`` and calls library functions
+(``pose_state``, ``motion_context``, ``joint_angles_deg``, ``resample_cycle``, ``render_frame``). The
+figure and text builders below are plain functions of the result, so they are testable without a browser.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import panel as pn
+import param
+from numpy.typing import NDArray
+
+from workbench.dashboard.state import AppState
+from workbench.motion.align import resample_cycle
+from workbench.motion.context import motion_context, pose_state
+from workbench.motion.results import Analysis, Rep
+from workbench.skeleton import DOF_NAMES, dof_index, joint
+
+# Okabe-Ito: distinguishable for colour-blind readers; right side solid, left side dashed.
+PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
+REP_FILL = "rgba(0, 114, 178, 0.07)"
+REP_FILL_FAULT = "rgba(213, 94, 0, 0.10)"
+CURSOR_COLOR = "#C00000"
+MAX_SMALL_MULTIPLES = 24
+FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 12}
+
+
+# --------------------------------------------------------------------------------- pure helpers
+
+
+def frame_index(t: NDArray[np.float64], t_s: float) -> int:
+    """Index of the track sample nearest ``t_s`` (clamped to the track)."""
+    if t.size == 0:
+        return 0
+    i = int(np.clip(np.searchsorted(t, t_s), 0, t.size - 1))
+    if i > 0 and abs(t[i - 1] - t_s) <= abs(t[i] - t_s):
+        i -= 1
+    return i
+
+
+def salient_angles(result: Any) -> list[tuple[str, int]]:
+    """(joint name, primary DoF index) of the salient joints the source observes."""
+    track = result.estimate.track
+    out = []
+    for name in result.analysis.salient_joints:
+        d = joint(name).primary_dof
+        if track.observed[d]:
+            out.append((name, d))
+    return out
+
+
+def readout_text(result: Any, t_s: float) -> str:
+    """'Cursor 9.50 s · frame 54 — Current pose: right hip 95°, …' (the pose state of Eq. 7 at the cursor)."""
+    track = result.estimate.track
+    i = frame_index(track.t, t_s)
+    state = pose_state(track.q[i], result.analysis.salient_joints, track.observed)
+    return f"Cursor {float(track.t[i]):.2f} s · frame {i} — {state}"
+
+
+def last_completed_rep(analysis: Analysis, t_s: float) -> Rep | None:
+    done = [r for r in analysis.reps if r.end_s <= t_s]
+    return max(done, key=lambda r: r.end_s) if done else None
+
+
+def motion_text(result: Any, t_s: float) -> str:
+    """C_motion as of the cursor: the pose state there and the violations of the last rep completed before it."""
+    track = result.estimate.track
+    i = frame_index(track.t, t_s)
+    rep = last_completed_rep(result.analysis, t_s)
+    state = pose_state(track.q[i], result.analysis.salient_joints, track.observed)
+    return motion_context(state, rep.violations if rep else ())
+
+
+def rep_rows(analysis: Analysis) -> list[dict[str, Any]]:
+    """One row per rep for the table (rep numbers from 1, as a coach counts)."""
+    rows = []
+    for r in analysis.reps:
+        rows.append({
+            "rep": r.index + 1, "start (s)": round(r.start_s, 2), "end (s)": round(r.end_s, 2),
+            "quality": None if r.quality is None else round(r.quality, 3), "issues": len(r.violations),
+            "messages": "; ".join(v.message for v in r.violations) or "—",
+        })  # fmt: skip
+    return rows
+
+
+def cursor_from_click(click: dict[str, Any] | None) -> float | None:
+    """The time a plotly click points at: a violation marker's rep start (its customdata), else its x."""
+    if not click or not click.get("points"):
+        return None
+    point = click["points"][0]
+    custom = point.get("customdata")
+    if isinstance(custom, (list, tuple)) and custom:
+        custom = custom[0]
+    if isinstance(custom, (int, float)) and math.isfinite(custom):
+        return float(custom)
+    x = point.get("x")
+    return float(x) if isinstance(x, (int, float)) else None
+
+
+def _cursor_shape(t_s: float, yref: str = "paper") -> dict[str, Any]:
+    return {"type": "line", "xref": "x", "yref": yref, "x0": t_s, "x1": t_s, "y0": 0, "y1": 1,
+            "line": {"color": CURSOR_COLOR, "width": 2}, "name": "cursor"}  # fmt: skip
+
+
+def angle_figure(result: Any, t_s: float) -> dict[str, Any]:
+    """Salient joints' primary angles (degrees) vs time, rep bands, phase marks, violation markers, cursor."""
+    track, analysis = result.estimate.track, result.analysis
+    t = track.t
+    data: list[dict[str, Any]] = []
+    for k, (name, d) in enumerate(salient_angles(result)):
+        j = joint(name)
+        dash = "dash" if j.side == "left" else "solid"
+        color = PALETTE[(k // 2 if j.side in ("right", "left") else k) % len(PALETTE)]
+        data.append({"type": "scatter", "mode": "lines", "x": t, "y": np.degrees(track.q[:, d]), "name": j.label,
+                     "line": {"color": color, "width": 1.6, "dash": dash},
+                     "hovertemplate": f"{j.label} %{{y:.0f}}°<extra>%{{x:.2f}} s</extra>"})  # fmt: skip
+    shapes: list[dict[str, Any]] = []
+    for r in analysis.reps:
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": r.start_s, "x1": r.end_s, "y0": 0,
+                       "y1": 1, "fillcolor": REP_FILL_FAULT if r.violations else REP_FILL, "line": {"width": 0},
+                       "layer": "below"})  # fmt: skip
+        for p in r.phases[1:]:
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": p.start_s, "x1": p.start_s,
+                           "y0": 0, "y1": 1, "line": {"color": "#888", "width": 1, "dash": "dot"}})  # fmt: skip
+    annotations = [{"x": 0.5 * (r.start_s + r.end_s), "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
+                    "text": f"rep {r.index + 1}" + (f" · q {r.quality:.2f}" if r.quality is not None else ""),
+                    "showarrow": False, "font": {"size": 10, "color": "#555"}} for r in analysis.reps]  # fmt: skip
+    viol = [(r, v) for r in analysis.reps for v in r.violations]
+    if viol:
+        data.append({"type": "scatter", "mode": "markers", "name": "violations",
+                     "x": [v.t_s for _, v in viol], "y": [v.value_deg for _, v in viol],
+                     "customdata": [[r.start_s] for r, _ in viol], "text": [v.message for _, v in viol],
+                     "marker": {"symbol": "x", "size": 11, "color": "#D55E00", "line": {"width": 2}},
+                     "hovertemplate": "%{text}<extra>click: jump to the rep</extra>"})  # fmt: skip
+    layout = {
+        "height": 340, "margin": {"l": 50, "r": 10, "t": 24, "b": 36}, "font": FONT, "template": "plotly_white",
+        "xaxis": {"title": {"text": "time (s)"}, "range": [float(t[0]), float(t[-1])] if t.size else None},
+        "yaxis": {"title": {"text": "angle (°)"}, "zeroline": False}, "hovermode": "closest",
+        "legend": {"orientation": "h", "y": -0.18, "x": 0}, "shapes": [*shapes, _cursor_shape(t_s)],
+        "annotations": annotations, "clickmode": "event",
+    }  # fmt: skip
+    return {"data": data, "layout": layout}
+
+
+def with_cursor(fig: dict[str, Any], t_s: float) -> dict[str, Any]:
+    """The same figure with its cursor line (the last shape) moved to ``t_s``; data are shared, not copied."""
+    layout = dict(fig["layout"])
+    layout["shapes"] = [*layout["shapes"][:-1], _cursor_shape(t_s)]
+    return {"data": fig["data"], "layout": layout}
+
+
+def representative_dof(exercise: Any, observed: NDArray[np.bool_]) -> str:
+    for name in exercise.cycle.signal:
+        if observed[dof_index(name)]:
+            return str(name)
+    return str(exercise.cycle.signal[0])
+
+
+def cycles_figure(result: Any, exercise: Any) -> dict[str, Any]:
+    """Small multiples: each rep's time-normalised cycle of the representative DoF over the reference
+    envelope (mean ± SD), in degrees against % of the cycle."""
+    track, analysis = result.estimate.track, result.analysis
+    name = representative_dof(exercise, track.observed)
+    d = dof_index(name)
+    ref = exercise.reference
+    n_ref = ref.n_samples if ref is not None else 100
+    x = np.linspace(0, 100, n_ref)
+    reps = analysis.reps[:MAX_SMALL_MULTIPLES]
+    n = max(1, len(reps))
+    cols = min(n, 6)
+    rows = math.ceil(n / cols)
+    gap_x, gap_y = 0.025, 0.12 / max(rows, 1)
+    data: list[dict[str, Any]] = []
+    layout: dict[str, Any] = {
+        "height": 190 * rows + 30, "margin": {"l": 40, "r": 10, "t": 30, "b": 20}, "font": FONT,
+        "template": "plotly_white", "showlegend": False, "annotations": [],
+    }  # fmt: skip
+    mean = sd = None
+    if ref is not None:
+        mean, sd = np.degrees(ref.mean[d]), np.degrees(ref.sd[d])
+    for k, r in enumerate(reps):
+        row, col = divmod(k, cols)
+        ax = "" if k == 0 else str(k + 1)
+        x0 = col / cols + (gap_x if col else 0)
+        x1 = (col + 1) / cols - (gap_x if col < cols - 1 else 0)
+        y1 = 1 - row / rows - (gap_y if row else 0)
+        y0 = 1 - (row + 1) / rows + (gap_y if row < rows - 1 else 0)
+        layout[f"xaxis{ax}"] = {"domain": [x0, x1], "anchor": f"y{ax}", "showticklabels": row == rows - 1,
+                                "range": [0, 100], "ticksuffix": "%"}  # fmt: skip
+        layout[f"yaxis{ax}"] = {"domain": [y0, y1], "anchor": f"x{ax}", "showticklabels": col == 0,
+                                "matches": "y" if k else None}  # fmt: skip
+        axes = {"xaxis": f"x{ax}", "yaxis": f"y{ax}"}
+        if mean is not None and sd is not None:
+            data.append(
+                {
+                    "type": "scatter",
+                    "x": np.concatenate([x, x[::-1]]),
+                    "y": np.concatenate([mean + sd, (mean - sd)[::-1]]),
+                    "fill": "toself",
+                    "fillcolor": "rgba(120,120,120,0.18)",
+                    "line": {"width": 0},
+                    "hoverinfo": "skip",
+                    **axes,
+                }
+            )
+            data.append({"type": "scatter", "mode": "lines", "x": x, "y": mean, "hoverinfo": "skip",
+                         "line": {"color": "#777", "width": 1, "dash": "dash"}, **axes})  # fmt: skip
+        seg = track.q[r.start_frame : r.end_frame + 1, d]
+        if seg.size and r.end_frame > r.start_frame:
+            y = np.degrees(resample_cycle(seg.astype(np.float64), n_ref))
+            color = "#D55E00" if r.violations else "#0072B2"
+            data.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "line": {"color": color, "width": 2},
+                         "hovertemplate": "%{y:.0f}° at %{x:.0f}%<extra></extra>", **axes})  # fmt: skip
+        q = "" if r.quality is None else f" · q {r.quality:.2f}"
+        layout["annotations"].append({"text": f"rep {r.index + 1}{q}", "x": 0.5 * (x0 + x1), "y": y1,
+                                      "xref": "paper", "yref": "paper", "yanchor": "bottom", "showarrow": False,
+                                      "font": {"size": 11}})  # fmt: skip
+    more = f" (first {MAX_SMALL_MULTIPLES} of {len(analysis.reps)})" if len(analysis.reps) > len(reps) else ""
+    ref_note = f"reference {ref.version} mean ± SD" if ref is not None else "no reference"
+    layout["title"] = {"text": f"{DOF_NAMES[d]} (°) per rep over the {ref_note}{more}", "font": {"size": 12},
+                       "x": 0.01, "y": 0.995}  # fmt: skip
+    return {"data": data, "layout": layout}
+
+
+def trust_figure(result: Any, t_s: float) -> dict[str, Any]:
+    """Per-frame pose confidence (0 = lost frame) with the cursor."""
+    track = result.estimate.track
+    lost = track.confidence <= 0
+    data: list[dict[str, Any]] = [{"type": "scatter", "mode": "lines", "x": track.t, "y": track.confidence,
+                                   "line": {"color": "#009E73", "width": 1.2, "shape": "hv"}, "fill": "tozeroy",
+                                   "fillcolor": "rgba(0,158,115,0.15)", "name": "confidence",
+                                   "hovertemplate": "confidence %{y:.2f}<extra>%{x:.2f} s</extra>"}]  # fmt: skip
+    if lost.any():
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "x": track.t[lost],
+                "y": np.zeros(int(lost.sum())),
+                "marker": {"color": "#D55E00", "symbol": "line-ns-open", "size": 10},
+                "name": "lost",
+            }
+        )
+    layout = {"height": 110, "margin": {"l": 50, "r": 10, "t": 6, "b": 24}, "font": FONT,
+              "template": "plotly_white", "showlegend": False,
+              "xaxis": {"range": [float(track.t[0]), float(track.t[-1])] if track.t.size else None},
+              "yaxis": {"range": [0, 1.05], "title": {"text": "conf."}, "tickvals": [0, 0.5, 1]},
+              "shapes": [_cursor_shape(t_s)], "clickmode": "event"}  # fmt: skip
+    return {"data": data, "layout": layout}
+
+
+def trust_summary(result: Any) -> str:
+    track = result.estimate.track
+    n = int(track.t.size)
+    lost = int((track.confidence <= 0).sum())
+    low = int(((track.confidence > 0) & (track.confidence < 0.5)).sum())
+    lines = [
+        f"**Trust** · {n} frames at {result.analysis.fps:.1f} fps · source `{track.source}` · "
+        f"backend `{result.estimate.backend}` · lost frames **{lost}** ({100 * lost / max(n, 1):.1f}%) · "
+        f"low-confidence frames {low} · {int(track.observed.sum())} of {track.q.shape[1]} DoFs observed"
+    ]
+    warnings = list(result.analysis.warnings) + list(result.estimate.warnings)
+    lines += [f"- ⚠ {w}" for w in warnings] or ["- no warnings"]
+    return "\n".join(lines)
+
+
+def feedback_text(result: Any, t_s: float) -> str:
+    events = result.analysis.feedback
+    if not events:
+        return "No feedback events for this clip."
+    rows = []
+    for e in sorted(events, key=lambda e: e.t_s):
+        mark = "▶" if e.t_s <= t_s else "·"
+        rows.append(f"{mark} **{e.t_s:.2f} s** — {e.text}")
+    return "\n\n".join(rows)
+
+
+@dataclass
+class _Frame:
+    png: bytes | None
+    note: str
+
+
+def overlay_png(result: Any, t_s: float, max_side: int = 720) -> _Frame:
+    """The video frame at ``t_s`` with the skeleton and angles drawn, as PNG bytes (None without a video)."""
+    video = result.estimate.video
+    if video is None or not Path(video).exists():
+        return _Frame(None, "No video for this clip (a pose track): the curves and tables show everything.")
+    from PIL import Image
+
+    from workbench.io.video import read_frame_at
+    from workbench.render.overlay import OverlayTimeline, render_frame
+
+    frame = read_frame_at(video, t_s, max_side=max_side)
+    a = OverlayTimeline(result.estimate.landmarks, result.estimate.track, result.analysis).at(t_s)
+    img = render_frame(frame.rgb, a.landmarks, a.angles_deg, a.rep_label, a.issues, a.lost, status=a.status)
+    buf = io.BytesIO()
+    Image.fromarray(img).save(buf, format="PNG", compress_level=1)
+    return _Frame(buf.getvalue(), f"frame {frame.index} at {frame.t_s:.2f} s")
+
+
+# ------------------------------------------------------------------------------------------- page
+
+CARD_STYLES = {"background": "#fff", "border": "1px solid #e3e6ea", "border-radius": "8px", "padding": "2px 10px"}
+
+
+class ClipPage(pn.viewable.Viewer):
+    """One clip: curves, cycles, table, context text and trust, all linked to ``state.cursor_s``."""
+
+    state = param.ClassSelector(class_=AppState, doc="the session's shared state (open clip, cursor)")
+    picker_path = param.String(default="", doc="the path typed into the clip picker")
+
+    def __init__(self, **params: Any) -> None:
+        super().__init__(**params)
+        if not isinstance(self.state, AppState):
+            raise TypeError(f"ClipPage needs state=AppState(...), got {type(self.state).__name__}")
+        st: AppState = self.state
+        self._st = st
+        catalogue = _catalogue_keys()
+        self.path_input = pn.widgets.TextInput(label="Clip (video, landmark file or pose .npz)",
+                                               value=st.clip_path, sizing_mode="stretch_width")  # fmt: skip
+        self.exercise_select = pn.widgets.Select(label="Exercise", options=catalogue, value=st.exercise
+                                                 if st.exercise in catalogue else None, width=180)  # fmt: skip
+        self.analyse_button = pn.widgets.Button(label="Analyse", button_type="primary", width=100,
+                                                align="end")  # fmt: skip
+        self.analyse_button.on_click(self._analyse)
+        self.slider = pn.widgets.FloatSlider.from_param(st.param.cursor_s, label="Time cursor (s)", start=0.0,
+                                                        end=1.0, step=0.01, sizing_mode="stretch_width",
+                                                        format="0.00")  # fmt: skip
+        self.cursor_input = pn.widgets.FloatInput.from_param(st.param.cursor_s, label="Cursor (s)", step=0.01,
+                                                             width=120, css_classes=["cursor-input"])  # fmt: skip
+        self.readout = pn.pane.Markdown("", css_classes=["cursor-readout"], sizing_mode="stretch_width",
+                                        styles={"font-size": "15px", "font-weight": "500"})  # fmt: skip
+        self.angles = pn.pane.Plotly(None, sizing_mode="stretch_width", height=340, config={"displaylogo": False})
+        self.trust_plot = pn.pane.Plotly(None, sizing_mode="stretch_width", height=110,
+                                         config={"displayModeBar": False})  # fmt: skip
+        self.trust_text = pn.pane.Markdown("", sizing_mode="stretch_width", styles={"font-size": "12px"})
+        self.cycles = pn.pane.Plotly(None, sizing_mode="stretch_width", config={"displaylogo": False})
+        self.table = pn.widgets.Tabulator(None, disabled=True, selectable=1, show_index=False, layout="fit_columns",
+                                          sizing_mode="stretch_width", height=220,
+                                          css_classes=["rep-table"])  # fmt: skip
+        self.morph = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["c-morph"])
+        self.motion = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["c-motion"])
+        self.feedback = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["feedback"])
+        self.frame = pn.pane.PNG(None, sizing_mode="scale_width", max_width=520)
+        self.frame_note = pn.pane.Markdown("", styles={"color": "#666", "font-size": "12px"})
+        self._fig: dict[str, Any] | None = None
+        self._trust_fig: dict[str, Any] | None = None
+        self.angles.param.watch(self._on_click, "click_data")
+        self.trust_plot.param.watch(self._on_click, "click_data")
+        self.table.param.watch(self._on_select, "selection")
+        st.param.watch(self._on_result, "result")
+        st.param.watch(self._on_cursor, "cursor_s")
+        self._on_result()
+
+    # ---------------------------------------------------------------- callbacks
+
+    def _analyse(self, _event: Any = None) -> None:
+        path, ex = (self.path_input.value or "").strip(), self.exercise_select.value
+        if not path or not ex:
+            self._st.status = "give a clip path and an exercise"
+            return
+        self.analyse_button.loading = True
+        try:
+            self._st.open_clip(path, ex)
+        except Exception as exc:  # a bad file is reported to the user, never a traceback in the page
+            self._st.status = f"could not analyse {path}: {exc}"
+        finally:
+            self.analyse_button.loading = False
+
+    def _on_click(self, event: Any) -> None:
+        t = cursor_from_click(event.new)
+        if t is not None:
+            self.move_cursor(t)
+
+    def _on_select(self, event: Any) -> None:
+        result = self._st.result
+        if result is None or not event.new:
+            return
+        rows = result.analysis.reps
+        k = event.new[0]
+        if 0 <= k < len(rows):
+            self.move_cursor(rows[k].start_s)
+
+    def move_cursor(self, t_s: float) -> None:
+        """Move the session's cursor, clamped to the clip."""
+        result = self._st.result
+        if result is not None and result.estimate.track.t.size:
+            t = result.estimate.track.t
+            t_s = float(np.clip(t_s, t[0], t[-1]))
+        self._st.cursor_s = max(0.0, float(t_s))
+
+    def _on_result(self, _event: Any = None) -> None:
+        result = self._st.result
+        if result is None:
+            self.readout.object = "No clip open: type a path and press **Analyse**."
+            return
+        track, analysis = result.estimate.track, result.analysis
+        t0, t1 = (float(track.t[0]), float(track.t[-1])) if track.t.size else (0.0, 1.0)
+        step = 1.0 / analysis.fps if analysis.fps > 0 else 0.01
+        self.slider.param.update(start=t0, end=max(t1, t0 + step), step=step)
+        self.cursor_input.step = step
+        self.path_input.value = self._st.clip_path
+        if self._st.exercise in self.exercise_select.options:
+            self.exercise_select.value = self._st.exercise
+        self._fig = angle_figure(result, self._st.cursor_s)
+        self._trust_fig = trust_figure(result, self._st.cursor_s)
+        self.table.value = _frame(rep_rows(analysis))
+        self.morph.object = f"**C_morph** · {analysis.context_morph}"
+        self.trust_text.object = trust_summary(result)
+        self.cycles.object = cycles_figure(result, self._exercise())
+        self.cycles.height = int(self.cycles.object["layout"]["height"])
+        if not t0 <= self._st.cursor_s <= t1:
+            self._st.cursor_s = t0  # triggers _on_cursor
+        else:
+            self._on_cursor()
+
+    def _on_cursor(self, _event: Any = None) -> None:
+        result = self._st.result
+        if result is None or self._fig is None or self._trust_fig is None:
+            return
+        t_s = self._st.cursor_s
+        self.readout.object = readout_text(result, t_s)
+        self.angles.object = with_cursor(self._fig, t_s)
+        self.trust_plot.object = with_cursor(self._trust_fig, t_s)
+        rep = last_completed_rep(result.analysis, t_s)
+        since = f" (violations of rep {rep.index + 1}, completed at {rep.end_s:.2f} s)" if rep else \
+            " (no rep completed yet)"  # fmt: skip
+        body = motion_text(result, t_s).replace("\n", "  \n")
+        self.motion.object = f"**C_motion** as of the cursor{since}  \n{body}"
+        self.feedback.object = feedback_text(result, t_s)
+        shot = overlay_png(result, t_s)
+        self.frame.object = shot.png
+        self.frame.visible = shot.png is not None
+        self.frame_note.object = shot.note
+
+    def _exercise(self) -> Any:
+        """The exercise the analysis used: the store's current version, else references/."""
+        from workbench.pipeline import resolve
+
+        try:
+            return resolve(self._st.exercise, self._st.database())[0]
+        except Exception:  # the store may be busy or absent: the shipped references are the same rules
+            return resolve(self._st.exercise, None)[0]
+
+    # ---------------------------------------------------------------- layout
+
+    def __panel__(self) -> pn.viewable.Viewable:
+        picker = pn.Row(self.path_input, self.exercise_select, self.analyse_button, sizing_mode="stretch_width")
+        cursor = pn.Row(self.slider, self.cursor_input, sizing_mode="stretch_width")
+        card = {"styles": CARD_STYLES, "sizing_mode": "stretch_width", "margin": (4, 4)}
+        left = pn.Column(
+            pn.Column(self.angles, self.trust_plot, self.trust_text, **card),
+            pn.Column(pn.pane.Markdown("#### Cycles over the reference envelope"), self.cycles, **card),
+            sizing_mode="stretch_width",
+        )
+        right = pn.Column(
+            pn.Column(self.frame, self.frame_note, **card),
+            pn.Column(pn.pane.Markdown("#### Context as of the cursor"), self.motion, self.morph, **card),
+            pn.Column(pn.pane.Markdown("#### Reps (select a row to jump)"), self.table, **card),
+            pn.Column(pn.pane.Markdown("#### Feedback timeline"), self.feedback, **card),
+            width=480,
+        )
+        return pn.Column(picker, cursor, pn.Column(self.readout, **card), pn.Row(left, right,
+                         sizing_mode="stretch_width"), sizing_mode="stretch_width")  # fmt: skip
+
+
+@functools.lru_cache(maxsize=1)
+def _catalogue_keys() -> list[str]:
+    from workbench.exercises import load_catalogue
+
+    return load_catalogue().keys()
+
+
+def _frame(rows: list[dict[str, Any]]) -> Any:
+    import pandas as pd
+
+    cols = ["rep", "start (s)", "end (s)", "quality", "issues", "messages"]
+    return pd.DataFrame(rows, columns=cols)
