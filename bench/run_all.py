@@ -1,6 +1,7 @@
 """Run every benchmark; each prints its figure and its ratio to a baseline measured in the same run."""
 
 import bench_cache
+import bench_dashboard
 import bench_help
 import bench_offline
 import bench_stream
@@ -12,3 +13,4 @@ if __name__ == "__main__":
     bench_offline.main()
     bench_video.main()
     bench_cache.main()
+    bench_dashboard.main()
