@@ -279,14 +279,22 @@ def trust_summary(result: Any) -> str:
 
 
 def feedback_text(result: Any, t_s: float) -> str:
-    events = result.analysis.feedback
+    """Predicted feedback, and the ground truth beside it when the clip has a sidecar (workbench.io.groundtruth)."""
+    from workbench.io.groundtruth import load_ground_truth
+
+    predicted = _timeline([(e.t_s, e.text) for e in result.analysis.feedback], t_s, "No feedback events for this clip.")
+    clip = result.analysis.provenance.get("input")
+    truth = load_ground_truth(clip) if clip else None
+    if truth is None:
+        return predicted
+    expected = _timeline([(e.t_s, e.text) for e in truth], t_s, "The ground truth has no feedback.")
+    return f"**Predicted**\n\n{predicted}\n\n**Ground truth**\n\n{expected}"
+
+
+def _timeline(events: list[tuple[float, str]], t_s: float, empty: str) -> str:
     if not events:
-        return "No feedback events for this clip."
-    rows = []
-    for e in sorted(events, key=lambda e: e.t_s):
-        mark = "▶" if e.t_s <= t_s else "·"
-        rows.append(f"{mark} **{e.t_s:.2f} s** — {e.text}")
-    return "\n\n".join(rows)
+        return empty
+    return "\n\n".join(f"{'▶' if t <= t_s else '·'} **{t:.2f} s** — {text}" for t, text in sorted(events))
 
 
 @dataclass
