@@ -45,7 +45,7 @@ def test_edit_threshold_save_and_revert(page: Any, server: str) -> None:
     _open_tab(page, EDITOR_TAB)
     page.get_by_text("Current version 1", exact=False).first.wait_for(timeout=TIMEOUT)
     _set_number(page, "Lower bound (deg)", 160)
-    page.get_by_role("button", name="Preview").click()
+    page.get_by_role("button", name="Preview", exact=True).click()
     page.get_by_text(re.compile(r"Preview \(not saved\): 0 violations without the edit, [1-9]\d* with it")).wait_for(
         timeout=TIMEOUT
     )
@@ -68,6 +68,45 @@ def test_edit_threshold_save_and_revert(page: Any, server: str) -> None:
     assert (back.version, back.spec.bounds_deg) == (3, (90.0, None))
     page.get_by_text("Current version 3", exact=False).first.wait_for(timeout=TIMEOUT)
     page.wait_for_timeout(1500)  # the revert re-analyses the clip; let its updates land before the session closes
+    assert _real_errors(page) == [], page.console_errors
+
+
+def _reference(server: str) -> Any:
+    with Database(STORES[server]).store() as store:
+        return store.references.current("squat")
+
+
+def test_edit_reference_preview_save_and_revert(page: Any, server: str) -> None:
+    import numpy as np
+
+    from workbench.skeleton import dof_index
+
+    _open_tab(page, EDITOR_TAB)
+    page.get_by_text("Current version", exact=False).first.wait_for(timeout=TIMEOUT)
+    before = _reference(server)
+    k = dof_index("knee_angle_r")  # the reference DoF shown first (the squat's first constraint)
+    _set_number(page, "Scale factor", 1.2)
+    page.get_by_role("button", name="Preview reference", exact=True).click()
+    page.get_by_text(re.compile(r"Reference tried on the open clip \(not saved\): mean quality")).wait_for(
+        timeout=TIMEOUT
+    )
+    assert _reference(server).version == before.version  # a preview writes nothing
+    page.get_by_label("Reference note", exact=True).fill("deeper knee reference")
+    page.get_by_role("button", name="Save reference as new version", exact=True).click()
+    page.get_by_text(f"Saved reference version {before.version + 1}.").wait_for(timeout=TIMEOUT)
+    saved = _reference(server)
+    assert (saved.version, saved.note) == (before.version + 1, "deeper knee reference")
+    assert np.ptp(saved.mean[k]) == pytest.approx(1.2 * np.ptp(before.mean[k]), rel=1e-9)
+    assert saved.mean[k, 0] == pytest.approx(before.mean[k, 0])  # rest kept
+    assert np.array_equal(np.delete(saved.mean, k, 0), np.delete(before.mean, k, 0))
+    page.get_by_label("Revert reference to version", exact=True).select_option(str(before.version))
+    page.get_by_role("button", name="Revert reference", exact=True).click()
+    page.get_by_text(f"Reference reverted to version {before.version} (now version {before.version + 2}).").wait_for(
+        timeout=TIMEOUT
+    )
+    back = _reference(server)
+    assert back.version == before.version + 2 and np.array_equal(back.mean, before.mean)
+    page.wait_for_timeout(3000)  # the revert re-analyses the clip; let its updates land before the session closes
     assert _real_errors(page) == [], page.console_errors
 
 

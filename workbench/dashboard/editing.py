@@ -191,6 +191,270 @@ def revert_reference(db: Database, exercise: str, to_version: int, *, author: st
         return store.references.revert(exercise, to_version, author=author or "anonymous", note=note).version
 
 
+def reference_history(db: Database, exercise: str) -> list[dict[str, Any]]:
+    """One row per reference version, oldest first, with the current one marked."""
+    with db.store() as store:
+        versions = store.references.history(exercise)
+        current = store.references.current(exercise)
+    now = None if current is None else current.version
+    return [{"version": v.version, "current": v.version == now, "author": v.author, "note": v.note,
+             "created_at": str(v.created_at)[:19], "samples": int(v.mean.shape[1])} for v in versions]  # fmt: skip
+
+
+def reference_diff_rows(db: Database, exercise: str, v1: int, v2: int, top: int = 12) -> list[str]:
+    """The DoFs whose reference changed most between two versions, one line each (degrees)."""
+    with db.store() as store:
+        d = store.references.diff(exercise, v1, v2)
+    worst = sorted(d.mean_max_abs_deg.items(), key=lambda kv: -kv[1])[:top]
+    lines = [f"`{name}`: mean max |Δ| {delta:.1f}°, SD max |Δ| {d.sd_max_abs_deg.get(name, 0.0):.1f}°"
+             for name, delta in worst]  # fmt: skip
+    sd_only = sorted(set(d.sd_max_abs_deg) - set(d.mean_max_abs_deg))
+    lines += [f"`{name}`: SD max |Δ| {d.sd_max_abs_deg[name]:.1f}°" for name in sd_only[:top]]
+    if d.n_samples[0] != d.n_samples[1]:
+        lines.insert(0, f"cycle length {d.n_samples[0]} → {d.n_samples[1]} samples")
+    return lines
+
+
+# ------------------------------------------------------------------------------------------- reference edits
+#
+# Every edit takes and returns a (mean, sd) pair of (46, N_ref) radians and never saves anything; the arrays
+# passed in are not modified. ``dof`` is a DoF name ("knee_angle_r") or its index.
+
+ReferencePair = tuple[np.ndarray, np.ndarray]
+
+
+def _dof_row(dof: str | int) -> int:
+    from workbench.skeleton import dof_index
+
+    return int(dof) if isinstance(dof, int | np.integer) else dof_index(dof)
+
+
+def _copy_pair(mean: np.ndarray, sd: np.ndarray) -> ReferencePair:
+    m, s = np.array(mean, dtype=np.float64, copy=True), np.array(sd, dtype=np.float64, copy=True)
+    if m.ndim != 2 or s.shape != m.shape:
+        raise ValueError(f"Expected mean and sd of the same (46, N_ref) shape, got {m.shape} and {s.shape}")
+    return m, s
+
+
+def scale_reference(mean: np.ndarray, sd: np.ndarray, dof: str | int, factor: float,
+                    about: str | float = "rest") -> ReferencePair:  # fmt: skip
+    """Scale one DoF's excursion by ``factor`` about its rest value (the cycle's first sample), or about
+    ``"mean"`` (the curve's average) or a given value in radians. The SD envelope scales with the excursion
+    (its magnitude: an SD stays non-negative)."""
+    m, s = _copy_pair(mean, sd)
+    i = _dof_row(dof)
+    if about == "rest":
+        pivot = float(m[i, 0])
+    elif about == "mean":
+        pivot = float(np.mean(m[i]))
+    elif isinstance(about, int | float):
+        pivot = float(about)
+    else:
+        raise ValueError(f"Expected about = 'rest', 'mean' or a value in radians, got {about!r}")
+    m[i] = pivot + factor * (m[i] - pivot)
+    s[i] = abs(factor) * s[i]
+    return m, s
+
+
+def offset_reference(mean: np.ndarray, sd: np.ndarray, dof: str | int, deg: float) -> ReferencePair:
+    """Shift one DoF's whole curve by ``deg`` degrees (the SD is unchanged)."""
+    m, s = _copy_pair(mean, sd)
+    m[_dof_row(dof)] += np.radians(deg)
+    return m, s
+
+
+def key_point_index(n_samples: int, index_or_fraction: int | float) -> int:
+    """A sample index from an index (int) or a cycle fraction in [0, 1] (float)."""
+    if isinstance(index_or_fraction, int | np.integer) and not isinstance(index_or_fraction, bool):
+        k = int(index_or_fraction)
+    else:
+        f = float(index_or_fraction)
+        if not 0.0 <= f <= 1.0:
+            raise ValueError(f"Expected a cycle fraction in [0, 1], got {f}")
+        k = round(f * (n_samples - 1))
+    if not 0 <= k < n_samples:
+        raise ValueError(f"Expected a sample index in [0, {n_samples - 1}], got {k}")
+    return k
+
+
+def set_key_point(mean: np.ndarray, sd: np.ndarray, dof: str | int, index_or_fraction: int | float,
+                  value_deg: float, width: float = 0.1) -> ReferencePair:  # fmt: skip
+    """Move one DoF's curve so it passes through ``value_deg`` at a cycle position, smoothly.
+
+    The change is a raised-cosine bump ``delta * 0.5 (1 + cos(pi d / h))`` for ``|d| < h`` (zero beyond), where
+    d is the distance in samples from the key point and h = ``width`` × (N_ref - 1) (``width`` a fraction of the
+    cycle, or a number of samples when ≥ 1). The curve hits the value exactly at the key point, keeps its slope
+    continuous, and samples farther than h are left unchanged. Distances do not wrap around the cycle's ends.
+    """
+    m, s = _copy_pair(mean, sd)
+    i = _dof_row(dof)
+    n = m.shape[1]
+    k = key_point_index(n, index_or_fraction)
+    half = float(width) if width >= 1 else float(width) * (n - 1)
+    half = max(half, 1.0)
+    d = np.abs(np.arange(n) - k)
+    bump = np.where(d < half, 0.5 * (1.0 + np.cos(np.pi * d / half)), 0.0)
+    delta = np.radians(value_deg) - m[i, k]
+    m[i] = m[i] + delta * bump
+    m[i, k] = np.radians(value_deg)  # exactly, whatever the rounding of the bump
+    return m, s
+
+
+def smooth_reference(mean: np.ndarray, sd: np.ndarray, sigma_samples: float,
+                     dofs: Sequence[str | int] | None = None) -> ReferencePair:  # fmt: skip
+    """Gaussian-smooth the curves (all DoFs, or ``dofs``) along the cycle, ``sigma_samples`` in samples.
+
+    Edges use 'reflect' padding (workbench.motion.smoothing.smooth), not wrap-around: a cycle starts and ends
+    at rest but its first and last samples need not be equal, and a circular filter would pull one end
+    towards the other. A constant curve is unchanged; the SD envelope is smoothed the same way.
+    """
+    from workbench.motion.smoothing import smooth
+
+    m, s = _copy_pair(mean, sd)
+    if sigma_samples <= 0:
+        return m, s
+    rows = list(range(m.shape[0])) if dofs is None else [_dof_row(d) for d in dofs]
+    m[rows] = smooth(m[rows].T, float(sigma_samples)).T
+    s[rows] = np.maximum(smooth(s[rows].T, float(sigma_samples)).T, 0.0)
+    return m, s
+
+
+def rep_cycles(track_q: np.ndarray, reps: Sequence[Any], n_ref: int,
+               mirror_to: str | None = None) -> np.ndarray:  # fmt: skip
+    """Each rep's frames [start_frame, end_frame] resampled to ``n_ref`` samples: (n_reps, 46, n_ref) radians.
+
+    With ``mirror_to`` ("right"/"left") a rep whose working side is the other one is mirrored, as the analysis
+    mirrors the reference for it. Reps without frames are skipped.
+    """
+    from workbench.motion.align import resample_cycle
+    from workbench.skeleton import mirror_pose
+
+    q = np.asarray(track_q, dtype=np.float64)
+    out = []
+    for r in reps:
+        if r.end_frame <= r.start_frame:
+            continue
+        seg = q[r.start_frame : r.end_frame + 1]
+        if mirror_to is not None and r.side is not None and r.side != mirror_to:
+            seg = mirror_pose(seg)
+        out.append(resample_cycle(seg, n_ref).T)
+    return np.stack(out) if out else np.empty((0, q.shape[1], n_ref))
+
+
+def reference_from_cycles(
+    track_q: np.ndarray, reps: Sequence[Any], n_ref: int, *, fallback: ReferencePair | None = None,
+    mirror_to: str | None = None,
+) -> ReferencePair:  # fmt: skip
+    """The mean ± SD (population SD, ddof 0) of the reps' time-normalised cycles, all 46 DoFs.
+
+    NaN-safe: a sample is averaged over the reps that have it; where no rep has it (an unobserved DoF) the
+    value comes from ``fallback`` (e.g. the current reference) or is 0 (mean) and 0 (SD).
+    """
+    cycles = rep_cycles(track_q, reps, n_ref, mirror_to)
+    if cycles.shape[0] == 0:
+        raise ValueError("Expected at least one rep with frames to build a reference from, got none")
+    have = np.isfinite(cycles)
+    count = have.sum(axis=0)
+    filled = np.where(have, cycles, 0.0)
+    mean = np.divide(filled.sum(axis=0), count, out=np.full(count.shape, np.nan), where=count > 0)
+    dev = np.where(have, cycles - mean, 0.0)
+    sd = np.sqrt(np.divide((dev**2).sum(axis=0), count, out=np.full(count.shape, np.nan), where=count > 0))
+    missing = count == 0
+    if missing.any():
+        if fallback is not None:
+            fm = _on_samples(np.asarray(fallback[0], dtype=np.float64), n_ref)
+            fs = _on_samples(np.asarray(fallback[1], dtype=np.float64), n_ref)
+            mean[missing], sd[missing] = fm[missing], fs[missing]
+        else:
+            mean[missing], sd[missing] = 0.0, 0.0
+    return mean, sd
+
+
+def _on_samples(x: np.ndarray, n: int) -> np.ndarray:
+    from workbench.motion.align import resample_cycle
+
+    return x if x.shape[1] == n else resample_cycle(x.T, n).T
+
+
+def accepted_reps(analysis: Analysis, selected: Sequence[int] | None = None) -> list[Any]:
+    """The reps to build a reference from: those with the given indices, else those with no violation."""
+    if selected:
+        wanted = set(int(i) for i in selected)
+        return [r for r in analysis.reps if r.index in wanted]
+    return [r for r in analysis.reps if not r.violations]
+
+
+def current_reference(db: Database, exercise: str) -> Any:
+    """The store's current ReferenceVersion of the exercise (None when it has none)."""
+    with db.store() as store:
+        return store.references.current(exercise)
+
+
+@dataclass
+class ReferencePreview:
+    """The open clip re-analysed with an edited reference (nothing saved)."""
+
+    before: list[Violation]
+    after: list[Violation]
+    quality_before: dict[int, float | None]  # rep index → s_cycle
+    quality_after: dict[int, float | None]
+
+    @property
+    def changed(self) -> bool:
+        return violation_keys(self.before) != violation_keys(self.after) or self.quality_before != self.quality_after
+
+    def rows(self) -> list[dict[str, Any]]:
+        def r(x: float | None) -> float | None:
+            return None if x is None else round(x, 3)
+
+        before_n = _count_by_rep(self.before)
+        after_n = _count_by_rep(self.after)
+        return [{"rep": i + 1, "quality_before": r(self.quality_before[i]),
+                 "quality_after": r(self.quality_after.get(i)), "violations_before": before_n.get(i, 0),
+                 "violations_after": after_n.get(i, 0)}
+                for i in sorted(self.quality_before)]  # fmt: skip
+
+
+def _count_by_rep(violations: Sequence[Violation]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for v in violations:
+        out[v.rep] = out.get(v.rep, 0) + 1
+    return out
+
+
+def preview_reference(state: AppState, exercise: str, mean: np.ndarray, sd: np.ndarray) -> ReferencePreview:
+    """Re-analyse the open clip with the edited reference (the Exercise's Reference replaced), saving nothing."""
+    from workbench.exercises.catalogue import Reference
+    from workbench.motion.analysis import analyze
+    from workbench.pipeline import resolve
+
+    result = state.result
+    if result is None:
+        raise ValueError("Expected an open clip to preview on, got none (open one on the Clip page)")
+    if state.exercise != exercise:
+        raise ValueError(f"Expected the open clip's exercise {state.exercise!r}, got {exercise!r}")
+    m, s = _copy_pair(mean, sd)
+    ex, _ = resolve(exercise, state.database())
+    base = ex.reference.version if ex.reference is not None else "none"
+    edited = replace(ex, reference=Reference(mean=m, sd=s, version=f"{base}+edit (unsaved)"))
+    before = analyze(result.estimate.track, ex)
+    after = analyze(result.estimate.track, edited)
+    return ReferencePreview(
+        before=all_violations(before), after=all_violations(after),
+        quality_before={r.index: r.quality for r in before.reps},
+        quality_after={r.index: r.quality for r in after.reps},
+    )  # fmt: skip
+
+
+def save_reference(db: Database, exercise: str, mean: np.ndarray, sd: np.ndarray, *, base_version: int | None,
+                   author: str, note: str) -> Any:  # fmt: skip
+    """A new reference version (ReferenceVersion); ConflictError (nothing written) when ``base_version`` is not
+    current, ValidationError when the arrays are implausible. Arrays equal to the current ones return it."""
+    with db.store() as store:
+        return store.references.save(exercise, np.asarray(mean, dtype=np.float64), np.asarray(sd, dtype=np.float64),
+                                     base_version=base_version, author=author or "anonymous", note=note)  # fmt: skip
+
+
 # ------------------------------------------------------------------------------------------- runs
 
 

@@ -1,9 +1,11 @@
-"""Reference and threshold editor: pick a constraint, preview an edit on the open clip, save, history, revert."""
+"""Reference and threshold editor: pick a constraint or a reference DoF, preview an edit on the open clip, save,
+history, diff, revert."""
 
 from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import panel as pn
 import param
@@ -49,13 +51,49 @@ class EditorPage(pn.viewable.Viewer):
         self.reference_plot = pn.pane.Plotly(sizing_mode="stretch_width", height=320)
         self.ref_revert_to = pn.widgets.Select(name="Revert reference to version", width=200)
         self.ref_revert_button = pn.widgets.Button(name="Revert reference", button_type="warning")
+        self.ref_scale = pn.widgets.FloatInput(name="Scale factor", value=1.0, step=0.05, width=130)
+        self.ref_offset = pn.widgets.FloatInput(name="Offset (deg)", value=0.0, step=1.0, width=130)
+        self.ref_kp_on = pn.widgets.Checkbox(name="move key point")
+        self.ref_kp_fraction = pn.widgets.FloatInput(name="Key point (cycle fraction)", value=0.5, step=0.05,
+                                                     start=0.0, end=1.0, width=170)  # fmt: skip
+        self.ref_kp_value = pn.widgets.FloatInput(name="Key point value (deg)", value=0.0, step=1.0, width=160)
+        self.ref_smooth = pn.widgets.FloatInput(name="Smoothing (samples)", value=0.0, step=0.5, start=0.0,
+                                                width=150)  # fmt: skip
+        self.ref_reps = pn.widgets.MultiChoice(name="Reps to build from (none chosen = reps without violations)",
+                                               options={}, width=420)  # fmt: skip
+        self.ref_from_cycles = pn.widgets.Button(name="Set from the accepted cycles of the open clip")
+        self.ref_note = pn.widgets.TextInput(name="Reference note", placeholder="why this change (the author is the "
+                                             "one above)", width=420)  # fmt: skip
+        self.ref_discard = pn.widgets.Button(name="Discard reference edits")
+        self.ref_preview_button = pn.widgets.Button(name="Preview reference", button_type="primary")
+        self.ref_save_button = pn.widgets.Button(name="Save reference as new version", button_type="success")
+        self.ref_message = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
+        self.ref_summary = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.ref_table = _table(160)
+        self.ref_history = _table(160)
+        self.ref_v1 = pn.widgets.Select(name="Reference diff from version", width=200)
+        self.ref_v2 = pn.widgets.Select(name="to reference version", width=200)
+        self.ref_diff = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._loaded: Any = None  # the ThresholdVersion the edit is based on
+        self._ref_loaded: Any = None  # the ReferenceVersion the reference edit is based on
+        self._ref_work: tuple[np.ndarray, np.ndarray] | None = None  # edits already applied (other DoFs, cycles)
+        self._ref_exercise: str | None = None
 
         self.exercise.param.watch(lambda e: self._load_exercise(), "value")
         self.constraint.param.watch(lambda e: self._load_constraint(), "value")
         self.v1.param.watch(lambda e: self._show_diff(), "value")
         self.v2.param.watch(lambda e: self._show_diff(), "value")
-        self.dof.param.watch(lambda e: self._plot_reference(), "value")
+        self.dof.param.watch(self._dof_changed, "value")
+        for w in (self.ref_scale, self.ref_offset, self.ref_kp_on, self.ref_kp_fraction, self.ref_kp_value,
+                  self.ref_smooth):  # fmt: skip
+            w.param.watch(lambda e: self._plot_reference(), "value")
+        self.ref_v1.param.watch(lambda e: self._show_ref_diff(), "value")
+        self.ref_v2.param.watch(lambda e: self._show_ref_diff(), "value")
+        self.ref_from_cycles.on_click(lambda e: self._set_from_cycles())
+        self.ref_discard.on_click(lambda e: self._load_reference(reset=True))
+        self.ref_preview_button.on_click(lambda e: self._preview_reference())
+        self.ref_save_button.on_click(lambda e: self._save_reference())
+        self.state.param.watch(lambda e: self._clip_changed(), "result")
         self.preview_button.on_click(lambda e: self._preview())
         self.save_button.on_click(lambda e: self._save())
         self.revert_button.on_click(lambda e: self._revert())
@@ -77,6 +115,9 @@ class EditorPage(pn.viewable.Viewer):
 
         ex, _ = resolve(self.exercise.value, db)
         dofs = list(dict.fromkeys(c.dof for c in ex.constraints))
+        if self._ref_exercise != self.exercise.value:
+            self._ref_exercise = self.exercise.value
+            self._load_reference(reset=True, plot=False)
         self.dof.options = dofs
         if self.dof.value in dofs:
             self._plot_reference()
@@ -199,11 +240,89 @@ class EditorPage(pn.viewable.Viewer):
 
     # -------------------------------------------------------------------------------------- reference
 
+    def _load_reference(self, reset: bool = False, plot: bool = True) -> None:
+        """Load the store's current reference as the base of the edit (dropping unsaved edits when ``reset``)."""
+        db = self.state.database()
+        self._ref_loaded = editing.current_reference(db, self.exercise.value)
+        if reset or self._ref_work is None:
+            self._ref_work = None if self._ref_loaded is None else (self._ref_loaded.mean, self._ref_loaded.sd)
+            self._reset_edit_widgets()
+        rows = editing.reference_history(db, self.exercise.value)
+        self.ref_history.value = pd.DataFrame(rows)
+        versions = [r["version"] for r in rows]
+        self.ref_v1.options, self.ref_v2.options = versions, versions
+        if versions:
+            self.ref_v1.value = versions[-2] if len(versions) > 1 else versions[0]
+            self.ref_v2.value = versions[-1]
+        self._show_ref_diff()
+        self._load_rep_choices()
+        if plot:
+            self._plot_reference()
+
+    def _reset_edit_widgets(self) -> None:
+        self.ref_scale.value, self.ref_offset.value, self.ref_smooth.value = 1.0, 0.0, 0.0
+        self.ref_kp_on.value = False
+
+    def _load_rep_choices(self) -> None:
+        result = self.state.result
+        if result is None or self.state.exercise != self.exercise.value:
+            self.ref_reps.options, self.ref_reps.value = {}, []
+            return
+        self.ref_reps.options = {
+            f"rep {r.index + 1}" + (f" ({len(r.violations)} violations)" if r.violations else ""): r.index
+            for r in result.analysis.reps
+        }
+        self.ref_reps.value = [v for v in self.ref_reps.value if v in self.ref_reps.options.values()]
+
+    def _clip_changed(self) -> None:
+        self._load_rep_choices()
+        self._plot_reference()
+
+    def _dof_changed(self, event: Any) -> None:
+        if event.old and self._ref_work is not None:  # keep what was done to the previous DoF
+            self._ref_work = self._edited(event.old)
+            self._reset_edit_widgets()
+        self._plot_reference()
+
+    def _edited(self, dof_name: str | None = None) -> tuple[np.ndarray, np.ndarray] | None:
+        """The working reference with the controls' edit of one DoF applied (nothing saved)."""
+        if self._ref_work is None:
+            return None
+        dof_name = dof_name or self.dof.value
+        mean, sd = self._ref_work
+        if not dof_name:
+            return mean, sd
+        factor = float(self.ref_scale.value if self.ref_scale.value is not None else 1.0)
+        if factor != 1.0:
+            mean, sd = editing.scale_reference(mean, sd, dof_name, factor)
+        offset = float(self.ref_offset.value or 0.0)
+        if offset:
+            mean, sd = editing.offset_reference(mean, sd, dof_name, offset)
+        if self.ref_kp_on.value:
+            mean, sd = editing.set_key_point(mean, sd, dof_name, float(self.ref_kp_fraction.value or 0.0),
+                                             float(self.ref_kp_value.value or 0.0))  # fmt: skip
+        sigma = float(self.ref_smooth.value or 0.0)
+        if sigma > 0:
+            mean, sd = editing.smooth_reference(mean, sd, sigma, dofs=[dof_name])
+        return mean, sd
+
+    def _is_edited(self) -> bool:
+        edited, loaded = self._edited(), self._ref_loaded
+        if edited is None or loaded is None:
+            return False
+        return not (np.array_equal(edited[0], loaded.mean) and np.array_equal(edited[1], loaded.sd))
+
+    def _say_ref(self, text: str, kind: Any = "info") -> None:
+        self.ref_message.object, self.ref_message.alert_type, self.ref_message.visible = text, kind, True
+
     def _plot_reference(self) -> None:
         import plotly.graph_objects as go
 
         if not self.dof.value:
             return
+        from workbench.skeleton import dof_index
+
+        i = dof_index(self.dof.value)
         curves = editing.reference_curves(self.state.database(), self.exercise.value, self.dof.value)
         fig = go.Figure()
         for c in curves:
@@ -215,22 +334,126 @@ class EditorPage(pn.viewable.Viewer):
             name = f"v{c.version}" + (" (current)" if c.current else "")
             line = {"width": 3 if c.current else 1, "dash": "solid" if c.current else "dot"}
             fig.add_trace(go.Scatter(x=x, y=list(c.mean_deg), mode="lines", name=name, line=line))
+        n_ref = self._ref_work[0].shape[1] if self._ref_work is not None else 100
+        xs = [100 * k / max(n_ref - 1, 1) for k in range(n_ref)]
+        result = self.state.result
+        if result is not None and self.state.exercise == self.exercise.value:
+            reps = result.analysis.reps
+            chosen = set(self.ref_reps.value or [])
+            side = self._ref_side()
+            cycles = editing.rep_cycles(result.estimate.track.q, reps, n_ref, mirror_to=side)
+            for r, cyc in zip([r for r in reps if r.end_frame > r.start_frame], cycles, strict=True):
+                accepted = (r.index in chosen) if chosen else not r.violations
+                fig.add_trace(go.Scatter(x=xs, y=list(np.degrees(cyc[i])), mode="lines",
+                                         name=f"clip rep {r.index + 1}" + ("" if accepted else " (not accepted)"),
+                                         line={"width": 1, "color": "#0072B2" if accepted else "#D55E00"},
+                                         opacity=0.7))  # fmt: skip
+        edited = self._edited()
+        if edited is not None and self._is_edited():
+            m, sd = np.degrees(edited[0][i]), np.degrees(edited[1][i])
+            fig.add_trace(go.Scatter(x=xs + xs[::-1], y=list(m + sd) + list((m - sd)[::-1]), fill="toself",
+                                     line={"width": 0}, opacity=0.15, name="edited ± SD",
+                                     fillcolor="rgba(0,158,115,0.4)"))  # fmt: skip
+            fig.add_trace(go.Scatter(x=xs, y=list(m), mode="lines", name="edited (unsaved)",
+                                     line={"width": 3, "color": "#009E73", "dash": "dash"}))  # fmt: skip
         fig.update_layout(title=f"{self.exercise.value} reference: {self.dof.value}", xaxis_title="cycle (%)",
                           yaxis_title="degrees", margin={"l": 50, "r": 10, "t": 40, "b": 40}, height=320)  # fmt: skip
         self.reference_plot.object = fig
         versions = [c.version for c in curves]
         self.ref_revert_to.options = versions
-        self.ref_revert_to.value = versions[0] if versions else None
+        if self.ref_revert_to.value not in versions:
+            self.ref_revert_to.value = versions[0] if versions else None
+
+    def _ref_side(self) -> str | None:
+        from workbench.pipeline import resolve
+
+        ex, _ = resolve(self.exercise.value, self.state.database())
+        return ex.reference_side
+
+    def _set_from_cycles(self) -> None:
+        result = self.state.result
+        if result is None or self.state.exercise != self.exercise.value:
+            self._say_ref(f"Open a {self.exercise.value} clip on the Clip page first.", "danger")
+            return
+        reps = editing.accepted_reps(result.analysis, self.ref_reps.value)
+        n_ref = self._ref_work[0].shape[1] if self._ref_work is not None else 100
+        fallback = None if self._ref_loaded is None else (self._ref_loaded.mean, self._ref_loaded.sd)
+        try:
+            self._ref_work = editing.reference_from_cycles(result.estimate.track.q, reps, n_ref, fallback=fallback,
+                                                           mirror_to=self._ref_side())  # fmt: skip
+        except ValueError as exc:
+            self._say_ref(f"No reference built: {exc}", "danger")
+            return
+        self._reset_edit_widgets()
+        self._say_ref(f"Reference set (not saved) from the mean ± SD of reps "
+                      f"{', '.join(str(r.index + 1) for r in reps)} of the open clip.", "info")  # fmt: skip
+        self._plot_reference()
+
+    def _preview_reference(self) -> None:
+        edited = self._edited()
+        if edited is None:
+            self._say_ref("This exercise has no reference to edit.", "danger")
+            return
+        try:
+            p = editing.preview_reference(self.state, self.exercise.value, *edited)
+        except (ValueError, KeyError, StoreError) as exc:
+            self._say_ref(str(exc), "danger")
+            return
+        self.ref_table.value = pd.DataFrame(p.rows())
+        mean_q = _mean_quality(p.quality_before), _mean_quality(p.quality_after)
+        self.ref_summary.object = (
+            f"Reference tried on the open clip (not saved): mean quality **{mean_q[0]}** now, **{mean_q[1]}** with "
+            f"the edit; **{len(p.before)}** violations now, **{len(p.after)}** with the edit."
+        )
+
+    def _save_reference(self) -> None:
+        from workbench.store.database import ValidationError
+
+        edited = self._edited()
+        if edited is None or self._ref_loaded is None:
+            self._say_ref("This exercise has no reference to edit.", "danger")
+            return
+        base = self._ref_loaded.version
+        if not self._is_edited():
+            self._say_ref(f"Nothing to save: the edit equals version {base}.", "warning")
+            return
+        try:
+            saved = editing.save_reference(self.state.database(), self.exercise.value, *edited, base_version=base,
+                                           author=self.author.value or "", note=self.ref_note.value or "")  # fmt: skip
+        except ConflictError as exc:
+            why = str(exc).rstrip(".")
+            self._say_ref(f"Reference not saved — someone changed it since you loaded version {base}: {why}. "
+                          "Discard your edits to reload it, and redo them.", "danger")  # fmt: skip
+            return
+        except (ValidationError, StoreError, ValueError) as exc:
+            self._say_ref(f"Reference not saved: {exc}", "danger")
+            return
+        self._say_ref(f"Saved reference version {saved.version}.", "success")
+        self._after_reference_change()
 
     def _revert_reference(self) -> None:
         try:
             v = editing.revert_reference(self.state.database(), self.exercise.value, int(self.ref_revert_to.value),
-                                         author=self.author.value or "", note=self.note.value or "")  # fmt: skip
+                                         author=self.author.value or "", note=self.ref_note.value or "")  # fmt: skip
         except StoreError as exc:
-            self._say(f"Reference not reverted: {exc}", "danger")
+            self._say_ref(f"Reference not reverted: {exc}", "danger")
             return
-        self._say(f"Reference reverted to version {self.ref_revert_to.value} (now version {v}).", "success")
-        self._plot_reference()
+        self._say_ref(f"Reference reverted to version {self.ref_revert_to.value} (now version {v}).", "success")
+        self._after_reference_change()
+
+    def _after_reference_change(self) -> None:
+        if self.state.clip_path and self.state.exercise == self.exercise.value:
+            self.state.open_clip(self.state.clip_path, self.state.exercise)  # the Clip page follows
+        self._load_reference(reset=True)
+        self._preview_reference()
+
+    def _show_ref_diff(self) -> None:
+        if self.ref_v1.value is None or self.ref_v2.value is None:
+            self.ref_diff.object = ""
+            return
+        lines = editing.reference_diff_rows(self.state.database(), self.exercise.value, int(self.ref_v1.value),
+                                            int(self.ref_v2.value))  # fmt: skip
+        self.ref_diff.object = "No differences." if not lines else "\n".join(f"- {line}" for line in lines)
 
     def __panel__(self) -> pn.viewable.Viewable:
         bounds = pn.Row(self.low, self.low_open, self.high, self.high_open, self.limit)
@@ -248,13 +471,24 @@ class EditorPage(pn.viewable.Viewer):
         )  # fmt: skip
         reference = pn.Column(
             pn.pane.Markdown("### Reference"), self.dof, self.reference_plot,
-            pn.Row(self.ref_revert_to, self.ref_revert_button), sizing_mode="stretch_width",
+            pn.Row(self.ref_scale, self.ref_offset, self.ref_smooth),
+            pn.Row(self.ref_kp_on, self.ref_kp_fraction, self.ref_kp_value),
+            pn.Row(self.ref_reps, self.ref_from_cycles), self.ref_note,
+            pn.Row(self.ref_preview_button, self.ref_save_button, self.ref_discard), self.ref_message,
+            self.ref_summary, self.ref_table,
+            pn.pane.Markdown("#### Reference history"), self.ref_history, pn.Row(self.ref_v1, self.ref_v2),
+            self.ref_diff, pn.Row(self.ref_revert_to, self.ref_revert_button), sizing_mode="stretch_width",
         )  # fmt: skip
         return pn.Column(edit, history, reference, sizing_mode="stretch_width")
 
 
 def _default(wanted: str, keys: list[str]) -> str:
     return wanted if wanted in keys else keys[0]
+
+
+def _mean_quality(q: dict[int, float | None]) -> str:
+    vals = [v for v in q.values() if v is not None]
+    return f"{sum(vals) / len(vals):.3f}" if vals else "—"
 
 
 def _table(height: int) -> pn.widgets.Tabulator:
