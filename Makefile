@@ -49,8 +49,11 @@ apt:
 		fi; \
 	fi
 
+# The main job on the embedded defaults: the demo analyses the bundled examples, then the workbench app
+# serves the bundled example on http://127.0.0.1:5006/ (Ctrl-C stops it).
 run: setup
 	$(VENV)/bin/biocoach demo
+	$(VENV)/bin/biocoach serve
 
 serve: setup
 	$(VENV)/bin/biocoach serve
