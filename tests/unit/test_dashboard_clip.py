@@ -13,6 +13,8 @@ from workbench.dashboard.pages.clip import (  # noqa: E402
     frame_index,
     motion_text,
     rep_rows,
+    swaps_text,
+    trust_summary,
 )
 from workbench.dashboard.state import EXAMPLE_CLIP, EXAMPLE_EXERCISE, AppState  # noqa: E402
 from workbench.io.posefile import load_npz  # noqa: E402
@@ -100,3 +102,20 @@ def test_page_renders_server_side(page: ClipPage) -> None:
 
     root = page.__panel__().get_root(Document())
     assert root is not None
+
+
+def test_trust_strip_states_swaps(state: AppState, page: ClipPage) -> None:
+    from types import SimpleNamespace
+
+    meta = state.result.estimate.track.meta
+    expected = swaps_text(meta)
+    if "swapped_frames" not in meta:  # the example is a pose .npz: nothing was repaired
+        assert expected == "swaps: not applicable (pose track)"
+    assert expected in page.trust_text.object
+    assert swaps_text({"swapped_frames": "12"}) == "left/right swaps repaired **12** frames"
+    assert swaps_text({"swapped_frames": "1"}) == "left/right swaps repaired **1** frame"
+    track = SimpleNamespace(**{k: getattr(state.result.estimate.track, k)
+                               for k in ("t", "confidence", "observed", "q", "source")}, meta={"swapped_frames": "7"})
+    landmarks = SimpleNamespace(analysis=state.result.analysis,
+                                estimate=SimpleNamespace(track=track, backend="landmarks", warnings=[]))
+    assert "left/right swaps repaired **7** frames" in trust_summary(landmarks)

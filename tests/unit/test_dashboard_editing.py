@@ -252,3 +252,43 @@ def test_accepted_reps(state: AppState) -> None:
     analysis = state.result.analysis
     assert [r.index for r in editing.accepted_reps(analysis)] == [r.index for r in analysis.reps if not r.violations]
     assert [r.index for r in editing.accepted_reps(analysis, [1])] == [1]
+
+
+def test_cycles_of_other_clips_and_reference_from_them(tmp_path: Path) -> None:
+    from workbench.exercises import load_catalogue
+    from workbench.exercises.profiles import motion_rules
+    from workbench.io.posefile import save_npz
+    from workbench.pose.synthetic import synthesize
+    from workbench.skeleton import dof_index
+
+    data = tmp_path / "data"
+    data.mkdir()
+    ex = load_catalogue().get("squat")
+    paths, counts = [], []
+    for seed, n_reps in ((1, 3), (2, 4)):
+        track, _ = synthesize(ex, n_reps=n_reps, noise_deg=0.5, seed=seed)
+        paths.append(str(save_npz(track, data / f"synthetic_{seed}.npz")))
+        counts.append(n_reps)
+    st = AppState(db_path=str(tmp_path / "store.duckdb"), data_dirs=[str(data)])
+    choices = editing.overlay_clip_choices(st)
+    assert choices[0] == str(EXAMPLE_CLIP) and set(paths) <= set(choices)
+    n_ref = editing.reference_length(st, "squat")
+    for accepted_only in (False, True):
+        cycles = editing.cycles_of_clips(st, "squat", paths, "knee_angle_r", accepted_only=accepted_only)
+        assert list(cycles) == paths
+        assert [len(cycles[p]) for p in paths] == counts  # the synthetic reps are clean: all accepted
+        assert all(c.shape == (n_ref,) for p in paths for c in cycles[p])
+    assert editing.analyse_clip_cached(st, "squat", paths[0]) is editing.analyse_clip_cached(st, "squat", paths[0])
+    k = dof_index("knee_angle_r")
+    spec = motion_rules(ex.reference_rules)[k]
+    mean, sd = editing.reference_from_clips(st, "squat", paths)
+    assert mean.shape == sd.shape == (46, n_ref)
+    # the bottom of the squat (the synthetic "work" angle) is recovered; the detected reps start once the knee
+    # moves (~13°, not the 5° rest), so the excursion is that of the detected cycles pooled over both clips
+    assert np.degrees(mean[k].max()) == pytest.approx(float(spec["work"]), abs=2.0)
+    pooled = [c for p in paths for c in cycles[p]]
+    assert np.degrees(np.ptp(mean[k])) == pytest.approx(np.degrees(np.mean([np.ptp(c) for c in pooled])), abs=2.0)
+    one = editing.reference_from_clips(st, "squat", paths[:1])[0]
+    assert not np.allclose(one, mean)  # both clips count
+    with pytest.raises(ValueError, match="inside the data folders"):
+        editing.cycles_of_clips(st, "squat", [str(tmp_path / "elsewhere.npz")], "knee_angle_r")

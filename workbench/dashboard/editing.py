@@ -350,8 +350,14 @@ def reference_from_cycles(
     NaN-safe: a sample is averaged over the reps that have it; where no rep has it (an unobserved DoF) the
     value comes from ``fallback`` (e.g. the current reference) or is 0 (mean) and 0 (SD).
     """
-    cycles = rep_cycles(track_q, reps, n_ref, mirror_to)
-    if cycles.shape[0] == 0:
+    return reference_from_cycle_stack(rep_cycles(track_q, reps, n_ref, mirror_to), n_ref, fallback=fallback)
+
+
+def reference_from_cycle_stack(cycles: np.ndarray, n_ref: int, *, fallback: ReferencePair | None = None
+                               ) -> ReferencePair:  # fmt: skip
+    """reference_from_cycles on cycles already time-normalised: (n_cycles, 46, n_ref) radians, from any clips."""
+    cycles = np.asarray(cycles, dtype=np.float64)
+    if cycles.ndim != 3 or cycles.shape[0] == 0:
         raise ValueError("Expected at least one rep with frames to build a reference from, got none")
     have = np.isfinite(cycles)
     count = have.sum(axis=0)
@@ -374,6 +380,92 @@ def _on_samples(x: np.ndarray, n: int) -> np.ndarray:
     from workbench.motion.align import resample_cycle
 
     return x if x.shape[1] == n else resample_cycle(x.T, n).T
+
+
+# ------------------------------------------------------------------------------------------- other clips
+#
+# The editor overlays the cycles of other clips on the reference. The pipeline registers only the cached
+# backends' inputs (videos, landmark files) in the store's ``clips`` table, not pose .npz files, so the choice
+# is the registered clips still on disk and allowed, plus the example and the files under the data folders.
+
+_CLIP_CACHE: dict[tuple[str, ...], Any] = {}
+_CLIP_CACHE_MAX = 32
+
+
+def overlay_clip_choices(state: AppState) -> list[str]:
+    """Clips whose cycles may be overlaid: the bundled example, the clip files under the data folders and the
+    clips registered in the store (when still on disk and inside the allowed folders)."""
+    found = candidate_clips(state)
+    with state.database().store() as store:
+        registered = [str(r[0]) for r in store.session.all("SELECT path FROM clips ORDER BY path")]
+    found += [p for p in registered if p and Path(p).is_file() and state.allowed(p)]
+    return list(dict.fromkeys(found))
+
+
+def analyse_clip_cached(state: AppState, exercise: str, path: str) -> Any:
+    """workbench.pipeline.analyze_clip on the session's store, cached per file content and rule versions
+    (so the overlay does not re-analyse, nor record a new run, on every redraw)."""
+    import json
+
+    from workbench.pipeline import analyze_clip, resolve
+
+    p = Path(path)
+    if not state.allowed(p):
+        raise ValueError(f"Expected a clip inside the data folders, got {path}")
+    db = state.database()
+    _, versions = resolve(exercise, db)
+    stat = p.stat()
+    key = (str(db.path), str(p.resolve()), str(stat.st_mtime_ns),
+           str(stat.st_size), exercise, json.dumps(versions, sort_keys=True, default=str))  # fmt: skip
+    if key not in _CLIP_CACHE:
+        if len(_CLIP_CACHE) >= _CLIP_CACHE_MAX:
+            _CLIP_CACHE.pop(next(iter(_CLIP_CACHE)))
+        _CLIP_CACHE[key] = analyze_clip(p, exercise, db=db)
+    return _CLIP_CACHE[key]
+
+
+def reference_length(state: AppState, exercise: str, default: int = 100) -> int:
+    cur = current_reference(state.database(), exercise)
+    return default if cur is None else int(cur.mean.shape[1])
+
+
+def clip_cycles(state: AppState, exercise: str, paths: Sequence[str], n_ref: int | None = None, *,
+                accepted_only: bool = True) -> dict[str, np.ndarray]:  # fmt: skip
+    """Each clip's rep cycles (all 46 DoFs) time-normalised to ``n_ref`` samples (default: the current
+    reference's length), mirrored to the reference's side: path → (n_reps, 46, n_ref) radians. With
+    ``accepted_only`` only the reps without violations."""
+    from workbench.pipeline import resolve
+
+    n = n_ref or reference_length(state, exercise)
+    ex, _ = resolve(exercise, state.database())
+    out: dict[str, np.ndarray] = {}
+    for path in dict.fromkeys(str(p) for p in paths):
+        result = analyse_clip_cached(state, exercise, path)
+        reps = accepted_reps(result.analysis) if accepted_only else list(result.analysis.reps)
+        out[path] = rep_cycles(result.estimate.track.q, reps, n, mirror_to=ex.reference_side)
+    return out
+
+
+def cycles_of_clips(state: AppState, exercise: str, paths: Sequence[str], dof: str | int, n_ref: int | None = None,
+                    *, accepted_only: bool = True) -> dict[str, list[np.ndarray]]:  # fmt: skip
+    """One DoF's time-normalised cycles per clip: path → [(n_ref,) radians, one per rep]."""
+    i = _dof_row(dof)
+    return {p: [c[i] for c in cyc] for p, cyc in clip_cycles(state, exercise, paths, n_ref,
+                                                               accepted_only=accepted_only).items()}  # fmt: skip
+
+
+def reference_from_clips(
+    state: AppState, exercise: str, paths: Sequence[str], n_ref: int | None = None, *,
+    extra: np.ndarray | None = None, fallback: ReferencePair | None = None,
+) -> ReferencePair:  # fmt: skip
+    """The mean ± SD over the accepted cycles of the clips (and ``extra`` cycles, e.g. the open clip's)."""
+    n = n_ref or reference_length(state, exercise)
+    stacks = [c for c in clip_cycles(state, exercise, paths, n).values() if c.shape[0]]
+    if extra is not None and np.asarray(extra).shape[0]:
+        stacks.insert(0, np.asarray(extra, dtype=np.float64))
+    if not stacks:
+        raise ValueError("Expected at least one accepted rep among the clips to build a reference from, got none")
+    return reference_from_cycle_stack(np.concatenate(stacks), n, fallback=fallback)
 
 
 def accepted_reps(analysis: Analysis, selected: Sequence[int] | None = None) -> list[Any]:

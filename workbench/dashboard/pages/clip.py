@@ -263,6 +263,17 @@ def trust_figure(result: Any, t_s: float) -> dict[str, Any]:
     return {"data": data, "layout": layout}
 
 
+def swaps_text(meta: dict[str, Any] | None) -> str:
+    """The left/right swaps the landmark reader repaired (workbench.pose.landmark_files sets ``swapped_frames``);
+    a pose track read as such has none to repair."""
+    raw = (meta or {}).get("swapped_frames")
+    try:
+        n = int(str(raw))
+    except ValueError:
+        return "swaps: not applicable (pose track)"
+    return f"left/right swaps repaired **{n}** frame{'' if n == 1 else 's'}"
+
+
 def trust_summary(result: Any) -> str:
     track = result.estimate.track
     n = int(track.t.size)
@@ -271,7 +282,8 @@ def trust_summary(result: Any) -> str:
     lines = [
         f"**Trust** · {n} frames at {result.analysis.fps:.1f} fps · source `{track.source}` · "
         f"backend `{result.estimate.backend}` · lost frames **{lost}** ({100 * lost / max(n, 1):.1f}%) · "
-        f"low-confidence frames {low} · {int(track.observed.sum())} of {track.q.shape[1]} DoFs observed"
+        f"low-confidence frames {low} · {int(track.observed.sum())} of {track.q.shape[1]} DoFs observed · "
+        f"{swaps_text(track.meta)}"
     ]
     warnings = list(result.analysis.warnings) + list(result.estimate.warnings)
     lines += [f"- ⚠ {w}" for w in warnings] or ["- no warnings"]

@@ -3,6 +3,7 @@ history, diff, revert."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -61,7 +62,8 @@ class EditorPage(pn.viewable.Viewer):
                                                 width=150)  # fmt: skip
         self.ref_reps = pn.widgets.MultiChoice(name="Reps to build from (none chosen = reps without violations)",
                                                options={}, width=420)  # fmt: skip
-        self.ref_from_cycles = pn.widgets.Button(name="Set from the accepted cycles of the open clip")
+        self.ref_clips = pn.widgets.MultiChoice(name="Overlay the cycles of other clips", options={}, width=420)
+        self.ref_from_cycles = pn.widgets.Button(name="Set from the accepted cycles (open clip and chosen clips)")
         self.ref_note = pn.widgets.TextInput(name="Reference note", placeholder="why this change (the author is the "
                                              "one above)", width=420)  # fmt: skip
         self.ref_discard = pn.widgets.Button(name="Discard reference edits")
@@ -87,6 +89,7 @@ class EditorPage(pn.viewable.Viewer):
         for w in (self.ref_scale, self.ref_offset, self.ref_kp_on, self.ref_kp_fraction, self.ref_kp_value,
                   self.ref_smooth):  # fmt: skip
             w.param.watch(lambda e: self._plot_reference(), "value")
+        self.ref_clips.param.watch(lambda e: self._plot_reference(), "value")
         self.ref_v1.param.watch(lambda e: self._show_ref_diff(), "value")
         self.ref_v2.param.watch(lambda e: self._show_ref_diff(), "value")
         self.ref_from_cycles.on_click(lambda e: self._set_from_cycles())
@@ -256,6 +259,7 @@ class EditorPage(pn.viewable.Viewer):
             self.ref_v2.value = versions[-1]
         self._show_ref_diff()
         self._load_rep_choices()
+        self._load_clip_choices()
         if plot:
             self._plot_reference()
 
@@ -273,6 +277,21 @@ class EditorPage(pn.viewable.Viewer):
             for r in result.analysis.reps
         }
         self.ref_reps.value = [v for v in self.ref_reps.value if v in self.ref_reps.options.values()]
+
+    def _load_clip_choices(self) -> None:
+        paths = editing.overlay_clip_choices(self.state)
+        labels: dict[str, str] = {}
+        for p in paths:
+            short = f"{Path(p).parent.name}/{Path(p).name}"
+            labels[p if short in labels else short] = p
+        self.ref_clips.options = labels
+        self.ref_clips.value = [v for v in self.ref_clips.value if v in paths]
+
+    def _other_clips(self) -> list[str]:
+        """The chosen clips other than the open one (its cycles are drawn, and used, already)."""
+        open_path = self.state.clip_path if self.state.exercise == self.exercise.value else ""
+        chosen = list(self.ref_clips.value or [])
+        return [p for p in chosen if not open_path or Path(p).resolve() != Path(open_path).resolve()]
 
     def _clip_changed(self) -> None:
         self._load_rep_choices()
@@ -348,6 +367,21 @@ class EditorPage(pn.viewable.Viewer):
                                          name=f"clip rep {r.index + 1}" + ("" if accepted else " (not accepted)"),
                                          line={"width": 1, "color": "#0072B2" if accepted else "#D55E00"},
                                          opacity=0.7))  # fmt: skip
+        others = self._other_clips()
+        if others:
+            try:
+                every = editing.cycles_of_clips(self.state, self.exercise.value, others, i, n_ref, accepted_only=False)
+                used = editing.cycles_of_clips(self.state, self.exercise.value, others, i, n_ref)
+            except Exception as exc:  # a clip that cannot be analysed is reported, the plot still drawn
+                self._say_ref(f"Cycles of the chosen clips not shown: {exc}", "danger")
+                every, used = {}, {}
+            for j, (path, clip_curves) in enumerate(every.items()):
+                colour = _CLIP_COLOURS[j % len(_CLIP_COLOURS)]
+                name = f"{Path(path).name} ({len(used.get(path, []))} of {len(clip_curves)} reps accepted)"
+                for n, cycle in enumerate(clip_curves):
+                    fig.add_trace(go.Scatter(x=xs, y=list(np.degrees(cycle)), mode="lines", name=name,
+                                             legendgroup=path, showlegend=n == 0, opacity=0.7,
+                                             line={"width": 1, "color": colour}))  # fmt: skip
         edited = self._edited()
         if edited is not None and self._is_edited():
             m, sd = np.degrees(edited[0][i]), np.degrees(edited[1][i])
@@ -372,21 +406,29 @@ class EditorPage(pn.viewable.Viewer):
 
     def _set_from_cycles(self) -> None:
         result = self.state.result
-        if result is None or self.state.exercise != self.exercise.value:
-            self._say_ref(f"Open a {self.exercise.value} clip on the Clip page first.", "danger")
+        has_open = result is not None and self.state.exercise == self.exercise.value
+        others = self._other_clips()
+        if not has_open and not others:
+            self._say_ref(f"Open a {self.exercise.value} clip on the Clip page, or choose clips to overlay, first.",
+                          "danger")  # fmt: skip
             return
-        reps = editing.accepted_reps(result.analysis, self.ref_reps.value)
         n_ref = self._ref_work[0].shape[1] if self._ref_work is not None else 100
         fallback = None if self._ref_loaded is None else (self._ref_loaded.mean, self._ref_loaded.sd)
+        reps: list[Any] = []
+        extra = None
+        if result is not None and has_open:
+            reps = editing.accepted_reps(result.analysis, self.ref_reps.value)
+            extra = editing.rep_cycles(result.estimate.track.q, reps, n_ref, mirror_to=self._ref_side())
         try:
-            self._ref_work = editing.reference_from_cycles(result.estimate.track.q, reps, n_ref, fallback=fallback,
-                                                           mirror_to=self._ref_side())  # fmt: skip
-        except ValueError as exc:
+            self._ref_work = editing.reference_from_clips(self.state, self.exercise.value, others, n_ref, extra=extra,
+                                                          fallback=fallback)  # fmt: skip
+        except Exception as exc:  # no accepted rep, or a chosen clip that cannot be analysed
             self._say_ref(f"No reference built: {exc}", "danger")
             return
         self._reset_edit_widgets()
-        self._say_ref(f"Reference set (not saved) from the mean ± SD of reps "
-                      f"{', '.join(str(r.index + 1) for r in reps)} of the open clip.", "info")  # fmt: skip
+        used = [f"reps {', '.join(str(r.index + 1) for r in reps)} of the open clip"] if reps else []
+        used += [f"the accepted reps of {len(others)} chosen clip(s)"] if others else []
+        self._say_ref(f"Reference set (not saved) from the mean ± SD of {' and '.join(used)}.", "info")
         self._plot_reference()
 
     def _preview_reference(self) -> None:
@@ -473,13 +515,16 @@ class EditorPage(pn.viewable.Viewer):
             pn.pane.Markdown("### Reference"), self.dof, self.reference_plot,
             pn.Row(self.ref_scale, self.ref_offset, self.ref_smooth),
             pn.Row(self.ref_kp_on, self.ref_kp_fraction, self.ref_kp_value),
-            pn.Row(self.ref_reps, self.ref_from_cycles), self.ref_note,
+            self.ref_clips, pn.Row(self.ref_reps, self.ref_from_cycles), self.ref_note,
             pn.Row(self.ref_preview_button, self.ref_save_button, self.ref_discard), self.ref_message,
             self.ref_summary, self.ref_table,
             pn.pane.Markdown("#### Reference history"), self.ref_history, pn.Row(self.ref_v1, self.ref_v2),
             self.ref_diff, pn.Row(self.ref_revert_to, self.ref_revert_button), sizing_mode="stretch_width",
         )  # fmt: skip
         return pn.Column(edit, history, reference, sizing_mode="stretch_width")
+
+
+_CLIP_COLOURS = ("#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000", "#999999")  # distinct per chosen clip
 
 
 def _default(wanted: str, keys: list[str]) -> str:
