@@ -81,10 +81,11 @@ def import_hsmr_outputs(
     q[have] = camera_to_world(instances.poses[chosen[have]], camera_pitch_deg)
     betas[have] = instances.betas[chosen[have]]
     confidence = pose_confidence(q, have)
+    smoothed = smooth_angles(q, have, fps)
     if not have.all():
         warnings.append(f"no person in {int((~have).sum())} of {n_frames} frames: the last valid pose is kept there")
     track = PoseTrack.from_arrays(
-        q, fps=fps, confidence=confidence, betas=_fill_betas(betas), source=f"hsmr:{Path(path).name}"
+        smoothed, fps=fps, confidence=confidence, betas=_fill_betas(betas), source=f"hsmr:{Path(path).name}"
     )
     return track, warnings
 
@@ -193,6 +194,22 @@ def _pick(inst: HsmrInstances, cand: NDArray[np.intp], last: int | None) -> int:
         return int(cand[np.argmax(inst.boxes[cand, 2])])
     d = np.linalg.norm(inst.boxes[cand, :2] - inst.boxes[last, :2], axis=1)
     return int(cand[np.argmin(d)])
+
+
+def smooth_angles(q: NDArray[np.float64], have: NDArray[np.bool_], fps: float) -> NDArray[np.float64]:
+    """HSMR's per-frame estimates jitter; the shared zero-phase low-pass (which keeps a fast rep's range,
+    workbench.pose.filtering) smooths them. Frames without a person hold the last pose while filtering (so the
+    filter does not ring into the gap) and stay NaN in the output; angles are unwrapped first."""
+    from workbench.pose.filtering import hold_last_valid, lowpass
+
+    if not have.any():
+        return q
+    filled = hold_last_valid(q, ~have)
+    first = int(np.argmax(have))
+    filled[:first] = filled[first]  # before the first detection: the first pose, only for the filter
+    out = lowpass(np.asarray(np.unwrap(filled, axis=0), dtype=np.float64), fps)
+    out[~have] = np.nan
+    return out
 
 
 def pose_confidence(q: NDArray[np.float64], have: NDArray[np.bool_]) -> NDArray[np.float64]:
