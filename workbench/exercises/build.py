@@ -6,7 +6,6 @@ and end at the same event (leaving rest, crossing the mid level) whatever the ru
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -64,8 +63,3 @@ def write_references(directory: Path = REFERENCES_DIR) -> list[Path]:
     load_catalogue.cache_clear()
     return written
 
-
-def describe(ex: Exercise) -> str:
-    mean, _ = build_reference(ex)
-    moving = [i for i in range(N_DOFS) if np.ptp(mean[i]) > math.radians(2)]
-    return f"{ex.key}: {mean.shape[1]} samples, {len(moving)} moving DoFs"

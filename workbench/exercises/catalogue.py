@@ -16,7 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from workbench.errors import CatalogueError, UnknownExerciseError
-from workbench.skeleton import DOF_NAMES, JOINT_NAMES, N_DOFS, dof, dof_index, mirror_dof_name, mirror_joint_name
+from workbench.skeleton import DOF_NAMES, JOINT_NAMES, N_DOFS, dof, mirror_dof_name
 
 CycleKind = Literal["repetitive", "alternating", "static_hold"]
 Laterality = Literal["bilateral", "unilateral", "alternating"]
@@ -412,10 +412,3 @@ def _joint_list(raw: Any, here: str) -> list[str]:
             raise CatalogueError(f"{here}: expected SKEL joint names (e.g. tibia_r), got {v!r}")
     return [str(v) for v in raw]
 
-
-def mirror_joint_list(joints: tuple[str, ...]) -> tuple[str, ...]:
-    return tuple(mirror_joint_name(j) for j in joints)
-
-
-def dof_indices(names: tuple[str, ...]) -> list[int]:
-    return [dof_index(n) for n in names]

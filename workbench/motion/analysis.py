@@ -24,7 +24,7 @@ from workbench.motion.engine import (
 )
 from workbench.motion.results import Analysis, FeedbackEvent, Rep
 from workbench.motion.signal import SMOOTH_SIGMA_S
-from workbench.motion.smoothing import smooth
+from workbench.motion.smoothing import sigma_frames, smooth
 from workbench.pose.track import PoseTrack
 from workbench.skeleton import DOF_NAMES, dof
 
@@ -159,8 +159,9 @@ def _repaired(track: PoseTrack, min_confidence: float) -> tuple[np.ndarray, np.n
 
 def _reps(evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray) -> tuple[list[Rep], list[str]]:
     assert evaluator.spec is not None
-    q_s = smooth(q, _sigma(evaluator))
-    sig = smooth(evaluator.spec.series(q), _sigma(evaluator))
+    sigma = sigma_frames(SMOOTH_SIGMA_S, evaluator.fps)  # the sigma behind the tracker's kernel
+    q_s = smooth(q, sigma)
+    sig = smooth(evaluator.spec.series(q), sigma)
     segmenter = CycleSegmenter(evaluator.params)
     cycles = []
     for x in sig.tolist():
@@ -173,12 +174,6 @@ def _reps(evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray) -> tuple[list
     warnings = [f"candidate cycle {t[r.start]:.2f}-{t[r.end]:.2f} s not counted: {r.reason}"
                 for r in segmenter.rejected]  # fmt: skip
     return reps, warnings
-
-
-def _sigma(evaluator: CycleEvaluator) -> float:
-    from workbench.motion.smoothing import sigma_frames
-
-    return sigma_frames(SMOOTH_SIGMA_S, evaluator.fps)
 
 
 def _no_rep_reason(ex: Exercise, t: np.ndarray) -> str:

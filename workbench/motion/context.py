@@ -17,7 +17,7 @@ from workbench.motion.results import Violation
 
 if TYPE_CHECKING:
     from workbench.body.measurements import Measurements
-from workbench.skeleton import JOINTS, joint
+from workbench.skeleton import joint
 
 NO_ISSUES = "none"
 
@@ -68,4 +68,4 @@ def morph_context(measurements: Measurements | dict[str, float] | None) -> str:
     )
 
 
-__all__ = ["JOINTS", "morph_context", "motion_context", "pose_state", "violation_message"]
+__all__ = ["morph_context", "motion_context", "pose_state", "violation_message"]

@@ -3,7 +3,6 @@ frame repair, the representative signal, and the evaluation of one finished cycl
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
@@ -170,6 +169,3 @@ def describe_unobserved(ex: Exercise, observed: NDArray[np.bool_]) -> list[str]:
         return []
     return [f"not observed by this source, so not checked: {', '.join(dof(n).label for n in skipped)}"]
 
-
-def degrees(x: float) -> float:
-    return math.degrees(x)
