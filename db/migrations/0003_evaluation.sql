@@ -1,0 +1,2 @@
+-- 0003 — reserved for evaluation results (issue 7).
+SELECT 1;

@@ -1,0 +1,2 @@
+-- 0005 — reserved for batch jobs (issue 9).
+SELECT 1;
