@@ -73,7 +73,14 @@ def load_causal_lm(
         return _loaded[key]
 
 
+def offline() -> None:
+    """Make any hub lookup inside transformers fail fast instead of reaching for the network."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+
 def _load(path: Path | None, dtype: str, device: str, cache: Path | None) -> LoadedModel:
+    offline()
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -84,7 +91,7 @@ def _load(path: Path | None, dtype: str, device: str, cache: Path | None) -> Loa
         folder, name = _check_folder(Path(path)), str(path)
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch_dtype, local_files_only=True)
-    model.to(device).eval()
+    model.to(device).eval()  # type: ignore[arg-type]
     for p in model.parameters():
         p.requires_grad_(False)
     return LoadedModel(model=model, tokenizer=tokenizer, name=name, path=folder)
@@ -112,7 +119,7 @@ def _dequantised_smollm2(root: Path) -> Path:
     tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
     model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
     # The quantiser's traces would make save_pretrained write a GGUF-flavoured config that cannot reload.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     tmp = root / f".{_CACHE_NAME}.{os.getpid()}.tmp"
