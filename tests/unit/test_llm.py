@@ -20,7 +20,7 @@ SECRET = "sk-test-0123456789abcdef"
 
 
 class _Replies:
-    """What the fake-free endpoint answers: a queue of (status, body) and a log of what it received."""
+    """What the test endpoint answers: a queue of (status, body) and a log of what it received."""
 
     def __init__(self, replies: list[tuple[int, dict[str, Any]]]):
         self.replies = list(replies)
