@@ -23,7 +23,9 @@ from workbench.pose.backends import ANALYSIS_FPS, Backend, PoseEstimate, detect_
 
 if TYPE_CHECKING:
     from workbench.exercises.catalogue import Exercise
+    from workbench.model.coaching import Coach
     from workbench.motion.results import Analysis
+    from workbench.motion.results import FeedbackEvent as AnalysisFeedback
     from workbench.store.database import Database
 
 CACHED_BACKENDS = frozenset({"mediapipe", "landmarks", "hsmr"})  # the expensive or derived ones
@@ -77,8 +79,10 @@ def analyze_clip(
     config_path: str | Path | None = None,
     progress: bool = False,
     need_landmarks: bool = False,
+    coach: Coach | None = None,
 ) -> ClipResult:
-    """Pose (cached when a store is used) → body → motion analysis, with full provenance."""
+    """Pose (cached when a store is used) → body → motion analysis, with full provenance. With a ``coach``,
+    the feedback is that coach's, run through the 4 Hz streaming loop (``workbench.model.loop``)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     database = default_database() if db == "default" else (None if db is None else _as_db(db))
@@ -89,6 +93,9 @@ def analyze_clip(
     t0 = time.perf_counter()
     estimate, hit, clip_hash = _pose(path, kind, database, progress, config_path, need_landmarks)
     timings["pose_s"] = time.perf_counter() - t0
+    reviewed = None
+    if salient is None and database is not None:  # experts' accepted salient joints for this clip, if any
+        salient, reviewed = _reviewed_salient(database, clip_hash or _sha256(path), ex.key)
     t0 = time.perf_counter()
     body = _body(estimate, body_model, mass_kg, config_path)
     from workbench.motion.analysis import analyze, analyze_streaming
@@ -96,16 +103,35 @@ def analyze_clip(
     run = analyze_streaming if stream else analyze
     analysis = run(estimate.track, ex, salient=salient, min_confidence=min_confidence, body=body)
     timings["analysis_s"] = time.perf_counter() - t0
+    if coach is not None:
+        t0 = time.perf_counter()
+        analysis.feedback = _coach_feedback(coach, estimate, ex, analysis.context_morph, salient, min_confidence)
+        analysis.provenance["coach"] = coach.name
+        timings["coach_s"] = time.perf_counter() - t0
     analysis.warnings[:0] = estimate.warnings
     analysis.provenance.update(versions)
     analysis.provenance.update(
         input=str(path), input_sha256=clip_hash or _sha256(path), backend=estimate.backend,
         code_version=__version__, pose_cache="hit" if hit else ("stored" if database and clip_hash else "off"),
     )  # fmt: skip
+    if reviewed is not None:
+        analysis.provenance["salient_joints_from"] = reviewed
     timings["total_s"] = time.perf_counter() - start
     if database is not None:
         analysis.provenance["run_id"] = _record_run(database, ex, estimate, versions, clip_hash, timings, analysis)
     return ClipResult(analysis=analysis, estimate=estimate, timings_s=timings, cache_hit=hit)
+
+
+def _reviewed_salient(db: Database, clip_hash: str, exercise: str) -> tuple[tuple[str, ...] | None, str | None]:
+    """The union of the clip's expert-accepted salient joints (workbench.review) and a provenance note naming
+    the labels; (None, None) when no expert has validated any."""
+    from workbench.review.labels import salient_joints_for_clip
+
+    joints, labels = salient_joints_for_clip(db, clip_hash, exercise) if clip_hash else ((), [])
+    if not joints:
+        return None, None
+    names = ", ".join(f"{lab.proposal_id} v{lab.version} by {lab.reviewer}" for lab in labels)
+    return joints, f"expert review ({len(labels)} label(s): {names})"
 
 
 def _as_db(db: Database | str) -> Database:
@@ -138,6 +164,22 @@ def _pose(path: Path, kind: str, db: Database | None, progress: bool, config_pat
     return estimate, False, clip_hash
 
 
+def _coach_feedback(coach: Coach, estimate: PoseEstimate, ex: Exercise, context_morph: str,
+                    salient: Sequence[str] | None, min_confidence: float) -> list[AnalysisFeedback]:  # fmt: skip
+    """The coach's events over the clip. A coach that wants video frames says at what rate (``video_fps``)."""
+    from workbench.model.loop import feedback_events, run_coach
+
+    video_fps = getattr(coach, "video_fps", None)
+    frames = None
+    if video_fps and estimate.video is not None:
+        from workbench.io.video import iter_frames
+
+        frames = ((f.t_s, f.rgb) for f in iter_frames(estimate.video, fps=float(video_fps)))
+    events = run_coach(coach, estimate.track, ex, context_morph=context_morph, frames=frames, salient=salient,
+                       min_confidence=min_confidence)  # fmt: skip
+    return feedback_events(events)
+
+
 def _body(estimate: PoseEstimate, body_model: Path | None, mass_kg: float | None,
           config_path: str | Path | None) -> Any:  # fmt: skip
     """Body measurements for C_morph: from the shape and a body model when both exist, else the landmarks."""
@@ -158,17 +200,40 @@ def _record_run(db: Database, ex: Exercise, estimate: PoseEstimate, versions: di
     """A run record with its provenance, and its feedback events (one per flawed rep, with the evidence)."""
     from workbench.store.repositories import FeedbackEvent
 
-    events = [FeedbackEvent(message=f.text, severity="warning", t_s=f.t_s, payload={"evidence": f.evidence})
+    events = [FeedbackEvent(message=f.text, severity="warning" if f.kind in (None, "corrective") else "info",
+                            rep=_event_rep(f), t_s=f.t_s, constraint_id=_event_check(f), payload=_event_payload(f))
               for f in analysis.feedback]  # fmt: skip
+    config = {"exercise": ex.key, "backend": estimate.backend}
+    if analysis.provenance.get("coach"):
+        config["coach"] = analysis.provenance["coach"]
     with db.store() as store:
         run_id = store.runs.start(
-            config={"exercise": ex.key, "backend": estimate.backend}, code_version=__version__, exercise=ex.key,
+            config=config, code_version=__version__, exercise=ex.key,
             clip_hash=clip_hash, model=estimate.backend, reference_version=versions.get("reference_version"),
             rules_version=versions.get("rules_version"), threshold_versions=versions.get("threshold_versions"),
         )  # fmt: skip
         store.runs.finish(run_id, status="succeeded", timings=timings)
         store.runs.add_feedback(run_id, events)
     return run_id
+
+
+def _event_rep(f: AnalysisFeedback) -> int | None:
+    rep = (f.details or {}).get("rep")
+    return int(rep) if rep is not None else None
+
+
+def _event_check(f: AnalysisFeedback) -> str | None:
+    """The first evidence tag's check ("rep 3: knee_depth" → "knee_depth")."""
+    tag = f.evidence[0] if f.evidence else ""
+    return tag.split(": ", 1)[1] if ": " in tag else None
+
+
+def _event_payload(f: AnalysisFeedback) -> dict[str, Any]:
+    """``evidence`` stays the list of tags (runs are compared by it); a coach's event adds what it knew."""
+    payload: dict[str, Any] = {"evidence": f.evidence}
+    if f.kind is not None:
+        payload.update(kind=f.kind, n_tokens=f.n_tokens, step=f.step, details=f.details)
+    return payload
 
 
 def _sha256(path: Path) -> str:

@@ -122,3 +122,47 @@ def test_run_finishes_with_progress(page: Any, server: str) -> None:
     page.wait_for_timeout(1000)  # let the last updates land before the session closes
     screenshot(page, "runs_page")
     assert _real_errors(page) == [], page.console_errors
+
+
+def test_batch_progress_from_the_store(page: Any, server: str, tmp_path: Any) -> None:
+    """A batch job run by another process (here: this test) shows on the runs page from what its driver wrote:
+    counts, the failed clip's error, and a running job's progress followed by polling until it finishes."""
+    from tests.batch_support import corrupt_clip, make_clips, plan, spec
+    from workbench.batch.driver import run_job
+    from workbench.batch.select import from_folder
+    from workbench.store.batches import BatchRepository, NewItem
+
+    db = Database(STORES[server])
+    make_clips(tmp_path / "clips", 2, reps=2)
+    corrupt_clip(tmp_path / "clips")
+    job = run_job(spec("ui-batch"), from_folder(tmp_path / "clips"), plan(db), db).job
+    _open_tab(page, "Runs")
+    page.get_by_role("button", name="Refresh batch jobs").click()
+    page.get_by_text(re.compile(rf"Batch job {job.id} \(ui-batch\) finished: 4 done .* 2 failed, 0 pending")).wait_for(
+        timeout=TIMEOUT
+    )
+    page.get_by_text(re.compile(r"failed pose after 2 tries: broken\.npz: PoseFileError")).wait_for(timeout=TIMEOUT)
+    assert page.locator("progress").last.get_attribute("value") == "100"
+    with db.store() as store:  # a live job (this process is its driver) with 1 of 4 items done
+        repo = BatchRepository(store.session)
+        live = repo.create_job(name="live", spec={}, engine="local", code_version="0")
+        repo.select_items(live, [NewItem(f"k{i}", "h", "pose", "p", "{}", "x.npz", None) for i in range(4)], 0)
+        repo.mark_running(live, ["k0"])
+        from workbench.store.batches import Outcome
+
+        repo.record(live, Outcome("k0", True, "w", 0.1))
+        repo.refresh_counts(live)
+    page.get_by_role("button", name="Refresh batch jobs").click()
+    page.get_by_text(re.compile(rf"Batch job {live} \(live\) running: 1 done .* 0 failed, 3 pending")).wait_for(
+        timeout=TIMEOUT
+    )
+    assert page.locator("progress").last.get_attribute("value") == "25"
+    with db.store() as store:
+        repo = BatchRepository(store.session)
+        for key in ("k1", "k2", "k3"):
+            repo.record(live, Outcome(key, True, "w", 0.1))
+        repo.refresh_counts(live, selection_done=True, status="finished")
+    # no click: the page polls the store while a job runs
+    page.get_by_text(re.compile(rf"Batch job {live} \(live\) finished: 4 done")).wait_for(timeout=TIMEOUT)
+    assert page.locator("progress").last.get_attribute("value") == "100"
+    assert _real_errors(page) == [], page.console_errors

@@ -3,13 +3,107 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 
 def register(sub: Any) -> None:
     """Add this package's commands to the ``biocoach`` subparsers."""
-    del sub
+    p = sub.add_parser("coach", help="coaching feedback for a video or pose file: what a coach says, when, and why "
+                       "(4 Hz streaming decisions)")  # fmt: skip
+    p.add_argument("input", type=Path, help="a video, a landmark file (.npz/.csv[.gz]), HSMR outputs, or a pose "
+                   "track (.npz), as for `biocoach analyze`")  # fmt: skip
+    p.add_argument("--exercise", "-e", required=True, help="exercise key (see `biocoach exercises`)")
+    p.add_argument("--model", "-m", default="rule", choices=["rule", "neural"],
+                   help="rule: feedback straight from violations and counts; neural: the trained coaching model "
+                   "(coach_checkpoint in the configuration)")  # fmt: skip
+    p.add_argument("--json", dest="json_out", metavar="OUT", help="write the analysis JSON, feedback filled by the "
+                   "coach, here ('-': stdout)")  # fmt: skip
+    p.add_argument("--config", type=Path, help="configuration file (default: biocoach.yaml, see biocoach.example.yaml)")
+    p.add_argument("--backend", "-b", default="auto", choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
+                   help="how to get SKEL angles (auto: from the file type)")  # fmt: skip
+    p.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb): current rules, "
+                   "pose cache, run record with the feedback events")  # fmt: skip
+    p.add_argument("--no-db", action="store_true", help="use references/ directly, without the store or its cache")
+    p.add_argument("--seed", type=int, default=0, help="rule coach: seed of the choice among phrasings (default 0)")
+    p.add_argument("--min-confidence", type=float, default=0.3, help="frames below this are lost (default 0.3)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_coach)
+    _register_train(sub)
 
 
-def _unused(args: argparse.Namespace) -> int:
+def _register_train(sub: Any) -> None:
+    """`biocoach train` lives with the neural model (its register only declares arguments: no torch import)."""
+    from workbench.model.train_cli import register_train
+
+    register_train(sub)
+
+
+def load_coach(model: str, exercise: str, *, config: Path | None = None, seed: int = 0) -> Any:
+    """The coach behind ``--model``: the rule coach, or the neural one from the configured checkpoint."""
+    if model == "rule":
+        from workbench.model.rule_coach import RuleCoach
+
+        return RuleCoach(seed=seed)
+    from workbench.config import load_config
+    from workbench.errors import WorkbenchError
+
+    try:
+        from workbench.model.stream import load_neural_coach
+    except ImportError as exc:
+        raise WorkbenchError(f"--model neural: the neural coaching model (workbench.model.stream) cannot be "
+                             f"imported: {exc}; use --model rule") from None  # fmt: skip
+    coach = load_neural_coach(load_config(config), exercise)
+    return coach
+
+
+def cmd_coach(args: argparse.Namespace) -> int:
+    from workbench.cli import _emit
+    from workbench.pipeline import analyze_clip
+
+    coach = load_coach(args.model, args.exercise, config=args.config, seed=args.seed)
+    db = None if args.no_db else (str(args.db) if args.db else "default")
+    progress = not args.quiet and sys.stderr.isatty()
+    clip = analyze_clip(args.input, args.exercise, backend=args.backend, db=db, min_confidence=args.min_confidence,
+                        config_path=args.config, progress=progress, coach=coach)  # fmt: skip
+    doc = clip.analysis.to_json()
+    if args.json_out:
+        _emit(doc, args.json_out, quiet=True)
+    if not args.quiet and args.json_out != "-":
+        print(timeline(doc))
+        if args.json_out:
+            print(f"\nanalysis written to {args.json_out}")
     return 0
+
+
+def timeline(doc: dict[str, Any]) -> str:
+    """The feedback as a coach said it: time, kind, text, and what it was grounded on."""
+    reps = doc["reps"]
+    coach = doc["provenance"].get("coach", "?")
+    lines = [f"{doc['exercise']}: {len(reps)} rep(s) in {doc['duration_s']:.1f} s; coach: {coach}; "
+             f"{len(doc['feedback'])} feedback event(s)"]  # fmt: skip
+    for f in doc["feedback"]:
+        lines.append(f"  {f['t_s']:7.2f} s  {f.get('kind') or '':13s} {f['text']}")
+        summary = evidence_summary(f.get("evidence"))
+        if summary:
+            lines.append(f"  {'':7s}    {'':13s} ↳ {summary}")
+    if doc["warnings"]:
+        lines += ["", "warnings:"] + [f"  - {w}" for w in doc["warnings"]]
+    return "\n".join(lines)
+
+
+def evidence_summary(evidence: Any) -> str:
+    """'rep 3, descent: knee_angle_r 75° (target 90°), hip_flexion_r 64° (target 75°)'."""
+    if not isinstance(evidence, dict):
+        return ", ".join(map(str, evidence or []))
+    parts = []
+    if evidence.get("rep") is not None:
+        parts.append(f"rep {evidence['rep']}")
+    if evidence.get("phase"):
+        parts.append(str(evidence["phase"]))
+    head = ", ".join(parts)
+    vs = [f"{v['dof']} {v['value_deg']:.0f}° (target {v['target_deg']:.0f}°)" for v in evidence.get("violations", [])]
+    if vs:
+        return f"{head}: {', '.join(vs[:3])}" + (f" (+{len(vs) - 3} more)" if len(vs) > 3 else "")
+    return head

@@ -29,7 +29,7 @@ class Evidence:
     """What a feedback event was conditioned on."""
 
     violations: tuple[Violation, ...] = ()
-    rep: int | None = None  # the last completed rep (1-based index as in Rep.index), None before the first
+    rep: int | None = None  # the last completed rep (Rep.index, 0-based as in the JSON), None before the first
     phase: str | None = None  # phase of the movement at the decision time, when known
     context_motion: str = ""  # C_motion as the coach saw it
 

@@ -26,7 +26,7 @@ from workbench.motion.results import Analysis, FeedbackEvent, Rep
 from workbench.motion.signal import SMOOTH_SIGMA_S
 from workbench.motion.smoothing import sigma_frames, smooth
 from workbench.pose.track import PoseTrack
-from workbench.skeleton import DOF_NAMES, dof
+from workbench.skeleton import DOF_NAMES
 
 if TYPE_CHECKING:
     from workbench.body.measurements import Measurements
@@ -123,7 +123,7 @@ def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.n
     return Analysis(
         exercise=ex.key, fps=track.fps, n_frames=track.n_frames, duration_s=track.duration_s,
         salient_joints=list(joints), reps=reps, context_morph=morph_context(body),
-        context_motion=motion_context(state, last), feedback=rule_feedback(reps),
+        context_motion=motion_context(state, last), feedback=rule_feedback(reps, ex),
         warnings=warnings + (list(body.warnings) if body is not None else []), provenance=prov,
         body=None if body is None else body.to_json(),
     )  # fmt: skip
@@ -185,25 +185,22 @@ def _no_rep_reason(ex: Exercise, t: np.ndarray) -> str:
             f"prominence that a repetition needs")  # fmt: skip
 
 
-def rule_feedback(reps: Sequence[Rep]) -> list[FeedbackEvent]:
-    """One coaching line per flawed rep, at its end, from its largest violation (the coaching model of a
-    later stage replaces this; the rule-based line stays as its evidence-grounded baseline)."""
+def rule_feedback(reps: Sequence[Rep], ex: Exercise | None = None) -> list[FeedbackEvent]:
+    """One corrective line per flawed rep, at its end, from its largest violation, in the rule coach's words
+    (``workbench.model.rule_coach``). ``biocoach coach`` replaces these with a coach's 4 Hz streaming decisions."""
+    from workbench.model.coaching import Evidence
+    from workbench.model.rule_coach import corrective_text, key_frame_of
+
     events = []
     for rep in reps:
         if not rep.violations:
             continue
-        worst = max(rep.violations, key=lambda v: v.deviation_deg)
-        label = dof(worst.dof).label
-        label = label[:1].upper() + label[1:]
-        if worst.type == "stability":
-            text = f"{label} varies {worst.value_deg:.0f}°, keep it under {worst.target_deg:.0f}°"
-        elif worst.type == "symmetry":
-            text = f"{label} {worst.value_deg:.0f}° apart from the other side, keep within {worst.target_deg:.0f}°"
-        else:
-            text = f"{label} {worst.value_deg:.0f}°, target {worst.target_deg:.0f}°"
-        if worst.cue:
-            text += f": {worst.cue}"
-        events.append(FeedbackEvent(t_s=rep.end_s, text=text + ".", evidence=[f"rep {rep.index}: {worst.check}"]))
+        ranked = sorted(rep.violations, key=lambda v: (-v.deviation_deg, v.check))
+        worst = ranked[0]
+        text = corrective_text(worst, key_frame=key_frame_of(ex, worst.check))
+        evidence = Evidence(violations=tuple(ranked), rep=rep.index, phase=worst.phase)
+        events.append(FeedbackEvent(t_s=rep.end_s, text=text, evidence=[f"rep {rep.index}: {worst.check}"],
+                                    kind="corrective", details=evidence.to_json()))  # fmt: skip
     return events
 
 

@@ -76,12 +76,21 @@ class Rep:
 
 @dataclass(frozen=True)
 class FeedbackEvent:
+    """One coaching line. JSON: ``t_s``, ``text``, ``kind``, ``n_tokens``, ``step`` (the 4 Hz decision step it
+    started at, null offline) and ``evidence``: an object with ``tags`` (short "rep 3: knee_depth" labels) and,
+    from a coach run, the ``violations``, ``rep``, ``phase`` and ``context_motion`` the line was conditioned on."""
+
     t_s: float
     text: str
-    evidence: list[str]
+    evidence: list[str]  # short tags, as stored with a run and compared between runs
+    kind: str | None = None  # corrective / instructional / motivational / counting
+    n_tokens: int | None = None
+    step: int | None = None
+    details: dict[str, Any] | None = None  # structured evidence (coaching.Evidence.to_json())
 
     def to_json(self) -> dict[str, Any]:
-        return {"t_s": _r(self.t_s, 3), "text": self.text, "evidence": self.evidence}
+        return {"t_s": _r(self.t_s, 3), "text": self.text, "kind": self.kind, "n_tokens": self.n_tokens,
+                "step": self.step, "evidence": {"tags": list(self.evidence), **(self.details or {})}}  # fmt: skip
 
 
 @dataclass

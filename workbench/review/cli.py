@@ -3,13 +3,148 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 
 def register(sub: Any) -> None:
-    """Add this package's commands to the ``biocoach`` subparsers."""
-    del sub
+    """Add ``biocoach review propose|serve|push|pull|status``."""
+    p = sub.add_parser("review", help="expert review in Label Studio: propose labels, serve, push, pull, status")
+    rsub = p.add_subparsers(title="review commands", metavar="STEP")
+
+    def common(q: argparse.ArgumentParser, server: bool = True) -> None:
+        q.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+        q.add_argument("--config", type=Path, help="configuration file (default: biocoach.yaml)")
+        if server:
+            q.add_argument("--url", help="Label Studio URL (default: label_studio_url, else http://127.0.0.1:8080)")
+            q.add_argument("--data-dir", type=Path, help="Label Studio data folder with the token file and media "
+                           "(default: .labelstudio/)")  # fmt: skip
+
+    q = rsub.add_parser("propose", help="ask the language model for salient joints per clip segment and/or "
+                        "static/dynamic roles per exercise; store them as 'proposed'")  # fmt: skip
+    q.add_argument("clips", nargs="*", type=Path, help="clips (video or pose file) to propose salient joints for")
+    q.add_argument("--exercise", "-e", required=True, help="exercise key")
+    q.add_argument("--roles", action="store_true", help="also propose static/dynamic per joint for the exercise")
+    q.add_argument("--video", type=Path, help="the video experts watch, when the clip is a pose file")
+    q.add_argument("--window-s", type=float, default=4.0, help="segment length when no reps are found (s)")
+    q.add_argument("--frames", type=int, default=None, help="frames sent per segment (default: 4 with an "
+                   "llm_endpoint, 0 with the local text-only model)")  # fmt: skip
+    q.add_argument("--export-dir", type=Path, help="where proposal JSON goes (default: annotations/proposals/)")
+    common(q, server=False)
+    q.set_defaults(func=cmd_propose)
+
+    q = rsub.add_parser("serve", help="run Label Studio on 127.0.0.1 (its own venv) until interrupted")
+    q.add_argument("--port", type=int, default=8080)
+    q.add_argument("--data-dir", type=Path, help="data folder (default: .labelstudio/)")
+    q.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for /health (default 180)")
+    q.set_defaults(func=cmd_serve)
+
+    q = rsub.add_parser("push", help="create/update the review projects and add tasks for new proposals")
+    common(q)
+    q.set_defaults(func=cmd_push)
+
+    q = rsub.add_parser("pull", help="bring completed annotations back as versioned labels (resumable)")
+    common(q)
+    q.set_defaults(func=cmd_pull)
+
+    q = rsub.add_parser("status", help="proposals, labels and agreement figures from the store")
+    common(q)
+    q.set_defaults(func=cmd_status)
+    p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 
-def _unused(args: argparse.Namespace) -> int:
+def _db(args: argparse.Namespace) -> Any:
+    from workbench.pipeline import default_database
+
+    return default_database(args.db)
+
+
+def _client(args: argparse.Namespace) -> tuple[Any, Path]:
+    from workbench.config import load_config
+    from workbench.review.client import LabelStudioClient
+    from workbench.review.server import DEFAULT_DATA_DIR, DEFAULT_PORT, credentials
+
+    data_dir = (args.data_dir or DEFAULT_DATA_DIR).resolve()
+    url = args.url or load_config(args.config).label_studio_url or f"http://127.0.0.1:{DEFAULT_PORT}"
+    return LabelStudioClient(url, credentials(data_dir).token), data_dir
+
+
+def cmd_propose(args: argparse.Namespace) -> int:
+    from workbench.config import load_config
+    from workbench.llm.client import OpenAICompatibleClient, get_client
+    from workbench.review.proposals import DEFAULT_EXPORT_DIR, propose_roles, propose_salient
+
+    config = load_config(args.config)
+    client = get_client(config)
+    frames = args.frames if args.frames is not None else (4 if isinstance(client, OpenAICompatibleClient) else 0)
+    db = _db(args)
+    export_dir = args.export_dir or DEFAULT_EXPORT_DIR
+    for clip in args.clips:
+        report = propose_salient(db, clip, args.exercise, client, video=args.video, window_s=args.window_s,
+                                 n_frames=frames, export_dir=export_dir)  # fmt: skip
+        for row in report.created:
+            sources = ", ".join(f"{c['joint']}[{c['source']}]" for c in row.content)
+            where = f"{clip.name} {row.segment} {row.start_s:.2f}-{row.end_s:.2f} s"
+            print(f"{row.id}  {where}  {row.parse_status}: {sources}")
+        if report.existing:
+            print(f"{clip.name}: {len(report.existing)} proposal(s) already stored (same segments, same model)")
+    if args.roles or not args.clips:
+        report = propose_roles(db, args.exercise, client, export_dir=export_dir)
+        for row in report.created:
+            dyn = [j for j, r in row.roles.items() if r == "dynamic"]
+            print(f"{row.id}  {args.exercise} roles {row.parse_status}: dynamic {', '.join(dyn) or 'none'}")
+        if report.existing:
+            print(f"{args.exercise}: static/dynamic proposal already stored ({report.existing[0]})")
+    print(f"model: {client.model_name}; proposals exported to {export_dir}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import time
+
+    from workbench.review.server import DEFAULT_DATA_DIR, start_server
+
+    data_dir = (args.data_dir or DEFAULT_DATA_DIR).resolve()
+    print(f"starting Label Studio on http://127.0.0.1:{args.port} (data: {data_dir}; first start takes ~30 s) …")
+    server = start_server(data_dir, port=args.port, timeout_s=args.timeout)
+    print(f"Label Studio is up at {server.url}; log in as {server.credentials.username} (password and API token: "
+          f"$BIOCOACH_LS_PASSWORD / $BIOCOACH_LS_TOKEN, or the files in {data_dir}). Ctrl-C stops it.")  # fmt: skip
+    try:
+        while server.process is not None and server.process.poll() is None:
+            time.sleep(1.0)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+def cmd_push(args: argparse.Namespace) -> int:
+    from workbench.review.sync import push
+
+    client, data_dir = _client(args)
+    print(push(_db(args), client, data_dir).line())
+    return 0
+
+
+def cmd_pull(args: argparse.Namespace) -> int:
+    from workbench.review.sync import pull
+
+    client, _ = _client(args)
+    print(pull(_db(args), client).line())
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from workbench.review.agreement import agreement
+    from workbench.store.reviews import ReviewRepository
+
+    db = _db(args)
+    with db.session() as s:
+        counts = ReviewRepository(s).counts()
+    print("; ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no proposals yet")
+    for line in agreement(db).lines():
+        print(line)
+    client, _ = _client(args)
+    print(f"Label Studio at {client.url}: {'up' if client.healthy() else 'not answering'}")
     return 0

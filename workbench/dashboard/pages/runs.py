@@ -1,7 +1,9 @@
-"""Runs page: analyse chosen clips in the background (progress, cancel), list past runs, compare two."""
+"""Runs page: analyse chosen clips in the background (progress, cancel), list past runs, compare two, and follow
+batch jobs (``biocoach batch``, run by another process) through what their driver records in the store."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -13,6 +15,7 @@ from workbench.dashboard.state import AppState
 from workbench.store.database import StoreError
 
 POLL_MS = 250
+BATCH_POLL_MS = 2000  # batch drivers write their counters at every flush; a slower poll keeps the file free
 
 
 class RunsPage(pn.viewable.Viewer):
@@ -42,12 +45,20 @@ class RunsPage(pn.viewable.Viewer):
         self.comparison = pn.pane.Markdown("", sizing_mode="stretch_width")
         self._job: editing.BatchJob | None = None
         self._poll: Any = None
+        self.batch_table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=200,
+                                                sizing_mode="stretch_width")  # fmt: skip
+        self.batch_progress = pn.indicators.Progress(name="Batch progress", value=0, max=100, width=400)
+        self.batch_text = pn.pane.Markdown("No batch jobs yet.", sizing_mode="stretch_width")
+        self.batch_refresh = pn.widgets.Button(name="Refresh batch jobs")
+        self._batch_poll: Any = None
+        self.batch_refresh.on_click(lambda e: self._load_batches())
 
         self.run_button.on_click(lambda e: self._start())
         self.cancel_button.on_click(lambda e: self._cancel())
         self.refresh_button.on_click(lambda e: self._load_runs())
         self.compare_button.on_click(lambda e: self._compare())
         self._load_runs()
+        self._load_batches()
 
     def _load_runs(self) -> None:
         rows = editing.list_runs(self.state.database())
@@ -56,6 +67,36 @@ class RunsPage(pn.viewable.Viewer):
         self.run_a.options, self.run_b.options = ids, ids
         if len(ids) >= 2:
             self.run_a.value, self.run_b.value = ids[1], ids[0]
+
+    def _load_batches(self) -> None:
+        """The batch jobs from the store; while one runs, poll until it stops."""
+        from workbench.batch.progress import job_rows
+
+        try:
+            rows, errors = job_rows(self.state.database())
+        except StoreError as exc:  # a driver holding the file for long: say so, try again at the next poll
+            self.batch_text.object = f"Batch jobs unavailable: {exc}"
+            return
+        self.batch_table.value = pd.DataFrame(rows)
+        if not rows:
+            return
+        latest = rows[0]
+        finished = latest["done"] + latest["failed"]
+        total = finished + latest["pending"]
+        self.batch_progress.value = round(100 * finished / total) if total else 0
+        rate = f"{latest['items_per_min']} items/min" if latest["items_per_min"] else "– items/min"
+        lines = [f"**Batch job {latest['job']}** ({latest['name']}) {latest['status']}: {latest['done']} done "
+                 f"({latest['already_done']} already done before), {latest['failed']} failed, {latest['pending']} "
+                 f"pending · {rate} · ETA {latest['eta']}"]  # fmt: skip
+        lines += [f"- failed {stage} after {n} tries: `{Path(path).name}`: {error[:160]}"
+                  for path, stage, n, error in errors.get(latest["job"], [])]  # fmt: skip
+        self.batch_text.object = "\n".join(lines)
+        running = any(r["status"] == "running" for r in rows)
+        if running and self._batch_poll is None:
+            self._batch_poll = pn.state.add_periodic_callback(self._load_batches, period=BATCH_POLL_MS)
+        elif not running and self._batch_poll is not None:
+            self._batch_poll.stop()
+            self._batch_poll = None
 
     def _start(self) -> None:
         if self._job is not None and not self._job.finished:
@@ -123,7 +164,9 @@ class RunsPage(pn.viewable.Viewer):
             pn.Row(self.run_button, self.cancel_button), self.progress, self.progress_text,
             pn.pane.Markdown("### Past runs"), self.refresh_button, self.table,
             pn.pane.Markdown("### Compare two runs"), pn.Row(self.run_a, self.run_b, self.compare_button),
-            self.comparison, sizing_mode="stretch_width",
+            self.comparison,
+            pn.pane.Markdown("### Batch jobs (`biocoach batch`)"), self.batch_refresh, self.batch_progress,
+            self.batch_text, self.batch_table, sizing_mode="stretch_width",
         )  # fmt: skip
 
 

@@ -1,0 +1,140 @@
+"""Per-decision latency of the neural coach's 4 Hz loop with the packaged SmolLM2-135M on the CPU.
+
+Target: median ≤ 25 ms per decision (10× headroom under the 250 ms step). Baselines measured in the same
+run: one plain Hugging Face forward step with a KV cache (what a naive streaming loop pays per decision), and
+re-encoding a 150-token context (what prepending C_motion at every step would pay).
+
+The loop runs a 60 s synthetic squat (pose-only: black frames for the backbone, as the CLI does for pose
+files) through ``workbench.model.loop.run_coach``, ``--repeats`` times; the per-step times come from the coach
+itself. Also printed: the steps that append a refreshed C_motion (a rep completed), the cost of one utterance
+token (full vocabulary), the backbone on real-sized frames, and the real-time factor (session seconds per
+second of coach compute). Usage: ``.venv/bin/python bench/bench_coach.py [--repeats 3] [--threads 2]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+
+def _pct(xs: list[float], q: float) -> float:
+    return float(np.percentile(np.asarray(xs), q))
+
+
+def _time(fn: Any, n: int) -> list[float]:
+    out = []
+    for _ in range(n):
+        t = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def main() -> dict[str, Any]:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    args = ap.parse_args()
+    torch.set_num_threads(args.threads)
+    from workbench.exercises import load_catalogue
+    from workbench.llm import load_causal_lm
+    from workbench.model.loop import run_coach
+    from workbench.model.modeling_coach import CoachModel
+    from workbench.model.stream import NeuralCoach, default_config
+    from workbench.pose.synthetic import Fault, synthesize
+
+    lm = load_causal_lm()
+    model = CoachModel(default_config(lm.model, lm.name), lm.model).eval()
+    ex = load_catalogue().get("squat")
+    n_reps = int(args.seconds / 2.5)
+    track, _ = synthesize(ex, n_reps, period_s=2.5, noise_deg=2.0, rest_s=0.0, seed=0,
+                          faults=(Fault("shallow", tuple(range(0, n_reps, 3)), 30),))  # fmt: skip
+    duration = float(track.t[-1] - track.t[0])
+
+    # --- baselines: the plain HF forward step (1 token with a KV cache) and a 150-token re-encode
+    hf = lm.model
+    ids = torch.randint(0, 49000, (1, 150))
+    with torch.inference_mode():
+        emb = hf.get_input_embeddings()(ids)
+        cache = hf(inputs_embeds=emb[:, :149], use_cache=True).past_key_values
+        one = emb[:, 149:]
+        hf_step = []
+        for _ in range(30):
+            t = time.perf_counter()
+            hf(inputs_embeds=one, past_key_values=cache, use_cache=True)
+            hf_step.append((time.perf_counter() - t) * 1000)
+            cache.crop(-1)  # back to 149 cached tokens
+        reencode = _time(lambda: hf(inputs_embeds=emb), 5)
+
+    # --- the coach's loop, repeated
+    runs = []
+    coach = NeuralCoach(model, lm.tokenizer)
+    for _ in range(args.repeats):
+        t = time.perf_counter()
+        run_coach(coach, track, "squat", context_morph="User body: height 1.78m, mass 73.2kg.")
+        wall = time.perf_counter() - t
+        st = coach.stats
+        runs.append({"step_ms": list(st.step_ms), "refreshes": st.refreshes, "wall_s": wall})
+    best = min(runs, key=lambda r: statistics.median(r["step_ms"]))
+    steps = best["step_ms"]
+
+    # --- one utterance token (full vocabulary + end row), and one decision step appending 2 tokens
+    dec = coach.decoder
+    rows = torch.cat([dec.head_weight, model.special_head.detach()])
+    with torch.inference_mode():
+        base = dec.pos
+        tok = one.clone()
+
+        def utter() -> None:
+            dec.reset(base)
+            dec.logits(dec.append(tok)[0, -1], rows)
+
+        utter_ms = _time(utter, 20)
+        two = torch.cat([one, one], dim=1)
+
+        def decide_core() -> None:
+            dec.reset(base)
+            dec.logits(dec.append(two)[0, -1], coach.rows_action)
+
+        core_ms = _time(decide_core, 30)
+        # the backbone on one step of real-sized frames (video input; pose-only input computes it once)
+        frames = torch.rand(1, 4, 3, 224, 160)
+        state = model.backbone.initial_state()
+        backbone_ms = _time(lambda: model.backbone.step(frames, state), 10)
+    res = {
+        "threads": args.threads, "session_s": round(duration, 1), "decisions": len(steps),
+        "decision_ms_median": round(statistics.median(steps), 2), "decision_ms_p95": round(_pct(steps, 95), 2),
+        "decision_ms_max": round(max(steps), 2), "refresh_steps": best["refreshes"],
+        "decode_core_ms_median": round(statistics.median(core_ms), 2),
+        "hf_step_ms_median": round(statistics.median(hf_step), 2), "hf_step_ms_p95": round(_pct(hf_step, 95), 2),
+        "reencode150_ms_median": round(statistics.median(reencode), 1),
+        "utterance_token_ms_median": round(statistics.median(utter_ms), 2),
+        "backbone_step_ms_median": round(statistics.median(backbone_ms), 2),
+        "speedup_vs_hf_step": round(statistics.median(hf_step) / statistics.median(steps), 2),
+        "real_time_factor": round(duration / (sum(steps) / 1000), 1),
+        "loop_wall_s": round(best["wall_s"], 2), "repeats": args.repeats,
+        "median_of_each_repeat": [round(statistics.median(r["step_ms"]), 2) for r in runs],
+    }  # fmt: skip
+    print(f"neural coach, 4 Hz loop, SmolLM2-135M int8 decode, {args.threads} threads, {len(steps)} decisions "
+          f"over {duration:.0f} s (best of {args.repeats}):")
+    print(f"  per decision: median {res['decision_ms_median']} ms, p95 {res['decision_ms_p95']} ms, max "
+          f"{res['decision_ms_max']} ms ({res['refresh_steps']} steps appended a refreshed C_motion)")
+    print(f"  baseline plain HF forward step: median {res['hf_step_ms_median']} ms (p95 {res['hf_step_ms_p95']}); "
+          f"re-encoding 150 tokens: {res['reencode150_ms_median']} ms")
+    print(f"  speed-up vs HF step: {res['speedup_vs_hf_step']}×; real-time factor {res['real_time_factor']}× "
+          f"(session seconds per second of decisions)")
+    print(f"  one utterance token (49k rows): {res['utterance_token_ms_median']} ms; backbone on 4 video frames: "
+          f"{res['backbone_step_ms_median']} ms")
+    print(json.dumps(res))
+    return res
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Helpers for the evaluation tests: a miniature QEVD dataset, and OpenAI-compatible HTTP servers."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+Reply = Callable[[dict[str, Any]], str]
+
+
+@contextmanager
+def chat_server(reply: Reply, model: str = "fixed-judge") -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A real HTTP server on a free loopback port answering ``POST /v1/chat/completions`` with ``reply(body)``.
+    Yields (endpoint URL, the requests seen: body and Authorization header). Stopped on exit."""
+    seen: list[dict[str, Any]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            length = int(self.headers.get("Content-Length", "0"))
+            body = json.loads(self.rfile.read(length))
+            seen.append({"path": self.path, "body": body, "authorization": self.headers.get("Authorization")})
+            if self.path != "/v1/chat/completions":
+                self.send_error(404)
+                return
+            text = reply(body)
+            payload = json.dumps({"model": model, "choices": [{"index": 0, "message": {"role": "assistant",
+                                  "content": text}, "finish_reason": "stop"}]}).encode()  # fmt: skip
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def local_model_reply() -> Reply:
+    """Replies from the real packaged SmolLM2 (workbench.llm.LocalClient), with the request's sampling settings."""
+    from workbench.llm import LocalClient
+
+    client = LocalClient()
+
+    def reply(body: dict[str, Any]) -> str:
+        return client.complete(body["messages"], max_new_tokens=int(body.get("max_tokens", 64)),
+                               temperature=float(body.get("temperature", 0.0)), top_p=float(body.get("top_p", 1.0)),
+                               seed=int(body.get("seed", 0))).text  # fmt: skip
+
+    return reply

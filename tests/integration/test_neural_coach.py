@@ -1,0 +1,122 @@
+"""The neural coach with the real packaged SmolLM2-135M: the incremental decoder against Hugging Face, loading
+with and without a checkpoint, a whole session through the streaming loop, an overfit of the fusion layers,
+and the GPU script's CPU smoke mode."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from workbench.config import Config, MissingModelError
+
+
+@pytest.fixture(scope="module")
+def smollm() -> object:
+    from workbench.llm import load_causal_lm
+
+    return load_causal_lm()
+
+
+def test_fast_decoder_matches_hf_and_int8_keeps_the_greedy_token(smollm: object) -> None:
+    from workbench.model.fastlm import FastDecoder
+
+    lm, tok = smollm.model, smollm.tokenizer  # type: ignore[attr-defined]
+    ids = torch.tensor([tok.encode("The knee should bend to ninety degrees at the bottom of the", add_special_tokens=False)])
+    with torch.inference_mode():
+        emb = lm.get_input_embeddings()(ids)
+        ref = lm(inputs_embeds=emb).logits[0, -1]
+        fp32 = FastDecoder(lm, max_len=64)
+        h = fp32.append(emb[:, :-1])
+        h = fp32.append(emb[:, -1:])
+        torch.testing.assert_close(fp32.logits(h[0, -1]), ref, rtol=1e-3, atol=1e-3)
+        int8 = FastDecoder(lm, max_len=64, quantize=True)
+        q = int8.logits(int8.append(emb)[0, -1])
+    assert int(q.argmax()) == int(ref.argmax())
+    top_ref = set(torch.topk(ref, 5).indices.tolist())
+    assert len(top_ref & set(torch.topk(q, 5).indices.tolist())) >= 3
+    assert lm.get_input_embeddings().weight.shape[0] == 49152  # the shared LM is untouched
+
+
+def test_untrained_neural_coach_runs_a_session_and_says_so(smollm: object) -> None:
+    from workbench.exercises import load_catalogue
+    from workbench.model.loop import run_coach
+    from workbench.model.stream import UNTRAINED_NOTE, load_neural_coach
+    from workbench.pose.synthetic import Fault, synthesize
+
+    coach = load_neural_coach(Config(), "squat")
+    assert coach.provenance["trained"] is False and UNTRAINED_NOTE in coach.provenance["notes"]
+    assert coach.decoder.quantized
+    track, _ = synthesize(load_catalogue().get("squat"), 3, period_s=2.0, seed=0,
+                          faults=(Fault("shallow", (1,), 30),))  # fmt: skip
+    events = run_coach(coach, track, "squat")
+    assert events == []  # untrained output rows: <next> always wins the tie
+    duration = float(track.t[-1])
+    assert coach.stats.steps == int(duration * 4) + 1 or coach.stats.steps == int(duration * 4) + 2
+    assert coach.stats.refreshes == 1 + 3  # the first step and one per completed rep
+    assert coach.provenance["salient_joints_source"] == "catalogue default"
+    assert coach.salient_joints == load_catalogue().get("squat").salient_joints
+
+
+def test_checkpoint_loads_through_the_config(tmp_path: Path, smollm: object) -> None:
+    from workbench.model.modeling_coach import CoachModel
+    from workbench.model.stream import default_config, load_neural_coach
+
+    lm = smollm.model  # type: ignore[attr-defined]
+    model = CoachModel(default_config(lm, smollm.name), lm)  # type: ignore[attr-defined]
+    with torch.no_grad():
+        model.special_head.normal_(0, 0.01)
+    model.save_pretrained(tmp_path / "ck", {"data": "synthetic", "steps": {"2": 1}})
+    coach = load_neural_coach(Config(coach_checkpoint=tmp_path / "ck"), "squat")
+    assert coach.provenance["trained"] is True and coach.provenance["training"]["data"] == "synthetic"
+    assert torch.equal(coach.model.special_head, model.special_head)
+    with pytest.raises(MissingModelError, match="nowhere.*does not exist"):
+        load_neural_coach(Config(coach_checkpoint=tmp_path / "nowhere"), "squat")
+
+
+@pytest.mark.slow
+def test_fusion_layers_overfit_one_batch_with_the_real_lm(smollm: object) -> None:
+    from workbench.model.modeling_coach import CoachModel
+    from workbench.model.stream import default_config
+    from workbench.model.tokens import StepExample, build_plan, collate
+    from workbench.model.train import trainable_parameters
+
+    lm, tok = smollm.model, smollm.tokenizer  # type: ignore[attr-defined]
+    torch.manual_seed(0)
+    model = CoachModel(default_config(lm, "smollm2"), lm)
+    steps = [StepExample(0, "Current pose: right knee 85°.\nForm issues: Right knee flexion insufficient (85° "
+                         "detected, 90° required)"), StepExample(1, None),
+             StepExample(2, None, "Knee flexion 85°. Bend to 90°.")]  # fmt: skip
+    plan = build_plan(tok, model.config, "squat", "User body: height 1.80m.", steps)
+    batch = collate([plan], [tok.encode("User body: height 1.80m.", add_special_tokens=False)], pad_id=2)
+    opt = torch.optim.AdamW(trainable_parameters(model, "2"), lr=1e-2)
+    model.train()
+    losses = []
+    for _ in range(20):
+        loss = model(batch).loss
+        losses.append(float(loss.detach()))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert losses[-1] < losses[0] / 3, losses
+
+
+def test_gpu_script_smoke_mode(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[2] / "bench" / "gpu_coach.py"
+    spec = importlib.util.spec_from_file_location("gpu_coach", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main(["--smoke", "--lm-tokens", "1"]) == 0
+    out = capsys.readouterr().out
+    result = json.loads(out.strip().splitlines()[-1])
+    rows = result["sweeps"]["1"]["rows"]
+    assert [r["batch"] for r in rows] == [1, 2, 4]
+    assert all(r["decisions_per_s"] == pytest.approx(r["batch"] * 1000 / r["step_ms"], rel=0.01) for r in rows)
+    if not torch.cuda.is_available():
+        assert mod.main([]) == 0
+        assert "skipped: no CUDA device" in capsys.readouterr().out

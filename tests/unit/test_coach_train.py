@@ -1,0 +1,128 @@
+"""Training the coach on synthetic sessions with a tiny random Llama: data preparation through the streaming
+loop, both stages, checkpoints with provenance, and resuming to exactly the same weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.coach_support import tiny_model, tokenizer
+from workbench.model.configuration_coach import END, FEEDBACK, NEXT
+from workbench.model.modeling_coach import CoachModel
+from workbench.model.sessions import CoachingSession, TimedUtterance
+from workbench.model.tokens import VIS, speech_skip
+from workbench.model.train import STATE_NAME, TrainSettings, prepare, session_example, train, windows
+
+
+@pytest.fixture(scope="module")
+def squat_session() -> CoachingSession:
+    from workbench.exercises import load_catalogue
+    from workbench.pose.synthetic import synthesize
+
+    track, _ = synthesize(load_catalogue().get("squat"), 3, period_s=2.0, seed=0)
+    utts = [TimedUtterance(1.1, "Sit back into your hips."), TimedUtterance(1.2, "Dropped: too close."),
+            TimedUtterance(4.0, "Good depth, keep going.")]  # fmt: skip
+    return CoachingSession("s0", "squat", float(track.t[-1]), utts, track=track)
+
+
+def test_session_replay_places_utterances_and_skips_speech_time(squat_session: CoachingSession) -> None:
+    model = tiny_model()
+    ex = session_example(squat_session, tokenizer(), model.config)
+    assert ex is not None
+    said = [(s.step, s.utterance) for s in ex.steps if s.utterance]
+    # 1.1 s → first step at or after it is step 5 (1.25 s); the 1.2 s one falls due at the same step and is
+    # dropped (one utterance per step); 4.0 s is step 16.
+    assert said == [(5, "Sit back into your hips."), (16, "Good depth, keep going.")]
+    n = len(tokenizer().encode(" Sit back into your hips.", add_special_tokens=False))
+    called = [s.step for s in ex.steps]
+    assert all(k not in called for k in range(6, 6 + speech_skip(n)))  # the coach is not called while speaking
+    assert 6 + speech_skip(n) in called
+    assert ex.steps[0].context_motion is not None and ex.labels.sum() == 8  # squat: 8 catalogue salient joints
+    refreshes = [s.step for s in ex.steps if s.context_motion is not None]
+    assert len(refreshes) >= 3  # step 0 and one per completed rep
+
+
+def test_windows_restate_c_motion_and_restart_steps(squat_session: CoachingSession) -> None:
+    model = tiny_model()
+    ex = session_example(squat_session, tokenizer(), model.config)
+    assert ex is not None
+    ws = windows(ex, 8)
+    assert sum(len(w) for w in ws) == len(ex.steps)
+    for w in ws:
+        assert w[0].step == 0 and w[0].context_motion is not None
+
+
+def test_plan_layout_and_weights(squat_session: CoachingSession) -> None:
+    model = tiny_model()
+    ds = prepare([squat_session], tokenizer(), model.config, window_steps=64)
+    plan = ds.plans[0]
+    c = model.config
+    n_next = plan.ids.count(c.special_id(NEXT))
+    assert plan.ids.count(c.special_id(FEEDBACK)) == plan.ids.count(c.special_id(END)) == 2
+    assert plan.ids.count(VIS) == n_next + 2  # one visual token per called step
+    for i, tok in enumerate(plan.ids):
+        if tok == c.special_id(NEXT):
+            assert plan.weights[i] == pytest.approx(0.1) and plan.ids[i - 1] == VIS  # <next> follows z_t
+        elif tok == c.special_id(FEEDBACK):
+            assert plan.weights[i] == 1.0 and plan.ids[i - 1] == VIS
+        elif tok == VIS or i < 20:
+            assert plan.weights[i] == 0.0
+
+
+def test_two_stages_then_resume_gives_identical_weights(tmp_path: Path, squat_session: CoachingSession) -> None:
+    tok = tokenizer()
+    settings = TrainSettings(stage="all", steps=2, batch_size=2, lr=1e-3, window_steps=16, save_every=1)
+    model = tiny_model(seed=1)
+    ds = prepare([squat_session], tok, model.config, settings.window_steps)
+    assert len(ds) >= 2
+    straight = train(model, ds, settings, tmp_path / "a")
+    assert straight.steps_done == {"1": 2, "2": 2}
+    assert straight.losses["1"][0] != straight.losses["1"][1]  # it trains
+    # interrupted after stage 1 step 1 (a checkpoint every step), then resumed
+    half = tiny_model(seed=1)
+    train(half, ds, TrainSettings(**{**settings.__dict__, "steps": 1}), tmp_path / "b")
+    state = torch.load(tmp_path / "b" / STATE_NAME, weights_only=False)
+    assert state["done"] == {"1": 1, "2": 1} and state["optimizer_stage"] == "2"
+    resumed_model = CoachModel.from_pretrained(tmp_path / "b", half.lm)
+    assert resumed_model.config.selector_trained
+    resumed = train(resumed_model, ds, settings, tmp_path / "b", resume=True)
+    assert resumed.steps_done == straight.steps_done
+    assert len(resumed.losses["1"]) == 2 and resumed.losses["1"][0] == straight.losses["1"][0]  # not redone
+    prov = json.loads((tmp_path / "a" / "provenance.json").read_text())
+    assert prov["steps"] == {"1": 2, "2": 2} and prov["seed"] == 0 and prov["language_model"] == "tiny-random-llama"
+    assert prov["code_version"] == "coach/1" and prov["data"] == "synthetic" and "black" in prov["frames"]
+    cfg = json.loads((tmp_path / "a" / "coach_config.json").read_text())
+    assert cfg["selector_trained"] is True
+
+
+def test_resume_mid_stage_restores_optimizer_and_rng(tmp_path: Path, squat_session: CoachingSession) -> None:
+    tok = tokenizer()
+    settings = TrainSettings(stage="2", steps=3, batch_size=2, lr=1e-3, window_steps=16, save_every=1)
+    model = tiny_model(seed=2)
+    ds = prepare([squat_session], tok, model.config, settings.window_steps)
+    train(model, ds, settings, tmp_path / "a")
+    first = tiny_model(seed=2)
+    train(first, ds, TrainSettings(**{**settings.__dict__, "steps": 2}), tmp_path / "b")
+    # a crash after step 2's checkpoint: the saved optimizer state is the one after 2 steps
+    resumed = CoachModel.from_pretrained(tmp_path / "b", first.lm)
+    out = train(resumed, ds, settings, tmp_path / "b", resume=True)
+    assert out.steps_done == {"2": 3}
+    a = CoachModel.from_pretrained(tmp_path / "a", model.lm).state_dict()
+    b = CoachModel.from_pretrained(tmp_path / "b", model.lm).state_dict()
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=k)
+
+
+def test_train_command_is_registered_without_heavy_imports() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, argparse; from workbench.model.train_cli import register_train; "
+            "p = argparse.ArgumentParser(); register_train(p.add_subparsers()); "
+            "a = p.parse_args(['train', '--stage', '2', '--steps', '3', '--resume']); "
+            "print(a.stage, a.steps, a.resume, 'torch' in sys.modules)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["2", "3", "True", "False"]

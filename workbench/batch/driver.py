@@ -1,0 +1,485 @@
+"""The batch driver: streams the selection, keeps a bounded window of tasks in flight on an engine, and alone
+writes the store (DuckDB has one writer).
+
+    report = run_job(spec, clips, plan, db)          # clips: any iterator of ClipRef (workbench.batch.select)
+
+For each clip it hashes the file, computes the work keys of the requested stages, adds them to the job, and
+skips those already done (by this job, an earlier run, or another job). Tasks carry only what workers need:
+the clip's path, the stage specs, the resolved exercise, and a cached pose track when only later stages are
+pending. Finished results are written in one transaction per flush: the items' states, the pose cache rows,
+the run records with their feedback events, and the job's counters (the runs page reads those).
+Failed items are retried in the same run until they have failed ``max_attempts`` times; then they stay failed
+with their error, and the other clips go on. Killing the driver loses at most the results not yet flushed;
+the next run resets the dead job's running items to pending and continues.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from workbench import __version__
+from workbench.batch.engines import Engine, make_engine
+from workbench.batch.jobs import ClipRef, JobSpec, StageResult, Task, TaskResult, canonical
+from workbench.batch.progress import Bar
+from workbench.batch.stages import CACHED_BACKENDS, BatchError, StagePlan
+from workbench.store.batches import BatchJob, BatchRepository, NewItem, Outcome
+from workbench.store.database import Database, utc_now
+from workbench.store.repositories import Store, canonical_params, sha256_file
+from workbench.store.rules import canonical_json
+
+HEARTBEAT_S = 10.0
+WAIT_S = 2.0
+# Results are written in groups: opening the store and its transaction cost tens of milliseconds, more than
+# a small clip's analysis. A kill loses at most this much finished work.
+FLUSH_S = 0.5
+
+
+@dataclass
+class JobReport:
+    job: BatchJob
+    errors: list[tuple[str, str, int, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class _Pending:
+    """An outcome waiting to be written, with what goes with it in the same transaction."""
+
+    outcome: Outcome
+    stage: str
+    task: Task
+    result: StageResult | None = None
+
+
+class ShardWriter:
+    """Full analysis documents of a large run as Parquet files, written by DuckDB (no pyarrow needed). Items
+    whose documents are in a shard are marked done only after the shard file exists (tmp file + rename)."""
+
+    COLUMNS = ("shard INTEGER, row INTEGER, work_key VARCHAR, clip_hash VARCHAR, path VARCHAR, exercise VARCHAR, "
+               "stage VARCHAR, n_reps INTEGER, n_violations INTEGER, mean_quality DOUBLE, result_json VARCHAR")
+
+    def __init__(self, directory: Path, job_id: int, rows: int):
+        self.directory = directory
+        self.job_id = job_id
+        self.rows = max(1, rows)
+        self.shard = self._first_free()
+        self.buffer: list[tuple[Any, ...]] = []
+        self.waiting: list[_Pending] = []
+        directory.mkdir(parents=True, exist_ok=True)
+
+    def _first_free(self) -> int:
+        existing = sorted(self.directory.glob(f"job{self.job_id:06d}-*.parquet"))
+        return len(existing)
+
+    def path(self, shard: int) -> Path:
+        return self.directory / f"job{self.job_id:06d}-{shard:05d}.parquet"
+
+    def add(self, pending: _Pending, doc: dict[str, Any]) -> str:
+        s = pending.outcome.result or {}
+        summary = s.get("summary", {})
+        # shards take exactly `rows` rows from the front of the buffer, so the place of this row is known now
+        shard, row = self.shard + len(self.buffer) // self.rows, len(self.buffer) % self.rows
+        task = pending.task
+        self.buffer.append((shard, row, pending.outcome.work_key, task.clip.content_hash, str(task.clip.path),
+                            summary.get("exercise"), pending.stage, summary.get("n_reps"),
+                            summary.get("n_violations"), summary.get("mean_quality"), canonical(doc)))  # fmt: skip
+        self.waiting.append(pending)
+        return f"{self.path(shard)}#{row}"
+
+    @property
+    def full(self) -> bool:
+        return len(self.buffer) >= self.rows
+
+    def write(self) -> list[_Pending]:
+        """Write the first ``rows`` buffered rows as one shard; returns the outcomes that may now be recorded."""
+        if not self.buffer:
+            return []
+        import duckdb
+
+        final = self.path(self.shard)
+        tmp = final.with_suffix(".parquet.tmp")
+        con = duckdb.connect()
+        try:
+            con.execute(f"CREATE TABLE shard ({self.COLUMNS})")
+            con.executemany(f"INSERT INTO shard VALUES ({', '.join('?' for _ in range(11))})", self.buffer[: self.rows])
+            quoted = str(tmp).replace("'", "''")
+            con.execute(f"COPY shard TO '{quoted}' (FORMAT parquet)")
+        finally:
+            con.close()
+        os.replace(tmp, final)
+        done = self.waiting[: self.rows]
+        self.buffer, self.waiting = self.buffer[self.rows :], self.waiting[self.rows :]
+        self.shard += 1
+        return done
+
+
+class Driver:
+    def __init__(self, spec: JobSpec, plan: StagePlan, db: Database, *, progress: bool = False,
+                 total_hint: int | None = None, retry_failed: bool = False):  # fmt: skip
+        self.spec = spec
+        self.plan = plan
+        self.db = db
+        self.progress = progress
+        self.total_hint = total_hint
+        self.retry_failed = retry_failed
+        self.failures: dict[str, int] = {}
+        self.retries: deque[Task] = deque()
+        self.submitted: list[str] = []
+        self.position = 0
+        self.job_id = 0
+        self.shards: ShardWriter | None = None
+        self.bar = Bar(False)
+        self.last_write = time.monotonic()
+        self.active: set[str] = set()  # clip hashes with a task queued or in flight (a copy of a clip runs once)
+
+    # -------------------------------------------------------------------------------------------- the run
+
+    def run(self, clips: Iterable[ClipRef], engine: Engine | None = None) -> JobReport:
+        self.plan.check_available()
+        t0 = time.monotonic()
+        with self.db.store() as store:
+            repo = BatchRepository(store.session)
+            repo.reset_orphans()
+            shard_dir = str(self.spec.shard_dir) if self.spec.shard_dir else None
+            self.job_id = repo.create_job(name=self.spec.name, spec=self.spec.to_json(), engine=self.spec.engine,
+                                          code_version=__version__, shard_dir=shard_dir)  # fmt: skip
+        if self.spec.shard_dir is not None:
+            self.shards = ShardWriter(self.spec.shard_dir, self.job_id, self.spec.shard_rows)
+        self.bar = Bar(self.progress, total=self.total_hint, desc=f"batch job {self.job_id}")
+        own_engine = engine is None
+        status = "interrupted"
+        try:
+            if engine is None:
+                engine = make_engine(self.spec.engine, self.spec.workers, self.spec.address, self.spec.ship_code)
+            self._loop(engine, self._tasks(iter(clips)))
+            status = "finished"
+        finally:
+            if own_engine and engine is not None:
+                engine.close()
+            self.bar.close()
+            self._finish(status)
+        with self.db.store() as store:
+            repo = BatchRepository(store.session)
+            return JobReport(job=repo.job(self.job_id), errors=repo.errors(self.job_id, limit=50),
+                             seconds=time.monotonic() - t0)  # fmt: skip
+
+    def _loop(self, engine: Engine, source: Iterator[Task]) -> None:
+        in_flight: dict[Any, Task] = {}
+        exhausted = False
+        buffered: list[tuple[Task, TaskResult | BaseException]] = []
+        while True:
+            while len(in_flight) < self.spec.window:
+                task = self.retries.popleft() if self.retries else (None if exhausted else next(source, None))
+                if task is None:
+                    exhausted = True
+                    break
+                in_flight[engine.submit(task)] = task
+                self.submitted.extend(sorted(task.record))
+            due = time.monotonic() - self.last_write >= FLUSH_S
+            if buffered and (due or not in_flight or len(buffered) >= 4 * self.spec.window):
+                self._flush(buffered)
+                buffered = []
+                continue  # retries may have been queued
+            if not in_flight:
+                return
+            wait = WAIT_S if not buffered else max(0.0, FLUSH_S - (time.monotonic() - self.last_write))
+            finished = engine.wait_some(list(in_flight), wait)
+            if finished:
+                buffered += [(in_flight.pop(h), r) for h, r in finished]
+            elif not buffered and time.monotonic() - self.last_write > HEARTBEAT_S:
+                with self.db.store() as store:
+                    BatchRepository(store.session).heartbeat(self.job_id)
+                self.last_write = time.monotonic()
+
+    def _finish(self, status: str) -> None:
+        if self.shards is not None and status == "finished":
+            while self.shards.buffer:
+                self._write_pending(self.shards.write(), [])
+        with self.db.store() as store, store.transaction():
+            repo = BatchRepository(store.session)
+            if status != "finished":  # what was in flight goes back to pending for the next run
+                store.session.execute("UPDATE batch_items SET status = 'pending' WHERE status = 'running' "
+                                      "AND job_id = ?", [self.job_id])  # fmt: skip
+            repo.refresh_counts(self.job_id, selection_done=status == "finished" or None, status=status)
+
+    # -------------------------------------------------------------------------------------------- selection
+
+    def _tasks(self, clips: Iterator[ClipRef]) -> Iterator[Task]:
+        chunk: list[ClipRef] = []
+        size = max(8, self.spec.window)
+        for clip in clips:
+            chunk.append(clip)
+            if len(chunk) >= size:
+                yield from self._prepare(chunk)
+                chunk = []
+        if chunk:
+            yield from self._prepare(chunk)
+        with self.db.store() as store:
+            job = BatchRepository(store.session).refresh_counts(self.job_id, selection_done=True)
+        if self.bar.bar is not None:  # the exact total is known now (copies of a clip counted once)
+            self.bar.bar.total = job.n_selected
+            self.bar.bar.refresh()
+
+    def _prepare(self, chunk: list[ClipRef]) -> list[Task]:
+        prepared: list[tuple[ClipRef, list[Any], list[str]]] = []
+        new_items: list[NewItem] = []
+        for clip in chunk:
+            if not clip.path.is_file():
+                raise BatchError(f"{clip.path}: selected clip is missing (expected a readable file)")
+            # absolute paths: workers may run elsewhere (a cluster with the data mounted at the same place)
+            clip = replace(clip, path=clip.path.resolve(), content_hash=clip.content_hash or sha256_file(clip.path))
+            assert clip.content_hash is not None
+            specs = self.plan.specs_for(clip)
+            keys = [s.key(clip.content_hash) for s in specs]
+            for s, k in zip(specs, keys, strict=True):
+                new_items.append(NewItem(k, clip.content_hash, s.name, s.params_hash, canonical(s.params),
+                                         str(clip.path), self.plan.exercise_for(clip)))  # fmt: skip
+            prepared.append((clip, specs, keys))
+        tasks: list[Task] = []
+        with self.db.store() as store, store.transaction():
+            _register_clips(store, [c for c, _, _ in prepared])
+            repo = BatchRepository(store.session)
+            states = repo.select_items(self.job_id, new_items, self.position)
+            self.position += len(new_items)
+            if self.retry_failed:
+                repo.reset_failures([k for k, (st, _) in states.items() if st == "failed"])
+                states = repo.states(list(states))
+            for clip, specs, keys in prepared:
+                if clip.content_hash in self.active:
+                    continue  # the same bytes under another name: its items are already on their way
+                task = self._task(store, clip, specs, keys, states)
+                if task is not None:
+                    tasks.append(task)
+                    self.active.add(str(clip.content_hash))
+            job = repo.refresh_counts(self.job_id)
+        self.bar.set_total(max(self.total_hint or 0, job.n_selected))
+        self._sync_bar(job)
+        return tasks
+
+    def _task(self, store: Store, clip: ClipRef, specs: list[Any], keys: list[str],
+              states: dict[str, tuple[str, int]]) -> Task | None:  # fmt: skip
+        limit = self.spec.max_attempts
+        todo = [i for i, k in enumerate(keys) if states[k][0] != "done"]
+        if not todo:
+            return None
+        first = todo[0]
+        if states[keys[first]][0] == "failed" and states[keys[first]][1] >= limit:
+            return None  # given up (its error is recorded); the stages after it cannot run either
+        assert clip.content_hash is not None
+        inputs: dict[str, Any] = {}
+        start = 0 if first == 0 else 1  # coaching and evaluation need the analysis: recompute it as an input
+        if start == 1:
+            pose = specs[0].params
+            if pose["backend"] in CACHED_BACKENDS:
+                blob = _cached(store, clip.content_hash, pose["backend"], pose)
+                if blob is None:
+                    start = 0  # the pose cache row is gone: extract again
+                else:
+                    inputs["track_npz"] = blob
+                    inputs["landmarks_npz"] = _cached(store, clip.content_hash, pose["backend"] + ":landmarks", pose)
+                    inputs["backend"] = pose["backend"]
+        # record what is to do, and a pose extracted again because its cache row was gone (to refill the cache)
+        record = frozenset(keys[i] for i in range(start, len(keys)) if i in todo or i == 0)
+        for k in record:  # failures so far, for the retry bound (only of items in flight: memory stays bounded)
+            self.failures[k] = states[k][1]
+        return Task(clip=clip, stages=specs[start:], keys=keys[start:], inputs=inputs,
+                    context=self.plan.context_for(clip), delay_s=self.spec.delay_s, record=record,
+                    num_gpus=self.spec.gpus_per_task if self.plan.gpus(specs[start:]) else 0.0)  # fmt: skip
+
+    # -------------------------------------------------------------------------------------------- results
+
+    def _flush(self, finished: list[tuple[Task, TaskResult | BaseException]]) -> None:
+        writes: list[_Pending] = []
+        for task, res in finished:
+            if isinstance(res, BaseException):  # the worker itself died: every item of the task failed
+                error = f"worker lost: {type(res).__name__}: {' '.join(str(res).split())[:300]}"
+                for key, spec in zip(task.keys, task.stages, strict=True):
+                    if key in task.record:
+                        writes.append(_Pending(Outcome(key, False, "?", 0.0, error=error), spec.name, task))
+                continue
+            for r in res.results:
+                if r.key not in task.record:
+                    continue
+                outcome = Outcome(r.key, r.ok, res.worker, r.seconds, error=r.error,
+                                  result={"summary": r.summary} if r.ok else None)  # fmt: skip
+                writes.append(_Pending(outcome, r.stage, task, r))
+        ready: list[_Pending] = []
+        for p in writes:
+            if self.shards is not None and p.outcome.ok and p.stage == "analysis" and p.result is not None:
+                ref = self.shards.add(p, p.result.payload.get("analysis", {}))
+                assert p.outcome.result is not None
+                p.outcome.result["shard"] = ref
+            else:
+                ready.append(p)
+        while self.shards is not None and self.shards.full:
+            ready += self.shards.write()
+        self._write_pending(ready, self._retry_tasks(finished, writes))
+
+    def _retry_tasks(self, finished: list[tuple[Task, TaskResult | BaseException]],
+                     writes: list[_Pending]) -> list[Task]:  # fmt: skip
+        """Tasks for the failed items that have attempts left; a pose that succeeded is passed on, not redone."""
+        failed = {p.outcome.work_key for p in writes if not p.outcome.ok}
+        retries = []
+        for task, res in finished:
+            again = frozenset(k for k in task.keys
+                              if k in failed and self.failures.get(k, 0) + 1 < self.spec.max_attempts)  # fmt: skip
+            if not again:
+                continue
+            inputs, stages, keys = dict(task.inputs), task.stages, task.keys
+            if stages[0].name == "pose" and keys[0] not in again and not isinstance(res, BaseException):
+                pose = next((r for r in res.results if r.stage == "pose" and r.ok), None)
+                if pose is not None and "track_npz" in pose.payload:
+                    inputs.update(track_npz=pose.payload["track_npz"], landmarks_npz=pose.payload.get("landmarks_npz"),
+                                  backend=pose.payload.get("backend"))  # fmt: skip
+                    stages, keys = stages[1:], keys[1:]
+            retries.append(replace(task, stages=stages, keys=keys, inputs=inputs, record=again))
+        return retries
+
+    def _write_pending(self, ready: list[_Pending], retries: list[Task]) -> None:
+        with self.db.store() as store, store.transaction():
+            repo = BatchRepository(store.session)
+            if self.submitted:
+                repo.mark_running(self.job_id, self.submitted)
+                self.submitted = []
+            for p in ready:
+                if p.outcome.ok and p.result is not None:
+                    kind, ref = self._store_result(store, p)
+                    p.outcome = replace(p.outcome, result_kind=kind, result_ref=ref,
+                                        provenance=_provenance(p, self.job_id))  # fmt: skip
+                if p.outcome.ok:
+                    self.failures.pop(p.outcome.work_key, None)
+                else:
+                    self.failures[p.outcome.work_key] = self.failures.get(p.outcome.work_key, 0) + 1
+            repo.record_many(self.job_id, [p.outcome for p in ready])
+            job = repo.refresh_counts(self.job_id)
+        self.retries.extend(retries)
+        for p in ready:
+            self.active.discard(str(p.task.clip.content_hash))
+        for t in retries:
+            self.active.add(str(t.clip.content_hash))
+        self.last_write = time.monotonic()
+        self._sync_bar(job)
+
+    def _sync_bar(self, job: BatchJob) -> None:
+        if self.bar.bar is None:
+            return
+        finished = job.n_done + job.n_failed
+        self.bar.set_total(job.n_selected)
+        self.bar.advance(max(0, finished - int(self.bar.bar.n)), job.n_failed, job.n_skipped)
+
+    def _store_result(self, store: Store, p: _Pending) -> tuple[str, str]:
+        """Write what the stage produced where the store keeps it; returns (result_kind, result_ref)."""
+        r = p.result
+        assert r is not None and p.task.clip.content_hash is not None
+        clip_hash = p.task.clip.content_hash
+        spec = next(s for s in p.task.stages if s.name == p.stage)
+        if p.stage == "pose":
+            if "track_npz" not in r.payload:
+                return "file", str(p.task.clip.path)  # a pose .npz: the file is the result
+            backend = spec.params["backend"]
+            params = _pose_cache_params(spec.params)
+            _put_blob(store, clip_hash, backend, params, r.payload["track_npz"], r.summary.get("n_frames", 0),
+                      r.payload.get("extract_s"))  # fmt: skip
+            if r.payload.get("landmarks_npz") is not None:
+                _put_blob(store, clip_hash, backend + ":landmarks", params, r.payload["landmarks_npz"],
+                          r.summary.get("n_frames", 0), None)  # fmt: skip
+            return "pose_tracks", f"{clip_hash}|{backend}|{canonical_params(params)}"
+        if p.stage == "analysis":
+            return "run", str(self._record_run(store, p, spec.params))
+        if p.stage == "coaching":
+            assert p.outcome.result is not None
+            p.outcome.result["utterances"] = r.payload.get("utterances", [])
+            return "json", p.outcome.work_key
+        if p.stage == "evaluation":
+            assert p.outcome.result is not None
+            for metric, value in r.summary.get("metrics", {}).items():
+                if isinstance(value, (int, float)):
+                    store.runs.add_evaluation(dataset=f"batch:{self.job_id}", metric=str(metric), value=float(value),
+                                              details={"work_key": p.outcome.work_key})  # fmt: skip
+            return "json", p.outcome.work_key
+        return "json", p.outcome.work_key
+
+    def _record_run(self, store: Store, p: _Pending, params: dict[str, Any]) -> int:
+        """A run record like the pipeline's, with its feedback events; the full document stays in the item's
+        result (or its Parquet shard)."""
+        r = p.result
+        assert r is not None
+        doc = r.payload.get("analysis", {})
+        versions = params.get("versions", {})
+        prov = doc.get("provenance", {})
+        # The runs and feedback_events rows RunRepository.start/finish/add_feedback would write, in two
+        # statements instead of 3 + one per event (the driver's writes bound a batch's throughput on small clips).
+        config = {"exercise": params["exercise"], "backend": prov.get("backend"), "batch_job": self.job_id,
+                  "work_key": p.outcome.work_key}  # fmt: skip
+        now = utc_now()
+        run_id = int(store.session.scalar(
+            "INSERT INTO runs (status, exercise, clip_hash, config_json, code_version, model, reference_version, "
+            "rules_version, threshold_versions, timings_json, started_at, finished_at) "
+            "VALUES ('succeeded', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            [params["exercise"], p.task.clip.content_hash, canonical_json(config), __version__, prov.get("backend"),
+             versions.get("reference_version"), versions.get("rules_version"),
+             canonical_json(versions.get("threshold_versions") or {}), canonical_json({"analysis_s": r.seconds}),
+             now, now],
+        ))  # fmt: skip
+        feedback = doc.get("feedback", [])
+        if feedback:
+            store.session.execute(
+                "INSERT INTO feedback_events (run_id, t_s, severity, message, payload_json, created_at) "
+                "SELECT ?, unnest(?::DOUBLE[]), 'warning', unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), ?",
+                [run_id, [f.get("t_s") for f in feedback], [f["text"] for f in feedback],
+                 [canonical_json({"evidence": f.get("evidence", [])}) for f in feedback], now],
+            )  # fmt: skip
+        if self.shards is None and p.outcome.result is not None:
+            p.outcome.result["analysis"] = doc
+        return run_id
+
+
+def _pose_cache_params(params: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's pose cache parameters, so `biocoach analyze` later hits what a batch stored."""
+    return {"fps": params["fps"], "code_version": params["code_version"]}
+
+
+def _cached(store: Store, clip_hash: str, backend: str, params: dict[str, Any]) -> bytes | None:
+    blob = store.session.scalar("SELECT npz FROM pose_tracks WHERE clip_hash = ? AND backend = ? AND params_json = ?",
+                                [clip_hash, backend, canonical_params(_pose_cache_params(params))])  # fmt: skip
+    return None if blob is None else bytes(blob)
+
+
+def _put_blob(store: Store, clip_hash: str, backend: str, params: dict[str, Any], blob: bytes, n_frames: int,
+              extract_s: float | None) -> None:  # fmt: skip
+    store.session.execute(
+        "INSERT OR REPLACE INTO pose_tracks (clip_hash, backend, params_json, npz, n_frames, created_at, extract_s) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [clip_hash, backend, canonical_params(params), blob, int(n_frames), utc_now(), extract_s],
+    )
+
+
+def _register_clips(store: Store, clips: list[ClipRef]) -> None:
+    for c in clips:
+        store.session.execute(
+            "INSERT INTO clips (content_hash, path, exercise, n_bytes, registered_at) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            [c.content_hash, str(c.path), c.exercise, c.path.stat().st_size, utc_now()],
+        )
+
+
+def _provenance(p: _Pending, job_id: int) -> dict[str, Any]:
+    spec = next(s for s in p.task.stages if s.name == p.stage)
+    return {"job_id": job_id, "stage": p.stage, "params": spec.params, "clip": str(p.task.clip.path),
+            "source": p.task.clip.source, "worker": p.outcome.worker, "code_version": __version__}  # fmt: skip
+
+
+def run_job(spec: JobSpec, clips: Iterable[ClipRef], plan: StagePlan, db: Database, *, engine: Engine | None = None,
+            progress: bool = False, total_hint: int | None = None, retry_failed: bool = False,
+            ) -> JobReport:  # fmt: skip
+    """Run a batch job to the end (or until interrupted) and return its final counts and errors."""
+    if plan.db is None:
+        plan.db = db
+    driver = Driver(spec, plan, db, progress=progress, total_hint=total_hint, retry_failed=retry_failed)
+    return driver.run(clips, engine)

@@ -1,0 +1,174 @@
+"""A minimal incremental decoder over a Llama-family causal LM, for the 4 Hz coaching loop.
+
+Why not ``model.generate`` or a plain ``model(...)`` step: on 2 CPU cores one Hugging Face forward step of
+SmolLM2-135M costs about 55 ms, mostly Python dispatch across 30 layers and reading 540 MB of fp32 weights
+per token. The coaching loop needs one decision every 250 ms with 10× headroom (≤ 25 ms). This decoder
+
+- reads the LM's weights into its own fused copies (q|k|v in one matrix, gate|up in one matrix), so the
+  shared LM instance from ``workbench.llm.load_causal_lm`` is never modified;
+- optionally quantises those copies to int8 (``torch.ao.quantization.quantize_dynamic``: int8 weights,
+  activations quantised per call), which quarters the bytes read per token — the step is memory-bound;
+- keeps a static KV cache of ``max_len`` positions (no reallocation in the hot path), so a fixed prefix is
+  prefilled once and each decision appends only the new tokens;
+- computes output logits only for the rows asked for (``<next>``/``<feedback>`` at a decision step) instead
+  of the 49k-row vocabulary.
+
+All streams of a batch advance in lockstep (same positions), which is what batched decoding across
+streams on a GPU needs (``bench/gpu_coach.py``). With ``quantize=False`` and fp32 the hidden states equal
+the Hugging Face forward's to float rounding (tests/unit/test_coach_model.py).
+"""
+
+from __future__ import annotations
+
+import copy
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class _Layer:
+    norm1: Tensor
+    norm2: Tensor
+    qkv: nn.Module
+    o: nn.Module
+    gate_up: nn.Module
+    down: nn.Module
+
+
+def _fused(*linears: nn.Linear) -> nn.Linear:
+    """One Linear whose output is the concatenation of the given Linears' outputs (weights copied)."""
+    weight = torch.cat([lin.weight.detach() for lin in linears], dim=0)
+    out = nn.Linear(weight.shape[1], weight.shape[0], bias=any(lin.bias is not None for lin in linears),
+                    device=weight.device, dtype=weight.dtype)  # fmt: skip
+    with torch.no_grad():
+        out.weight.copy_(weight)
+        if out.bias is not None:
+            out.bias.copy_(torch.cat([lin.bias.detach() if lin.bias is not None else
+                                      torch.zeros(lin.out_features, dtype=weight.dtype, device=weight.device)
+                                      for lin in linears]))  # fmt: skip
+    out.requires_grad_(False)
+    return out
+
+
+def _rope_theta(config: Any) -> float:
+    params = getattr(config, "rope_parameters", None) or {}
+    if isinstance(params, dict) and "rope_theta" in params:
+        return float(params["rope_theta"])
+    return float(getattr(config, "rope_theta", 10000.0))
+
+
+class FastDecoder:
+    """Incremental decoding of ``inputs_embeds`` through a frozen LlamaForCausalLM's layers."""
+
+    def __init__(self, lm: Any, *, max_len: int = 1024, batch: int = 1, quantize: bool = False,
+                 dtype: torch.dtype | None = None, device: torch.device | str | None = None):  # fmt: skip
+        cfg = lm.config
+        rope = getattr(cfg, "rope_parameters", None) or getattr(cfg, "rope_scaling", None) or {}
+        if isinstance(rope, dict) and rope.get("rope_type", "default") not in ("default", None):
+            raise ValueError(f"FastDecoder supports default RoPE only; this model uses {rope.get('rope_type')!r}")
+        if getattr(cfg, "model_type", "llama") not in ("llama", "mistral", "qwen2"):
+            warnings.warn(f"FastDecoder assumes a Llama-style block; got model_type {cfg.model_type!r}", stacklevel=2)
+        core = lm.model
+        self.device = torch.device(device) if device is not None else core.embed_tokens.weight.device
+        self.dtype = dtype or core.embed_tokens.weight.dtype
+        self.n_heads = int(cfg.num_attention_heads)
+        self.n_kv = int(getattr(cfg, "num_key_value_heads", None) or self.n_heads)
+        self.head_dim = int(getattr(cfg, "head_dim", None) or cfg.hidden_size // self.n_heads)
+        self.hidden = int(cfg.hidden_size)
+        self.inter = int(cfg.intermediate_size)
+        self.eps = float(cfg.rms_norm_eps)
+        self.max_len = int(max_len)
+        self.batch = int(batch)
+        self.quantized = bool(quantize)
+        layers = []
+        for block in core.layers:
+            att, mlp = block.self_attn, block.mlp
+            mods = nn.ModuleDict({
+                "qkv": _fused(att.q_proj, att.k_proj, att.v_proj), "o": copy.deepcopy(att.o_proj),
+                "gate_up": _fused(mlp.gate_proj, mlp.up_proj), "down": copy.deepcopy(mlp.down_proj),
+            }).to(device=self.device, dtype=self.dtype)  # fmt: skip
+            if quantize:
+                mods = torch.ao.quantization.quantize_dynamic(mods, {nn.Linear}, dtype=torch.qint8, inplace=True)
+            layers.append(_Layer(
+                norm1=block.input_layernorm.weight.detach().to(self.device, self.dtype).clone(),
+                norm2=block.post_attention_layernorm.weight.detach().to(self.device, self.dtype).clone(),
+                qkv=mods["qkv"], o=mods["o"], gate_up=mods["gate_up"], down=mods["down"],
+            ))  # fmt: skip
+        self.layers = layers
+        self.final_norm = core.norm.weight.detach().to(self.device, self.dtype).clone()
+        self.embed = core.embed_tokens.weight.detach().to(self.device, self.dtype)  # read-only view of the LM's
+        head = lm.get_output_embeddings()
+        self.head_weight = head.weight.detach().to(self.device, self.dtype)
+        inv = 1.0 / (_rope_theta(cfg) ** (torch.arange(0, self.head_dim, 2, dtype=torch.float64) / self.head_dim))
+        freqs = torch.outer(torch.arange(self.max_len, dtype=torch.float64), inv)
+        emb = torch.cat([freqs, freqs], dim=-1)
+        self.cos = emb.cos().to(self.device, self.dtype)
+        self.sin = emb.sin().to(self.device, self.dtype)
+        shape = (len(layers), self.batch, self.n_kv, self.max_len, self.head_dim)
+        self.k_cache = torch.zeros(shape, device=self.device, dtype=self.dtype)
+        self.v_cache = torch.zeros(shape, device=self.device, dtype=self.dtype)
+        self.pos = 0
+
+    # ------------------------------------------------------------------------------------------ state
+    def reset(self, pos: int = 0) -> None:
+        """Forget everything after position ``pos`` (0: empty; the prefix length: back to the prefix)."""
+        self.pos = int(pos)
+
+    @property
+    def room(self) -> int:
+        return self.max_len - self.pos
+
+    # ---------------------------------------------------------------------------------------- forward
+    def _norm(self, x: Tensor, weight: Tensor) -> Tensor:
+        xf = x.float()
+        return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype) * weight
+
+    def _rotate(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        half = x.shape[-1] // 2
+        rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
+        return x * cos + rotated * sin
+
+    @torch.inference_mode()
+    def append(self, embeds: Tensor) -> Tensor:
+        """Run ``embeds`` (batch × n × hidden) after the cached positions; returns the final-normed hidden
+        states (batch × n × hidden) and advances the cache by n."""
+        b, n, _ = embeds.shape
+        start, end = self.pos, self.pos + n
+        if end > self.max_len:
+            raise RuntimeError(f"KV cache full: {self.pos} + {n} tokens > max_len {self.max_len}")
+        x = embeds.to(self.device, self.dtype)
+        cos, sin = self.cos[start:end], self.sin[start:end]
+        hq, hk, hd = self.n_heads, self.n_kv, self.head_dim
+        mask = None
+        if n > 1:  # new token i sees every cached position and the new tokens up to itself
+            mask = torch.ones(n, end, dtype=torch.bool, device=self.device).tril(diagonal=start)
+        for i, layer in enumerate(self.layers):
+            h = self._norm(x, layer.norm1)
+            qkv = layer.qkv(h)
+            q = qkv[..., : hq * hd].view(b, n, hq, hd).transpose(1, 2)
+            k = qkv[..., hq * hd : (hq + hk) * hd].view(b, n, hk, hd).transpose(1, 2)
+            v = qkv[..., (hq + hk) * hd :].view(b, n, hk, hd).transpose(1, 2)
+            q, k = self._rotate(q, cos, sin), self._rotate(k, cos, sin)
+            self.k_cache[i, :b, :, start:end] = k
+            self.v_cache[i, :b, :, start:end] = v
+            keys, values = self.k_cache[i, :b, :, :end], self.v_cache[i, :b, :, :end]
+            att = nn.functional.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=hq != hk)
+            x = x + layer.o(att.transpose(1, 2).reshape(b, n, hq * hd))
+            h = self._norm(x, layer.norm2)
+            gu = layer.gate_up(h)
+            x = x + layer.down(nn.functional.silu(gu[..., : self.inter]) * gu[..., self.inter :])
+        self.pos = end
+        return self._norm(x, self.final_norm)
+
+    def logits(self, hidden: Tensor, rows: Tensor | None = None) -> Tensor:
+        """Output logits of ``hidden`` (… × hidden) for the given head rows only (r × hidden), or the full
+        vocabulary when rows is None."""
+        weight = self.head_weight if rows is None else rows.to(self.device, self.dtype)
+        return hidden.to(weight.dtype) @ weight.T
+
+    def embed_ids(self, ids: Tensor) -> Tensor:
+        return self.embed[ids.to(self.device)]

@@ -1,0 +1,284 @@
+"""Streaming decode of the neural coach: one decision every 250 ms within a 25 ms CPU budget.
+
+What a decision step costs, and why it is cheap (measured in BENCHMARKS.md, ``bench/bench_coach.py``):
+
+- The fixed prefix (prompt, exercise, C_morph) is prefilled once per session into a static KV cache
+  (``FastDecoder``). Each step then appends only what is new: the previous step's ``<next>`` token, the
+  C_motion block when a cycle completed (violations changed; supplement §12.2 refreshes violations per cycle),
+  and the fused visual token(s) of this step — usually 2 tokens, not a re-encoded 150-token context.
+- At a decision step only the two allowed output rows (``<next>``, ``<feedback>``) are computed, not the
+  49k-row vocabulary. Inside an utterance the full vocabulary plus the end token is scored, greedily, with
+  the constrained-decoding rules (``constrain_utterance_logits``), and at most 128 tokens.
+- The LM's linear layers run as int8 dynamic-quantised copies on the CPU (the shared LM is not touched).
+- Pose-only input: the backbone sees black frames (config ``pose_only_frames``), so the fused visual token
+  is the same every step and is computed once per session.
+- When the cache would pass ``context_window`` positions it falls back to the prefix and re-appends the
+  current C_motion (one longer step, every few minutes of session).
+
+The same sequence layout is used in training (``workbench.model.tokens``).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from numpy.typing import NDArray
+from torch import Tensor
+
+from workbench.model.coaching import DecisionInput, Evidence, Utterance, UtteranceKind
+from workbench.model.configuration_coach import END, FEEDBACK, NEXT, CoachConfig
+from workbench.model.modeling_coach import CoachModel, constrain_utterance_logits, read_provenance
+from workbench.model.tokens import (
+    encode,
+    joint_names_of,
+    masked_motion_context,
+    motion_block,
+    prefix_text,
+    utterance_ids,
+)
+
+if TYPE_CHECKING:
+    from workbench.config import Config
+
+log = logging.getLogger(__name__)
+
+UNTRAINED_NOTE = ("neural coach: no coach_checkpoint configured, so the fusion layers and new tokens are "
+                  "UNTRAINED (it will not speak); train one with `biocoach train` and set coach_checkpoint")  # fmt: skip
+DEFAULT_JOINTS_NOTE = "DoF selector not trained: the catalogue's default salient joints are used"
+
+
+@dataclass
+class DecodeStats:
+    """Per-session counters, for the benchmark and the provenance."""
+
+    steps: int = 0
+    refreshes: int = 0
+    window_resets: int = 0
+    utterance_tokens: int = 0
+    step_ms: list[float] = field(default_factory=list)
+
+
+class NeuralCoach:
+    """The neural coach behind the ``Coach`` protocol (``workbench.model.coaching``)."""
+
+    def __init__(self, model: CoachModel, tokenizer: Any, *, provenance: dict[str, Any] | None = None,
+                 quantize: bool | None = None, threads: int | None = None):  # fmt: skip
+        from workbench.model.fastlm import FastDecoder
+
+        self.model = model.eval()
+        self.config: CoachConfig = model.config
+        self.tokenizer = tokenizer
+        if threads:
+            torch.set_num_threads(threads)
+        quant = self.config.quantize_int8 if quantize is None else quantize
+        device = next(model.parameters()).device
+        self.decoder = FastDecoder(model.lm, max_len=self.config.context_window, quantize=quant and device.type == "cpu")
+        self.rows_action = torch.cat([model.special_head[:2]]).detach()  # <next>, <feedback> output rows
+        self.provenance: dict[str, Any] = dict(provenance or {})
+        self.provenance.setdefault("notes", [])
+        self.provenance.update({"decode": "FastDecoder, static KV cache, 2-row action logits",
+                                "quantized_int8": self.decoder.quantized,
+                                "lm_visual_tokens": self.config.lm_visual_tokens,
+                                "pose_only_frames": self.config.pose_only_frames})  # fmt: skip
+        self.stats = DecodeStats()
+        self.exercise = ""
+        self.salient_joints: tuple[str, ...] = ()
+        self._prefix_len = 0
+        self._pending: list[Tensor] = []  # token embeddings owed to the cache before the next visual token
+        self._context_motion: str | None = None
+        self._morph: Tensor | None = None
+        self._const_z: Tensor | None = None
+        self._vis_state: Tensor | None = None
+        self._pooled: list[Tensor] = []
+        self._selector_fixed = False
+
+    @property
+    def name(self) -> str:
+        return "neural"
+
+    # ------------------------------------------------------------------------------------- session
+    def reset(self, exercise: str, context_morph: str) -> None:
+        """Prefill the fixed prefix (off the 4 Hz hot path) and clear the per-session state."""
+        from workbench.exercises import load_catalogue
+
+        self.exercise = exercise
+        self.salient_joints = tuple(load_catalogue().get(exercise).salient_joints)[: self.config.top_k]
+        self._selector_fixed = not self.config.selector_trained
+        notes = self.provenance["notes"]
+        if not self.config.selector_trained and DEFAULT_JOINTS_NOTE not in notes:
+            notes.append(DEFAULT_JOINTS_NOTE)
+        self.provenance["salient_joints"] = list(self.salient_joints)
+        self.provenance["salient_joints_source"] = ("DoF selector" if self.config.selector_trained
+                                                    else "catalogue default")  # fmt: skip
+        self.stats = DecodeStats()
+        with torch.inference_mode():
+            ids = torch.tensor(encode(self.tokenizer, prefix_text(self.config, exercise, context_morph)))
+            self.decoder.reset(0)
+            self.decoder.append(self.model.embed_ids(ids)[None])
+            self._prefix_len = self.decoder.pos
+            morph_ids = torch.tensor(encode(self.tokenizer, context_morph) or [0])
+            self._morph = self.model.embed_ids(morph_ids)[None]
+            self._vis_state = self.model.backbone.initial_state()
+            self._const_z = None
+        self._pending = []
+        self._context_motion = None
+        self._pooled = []
+
+    # -------------------------------------------------------------------------------------- visual
+    def _frames_tensor(self, frames: NDArray[np.uint8]) -> Tensor:
+        """The frames since the last step (T×H×W×3, any rate and size) → 4 frames at 224×160 in [0, 1]."""
+        c = self.config
+        pick = np.linspace(0, len(frames) - 1, c.frames_per_token).round().astype(int)
+        x = torch.from_numpy(np.ascontiguousarray(frames[pick])).permute(0, 3, 1, 2).float() / 255.0
+        x = torch.nn.functional.interpolate(x, size=(c.frame_height, c.frame_width), mode="bilinear",
+                                            align_corners=False)  # fmt: skip
+        return x[None]
+
+    def _visual_token(self, frames: NDArray[np.uint8] | None) -> Tensor:
+        """This step's fused LM token(s), (1, n, hidden)."""
+        m = self.model
+        assert self._morph is not None and self._vis_state is not None
+        if frames is None or len(frames) == 0:
+            if self._const_z is None:  # black frames: after the first step the backbone output is constant
+                c = self.config
+                black = torch.zeros(1, c.frames_per_token, 3, c.frame_height, c.frame_width)
+                state = self._vis_state
+                for _ in range(max(1, -(-m.backbone.history // c.frames_per_token)) + 1):
+                    vis, state = m.backbone.step(black, state)
+                self._const_z = m.fuse(vis[:, None], self._morph, None)[0, 0][None]
+                if not self._selector_fixed:  # pose-only: nothing for the selector to see
+                    self._selector_fixed = True
+                    self.provenance["salient_joints_source"] = "catalogue default"
+                    self.provenance["notes"].append("pose-only input: DoF selector not applied to black frames; "
+                                                    "catalogue default salient joints used")  # fmt: skip
+            return self._const_z
+        vis, self._vis_state = m.backbone.step(self._frames_tensor(frames), self._vis_state)
+        if not self._selector_fixed:
+            self._pooled.append(vis.mean(dim=1))
+            if len(self._pooled) >= self.config.selector_warmup_steps:  # fix J* for the session (§3.3)
+                scores = m.selector(torch.cat(self._pooled).mean(0, keepdim=True))
+                top = torch.topk(scores[0], self.config.top_k).indices.tolist()
+                self.salient_joints = joint_names_of(top)
+                self.provenance["salient_joints"] = list(self.salient_joints)
+                self._selector_fixed = True
+        return m.fuse(vis[:, None], self._morph, None)[0, 0][None]
+
+    # ------------------------------------------------------------------------------------- decide
+    def decide(self, inp: DecisionInput) -> Utterance | None:
+        import time
+
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            out = self._decide(inp)
+        self.stats.step_ms.append((time.perf_counter() - t0) * 1000)
+        return out
+
+    def _violations(self, inp: DecisionInput) -> tuple[Any, ...]:
+        if not inp.reps:
+            return ()
+        keep = set(self.salient_joints)
+        return tuple(v for v in inp.reps[-1].violations if v.joint in keep)
+
+    def _decide(self, inp: DecisionInput) -> Utterance | None:
+        m, dec = self.model, self.decoder
+        self.stats.steps += 1
+        violations = self._violations(inp)
+        motion = masked_motion_context(inp.context_motion, violations, self.salient_joints)
+        z = self._visual_token(inp.frames)
+        parts = list(self._pending)
+        if self._context_motion is None or inp.new_reps:
+            parts.append(m.embed_ids(torch.tensor(encode(self.tokenizer, motion_block(motion)))))
+            self._context_motion = motion
+            self.stats.refreshes += 1
+        parts.append(z[0])
+        embeds = torch.cat(parts)[None]
+        if dec.pos + embeds.shape[1] + self.config.max_utterance_tokens + 2 > dec.max_len:
+            # Past the window: back to the prefix, then the current C_motion (the visual history is dropped).
+            dec.reset(self._prefix_len)
+            self.stats.window_resets += 1
+            block = m.embed_ids(torch.tensor(encode(self.tokenizer, motion_block(motion))))
+            embeds = torch.cat([block, z[0]])[None]
+        hidden = dec.append(embeds)[0, -1]
+        self._pending = []
+        action = dec.logits(hidden, self.rows_action)
+        if not bool(action[1] > action[0]):  # <next>
+            self._pending = [m.special_embed[0:1]]
+            return None
+        text, n = self._speak()
+        evidence = Evidence(violations=violations, rep=inp.reps[-1].index if inp.reps else None, phase=inp.phase,
+                            context_motion=motion)  # fmt: skip
+        return Utterance(text=text, n_tokens=max(1, n), kind=_kind(text, violations), evidence=evidence)
+
+    def _speak(self) -> tuple[str, int]:
+        """Greedy utterance after <feedback>: vocabulary + end token, ≤ max_utterance_tokens."""
+        m, dec, c = self.model, self.decoder, self.config
+        end_row = c.lm_vocab + c.special_tokens.index(END)
+        rows = torch.cat([dec.head_weight, m.special_head.detach()])
+        token = m.special_embed[c.special_tokens.index(FEEDBACK)][None]
+        spoken: list[int] = []
+        while True:
+            hidden = dec.append(token[None])[0, -1]
+            logits = constrain_utterance_logits(dec.logits(hidden, rows), len(spoken), c)
+            nxt = int(torch.argmax(logits))
+            if nxt == end_row:
+                break
+            spoken.append(nxt)
+            token = m.embed_ids(torch.tensor([nxt]))
+        self._pending = [m.special_embed[c.special_tokens.index(END)][None]]
+        self.stats.utterance_tokens += len(spoken)
+        return self.tokenizer.decode(spoken, skip_special_tokens=True).strip(), len(spoken)
+
+
+def _kind(text: str, violations: tuple[Any, ...]) -> UtteranceKind:
+    if violations:
+        return "corrective"
+    return "counting" if any(ch.isdigit() for ch in text) and len(text.split()) <= 3 else "instructional"
+
+
+# ------------------------------------------------------------------------------------------- loading
+def load_neural_coach(config: Config, exercise: str) -> NeuralCoach:
+    """The neural coach for ``biocoach coach --model neural``: the checkpoint at ``coach_checkpoint`` when
+    configured (its config names the LM it was trained with; ``language_model`` overrides the folder), else
+    an untrained model on ``language_model`` or the packaged SmolLM2 — said loudly in the provenance."""
+    from workbench.exercises import load_catalogue
+    from workbench.llm import load_causal_lm
+
+    load_catalogue().get(exercise)  # an unknown exercise fails here, naming the valid keys
+    if config.coach_checkpoint is not None:
+        folder = config.require("coach_checkpoint")
+        coach_config = CoachConfig.load(folder)
+        lm_path = config.language_model or (Path(coach_config.language_model) if coach_config.language_model else None)
+        lm = load_causal_lm(lm_path, cache=config.model_cache_dir)
+        model = CoachModel.from_pretrained(folder, lm.model)
+        provenance = {"model": "neural", "checkpoint": str(folder), "trained": True, "language_model": lm.name,
+                      "training": read_provenance(folder), "notes": []}  # fmt: skip
+    else:
+        lm = load_causal_lm(config.language_model, cache=config.model_cache_dir)
+        coach_config = default_config(lm.model, lm.name, config.language_model)
+        model = CoachModel(coach_config, lm.model)
+        provenance = {"model": "neural", "checkpoint": None, "trained": False, "language_model": lm.name,
+                      "notes": [UNTRAINED_NOTE]}  # fmt: skip
+        log.warning(UNTRAINED_NOTE)
+    if config.backbone_checkpoint is not None:
+        from workbench.model.backbone import load_backbone_checkpoint
+
+        load_backbone_checkpoint(model.backbone, config.require("backbone_checkpoint"))
+        provenance["backbone"] = str(config.backbone_checkpoint)
+    else:
+        provenance["backbone"] = "random init (no backbone_checkpoint configured)"
+    coach = NeuralCoach(model, lm.tokenizer, provenance=provenance)
+    return coach
+
+
+def default_config(lm: Any, lm_name: str, lm_path: Path | None = None, **overrides: Any) -> CoachConfig:
+    """A CoachConfig sized for the given LM (CPU defaults otherwise)."""
+    from dataclasses import replace
+
+    base = CoachConfig(lm_hidden=int(lm.config.hidden_size), lm_vocab=int(lm.get_input_embeddings().weight.shape[0]),
+                       lm_name=lm_name, language_model=str(lm_path) if lm_path else None)  # fmt: skip
+    return replace(base, **overrides)

@@ -1,0 +1,168 @@
+"""How a coaching session becomes one token sequence, the same for training and for streaming decode.
+
+    [prompt + exercise + C_morph]                                  the fixed prefix, prefilled once
+    C_motion block          (at step 0 and whenever a cycle completes: violations change)
+    z_t × lm_visual_tokens  (the fused visual–morphometric tokens of decision step t)
+    <next>                                     weight α   — or —
+    <feedback> text tokens <eos_fb>            weight 1
+    … next step …
+
+The LM predicts the action token at the last visual position of each step. After an utterance of n
+tokens, floor(n / 12 × 4) steps are skipped (simulated speech, EVALUATION.md), exactly as the streaming loop
+skips them. C_motion is masked to the selected joints: only their DoFs enter the text (pose state and
+violations), which is what "only selected joints' DoFs enter C_motion" means for a text context.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from workbench.model.coaching import DECISION_HZ, SPEECH_TOKENS_PER_S
+from workbench.model.configuration_coach import END, FEEDBACK, NEXT, CoachConfig
+from workbench.motion.context import motion_context
+from workbench.motion.results import Violation
+from workbench.skeleton import JOINT_NAMES, N_DOFS, joint
+
+VIS = -1  # placeholder id where a fused visual token goes
+PAD_WEIGHT = 0.0
+
+
+# ------------------------------------------------------------------------------------------- masking
+def dof_mask(joint_names: Sequence[str]) -> Tensor:
+    """(46,) bool: the DoFs owned by the given joints."""
+    mask = torch.zeros(N_DOFS, dtype=torch.bool)
+    for name in joint_names:
+        mask[list(joint(name).dofs)] = True
+    return mask
+
+
+def joint_names_of(ids: Sequence[int]) -> tuple[str, ...]:
+    return tuple(JOINT_NAMES[int(i)] for i in ids)
+
+
+def masked_motion_context(context_motion: str, violations: Sequence[Violation], selected: Sequence[str]) -> str:
+    """C_motion restricted to the selected joints: pose-state entries of other joints and their violations are
+    dropped. The pose-state text lists "<joint label> <angle>°" entries (``workbench.motion.context``)."""
+    labels = {joint(j).label for j in selected}
+    first = context_motion.split("\n", 1)[0]
+    body = first.removeprefix("Current pose: ").rstrip(".")
+    kept = [p for p in body.split(", ") if p.rsplit(" ", 1)[0] in labels] if first.startswith("Current pose: ") else []
+    state = "Current pose: " + (", ".join(kept) if kept else "no salient joint observed") + "."
+    if first == "Current pose: no pose yet.":
+        state = first
+    return motion_context(state, [v for v in violations if v.joint in set(selected)])
+
+
+# ------------------------------------------------------------------------------------------- text
+def prefix_text(config: CoachConfig, exercise: str, context_morph: str) -> str:
+    return f"{config.prompt.format(exercise=exercise.replace('_', ' '))}\n{context_morph}\n"
+
+
+def motion_block(context_motion: str) -> str:
+    return f"{context_motion}\n"
+
+
+def encode(tokenizer: Any, text: str) -> list[int]:
+    return list(tokenizer.encode(text, add_special_tokens=False))
+
+
+def speech_skip(n_tokens: int) -> int:
+    """Decision steps skipped while an utterance of n tokens is spoken (EVALUATION.md)."""
+    return math.floor(n_tokens / SPEECH_TOKENS_PER_S * DECISION_HZ)
+
+
+# --------------------------------------------------------------------------------------- sequences
+@dataclass(frozen=True)
+class StepExample:
+    """One decision step of a training session."""
+
+    step: int
+    context_motion: str | None  # the new C_motion when it changed at this step, else None
+    utterance: str | None = None  # what the coach said at this step (None: <next>)
+
+
+@dataclass
+class Plan:
+    """One session as a token sequence: ids (VIS at visual slots), the step and slot of each visual token,
+    and the loss weight of predicting each token from the one before it."""
+
+    ids: list[int] = field(default_factory=list)
+    vis_step: list[int] = field(default_factory=list)
+    vis_slot: list[int] = field(default_factory=list)
+    weights: list[float] = field(default_factory=list)
+    n_steps: int = 0
+
+    def add(self, ids: Sequence[int], weight: float = 0.0, step: int = 0, slots: Sequence[int] | None = None) -> None:
+        self.ids += list(ids)
+        self.weights += [weight] * len(ids)
+        self.vis_step += [step] * len(ids)
+        self.vis_slot += list(slots) if slots is not None else [0] * len(ids)
+
+
+def utterance_ids(tokenizer: Any, config: CoachConfig, text: str) -> list[int]:
+    """The spoken tokens of an utterance, capped at max_utterance_tokens."""
+    return encode(tokenizer, " " + text.strip())[: config.max_utterance_tokens]
+
+
+def build_plan(tokenizer: Any, config: CoachConfig, exercise: str, context_morph: str,
+               steps: Sequence[StepExample], alpha: float | None = None) -> Plan:  # fmt: skip
+    """The token sequence of a session (see module docstring); steps after an utterance that fall inside its
+    simulated speech time must not be in ``steps`` (``session_examples`` drops them)."""
+    alpha = config.alpha_next if alpha is None else alpha
+    plan = Plan()
+    plan.add(encode(tokenizer, prefix_text(config, exercise, context_morph)))
+    for s in steps:
+        if s.context_motion is not None:
+            plan.add(encode(tokenizer, motion_block(s.context_motion)))
+        plan.add([VIS] * config.lm_visual_tokens, step=s.step, slots=range(config.lm_visual_tokens))
+        if s.utterance is None:
+            plan.add([config.special_id(NEXT)], weight=alpha)
+        else:
+            plan.add([config.special_id(FEEDBACK)], weight=1.0)
+            plan.add(utterance_ids(tokenizer, config, s.utterance), weight=1.0)
+            plan.add([config.special_id(END)], weight=1.0)
+        plan.n_steps = max(plan.n_steps, s.step + 1)
+    return plan
+
+
+@dataclass
+class CoachBatch:
+    ids: Tensor  # (B, L) long, VIS at visual slots, pad id after the end
+    vis_step: Tensor  # (B, L) long
+    vis_slot: Tensor  # (B, L) long
+    weights: Tensor  # (B, L) float: weight of predicting ids[:, i] from position i − 1
+    attention_mask: Tensor  # (B, L) long
+    morph_ids: Tensor  # (B, Lm) long
+    morph_mask: Tensor  # (B, Lm) bool
+    n_steps: int
+    frames: Tensor | None = None  # (B, n_steps × 4, 3, H, W) in [0, 1]; None: black frames (pose-only data)
+    joint_labels: Tensor | None = None  # (B, 24) float salient-joint labels (stage 1)
+
+
+def collate(plans: Sequence[Plan], morph_ids: Sequence[Sequence[int]], pad_id: int,
+            frames: Tensor | None = None, joint_labels: Tensor | None = None) -> CoachBatch:  # fmt: skip
+    """Right-pad plans into a batch."""
+    length = max(len(p.ids) for p in plans)
+    lm = max(1, max(len(m) for m in morph_ids))
+
+    def padded(rows: Sequence[Sequence[float]], fill: float, n: int, dtype: torch.dtype) -> Tensor:
+        return torch.tensor([list(r) + [fill] * (n - len(r)) for r in rows], dtype=dtype)
+
+    return CoachBatch(
+        ids=padded([p.ids for p in plans], pad_id, length, torch.long),
+        vis_step=padded([p.vis_step for p in plans], 0, length, torch.long),
+        vis_slot=padded([p.vis_slot for p in plans], 0, length, torch.long),
+        weights=padded([p.weights for p in plans], PAD_WEIGHT, length, torch.float32),
+        attention_mask=padded([[1] * len(p.ids) for p in plans], 0, length, torch.long),
+        morph_ids=padded(morph_ids, pad_id, lm, torch.long),
+        morph_mask=padded([[1] * len(m) for m in morph_ids], 0, lm, torch.long).bool(),
+        n_steps=max(p.n_steps for p in plans),
+        frames=frames,
+        joint_labels=joint_labels,
+    )

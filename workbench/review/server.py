@@ -1,0 +1,178 @@
+"""Starting, watching and stopping a real Label Studio server, and where its credentials come from.
+
+Label Studio 1.23.2 lives in its own virtual environment (``.venv-labelstudio``, made by ``make setup``:
+its protobuf and Django would break mediapipe). ``start_server`` runs its ``label-studio start`` on
+127.0.0.1 with a data folder under the workspace (``.labelstudio/`` by default):
+
+* the admin account and API token come from ``BIOCOACH_LS_USERNAME`` / ``BIOCOACH_LS_PASSWORD`` /
+  ``BIOCOACH_LS_TOKEN``; what is not set is generated once and kept in 0600 files in the data folder. The
+  token must be given at the first start (``--user-token``) or Label Studio answers 401; it is never
+  printed or logged (the command line that holds it is not echoed, and the server's log is ours);
+* media for the tasks (clip videos and angle CSVs) are served by Label Studio's local-files storage from
+  ``<data>/media`` (``LOCAL_FILES_SERVING_ENABLED``, document root = the data folder);
+* version checks and analytics are off (offline machines).
+
+``GET /health`` answers after about 30 s on a fresh data folder on a 2-core machine, about 5 s on a restart;
+``wait_healthy`` polls it with a generous timeout.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.errors import WorkbenchError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_DATA_DIR = PROJECT_ROOT / ".labelstudio"
+DEFAULT_PORT = 8080
+LABEL_STUDIO_BIN = PROJECT_ROOT / ".venv-labelstudio" / "bin" / "label-studio"
+DEFAULT_USERNAME = "reviewer@biocoach.local"
+HEALTH_TIMEOUT_S = 180.0
+
+
+class LabelStudioServerError(WorkbenchError):
+    """The Label Studio server could not be started or did not become healthy."""
+
+
+@dataclass(frozen=True)
+class Credentials:
+    username: str
+    password: str = field(repr=False)
+    token: str = field(repr=False)
+
+
+def _secret_file(path: Path, make: str) -> str:
+    """A secret kept in a 0600 file: read it, or write ``make`` there first."""
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(make + "\n")
+    return make
+
+
+def credentials(data_dir: Path = DEFAULT_DATA_DIR) -> Credentials:
+    """The admin account and token: the environment first, else the files in the data folder (made once)."""
+    username = os.environ.get("BIOCOACH_LS_USERNAME") or DEFAULT_USERNAME
+    password = os.environ.get("BIOCOACH_LS_PASSWORD") or _secret_file(data_dir / "password", secrets.token_urlsafe(18))
+    token = os.environ.get("BIOCOACH_LS_TOKEN") or _secret_file(data_dir / "token", secrets.token_hex(20))
+    return Credentials(username=username, password=password, token=token)
+
+
+def media_root(data_dir: Path = DEFAULT_DATA_DIR) -> Path:
+    return data_dir / "media"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class LabelStudioServer:
+    """A running ``label-studio`` process (``process`` None: a server we connected to, not started)."""
+
+    url: str
+    data_dir: Path
+    credentials: Credentials
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+
+    def healthy(self) -> bool:
+        try:
+            with urllib.request.urlopen(self.url + "/health", timeout=5) as response:
+                return bool(response.status == 200)
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError):
+            return False
+
+    def wait_healthy(self, timeout_s: float = HEALTH_TIMEOUT_S) -> float:
+        """Poll /health until it answers; returns the seconds waited."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout_s:
+            if self.process is not None and self.process.poll() is not None:
+                raise LabelStudioServerError(f"label-studio exited with code {self.process.returncode} before it "
+                                             f"answered; its log: {self.log_path}\n{self._log_tail()}")  # fmt: skip
+            if self.healthy():
+                return time.monotonic() - start
+            time.sleep(1.0)
+        raise LabelStudioServerError(
+            f"{self.url}/health: expected an answer within {timeout_s:.0f} s, got none; its log: {self.log_path}"
+        )
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """Terminate the process we started (its whole process group); a connected server is left alone."""
+        proc = self.process
+        if proc is None or proc.poll() is not None:
+            return
+        try:
+            os.killpg(proc.pid, 15)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.wait(timeout=timeout_s)
+
+    def _log_tail(self) -> str:
+        if self.log_path is None or not self.log_path.is_file():
+            return ""
+        return self.log_path.read_text(encoding="utf-8", errors="replace")[-2000:]
+
+
+def start_server(
+    data_dir: Path = DEFAULT_DATA_DIR,
+    *,
+    port: int = DEFAULT_PORT,
+    executable: Path = LABEL_STUDIO_BIN,
+    wait: bool = True,
+    timeout_s: float = HEALTH_TIMEOUT_S,
+) -> LabelStudioServer:
+    """Start ``label-studio`` on 127.0.0.1:``port`` with ``data_dir``; wait for /health unless ``wait`` is off."""
+    if not executable.is_file():
+        raise LabelStudioServerError(
+            f"{executable}: expected the label-studio program of its own virtual environment, got no such file; "
+            "`make setup` creates .venv-labelstudio (DEPENDENCIES.md)"
+        )
+    data_dir = data_dir.resolve()
+    media_root(data_dir).mkdir(parents=True, exist_ok=True)
+    creds = credentials(data_dir)
+    env = dict(os.environ)
+    env.update(
+        LABEL_STUDIO_BASE_DATA_DIR=str(data_dir), LATEST_VERSION_CHECK="false", COLLECT_ANALYTICS="false",
+        LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true", LOCAL_FILES_SERVING_ENABLED="true",
+        LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(data_dir), LOCAL_FILES_DOCUMENT_ROOT=str(data_dir),
+        LABEL_STUDIO_USERNAME=creds.username, LABEL_STUDIO_PASSWORD=creds.password,
+    )  # fmt: skip
+    command = [str(executable), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
+               "--data-dir", str(data_dir), f"--username={creds.username}", f"--password={creds.password}",
+               f"--user-token={creds.token}", "--enable-legacy-api-token"]  # fmt: skip
+    # "=" keeps a generated secret that starts with "-" from being read as an option.
+    log_path = data_dir / "server.log"
+    with log_path.open("ab") as log:
+        # Its own process group, so stop() ends label-studio and whatever it spawned, and nothing else.
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=data_dir,
+                                start_new_session=True)  # fmt: skip
+    server = LabelStudioServer(f"http://127.0.0.1:{port}", data_dir, creds, proc, log_path)
+    if wait:
+        try:
+            server.wait_healthy(timeout_s)
+        except BaseException:
+            server.stop()
+            raise
+    return server
+
+
+def connect(url: str, data_dir: Path = DEFAULT_DATA_DIR) -> LabelStudioServer:
+    """A server that is already running (``label_studio_url``): its token from the environment or the file."""
+    return LabelStudioServer(url.rstrip("/"), data_dir.resolve(), credentials(data_dir))
