@@ -41,6 +41,7 @@ def main() -> dict[str, Any]:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--weights", default="int8,bfloat16,float32", help="decoder weight formats to compare")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from workbench.exercises import load_catalogue
@@ -73,21 +74,27 @@ def main() -> dict[str, Any]:
             cache.crop(-1)  # back to 149 cached tokens
         reencode = _time(lambda: hf(inputs_embeds=emb), 5)
 
-    # --- the coach's loop, repeated
-    runs = []
-    coach = NeuralCoach(model, lm.tokenizer)
-    for _ in range(args.repeats):
-        t = time.perf_counter()
-        run_coach(coach, track, "squat", context_morph="User body: height 1.78m, mass 73.2kg.")
-        wall = time.perf_counter() - t
-        st = coach.stats
-        runs.append({"step_ms": list(st.step_ms), "refreshes": st.refreshes, "wall_s": wall})
-    best = min(runs, key=lambda r: statistics.median(r["step_ms"]))
+    # --- the coach's loop, repeated, for each weight format of the decoder's copy of the LM
+    variants: dict[str, dict[str, Any]] = {}
+    for weights in args.weights.split(","):
+        coach = NeuralCoach(model, lm.tokenizer, weights=weights)
+        runs = []
+        for _ in range(args.repeats):
+            t = time.perf_counter()
+            run_coach(coach, track, "squat", context_morph="User body: height 1.78m, mass 73.2kg.")
+            wall = time.perf_counter() - t
+            runs.append({"step_ms": list(coach.stats.step_ms), "refreshes": coach.stats.refreshes, "wall_s": wall})
+        best_run = min(runs, key=lambda r: statistics.median(r["step_ms"]))
+        variants[weights] = {"coach": coach, "best": best_run, "runs": runs}
+        print(f"  {weights}: median per decision {statistics.median(best_run['step_ms']):.2f} ms "
+              f"(medians of the repeats: {[round(statistics.median(r['step_ms']), 2) for r in runs]})")
+    chosen = min(variants, key=lambda w: statistics.median(variants[w]["best"]["step_ms"]))
+    coach, best, runs = variants[chosen]["coach"], variants[chosen]["best"], variants[chosen]["runs"]
     steps = best["step_ms"]
 
     # --- one utterance token (full vocabulary + end row), and one decision step appending 2 tokens
     dec = coach.decoder
-    rows = torch.cat([dec.head_weight, model.special_head.detach()])
+    rows = torch.cat([dec.head_weight, model.special_head.detach().to(dec.dtype)])
     with torch.inference_mode():
         base = dec.pos
         tok = one.clone()
@@ -109,7 +116,9 @@ def main() -> dict[str, Any]:
         state = model.backbone.initial_state()
         backbone_ms = _time(lambda: model.backbone.step(frames, state), 10)
     res = {
-        "threads": args.threads, "session_s": round(duration, 1), "decisions": len(steps),
+        "threads": args.threads, "weights": chosen,
+        "median_by_weights": {w: round(statistics.median(v["best"]["step_ms"]), 2) for w, v in variants.items()},
+        "session_s": round(duration, 1), "decisions": len(steps),
         "decision_ms_median": round(statistics.median(steps), 2), "decision_ms_p95": round(_pct(steps, 95), 2),
         "decision_ms_max": round(max(steps), 2), "refresh_steps": best["refreshes"],
         "decode_core_ms_median": round(statistics.median(core_ms), 2),
@@ -122,7 +131,7 @@ def main() -> dict[str, Any]:
         "loop_wall_s": round(best["wall_s"], 2), "repeats": args.repeats,
         "median_of_each_repeat": [round(statistics.median(r["step_ms"]), 2) for r in runs],
     }  # fmt: skip
-    print(f"neural coach, 4 Hz loop, SmolLM2-135M int8 decode, {args.threads} threads, {len(steps)} decisions "
+    print(f"neural coach, 4 Hz loop, SmolLM2-135M {chosen} decode, {args.threads} threads, {len(steps)} decisions "
           f"over {duration:.0f} s (best of {args.repeats}):")
     print(f"  per decision: median {res['decision_ms_median']} ms, p95 {res['decision_ms_p95']} ms, max "
           f"{res['decision_ms_max']} ms ({res['refresh_steps']} steps appended a refreshed C_motion)")

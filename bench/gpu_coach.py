@@ -53,7 +53,8 @@ def build(smoke: bool, device: torch.device, dtype: torch.dtype, lm_tokens: int)
     lm.requires_grad_(False)
     if smoke:
         coach_cfg = CoachConfig(d_vis=64, backbone_channels=(8, 8, 16, 32), lm_hidden=cfg.hidden_size,
-                                lm_vocab=cfg.vocab_size, lm_visual_tokens=lm_tokens, quantize_int8=False)  # fmt: skip
+                                lm_vocab=cfg.vocab_size, lm_visual_tokens=lm_tokens,
+                                decode_weights="float32")  # fmt: skip
     else:
         coach_cfg = CoachConfig.paper(lm_visual_tokens=lm_tokens, lm_name="LLaMA-2-7B config, random bf16 weights")
     model = CoachModel(coach_cfg, lm).to(device=device, dtype=dtype).eval()
@@ -145,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
             if r.get("oom"):
                 print(f"{r['batch']:>8} {'out of memory':>32}")
             else:
-                print(f"{r['batch']:>8} {r['step_ms']:>9.2f} {r['decisions_per_s']:>12.1f} {str(r['real_time']):>10}")
+                print(f"{r['batch']:>8} {r['step_ms']:>9.2f} {r['decisions_per_s']:>12.1f} {r['real_time']!s:>10}")
         print(f"max concurrent real-time streams: {max(ok, default=0)} (each 4 decisions/s, step ≤ 250 ms)")
         del model, lm
         if device.type == "cuda":

@@ -61,3 +61,15 @@ def test_ray_gives_the_local_pools_results_and_reports_the_corrupt_clip(ray_inst
     again = run_job(spec(engine="ray", workers=2), from_folder(tmp_path / "clips"), plan(ray_db), ray_db,
                     engine=engine).job  # fmt: skip
     assert (again.n_done, again.n_skipped, again.n_executed) == (10, 10, 0)
+
+
+def test_a_gpu_task_on_a_cluster_without_gpus_is_refused_not_queued_forever(ray_instance: Any, tmp_path: Path) -> None:
+    from workbench.batch.jobs import ClipRef, StageSpec, Task
+    from workbench.batch.stages import BatchError
+
+    if ray_instance.cluster_resources().get("GPU", 0):
+        pytest.skip("this machine has a GPU: the task would be feasible")
+    task = Task(clip=ClipRef(path=tmp_path / "a.mp4"), stages=[StageSpec("pose", {"backend": "hsmr"})], keys=["k"],
+                num_gpus=1.0)  # fmt: skip
+    with pytest.raises(BatchError, match="ask Ray for 1 GPU"):
+        RayEngine(None, 2).submit(task)

@@ -24,7 +24,8 @@ def test_fast_decoder_matches_hf_and_int8_keeps_the_greedy_token(smollm: object)
     from workbench.model.fastlm import FastDecoder
 
     lm, tok = smollm.model, smollm.tokenizer  # type: ignore[attr-defined]
-    ids = torch.tensor([tok.encode("The knee should bend to ninety degrees at the bottom of the", add_special_tokens=False)])
+    text = "The knee should bend to ninety degrees at the bottom of the"
+    ids = torch.tensor([tok.encode(text, add_special_tokens=False)])
     with torch.inference_mode():
         emb = lm.get_input_embeddings()(ids)
         ref = lm(inputs_embeds=emb).logits[0, -1]
@@ -72,7 +73,7 @@ def test_checkpoint_loads_through_the_config(tmp_path: Path, smollm: object) -> 
     coach = load_neural_coach(Config(coach_checkpoint=tmp_path / "ck"), "squat")
     assert coach.provenance["trained"] is True and coach.provenance["training"]["data"] == "synthetic"
     assert torch.equal(coach.model.special_head, model.special_head)
-    with pytest.raises(MissingModelError, match="nowhere.*does not exist"):
+    with pytest.raises(MissingModelError, match=r"nowhere.*does not exist"):
         load_neural_coach(Config(coach_checkpoint=tmp_path / "nowhere"), "squat")
 
 

@@ -219,3 +219,38 @@ def test_extracted_poses_fill_the_pipelines_cache_and_feed_a_later_analysis(db: 
     third = run_job(spec(), from_folder(tmp_path / "clips"), plan(db), db).job
     assert third.n_executed == 1 and digests(db, third.id) == before
     assert analyze_clip(clip, "squat", db=db).analysis.provenance["pose_cache"] == "hit"
+
+
+def test_reviewed_salient_joints_as_the_pipeline_uses_them(db: Any, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    from types import SimpleNamespace
+
+    import workbench.review.labels as labels
+    from workbench.pipeline import analyze_clip
+    from workbench.store.repositories import sha256_file
+
+    (clip,) = make_clips(tmp_path / "clips", 1)
+    label = SimpleNamespace(clip_hash=sha256_file(clip), joints=("tibia_r", "femur_r"), proposal_id="p7", version=2,
+                            reviewer="ann")  # fmt: skip
+    monkeypatch.setattr(labels, "accepted_salient_labels", lambda db, exercise=None: [label])
+    job = run_job(spec(), from_folder(tmp_path / "clips"), plan(db), db).job
+    (item,) = _items(db, job.id, stage="analysis")
+    assert item.params["salient"] == ["femur_r", "tibia_r"]  # SKEL order
+    doc = item.result["analysis"]
+    expected = analyze_clip(clip, "squat", db=db).analysis
+    assert doc["salient_joints"] == expected.salient_joints
+    assert doc["provenance"]["salient_joints_from"] == expected.provenance["salient_joints_from"]
+    assert [len(r["violations"]) for r in doc["reps"]] == [len(r.violations) for r in expected.reps]
+
+
+def test_a_registered_clip_whose_file_is_gone_is_reported_and_the_others_run(db: Any, tmp_path: Path) -> None:
+    from workbench.batch.select import from_store
+
+    clips = make_clips(tmp_path / "clips", 3)
+    with db.store() as store:
+        for p in clips:
+            store.clips.register(p, exercise="squat")
+    clips[1].unlink()
+    report = run_job(spec(), from_store(db, "exercise = 'squat'"), plan(db, exercise=None), db)
+    assert report.missing == [str(clips[1])]
+    assert (report.job.n_selected, report.job.n_done) == (4, 4)

@@ -78,3 +78,15 @@ def test_store_selection_pages_through_matching_clips(tmp_path: Path, monkeypatc
         list(from_store(db, "true; DROP TABLE clips"))
     with pytest.raises(BatchError, match="expected a condition over the clips table"):
         list(from_store(db, "no_such_column = 1"))
+
+
+def test_gpu_stages_ask_ray_for_a_gpu_and_cpu_stages_do_not(tmp_path: Path) -> None:
+    clip = ClipRef(path=make_clips(tmp_path, 1)[0], exercise="squat", content_hash="h")
+    gpus = {}
+    for backend, coach, device in [("pose", "rule", "cpu"), ("hsmr", "rule", "cpu"), ("pose", "neural", "cuda"),
+                                   ("pose", "neural", "cpu")]:  # fmt: skip
+        p = StagePlan(stages=["pose", "analysis", "coaching"], backend=backend, coach=coach, coach_device=device)
+        p._exercises["squat"] = (type("Ex", (), {"key": "squat"})(), {})  # no store needed for the specs
+        gpus[(backend, coach, device)] = p.gpus(p.specs_for(clip))
+    assert gpus == {("pose", "rule", "cpu"): 0.0, ("hsmr", "rule", "cpu"): 1.0, ("pose", "neural", "cuda"): 1.0,
+                    ("pose", "neural", "cpu"): 0.0}  # fmt: skip

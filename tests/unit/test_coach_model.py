@@ -236,7 +236,7 @@ def test_checkpoint_for_another_lm_is_refused(tmp_path: Path) -> None:
     model = tiny_model()
     model.save_pretrained(tmp_path / "ck")
     other = tiny_lm(0, vocab=32000)
-    with pytest.raises(CoachCheckpointError, match="vocabulary 49152.*vocabulary 32000"):
+    with pytest.raises(CoachCheckpointError, match=r"vocabulary 49152.*vocabulary 32000"):
         CoachModel.from_pretrained(tmp_path / "ck", other)
 
 
@@ -247,7 +247,7 @@ def test_config_json_round_trip_and_errors(tmp_path: Path) -> None:
     assert CoachConfig.load(tmp_path) == cfg
     with pytest.raises(CoachConfigError, match="unknown key"):
         CoachConfig.from_json({"bogus": 1})
-    with pytest.raises(CoachConfigError, match="coach_config.json is missing"):
+    with pytest.raises(CoachConfigError, match=r"coach_config\.json is missing"):
         CoachConfig.load(tmp_path / "nowhere")
 
 
@@ -312,7 +312,7 @@ def test_neural_coach_speaks_only_through_the_rules() -> None:
     from workbench.model.stream import NeuralCoach
 
     model = tiny_model(seed=4)
-    coach = NeuralCoach(model, tokenizer(), quantize=False)
+    coach = NeuralCoach(model, tokenizer(), weights="float32")
     coach.reset("squat", "User body: not measured.")
     scripted = _ScriptedScores(coach.decoder, 49152)
     coach.decoder.logits = scripted  # type: ignore[method-assign]
@@ -334,7 +334,7 @@ def test_untrained_coach_stays_silent_and_says_which_joints() -> None:
     from workbench.model.coaching import DecisionInput
     from workbench.model.stream import DEFAULT_JOINTS_NOTE, NeuralCoach
 
-    coach = NeuralCoach(tiny_model(seed=6), tokenizer(), quantize=False)
+    coach = NeuralCoach(tiny_model(seed=6), tokenizer(), weights="float32")
     coach.reset("pushup", "User body: not measured.")
     out = [coach.decide(DecisionInput(step=k, t_s=k / 4, exercise="pushup", context_morph="", reps=(),
                                       new_reps=(), phase=None, context_motion="Current pose: no pose yet.\n"

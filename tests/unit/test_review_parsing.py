@@ -19,6 +19,7 @@ from workbench.skeleton import JOINT_NAMES
         ("tibia_r, thorax, HEAD", {"tibia_r", "thorax", "head"}),
         ("Keep the shoulder blades back", {"scapula_r", "scapula_l"}),
         ("left shoulder and both elbows", {"humerus_l", "ulna_r", "ulna_l"}),
+        ("left and right knees, right shoulder blade", {"tibia_l", "tibia_r", "scapula_r"}),
         ("The squat looks great, well done!", set()),
         ("", set()),
     ],
@@ -91,3 +92,24 @@ def test_decisions_from_annotations() -> None:
     assert decide_roles(partial, roles) == ("accepted", roles, "")
     status, got, _ = decide_roles(roles_result(roles | {"head": "dynamic"}), roles)
     assert status == "corrected" and got["head"] == "dynamic"
+
+
+def test_label_configs_offer_every_joint() -> None:
+    import xml.etree.ElementTree as ET
+
+    from workbench.review.sync import label_config
+
+    salient = ET.fromstring(label_config("salient"))
+    joints = salient.find("Choices[@name='joints']")
+    assert joints is not None and joints.get("choice") == "multiple" and joints.get("toName") == "video"
+    assert [c.get("value") for c in joints.findall("Choice")] == list(JOINT_NAMES)
+    series = salient.find("TimeSeries")
+    video = salient.find("Video")
+    assert series is not None and video is not None
+    assert (series.get("sync"), video.get("sync")) == (video.get("name"), series.get("name"))  # synced both ways
+    assert [c.get("column") for c in series.findall("Channel")] == list(JOINT_NAMES)  # the angle CSV's columns
+    assert salient.find("TextArea[@name='comment']") is not None
+    roles = ET.fromstring(label_config("roles"))
+    per_joint = [c for c in roles.findall("Choices") if c.get("name", "").startswith("role_")]
+    assert [c.get("name") for c in per_joint] == [f"role_{j}" for j in JOINT_NAMES]
+    assert all([x.get("value") for x in c.findall("Choice")] == ["static", "dynamic"] for c in per_joint)

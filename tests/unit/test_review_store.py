@@ -285,10 +285,14 @@ def test_cli_status_and_a_clear_error_when_the_server_is_down(
     seed_reviews(db)
     monkeypatch.setenv("BIOCOACH_LS_TOKEN", "a" * 40)
     down = f"http://127.0.0.1:{free_port()}"
-    assert main(["review", "status", "--db", str(db.path), "--url", down]) == 0
+    assert main(["review", "status", "--db", str(db.path), "--url", down, "--data-dir", str(tmp_path / "ls")]) == 0
     out = capsys.readouterr().out
     assert "Cohen's kappa, salient joints: 0.770" in out and "salient proposals reviewed: 3" in out
     assert f"Label Studio at {down}: not answering" in out
     assert main(["review", "pull", "--db", str(db.path), "--url", down, "--data-dir", str(tmp_path / "ls")]) == 2
     err = capsys.readouterr().err
     assert f"Label Studio at {down}" in err and "no answer after 5 attempts" in err and "a" * 40 not in err
+    monkeypatch.delenv("BIOCOACH_LS_TOKEN")
+    assert main(["review", "push", "--db", str(db.path), "--url", down, "--data-dir", str(tmp_path / "ls")]) == 2
+    assert "no Label Studio API token: expected $BIOCOACH_LS_TOKEN or the file" in capsys.readouterr().err
+    assert not (tmp_path / "ls").exists()  # push/pull/status never make credentials up

@@ -119,6 +119,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                      total_hint=n_clips * len(stages) if n_clips is not None else None,
                      retry_failed=args.retry_failed)  # fmt: skip
     print(describe(report.job))
+    if report.missing:
+        print(f"  {len(report.missing)} selected clip(s) missing, skipped: {', '.join(report.missing[:5])}")
     for path, stage, failures, error in report.errors[:10]:
         print(f"  failed {stage} after {failures} tries: {path}: {error}")
     return 0 if report.job.n_failed == 0 else 1

@@ -27,7 +27,7 @@ from workbench import __version__
 from workbench.batch.engines import Engine, make_engine
 from workbench.batch.jobs import ClipRef, JobSpec, StageResult, Task, TaskResult, canonical
 from workbench.batch.progress import Bar
-from workbench.batch.stages import CACHED_BACKENDS, BatchError, StagePlan
+from workbench.batch.stages import CACHED_BACKENDS, StagePlan
 from workbench.store.batches import BatchJob, BatchRepository, NewItem, Outcome
 from workbench.store.database import Database, utc_now
 from workbench.store.repositories import Store, canonical_params, sha256_file
@@ -45,6 +45,7 @@ class JobReport:
     job: BatchJob
     errors: list[tuple[str, str, int, str]] = field(default_factory=list)
     seconds: float = 0.0
+    missing: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -136,6 +137,7 @@ class Driver:
         self.shards: ShardWriter | None = None
         self.bar = Bar(False)
         self.last_write = time.monotonic()
+        self.missing: list[str] = []  # selected paths that were not there (never hashed, so no work item)
         self.active: set[str] = set()  # clip hashes with a task queued or in flight (a copy of a clip runs once)
 
     # -------------------------------------------------------------------------------------------- the run
@@ -162,12 +164,14 @@ class Driver:
         finally:
             if own_engine and engine is not None:
                 engine.close()
-            self.bar.close()
-            self._finish(status)
+            try:
+                self._finish(status)
+            finally:
+                self.bar.close()
         with self.db.store() as store:
             repo = BatchRepository(store.session)
             return JobReport(job=repo.job(self.job_id), errors=repo.errors(self.job_id, limit=50),
-                             seconds=time.monotonic() - t0)  # fmt: skip
+                             seconds=time.monotonic() - t0, missing=self.missing)  # fmt: skip
 
     def _loop(self, engine: Engine, source: Iterator[Task]) -> None:
         in_flight: dict[Any, Task] = {}
@@ -230,8 +234,9 @@ class Driver:
         prepared: list[tuple[ClipRef, list[Any], list[str]]] = []
         new_items: list[NewItem] = []
         for clip in chunk:
-            if not clip.path.is_file():
-                raise BatchError(f"{clip.path}: selected clip is missing (expected a readable file)")
+            if not clip.path.is_file():  # a store or QEVD entry whose file has gone: noted, the others go on
+                self.missing.append(str(clip.path))
+                continue
             # absolute paths: workers may run elsewhere (a cluster with the data mounted at the same place)
             clip = replace(clip, path=clip.path.resolve(), content_hash=clip.content_hash or sha256_file(clip.path))
             assert clip.content_hash is not None

@@ -129,8 +129,16 @@ class RayEngine:
             else:
                 ray.init(num_cpus=max(1, workers), **kwargs)
         self._remote = ray.remote(execute)
+        self._gpus: float | None = None
 
     def submit(self, task: Task) -> Any:
+        if task.num_gpus > 0:
+            if self._gpus is None:
+                self._gpus = float(self.ray.cluster_resources().get("GPU", 0.0))
+            if self._gpus < task.num_gpus:  # Ray would keep an infeasible task queued forever
+                raise BatchError(f"{task.clip.path}: stages {', '.join(s.name for s in task.stages)} ask Ray for "
+                                 f"{task.num_gpus:g} GPU(s); expected a cluster with GPUs, got "
+                                 f"{self._gpus:g} (use --backend mediapipe, --coach-device cpu, or a GPU cluster)")
         return self._remote.options(num_cpus=1, num_gpus=task.num_gpus, max_retries=0).remote(task)
 
     def wait_some(self, handles: list[Any], timeout_s: float | None) -> list[tuple[Any, TaskResult | BaseException]]:

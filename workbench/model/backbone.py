@@ -13,6 +13,7 @@ The weights of the published Stream-VLM backbone are not redistributable: a user
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import torch
@@ -32,7 +33,7 @@ class CausalVisualBackbone(nn.Module):
         self.config = config
         widths = (3, *config.backbone_channels, config.d_vis)
         layers: list[nn.Module] = []
-        for c_in, c_out in zip(widths[:-1], widths[1:], strict=True):
+        for c_in, c_out in itertools.pairwise(widths):
             layers += [nn.Conv2d(c_in, c_out, kernel_size=3, stride=2, padding=1), nn.ReLU()]
         self.spatial = nn.Sequential(*layers[:-1])  # no ReLU after the last 2D layer: the 3D layers follow
         self.temporal = nn.ModuleList(
@@ -98,7 +99,8 @@ def load_backbone_checkpoint(backbone: CausalVisualBackbone, path: Path) -> None
 
     path = Path(path)
     if not path.is_file():
-        raise BackboneCheckpointError(f"backbone_checkpoint: expected a safetensors file at {path}, but it does not exist")
+        raise BackboneCheckpointError(f"backbone_checkpoint: expected a safetensors file at {path}, "
+                                      f"but it does not exist")  # fmt: skip
     try:
         raw = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types for a corrupt header

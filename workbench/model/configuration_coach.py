@@ -70,7 +70,7 @@ class CoachConfig:
     alpha_next: float = 0.1
     # --- streaming decode
     context_window: int = 1024  # KV cache positions; past it the cache falls back to the prefix + latest C_motion
-    quantize_int8: bool = True  # CPU decode with int8 dynamic-quantised linear layers
+    decode_weights: str = "int8"  # streaming decode on the CPU: "int8" (weight-only), "bfloat16" or "float32"
     backbone_checkpoint: str | None = None
     code_version: str = CODE_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
@@ -90,7 +90,7 @@ class CoachConfig:
     def paper(cls, **overrides: Any) -> CoachConfig:
         """The published sizes (LLaMA-2-7B hidden size, d = 1280, 35 LM tokens per step)."""
         base = cls(d_vis=1280, backbone_channels=(64, 128, 256, 512), lm_visual_tokens=35, lm_hidden=4096,
-                   lm_vocab=32000, lm_dtype="bfloat16", quantize_int8=False, context_window=4096)  # fmt: skip
+                   lm_vocab=32000, lm_dtype="bfloat16", decode_weights="bfloat16", context_window=4096)  # fmt: skip
         return replace(base, **overrides)
 
     def check(self) -> None:
@@ -99,10 +99,14 @@ class CoachConfig:
         if not 1 <= self.top_k <= self.n_joints:
             raise CoachConfigError(f"top_k must be in 1..{self.n_joints}, got {self.top_k}")
         if not 1 <= self.lm_visual_tokens <= self.n_visual_tokens:
-            raise CoachConfigError(f"lm_visual_tokens must be in 1..{self.n_visual_tokens}, got {self.lm_visual_tokens}")
+            raise CoachConfigError(f"lm_visual_tokens must be in 1..{self.n_visual_tokens}, "
+                                   f"got {self.lm_visual_tokens}")  # fmt: skip
+        if self.decode_weights not in ("int8", "bfloat16", "float32"):
+            raise CoachConfigError(f"decode_weights must be int8, bfloat16 or float32, got {self.decode_weights!r}")
         stride = 2 ** (len(self.backbone_channels) + 1)
         if (self.frame_height // stride, self.frame_width // stride) != tuple(self.grid):
-            raise CoachConfigError(f"frames {self.frame_height}×{self.frame_width} with {len(self.backbone_channels) + 1} "
+            n_conv = len(self.backbone_channels) + 1
+            raise CoachConfigError(f"frames {self.frame_height}×{self.frame_width} with {n_conv} "
                                    f"stride-2 convolutions give a {self.frame_height // stride}×"
                                    f"{self.frame_width // stride} grid, expected {self.grid}")  # fmt: skip
 
@@ -125,7 +129,7 @@ class CoachConfig:
         version = raw.get("code_version", CODE_VERSION)
         if version != CODE_VERSION:
             raise CoachConfigError(f"{where}: written by code version {version!r}, this code reads {CODE_VERSION!r}")
-        values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
         config = cls(**values)
         config.check()
         return config

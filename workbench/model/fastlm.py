@@ -6,8 +6,8 @@ per token. The coaching loop needs one decision every 250 ms with 10× headroom 
 
 - reads the LM's weights into its own fused copies (q|k|v in one matrix, gate|up in one matrix), so the
   shared LM instance from ``workbench.llm.load_causal_lm`` is never modified;
-- optionally quantises those copies to int8 (``torch.ao.quantization.quantize_dynamic``: int8 weights,
-  activations quantised per call), which quarters the bytes read per token — the step is memory-bound;
+- optionally stores those copies as int8 weights with per-channel scales (weight-only quantisation,
+  ``Int8WeightLinear``), which quarters the bytes read per token — the step is memory-bound;
 - keeps a static KV cache of ``max_len`` positions (no reallocation in the hot path), so a fixed prefix is
   prefilled once and each decision appends only the new tokens;
 - computes output logits only for the rows asked for (``<next>``/``<feedback>`` at a decision step) instead
@@ -23,7 +23,7 @@ from __future__ import annotations
 import copy
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -52,6 +52,32 @@ def _fused(*linears: nn.Linear) -> nn.Linear:
                                       for lin in linears]))  # fmt: skip
     out.requires_grad_(False)
     return out
+
+
+class Int8WeightLinear(nn.Module):
+    """y = x W^T + b with W stored as int8 per output channel (symmetric) and fp32 scales; activations stay
+    in floating point (weight-only quantisation keeps SmolLM2's greedy tokens, activation quantisation does
+    not: its activations have outliers). Uses PyTorch's CPU kernel ``_weight_int8pack_mm``."""
+
+    weight: Tensor
+    scale: Tensor
+    bias: Tensor | None
+
+    def __init__(self, linear: nn.Linear):
+        super().__init__()
+        w = linear.weight.detach().float()
+        scale = w.abs().amax(dim=1).clamp(min=1e-12) / 127.0
+        self.register_buffer("weight", torch.round(w / scale[:, None]).clamp(-127, 127).to(torch.int8))
+        self.register_buffer("scale", scale.contiguous())
+        self.register_buffer("bias", None if linear.bias is None else linear.bias.detach().float().clone())
+        self.out_features = linear.out_features
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        y = torch._weight_int8pack_mm(x.reshape(-1, shape[-1]).float().contiguous(), self.weight, self.scale)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.view(*shape[:-1], self.out_features).to(x.dtype)
 
 
 def _rope_theta(config: Any) -> float:
@@ -92,7 +118,7 @@ class FastDecoder:
                 "gate_up": _fused(mlp.gate_proj, mlp.up_proj), "down": copy.deepcopy(mlp.down_proj),
             }).to(device=self.device, dtype=self.dtype)  # fmt: skip
             if quantize:
-                mods = torch.ao.quantization.quantize_dynamic(mods, {nn.Linear}, dtype=torch.qint8, inplace=True)
+                mods = nn.ModuleDict({k: Int8WeightLinear(cast(nn.Linear, v)) for k, v in mods.items()})
             layers.append(_Layer(
                 norm1=block.input_layernorm.weight.detach().to(self.device, self.dtype).clone(),
                 norm2=block.post_attention_layernorm.weight.detach().to(self.device, self.dtype).clone(),

@@ -14,6 +14,7 @@ output logits are the LM head's rows followed by those three rows.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +48,7 @@ class DoFSelector(nn.Module):
         super().__init__()
         widths = (config.d_vis, *config.selector_hidden)
         layers: list[nn.Module] = []
-        for a, b in zip(widths[:-1], widths[1:], strict=True):
+        for a, b in itertools.pairwise(widths):
             layers += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(config.selector_dropout)]
         layers.append(nn.Linear(widths[-1], config.n_joints))
         self.mlp = nn.Sequential(*layers)
@@ -111,6 +112,8 @@ class CoachOutput:
 
 # -------------------------------------------------------------------------------------------- model
 class CoachModel(nn.Module):
+    lm: Any  # the shared frozen causal LM (a transformers model), held by reference
+
     def __init__(self, config: CoachConfig, lm: Any):
         super().__init__()
         config.check()

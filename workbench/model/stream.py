@@ -9,7 +9,8 @@ What a decision step costs, and why it is cheap (measured in BENCHMARKS.md, ``be
 - At a decision step only the two allowed output rows (``<next>``, ``<feedback>``) are computed, not the
   49k-row vocabulary. Inside an utterance the full vocabulary plus the end token is scored, greedily, with
   the constrained-decoding rules (``constrain_utterance_logits``), and at most 128 tokens.
-- The LM's linear layers run as int8 dynamic-quantised copies on the CPU (the shared LM is not touched).
+- The LM's linear layers run as int8 weight-only copies (per-channel scales) on the CPU, or bf16
+  (``decode_weights``); the shared LM is not touched.
 - Pose-only input: the backbone sees black frames (config ``pose_only_frames``), so the fused visual token
   is the same every step and is computed once per session.
 - When the cache would pass ``context_window`` positions it falls back to the prefix and re-appends the
@@ -39,7 +40,6 @@ from workbench.model.tokens import (
     masked_motion_context,
     motion_block,
     prefix_text,
-    utterance_ids,
 )
 
 if TYPE_CHECKING:
@@ -48,7 +48,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 UNTRAINED_NOTE = ("neural coach: no coach_checkpoint configured, so the fusion layers and new tokens are "
-                  "UNTRAINED (it will not speak); train one with `biocoach train` and set coach_checkpoint")  # fmt: skip
+                  "UNTRAINED (it will not speak); train one with `biocoach train` and set "
+                  "coach_checkpoint")  # fmt: skip
 DEFAULT_JOINTS_NOTE = "DoF selector not trained: the catalogue's default salient joints are used"
 
 
@@ -67,7 +68,7 @@ class NeuralCoach:
     """The neural coach behind the ``Coach`` protocol (``workbench.model.coaching``)."""
 
     def __init__(self, model: CoachModel, tokenizer: Any, *, provenance: dict[str, Any] | None = None,
-                 quantize: bool | None = None, threads: int | None = None):  # fmt: skip
+                 weights: str | None = None, threads: int | None = None):  # fmt: skip
         from workbench.model.fastlm import FastDecoder
 
         self.model = model.eval()
@@ -75,14 +76,16 @@ class NeuralCoach:
         self.tokenizer = tokenizer
         if threads:
             torch.set_num_threads(threads)
-        quant = self.config.quantize_int8 if quantize is None else quantize
-        device = next(model.parameters()).device
-        self.decoder = FastDecoder(model.lm, max_len=self.config.context_window, quantize=quant and device.type == "cpu")
-        self.rows_action = torch.cat([model.special_head[:2]]).detach()  # <next>, <feedback> output rows
+        weights = weights or self.config.decode_weights
+        self.decoder = FastDecoder(model.lm, max_len=self.config.context_window, quantize=weights == "int8",
+                                   dtype=torch.bfloat16 if weights == "bfloat16" else None)  # fmt: skip
+        self.weights = weights
+        order = [self.config.special_tokens.index(t) for t in (NEXT, FEEDBACK)]
+        self.rows_action = model.special_head.detach()[order].clone()  # the only rows scored at a decision step
         self.provenance: dict[str, Any] = dict(provenance or {})
         self.provenance.setdefault("notes", [])
         self.provenance.update({"decode": "FastDecoder, static KV cache, 2-row action logits",
-                                "quantized_int8": self.decoder.quantized,
+                                "decode_weights": weights,
                                 "lm_visual_tokens": self.config.lm_visual_tokens,
                                 "pose_only_frames": self.config.pose_only_frames})  # fmt: skip
         self.stats = DecodeStats()
@@ -207,7 +210,7 @@ class NeuralCoach:
         self._pending = []
         action = dec.logits(hidden, self.rows_action)
         if not bool(action[1] > action[0]):  # <next>
-            self._pending = [m.special_embed[0:1]]
+            self._pending = [m.special_embed[self.config.special_tokens.index(NEXT)][None]]
             return None
         text, n = self._speak()
         evidence = Evidence(violations=violations, rep=inp.reps[-1].index if inp.reps else None, phase=inp.phase,
@@ -218,7 +221,7 @@ class NeuralCoach:
         """Greedy utterance after <feedback>: vocabulary + end token, ≤ max_utterance_tokens."""
         m, dec, c = self.model, self.decoder, self.config
         end_row = c.lm_vocab + c.special_tokens.index(END)
-        rows = torch.cat([dec.head_weight, m.special_head.detach()])
+        rows = torch.cat([dec.head_weight, m.special_head.detach().to(dec.dtype)])
         token = m.special_embed[c.special_tokens.index(FEEDBACK)][None]
         spoken: list[int] = []
         while True:

@@ -320,8 +320,9 @@ def train(model: CoachModel, dataset: Dataset, settings: TrainSettings, out: Pat
     return TrainResult(out=out, losses=losses, steps_done=done, seconds=time.perf_counter() - t_start)
 
 
-def _save(model: CoachModel, out: Path, settings: TrainSettings, done: dict[str, int], losses: dict[str, list[float]],
-          opt: torch.optim.Optimizer | None, stage: str, provenance: dict[str, Any] | None, dataset: Dataset) -> None:  # fmt: skip
+def _save(model: CoachModel, out: Path, settings: TrainSettings, done: dict[str, int],
+          losses: dict[str, list[float]], opt: torch.optim.Optimizer | None, stage: str,
+          provenance: dict[str, Any] | None, dataset: Dataset) -> None:  # fmt: skip
     import datetime as dt
 
     prov = dict(provenance or {})

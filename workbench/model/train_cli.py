@@ -61,7 +61,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     sessions = load_sessions(args.data, n_synthetic=args.sessions, seed=args.seed)
     settings = TrainSettings(stage=args.stage, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
                              alpha=args.alpha, seed=args.seed, window_steps=args.window_steps,
-                             data=args.data if args.data == "synthetic" else str(Path(args.data).resolve()))  # fmt: skip
+                             data=args.data if args.data == "synthetic"
+                             else str(Path(args.data).resolve()))  # fmt: skip
     dataset = prepare(sessions, lm.tokenizer, model.config, args.window_steps, labels)
     say = (lambda *a: None) if args.quiet else print
     say(f"training on {len(dataset)} windows from {len(sessions)} sessions ({args.data}); LM {lm.name}; "
@@ -74,6 +75,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     provenance = {"salient_labels": "store" if labels else "catalogue", "backbone": str(config.backbone_checkpoint)
                   if config.backbone_checkpoint else "random init (frozen)"}  # fmt: skip
     result = train(model, dataset, settings, args.out, resume=args.resume, provenance=provenance, progress=progress)
-    say(f"checkpoint written to {result.out} ({', '.join(f'stage {k}: {v} steps' for k, v in result.steps_done.items())}"
+    stages = ", ".join(f"stage {k}: {v} steps" for k, v in result.steps_done.items())
+    say(f"checkpoint written to {result.out} ({stages}"
         f", {result.seconds:.1f} s); set coach_checkpoint: {result.out} in biocoach.yaml")  # fmt: skip
     return 0

@@ -59,14 +59,14 @@ def _db(args: argparse.Namespace) -> Any:
     return default_database(args.db)
 
 
-def _client(args: argparse.Namespace) -> tuple[Any, Path]:
+def _client(args: argparse.Namespace, token: bool = True) -> tuple[Any, Path]:
     from workbench.config import load_config
     from workbench.review.client import LabelStudioClient
-    from workbench.review.server import DEFAULT_DATA_DIR, DEFAULT_PORT, credentials
+    from workbench.review.server import DEFAULT_DATA_DIR, DEFAULT_PORT, api_token
 
     data_dir = (args.data_dir or DEFAULT_DATA_DIR).resolve()
     url = args.url or load_config(args.config).label_studio_url or f"http://127.0.0.1:{DEFAULT_PORT}"
-    return LabelStudioClient(url, credentials(data_dir).token), data_dir
+    return LabelStudioClient(url, api_token(data_dir) if token else ""), data_dir
 
 
 def cmd_propose(args: argparse.Namespace) -> int:
@@ -145,6 +145,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     print("; ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "no proposals yet")
     for line in agreement(db).lines():
         print(line)
-    client, _ = _client(args)
+    client, _ = _client(args, token=False)  # /health needs no token
     print(f"Label Studio at {client.url}: {'up' if client.healthy() else 'not answering'}")
     return 0

@@ -61,6 +61,7 @@ _CENTRAL = {
     "head": "head", "neck": "head",
 }  # fmt: skip
 _TOKEN = re.compile(r"[a-z_]+")
+_SIDE_WORDS = {"right": "r", "r": "r", "left": "l", "l": "l"}
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,17 @@ def parse_joints(text: str) -> tuple[str, ...]:
         base = _SIDED.get(tok)
         if base is not None:
             prev = tokens[i - 1] if i > 0 else ""
-            prev2 = tokens[i - 2] if i > 1 else ""
-            side = {"right": "r", "r": "r", "left": "l", "l": "l"}.get(prev) or (
-                {"right": "r", "left": "l"}.get(prev2) if prev in ("shoulder", "hip", "knee") else None
-            )
-            if tok == "blade" and prev != "shoulder" and prev not in ("right", "left"):
+            if tok in ("blade", "blades") and prev not in ("shoulder", "right", "left"):
                 continue
-            sides = [side] if side else ["r", "l"]
+            # the side words just before ("left knee", "left and right knees", "right shoulder blade")
+            back = [t for t in tokens[max(0, i - 4) : i] if t != "shoulder" or tok not in ("blade", "blades")]
+            said: set[str] = set()
+            for t in reversed(back):
+                if t in _SIDE_WORDS:
+                    said.add(_SIDE_WORDS[t])
+                elif t not in ("and", "or", "both"):
+                    break
+            sides = sorted(said) or ["r", "l"]
             found.update(f"{base}_{s}" for s in sides)
             continue
         central = _CENTRAL.get(tok)

@@ -68,6 +68,21 @@ def credentials(data_dir: Path = DEFAULT_DATA_DIR) -> Credentials:
     return Credentials(username=username, password=password, token=token)
 
 
+def api_token(data_dir: Path = DEFAULT_DATA_DIR) -> str:
+    """The token push/pull/status use: ``BIOCOACH_LS_TOKEN``, else the file ``serve`` wrote; never generated here
+    (a made-up token would only earn a 401 from a server that was started elsewhere)."""
+    token = os.environ.get("BIOCOACH_LS_TOKEN")
+    if token:
+        return token
+    path = data_dir / "token"
+    if path.is_file():
+        return path.read_text(encoding="utf-8").strip()
+    raise LabelStudioServerError(
+        f"no Label Studio API token: expected $BIOCOACH_LS_TOKEN or the file {path} (written by the first "
+        "`biocoach review serve`), got neither; set the variable to the token of the server you use"
+    )
+
+
 def media_root(data_dir: Path = DEFAULT_DATA_DIR) -> Path:
     return data_dir / "media"
 
@@ -175,4 +190,6 @@ def start_server(
 
 def connect(url: str, data_dir: Path = DEFAULT_DATA_DIR) -> LabelStudioServer:
     """A server that is already running (``label_studio_url``): its token from the environment or the file."""
-    return LabelStudioServer(url.rstrip("/"), data_dir.resolve(), credentials(data_dir))
+    token = api_token(data_dir)
+    username = os.environ.get("BIOCOACH_LS_USERNAME") or DEFAULT_USERNAME
+    return LabelStudioServer(url.rstrip("/"), data_dir.resolve(), Credentials(username, "", token))
