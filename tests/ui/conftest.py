@@ -68,13 +68,14 @@ def app_tracebacks(log: str) -> list[str]:
     return [b for b in blocks if not any(name in b for name in CLOSED_CONNECTION)]
 
 
-def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 90.0) -> None:
+def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"biocoach serve exited early:\n{log.read_text()[-3000:]}")
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            # A page takes seconds to build on a loaded 2-core machine: a short read timeout would retry forever.
+            with urllib.request.urlopen(url, timeout=60) as response:
                 if response.status == 200:
                     return
         except OSError:
