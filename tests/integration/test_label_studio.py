@@ -193,6 +193,12 @@ def test_review_loop(ls: LabelStudioServer, tmp_path: Path) -> None:
         (a_email, _ordered(P), "accepted"), (a_email, _ordered(A2), "corrected"),
         (b_email, _ordered(B1), "corrected"), (b_email, _ordered(P), "accepted")])  # fmt: skip
     assert accepted_joint_roles(db, "squat") == corrected_roles
+    with db.store() as store:  # the expert's classes are now the exercise's joint classes, authored by them
+        dynamic, static = store.joint_classes.current("squat")
+        latest = store.joint_classes.history("squat")[-1]
+    assert set(dynamic) == {j for j, r in corrected_roles.items() if r == "dynamic"} >= {"humerus_r", "humerus_l"}
+    assert set(static) == {j for j, r in corrected_roles.items() if r == "static"}
+    assert latest.source == "expert" and latest.who == a_email
 
     # --- agreement
     figures = agreement(db)

@@ -90,3 +90,17 @@ def test_gpu_stages_ask_ray_for_a_gpu_and_cpu_stages_do_not(tmp_path: Path) -> N
         gpus[(backend, coach, device)] = p.gpus(p.specs_for(clip))
     assert gpus == {("pose", "rule", "cpu"): 0.0, ("hsmr", "rule", "cpu"): 1.0, ("pose", "neural", "cuda"): 1.0,
                     ("pose", "neural", "cpu"): 0.0}  # fmt: skip
+
+
+def test_qevd_selection_yields_the_split_videos(tmp_path: Path) -> None:
+    from workbench.batch.select import from_qevd
+    from workbench.data.miniature import build_miniature
+    from workbench.data.qevd import find_split, read_records
+
+    root = build_miniature(tmp_path / "qevd")
+    expected = [r.video for r in read_records(find_split(root, "test")) if r.video.is_file()]
+    got = list(from_qevd("test", root))
+    assert [c.path for c in got] == expected and expected
+    assert {c.source for c in got} == {"qevd:test"} and all(c.path.suffix == ".mp4" for c in got)
+    with pytest.raises(BatchError, match="qevd_dir"):
+        next(from_qevd("test", None))

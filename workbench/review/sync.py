@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 from workbench.review.client import LabelStudioClient
 from workbench.skeleton import JOINT_NAMES, joint
+from workbench.store.repositories import JointClassRepository
 from workbench.store.reviews import LabelStatus, ProposalRow, PulledLabel, ReviewRepository
 
 if TYPE_CHECKING:
-    from workbench.store.database import Database
+    from workbench.store.database import Database, Session
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 LABEL_CONFIG_DIR = PROJECT_ROOT / "annotations" / "label_configs"
@@ -300,4 +301,28 @@ def _pull_task(db: Database, server: str, task: dict[str, Any], p: ProposalRow, 
                 ls_task_id=int(task["id"]), ls_annotation_id=int(a["id"]), ls_updated_at=updated,
             ))  # fmt: skip
         if todo:
-            report.new_versions += repo.record_pulled(server, todo)
+            with s.transaction():  # the labels, their cursors and the joint classes they decide: all or nothing
+                report.new_versions += repo.record_pulled(server, todo)
+                if p.kind == "roles":
+                    _apply_roles(s, p, todo)
+
+
+def _apply_roles(s: Session, p: ProposalRow, pulled: Sequence[PulledLabel]) -> None:
+    """An accepted or corrected static/dynamic review becomes the exercise's joint classes, a new decision in
+    the versioned joint_classes table (which the analysis reads), authored by the expert. Joints the reviewer
+    left out keep their class; a rejection changes nothing."""
+    decided = [lab for lab in pulled if lab.status in ("accepted", "corrected")]
+    if not decided:
+        return
+    latest = max(decided, key=lambda lab: lab.reviewed_at)
+    classes = JointClassRepository(s)
+    dynamic, static = classes.current(p.exercise)
+    roles = {**{j: "dynamic" for j in dynamic}, **{j: "static" for j in static}, **latest.content}
+    classes.set_lists(
+        p.exercise,
+        [j for j in JOINT_NAMES if roles.get(j) == "dynamic"],
+        [j for j in JOINT_NAMES if roles.get(j) == "static"],
+        source="expert",
+        who=latest.reviewer,
+        note=f"Label Studio review (task {latest.ls_task_id}, proposal {p.id})",
+    )
