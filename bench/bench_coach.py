@@ -39,7 +39,7 @@ def _time(fn: Any, n: int) -> list[float]:
 def main() -> dict[str, Any]:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--weights", default="int8,bfloat16,float32", help="decoder weight formats to compare")
     args = ap.parse_args()
@@ -77,7 +77,7 @@ def main() -> dict[str, Any]:
     # --- the coach's loop, repeated, for each weight format of the decoder's copy of the LM
     variants: dict[str, dict[str, Any]] = {}
     for weights in args.weights.split(","):
-        coach = NeuralCoach(model, lm.tokenizer, weights=weights)
+        coach = NeuralCoach(model, lm.tokenizer, weights=weights, threads=args.threads)
         runs = []
         for _ in range(args.repeats):
             t = time.perf_counter()

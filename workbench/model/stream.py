@@ -74,7 +74,8 @@ class NeuralCoach:
         self.model = model.eval()
         self.config: CoachConfig = model.config
         self.tokenizer = tokenizer
-        if threads:
+        threads = self.config.decode_threads if threads is None else threads
+        if threads and next(model.parameters()).device.type == "cpu":
             torch.set_num_threads(threads)
         weights = weights or self.config.decode_weights
         self.decoder = FastDecoder(model.lm, max_len=self.config.context_window, quantize=weights == "int8",
