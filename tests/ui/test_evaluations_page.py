@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import STORES
+from tests.ui.conftest import STORES, screenshot
 from workbench.store.database import Database
 from workbench.store.evaluations import EvaluationRepository
 
@@ -40,3 +40,4 @@ def test_list_open_and_compare_evaluations(page: Any, server: str) -> None:
     page.get_by_role("button", name="Compare evaluations").click()
     page.get_by_text(re.compile(r"not comparable \(different scorers\): bertscore")).wait_for(timeout=TIMEOUT)
     assert [e for e in page.console_errors if "ERR_NAME_NOT_RESOLVED" not in e] == []
+    screenshot(page, "evaluations_page")

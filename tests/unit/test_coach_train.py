@@ -126,3 +126,27 @@ def test_train_command_is_registered_without_heavy_imports() -> None:
             "print(a.stage, a.steps, a.resume, 'torch' in sys.modules)")  # fmt: skip
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["2", "3", "True", "False"]
+
+
+def test_streaming_decode_builds_the_training_sequence(squat_session: CoachingSession) -> None:
+    """Replaying a session through the neural coach fills its KV cache with exactly the tokens of the training
+    plan (refresh blocks after the action of the step a rep completed at, <next> between visual tokens)."""
+    from workbench.model.loop import run_coach
+    from workbench.model.stream import NeuralCoach
+    from workbench.model.train import _TeacherCoach
+
+    model = tiny_model(seed=7)
+    tok = tokenizer()
+    silent = CoachingSession("s1", "squat", squat_session.duration_s, [], track=squat_session.track)
+    ex = session_example(silent, tok, model.config)
+    assert ex is not None
+    plan = prepare([silent], tok, model.config, window_steps=10_000).plans[0]
+    coach = NeuralCoach(model, tok, weights="float32")
+    run_coach(coach, silent.track, "squat", context_morph=ex.context_morph,  # type: ignore[arg-type]
+              salient=model.config and None)
+    coach._wait()
+    # the coach never speaks (zero output rows); the last <next> is owed to the cache, not yet appended
+    assert coach.decoder.pos == len(plan.ids) - 1
+    assert coach.stats.steps == len(ex.steps) and coach.stats.refreshes == sum(
+        s.context_motion is not None for s in ex.steps)
+    del _TeacherCoach

@@ -78,13 +78,19 @@ def wordnet_data_dir(root: Path | None = None, source: Path = WORDNET_SOURCE) ->
         if missing:
             raise MetricSetupError(f"{source}: METEOR needs WordNet; expected {', '.join(missing)} there (Debian "
                                    f"packages wordnet-base and wordnet-sense-index), found none of them")  # fmt: skip
-        target.mkdir(parents=True, exist_ok=True)
+        # built in a private folder and renamed into place, so a concurrent process never reads a half copy
+        staging = target.with_name(f"wordnet.{os.getpid()}.tmp")
+        staging.mkdir(parents=True, exist_ok=True)
         for name in WORDNET_FILES:
-            shutil.copyfile(source / name, target / name)  # a copy, never a link
+            shutil.copyfile(source / name, staging / name)  # a copy, never a link
         lines = [f"{i:02d}\t{entry.split()[0]}\t{entry.split()[1]}" for i, entry in enumerate(LEXNAMES)]
-        tmp = target / "lexnames.tmp"
-        tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        tmp.replace(target / "lexnames")  # last: its presence means the folder is complete
+        (staging / "lexnames").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        if target.exists() and not (target / "lexnames").exists():
+            shutil.rmtree(target, ignore_errors=True)  # an incomplete folder from an older version
+        try:
+            staging.rename(target)
+        except OSError:  # another process finished first: use its copy
+            shutil.rmtree(staging, ignore_errors=True)
     if str(root) not in nltk.data.path:
         nltk.data.path.insert(0, str(root))
     return target

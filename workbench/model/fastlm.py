@@ -154,10 +154,13 @@ class FastDecoder:
 
     # ---------------------------------------------------------------------------------------- forward
     def _norm(self, x: Tensor, weight: Tensor) -> Tensor:
+        if x.dtype == torch.float32:  # one fused op; Llama's RMSNorm computes in fp32
+            return nn.functional.rms_norm(x, (x.shape[-1],), weight, self.eps)
         xf = x.float()
         return (xf * torch.rsqrt(xf.pow(2).mean(-1, keepdim=True) + self.eps)).to(x.dtype) * weight
 
     def _rotate(self, x: Tensor, cos: Tensor, sin: Tensor) -> Tensor:
+        """RoPE on (…, n, heads, head_dim) with cos/sin of shape (n, 1, head_dim)."""
         half = x.shape[-1] // 2
         rotated = torch.cat([-x[..., half:], x[..., :half]], dim=-1)
         return x * cos + rotated * sin
@@ -171,18 +174,17 @@ class FastDecoder:
         if end > self.max_len:
             raise RuntimeError(f"KV cache full: {self.pos} + {n} tokens > max_len {self.max_len}")
         x = embeds.to(self.device, self.dtype)
-        cos, sin = self.cos[start:end], self.sin[start:end]
+        cos, sin = self.cos[start:end, None], self.sin[start:end, None]
         hq, hk, hd = self.n_heads, self.n_kv, self.head_dim
         mask = None
         if n > 1:  # new token i sees every cached position and the new tokens up to itself
             mask = torch.ones(n, end, dtype=torch.bool, device=self.device).tril(diagonal=start)
         for i, layer in enumerate(self.layers):
             h = self._norm(x, layer.norm1)
-            qkv = layer.qkv(h)
-            q = qkv[..., : hq * hd].view(b, n, hq, hd).transpose(1, 2)
-            k = qkv[..., hq * hd : (hq + hk) * hd].view(b, n, hk, hd).transpose(1, 2)
-            v = qkv[..., (hq + hk) * hd :].view(b, n, hk, hd).transpose(1, 2)
-            q, k = self._rotate(q, cos, sin), self._rotate(k, cos, sin)
+            qkv = layer.qkv(h).view(b, n, hq + 2 * hk, hd)
+            qk = self._rotate(qkv[:, :, : hq + hk], cos, sin).transpose(1, 2)  # q and k rotated together
+            q, k = qk[:, :hq], qk[:, hq:]
+            v = qkv[:, :, hq + hk :].transpose(1, 2)
             self.k_cache[i, :b, :, start:end] = k
             self.v_cache[i, :b, :, start:end] = v
             keys, values = self.k_cache[i, :b, :, :end], self.v_cache[i, :b, :, :end]

@@ -3,9 +3,13 @@
 What a decision step costs, and why it is cheap (measured in BENCHMARKS.md, ``bench/bench_coach.py``):
 
 - The fixed prefix (prompt, exercise, C_morph) is prefilled once per session into a static KV cache
-  (``FastDecoder``). Each step then appends only what is new: the previous step's ``<next>`` token, the
-  C_motion block when a cycle completed (violations changed; supplement §12.2 refreshes violations per cycle),
-  and the fused visual token(s) of this step — usually 2 tokens, not a re-encoded 150-token context.
+  (``FastDecoder``). Each step then appends only what is new: the previous step's ``<next>`` token and the
+  fused visual token(s) of this step — 2 tokens, not a re-encoded 150-token context.
+- When a cycle completes (violations change; supplement §12.2 refreshes violations per cycle) the new C_motion
+  block (~50 tokens, ~185 ms on one core) is appended after that step's action, in a background thread that
+  runs in the 250 ms gap before the next decision; that decision waits for it, and sees the new context. So
+  the step at which a rep completes decides on the previous context, and the next one (250 ms later) on the
+  new one. Training uses the same layout.
 - At a decision step only the two allowed output rows (``<next>``, ``<feedback>``) are computed, not the
   49k-row vocabulary. Inside an utterance the full vocabulary plus the end token is scored, greedily, with
   the constrained-decoding rules (``constrain_utterance_logits``), and at most 128 tokens.
@@ -61,7 +65,9 @@ class DecodeStats:
     refreshes: int = 0
     window_resets: int = 0
     utterance_tokens: int = 0
-    step_ms: list[float] = field(default_factory=list)
+    step_ms: list[float] = field(default_factory=list)  # the decision itself
+    wait_ms: list[float] = field(default_factory=list)  # waiting for a background refresh before it
+    refresh_ms: list[float] = field(default_factory=list)  # each background C_motion prefill
 
 
 class NeuralCoach:
@@ -94,7 +100,11 @@ class NeuralCoach:
         self.salient_joints: tuple[str, ...] = ()
         self._prefix_len = 0
         self._pending: list[Tensor] = []  # token embeddings owed to the cache before the next visual token
-        self._context_motion: str | None = None
+        self._context_motion: str | None = None  # the C_motion in the cache, and its violations
+        self._context_violations: tuple[Any, ...] = ()
+        self._job: Any = None  # a background C_motion refresh (threading.Thread)
+        self._job_error: BaseException | None = None
+        self._reset_due = False
         self._morph: Tensor | None = None
         self._const_z: Tensor | None = None
         self._vis_state: Tensor | None = None
@@ -110,6 +120,7 @@ class NeuralCoach:
         """Prefill the fixed prefix (off the 4 Hz hot path) and clear the per-session state."""
         from workbench.exercises import load_catalogue
 
+        self._wait()
         self.exercise = exercise
         self.salient_joints = tuple(load_catalogue().get(exercise).salient_joints)[: self.config.top_k]
         self._selector_fixed = not self.config.selector_trained
@@ -131,6 +142,8 @@ class NeuralCoach:
             self._const_z = None
         self._pending = []
         self._context_motion = None
+        self._context_violations = ()
+        self._reset_due = False
         self._pooled = []
 
     # -------------------------------------------------------------------------------------- visual
@@ -177,9 +190,12 @@ class NeuralCoach:
         import time
 
         t0 = time.perf_counter()
+        self._wait()  # a background C_motion refresh: in a live 4 Hz session it finished during the gap
+        t1 = time.perf_counter()
         with torch.inference_mode():
             out = self._decide(inp)
-        self.stats.step_ms.append((time.perf_counter() - t0) * 1000)
+        self.stats.wait_ms.append((t1 - t0) * 1000)
+        self.stats.step_ms.append((time.perf_counter() - t1) * 1000)
         return out
 
     def _violations(self, inp: DecisionInput) -> tuple[Any, ...]:
@@ -188,6 +204,9 @@ class NeuralCoach:
         keep = set(self.salient_joints)
         return tuple(v for v in inp.reps[-1].violations if v.joint in keep)
 
+    def _block(self, motion: str) -> Tensor:
+        return self.model.embed_ids(torch.tensor(encode(self.tokenizer, motion_block(motion))))
+
     def _decide(self, inp: DecisionInput) -> Utterance | None:
         m, dec = self.model, self.decoder
         self.stats.steps += 1
@@ -195,28 +214,71 @@ class NeuralCoach:
         motion = masked_motion_context(inp.context_motion, violations, self.salient_joints)
         z = self._visual_token(inp.frames)
         parts = list(self._pending)
-        if self._context_motion is None or inp.new_reps:
-            parts.append(m.embed_ids(torch.tensor(encode(self.tokenizer, motion_block(motion)))))
-            self._context_motion = motion
+        first = self._context_motion is None
+        if first:  # the session's first C_motion goes before the first visual token
+            parts.append(self._block(motion))
+            self._context_motion, self._context_violations = motion, violations
             self.stats.refreshes += 1
         parts.append(z[0])
         embeds = torch.cat(parts)[None]
-        if dec.pos + embeds.shape[1] + self.config.max_utterance_tokens + 2 > dec.max_len:
+        if self._reset_due or dec.pos + embeds.shape[1] + self.config.max_utterance_tokens + 2 > dec.max_len:
             # Past the window: back to the prefix, then the current C_motion (the visual history is dropped).
             dec.reset(self._prefix_len)
+            self._reset_due = False
             self.stats.window_resets += 1
-            block = m.embed_ids(torch.tensor(encode(self.tokenizer, motion_block(motion))))
-            embeds = torch.cat([block, z[0]])[None]
+            embeds = torch.cat([self._block(motion), z[0]])[None]
+            self._context_motion, self._context_violations = motion, violations
         hidden = dec.append(embeds)[0, -1]
         self._pending = []
         action = dec.logits(hidden, self.rows_action)
+        said = None
         if not bool(action[1] > action[0]):  # <next>
             self._pending = [m.special_embed[self.config.special_tokens.index(NEXT)][None]]
-            return None
-        text, n = self._speak()
-        evidence = Evidence(violations=violations, rep=inp.reps[-1].index if inp.reps else None, phase=inp.phase,
-                            context_motion=motion)  # fmt: skip
-        return Utterance(text=text, n_tokens=max(1, n), kind=_kind(text, violations), evidence=evidence)
+        else:
+            text, n = self._speak()
+            used = self._context_violations
+            evidence = Evidence(violations=used, rep=inp.reps[-1].index if inp.reps else None, phase=inp.phase,
+                                context_motion=self._context_motion or motion)  # fmt: skip
+            said = Utterance(text=text, n_tokens=max(1, n), kind=_kind(text, used), evidence=evidence)
+        if inp.new_reps and not first:
+            self._refresh_after_action(motion, violations)
+        return said
+
+    def _refresh_after_action(self, motion: str, violations: tuple[Any, ...]) -> None:
+        """A cycle completed: append the owed action token and the new C_motion now, in a background thread,
+        so the ~50-token prefill runs in the gap before the next decision instead of inside one. The next
+        decision waits for it (``_wait``); the layout matches training (``tokens.build_plan``)."""
+        import threading
+
+        tail = torch.cat([*self._pending, self._block(motion)])[None]
+        self._pending = []
+        self._context_motion, self._context_violations = motion, violations
+        self.stats.refreshes += 1
+        room = self.config.max_utterance_tokens + 2 + self.config.lm_visual_tokens
+        if self.decoder.pos + tail.shape[1] + room > self.decoder.max_len:
+            self._reset_due = True  # the next step starts again from the prefix with this C_motion
+            return
+
+        def run() -> None:
+            import time
+
+            try:
+                t0 = time.perf_counter()
+                self.decoder.append(tail)
+                self.stats.refresh_ms.append((time.perf_counter() - t0) * 1000)
+            except BaseException as exc:  # re-raised by the next decision
+                self._job_error = exc
+
+        self._job = threading.Thread(target=run, name="coach-refresh", daemon=True)
+        self._job.start()
+
+    def _wait(self) -> None:
+        if self._job is not None:
+            self._job.join()
+            self._job = None
+        if self._job_error is not None:
+            exc, self._job_error = self._job_error, None
+            raise exc
 
     def _speak(self) -> tuple[str, int]:
         """Greedy utterance after <feedback>: vocabulary + end token, ≤ max_utterance_tokens."""

@@ -1,10 +1,12 @@
 """How a coaching session becomes one token sequence, the same for training and for streaming decode.
 
     [prompt + exercise + C_morph]                                  the fixed prefix, prefilled once
-    C_motion block          (at step 0 and whenever a cycle completes: violations change)
+    C_motion block          (the first step's)
     z_t × lm_visual_tokens  (the fused visual–morphometric tokens of decision step t)
     <next>                                     weight α   — or —
     <feedback> text tokens <eos_fb>            weight 1
+    C_motion block          (only when a cycle completed at step t: after its action, so streaming can
+                             prefill it between decisions)
     … next step …
 
 The LM predicts the action token at the last visual position of each step. After an utterance of n
@@ -117,8 +119,8 @@ def build_plan(tokenizer: Any, config: CoachConfig, exercise: str, context_morph
     alpha = config.alpha_next if alpha is None else alpha
     plan = Plan()
     plan.add(encode(tokenizer, prefix_text(config, exercise, context_morph)))
-    for s in steps:
-        if s.context_motion is not None:
+    for k, s in enumerate(steps):
+        if k == 0 and s.context_motion is not None:
             plan.add(encode(tokenizer, motion_block(s.context_motion)))
         plan.add([VIS] * config.lm_visual_tokens, step=s.step, slots=range(config.lm_visual_tokens))
         if s.utterance is None:
@@ -127,6 +129,8 @@ def build_plan(tokenizer: Any, config: CoachConfig, exercise: str, context_morph
             plan.add([config.special_id(FEEDBACK)], weight=1.0)
             plan.add(utterance_ids(tokenizer, config, s.utterance), weight=1.0)
             plan.add([config.special_id(END)], weight=1.0)
+        if k > 0 and s.context_motion is not None:  # a refresh follows the action of the step it arrived at
+            plan.add(encode(tokenizer, motion_block(s.context_motion)))
         plan.n_steps = max(plan.n_steps, s.step + 1)
     return plan
 
