@@ -4,7 +4,7 @@ What runs: a LLaMA-2-7B-sized LlamaForCausalLM (random bf16 weights, built direc
 download, no CPU copy), the paper-sized coach around it (backbone d = 1280, 8-head cross-attention, DoF
 selector) and the coach's incremental decoder (``workbench.model.fastlm.FastDecoder``) with one KV cache row
 per stream. All streams advance in lockstep: one batched decision step = every stream's backbone step on 4
-new frames, fusion, appending ``<next>`` + the step's visual tokens, and the 2-row action logits.
+new frames, fusion, appending the step's visual tokens, and the 2-row action logits.
 
 Each stream needs 4 decisions per second, so B streams are sustained in real time when one batched step
 takes ≤ 250 ms. The sweep goes B = 1, 2, 4, … up to ``--max-batch`` (stopping at the first out-of-memory), for
@@ -66,12 +66,13 @@ def sweep(model: Any, lm: Any, *, batches: list[int], context: int, steps: int, 
     from workbench.model.fastlm import FastDecoder
 
     c = model.config
-    per_step = 1 + c.lm_visual_tokens
+    per_step = c.lm_visual_tokens  # <next> is predicted, not fed back (workbench.model.tokens)
     rows = torch.cat([model.special_head[:2]]).detach()
     rows_out = []
     for b in batches:
         try:
-            dec = FastDecoder(lm, max_len=context + (steps + 2) * per_step, batch=b, dtype=dtype, device=device)
+            dec = FastDecoder(lm, max_len=context + (steps + 2) * per_step, batch=b, dtype=dtype, device=device,
+                              share_weights=True)  # no second copy of the 7B weights  # fmt: skip
         except torch.OutOfMemoryError:
             rows_out.append({"batch": b, "oom": True})
             break
@@ -83,7 +84,6 @@ def sweep(model: Any, lm: Any, *, batches: list[int], context: int, steps: int, 
                     dec.append(torch.randn(b, n, c.lm_hidden, device=device, dtype=dtype) * 0.02)
                 morph = torch.randn(b, 24, c.lm_hidden, device=device, dtype=dtype) * 0.02
                 state = model.backbone.initial_state(b)
-                nxt = model.special_embed[0].expand(b, 1, -1)
                 frames = torch.rand(b, c.frames_per_token, 3, c.frame_height, c.frame_width, device=device, dtype=dtype)
                 times = []
                 for k in range(steps + 1):
@@ -92,7 +92,7 @@ def sweep(model: Any, lm: Any, *, batches: list[int], context: int, steps: int, 
                     t = time.perf_counter()
                     vis, state = model.backbone.step(frames, state)
                     z = model.fuse(vis[:, None], morph, None)[:, 0]
-                    hidden = dec.append(torch.cat([nxt, z], dim=1))[:, -1]
+                    hidden = dec.append(z)[:, -1]
                     action = dec.logits(hidden, rows).argmax(-1)
                     if device.type == "cuda":
                         torch.cuda.synchronize()
@@ -140,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
         best = max((r["decisions_per_s"] for r in rows if "decisions_per_s" in r), default=0.0)
         results["sweeps"][str(lm_tokens)] = {"rows": rows, "max_real_time_streams": max(ok, default=0),
                                              "peak_decisions_per_s": best}  # fmt: skip
-        print(f"\n{name}: {results['lm']}, {lm_tokens} LM token(s) per step + <next>, {args.context} cached positions")
+        print(f"\n{name}: {results['lm']}, {lm_tokens} LM token(s) per step, {args.context} cached positions")
         print(f"{'streams':>8} {'step ms':>9} {'decisions/s':>12} {'real time':>10}")
         for r in rows:
             if r.get("oom"):

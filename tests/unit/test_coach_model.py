@@ -153,7 +153,7 @@ def _batch(model: CoachModel, alpha: float = 0.1) -> tuple[object, int]:
              build_plan(tok, model.config, "squat", "User body: height 1.60m.", steps[:2], alpha=alpha)]
     morph = [tok.encode("User body: height 1.80m.", add_special_tokens=False),
              tok.encode("User body: height 1.60m.", add_special_tokens=False)]  # fmt: skip
-    return collate(plans, morph, pad_id=2), sum(p.ids.count(model.config.special_id(NEXT)) for p in plans)
+    return collate(plans, morph, pad_id=2), sum(p.labels.count(model.config.special_id(NEXT)) for p in plans)
 
 
 def test_forward_shapes_and_alpha_weighting_is_exact() -> None:
@@ -181,7 +181,7 @@ def test_one_batch_overfit_of_fusion_layers() -> None:
 
     model = tiny_model(seed=3)
     batch, _ = _batch(model)
-    batch.weights[(batch.ids >= 0) & (batch.ids < model.config.lm_vocab)] = 0.0  # decision targets only
+    batch.weights[(batch.labels >= 0) & (batch.labels < model.config.lm_vocab)] = 0.0  # decision targets only
     params = trainable_parameters(model, "2")
     names = {n for n, p in model.named_parameters() if p.requires_grad}
     assert names and all(n.startswith(("fusion.", "project.", "special_")) for n in names)
@@ -268,6 +268,10 @@ def test_fast_decoder_matches_the_hugging_face_forward() -> None:
     torch.testing.assert_close(dec.logits(h3[0, -1]), ref.logits[0, -1], rtol=1e-4, atol=1e-5)
     rows = lm.get_input_embeddings().weight[[5, 7]]
     torch.testing.assert_close(dec.logits(h3[0, -1], rows), ref.logits[0, -1, [5, 7]], rtol=1e-4, atol=1e-5)
+    shared = FastDecoder(lm, max_len=64, share_weights=True)  # the LM's own modules, no copies
+    torch.testing.assert_close(shared.append(emb), ref.hidden_states[-1], rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="share_weights"):
+        FastDecoder(lm, share_weights=True, quantize=True)
     dec.reset(13)  # back to a prefix: appending the same tokens gives the same states
     torch.testing.assert_close(dec.append(emb[:, 13:19]), h2)
     with pytest.raises(RuntimeError, match="KV cache full"):
@@ -328,6 +332,9 @@ def test_neural_coach_speaks_only_through_the_rules() -> None:
     assert coach.decide(DecisionInput(**{**inp.__dict__, "step": 1, "t_s": 0.25})) is None
     # one step after an utterance appends the end token, then this step's visual token: 2 positions
     assert coach.decoder.pos == pos + 2
+    pos = coach.decoder.pos
+    assert coach.decide(DecisionInput(**{**inp.__dict__, "step": 2, "t_s": 0.5})) is None
+    assert coach.decoder.pos == pos + 1  # a silent step appends its visual token only: <next> is not fed back
 
 
 def test_untrained_coach_stays_silent_and_says_which_joints() -> None:
@@ -343,3 +350,30 @@ def test_untrained_coach_stays_silent_and_says_which_joints() -> None:
     assert DEFAULT_JOINTS_NOTE in coach.provenance["notes"]
     assert coach.provenance["salient_joints_source"] == "catalogue default"
     assert np.isfinite(coach.stats.step_ms).all() and coach.stats.refreshes == 1
+
+
+def test_video_frames_drive_a_trained_selector_and_fix_the_joints() -> None:
+    from workbench.model.coaching import DecisionInput
+    from workbench.model.stream import NeuralCoach
+
+    model = tiny_model(seed=8, selector_trained=True)
+    coach = NeuralCoach(model, tokenizer(), weights="float32")
+    assert coach.video_fps == 16.0
+    coach.reset("squat", "User body: not measured.")
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (6, 90, 120, 3), dtype=np.uint8) for _ in range(5)]  # any size, any count
+    for k, f in enumerate(frames):
+        coach.decide(DecisionInput(step=k, t_s=k / 4, exercise="squat", context_morph="", reps=(), new_reps=(),
+                                   phase=None, context_motion="Current pose: no pose yet.\nForm issues: none",
+                                   frames=f))  # fmt: skip
+    # the selector saw the pooled features of the first 4 steps; J* is its top 12, fixed from then on
+    state = model.backbone.initial_state()
+    pooled = []
+    with torch.no_grad():
+        for f in frames[:4]:
+            vis, state = model.backbone.step(coach._frames_tensor(f), state)
+            pooled.append(vis.mean(dim=1))
+        scores = model.selector.eval()(torch.cat(pooled).mean(0, keepdim=True))[0]
+    expected = tuple(JOINT_NAMES[i] for i in torch.topk(scores, 12).indices.tolist())
+    assert coach.salient_joints == expected and len(set(expected)) == 12
+    assert coach.provenance["salient_joints_source"] == "DoF selector"

@@ -60,16 +60,21 @@ def test_plan_layout_and_weights(squat_session: CoachingSession) -> None:
     ds = prepare([squat_session], tokenizer(), model.config, window_steps=64)
     plan = ds.plans[0]
     c = model.config
-    n_next = plan.ids.count(c.special_id(NEXT))
+    n_next = plan.labels.count(c.special_id(NEXT))
+    assert c.special_id(NEXT) not in plan.ids  # predicted, never an input
     assert plan.ids.count(c.special_id(FEEDBACK)) == plan.ids.count(c.special_id(END)) == 2
+    assert plan.labels.count(c.special_id(FEEDBACK)) == plan.labels.count(c.special_id(END)) == 2
     assert plan.ids.count(VIS) == n_next + 2  # one visual token per called step
     for i, tok in enumerate(plan.ids):
-        if tok == c.special_id(NEXT):
-            assert plan.weights[i] == pytest.approx(0.1) and plan.ids[i - 1] == VIS  # <next> follows z_t
-        elif tok == c.special_id(FEEDBACK):
-            assert plan.weights[i] == 1.0 and plan.ids[i - 1] == VIS
-        elif tok == VIS or i < 20:
-            assert plan.weights[i] == 0.0
+        label = plan.labels[i]
+        if label == c.special_id(NEXT):
+            assert tok == VIS and plan.weights[i] == pytest.approx(0.1)  # z_t predicts <next> …
+        elif label == c.special_id(FEEDBACK):
+            assert tok == VIS and plan.weights[i] == 1.0 and plan.ids[i + 1] == c.special_id(FEEDBACK)
+        elif tok == c.special_id(FEEDBACK) or (0 <= tok < c.lm_vocab and label >= 0):
+            assert plan.weights[i] == 1.0 and label == plan.ids[i + 1]  # teacher forcing inside an utterance
+        else:
+            assert label == -100 and plan.weights[i] == 0.0
 
 
 def test_two_stages_then_resume_gives_identical_weights(tmp_path: Path, squat_session: CoachingSession) -> None:
@@ -133,7 +138,6 @@ def test_streaming_decode_builds_the_training_sequence(squat_session: CoachingSe
     plan (refresh blocks after the action of the step a rep completed at, <next> between visual tokens)."""
     from workbench.model.loop import run_coach
     from workbench.model.stream import NeuralCoach
-    from workbench.model.train import _TeacherCoach
 
     model = tiny_model(seed=7)
     tok = tokenizer()
@@ -142,11 +146,28 @@ def test_streaming_decode_builds_the_training_sequence(squat_session: CoachingSe
     assert ex is not None
     plan = prepare([silent], tok, model.config, window_steps=10_000).plans[0]
     coach = NeuralCoach(model, tok, weights="float32")
-    run_coach(coach, silent.track, "squat", context_morph=ex.context_morph,  # type: ignore[arg-type]
-              salient=model.config and None)
+    run_coach(coach, silent.track, "squat", context_morph=ex.context_morph)  # type: ignore[arg-type]
     coach._wait()
-    # the coach never speaks (zero output rows); the last <next> is owed to the cache, not yet appended
-    assert coach.decoder.pos == len(plan.ids) - 1
+    # the coach never speaks (zero output rows): the cache holds exactly the plan's tokens
+    assert coach.decoder.pos == len(plan.ids)
     assert coach.stats.steps == len(ex.steps) and coach.stats.refreshes == sum(
         s.context_motion is not None for s in ex.steps)
-    del _TeacherCoach
+
+
+def test_qevd_format_sessions_train(tmp_path: Path) -> None:
+    """``--data QEVD_DIR``: the evaluation issue's loader on the miniature split in the published format."""
+    from workbench.data.miniature import build_miniature
+    from workbench.model.train import TrainingError, load_sessions
+
+    root = build_miniature(tmp_path / "qevd")
+    sessions = load_sessions(str(root))
+    assert sessions and all(s.track is not None for s in sessions)
+    model = tiny_model(seed=9)
+    ds = prepare(sessions, tokenizer(), model.config, window_steps=16)
+    assert len(ds) > 0 and len(set(ds.sources)) == len({s.session_id for s in sessions if s.track is not None
+                                                        and s.track.q.shape[0] > 0})  # fmt: skip
+    out = train(model, ds, TrainSettings(stage="2", steps=1, batch_size=2, window_steps=16, data=str(root)),
+                tmp_path / "ck")  # fmt: skip
+    assert out.steps_done == {"2": 1}
+    with pytest.raises(TrainingError, match="expected 'synthetic' or a QEVD-fit-coach folder"):
+        load_sessions(str(tmp_path / "missing"))

@@ -84,6 +84,19 @@ class Int8WeightLinear(nn.Module):
         return y.view(*shape[:-1], self.out_features)
 
 
+class _Concat(nn.Module):
+    """The outputs of several Linears side by side, without copying their weights (``share_weights``)."""
+
+    parts: tuple[nn.Module, ...]
+
+    def __init__(self, *linears: nn.Module):
+        super().__init__()
+        object.__setattr__(self, "parts", linears)  # the LM's own modules, not re-registered here
+
+    def forward(self, x: Tensor) -> Tensor:
+        return torch.cat([lin(x) for lin in self.parts], dim=-1)
+
+
 def _rope_theta(config: Any) -> float:
     params = getattr(config, "rope_parameters", None) or {}
     if isinstance(params, dict) and "rope_theta" in params:
@@ -95,7 +108,8 @@ class FastDecoder:
     """Incremental decoding of ``inputs_embeds`` through a frozen LlamaForCausalLM's layers."""
 
     def __init__(self, lm: Any, *, max_len: int = 1024, batch: int = 1, quantize: bool = False,
-                 dtype: torch.dtype | None = None, device: torch.device | str | None = None):  # fmt: skip
+                 dtype: torch.dtype | None = None, device: torch.device | str | None = None,
+                 share_weights: bool = False):  # fmt: skip
         cfg = lm.config
         rope = getattr(cfg, "rope_parameters", None) or getattr(cfg, "rope_scaling", None) or {}
         if isinstance(rope, dict) and rope.get("rope_type", "default") not in ("default", None):
@@ -114,9 +128,19 @@ class FastDecoder:
         self.max_len = int(max_len)
         self.batch = int(batch)
         self.quantized = bool(quantize)
-        layers = []
+        layers: list[_Layer] = []
+        lm_dtype, lm_device = core.embed_tokens.weight.dtype, core.embed_tokens.weight.device
+        if share_weights and (quantize or self.dtype != lm_dtype or self.device != lm_device):
+            raise ValueError("share_weights needs the LM's own dtype and device, without quantisation")
         for block in core.layers:
             att, mlp = block.self_attn, block.mlp
+            if share_weights:  # no copy (a 7B model on one GPU): three/two matrix products instead of one
+                layers.append(_Layer(
+                    norm1=block.input_layernorm.weight.detach(), norm2=block.post_attention_layernorm.weight.detach(),
+                    qkv=_Concat(att.q_proj, att.k_proj, att.v_proj), o=att.o_proj,
+                    gate_up=_Concat(mlp.gate_proj, mlp.up_proj), down=mlp.down_proj,
+                ))  # fmt: skip
+                continue
             mods = nn.ModuleDict({
                 "qkv": _fused(att.q_proj, att.k_proj, att.v_proj), "o": copy.deepcopy(att.o_proj),
                 "gate_up": _fused(mlp.gate_proj, mlp.up_proj), "down": copy.deepcopy(mlp.down_proj),

@@ -103,7 +103,7 @@ class VisionMorphCrossAttention(nn.Module):
 
 @dataclass
 class CoachOutput:
-    loss: Tensor  # Σ w·CE / number of targets (Eq. 15, averaged so batches of different length compare)
+    loss: Tensor  # Σ w·CE / number of targets (Eq. 15, averaged so batches of different lengths compare)
     ce_next_sum: Tensor  # Σ CE over <next> targets, unweighted: loss(α') − loss(α) = (α' − α)·this / n_targets
     ce_other_sum: Tensor
     n_targets: int
@@ -192,17 +192,14 @@ class CoachModel(nn.Module):
         embeds = torch.where(is_vis, z[rows, batch.vis_step, batch.vis_slot].to(embeds.dtype), embeds)
         hidden = self.lm.model(inputs_embeds=embeds.to(self.lm_embedding.weight.dtype),
                                attention_mask=batch.attention_mask).last_hidden_state  # fmt: skip
-        # Only positions whose next token carries weight need logits (a full 49k-row head at every position
-        # would dominate memory): hidden[i − 1] predicts ids[i].
+        # Only positions with a label need logits (a full 49k-row head at every position would dominate memory).
         weights = batch.weights.clone()
         if alpha is not None:
-            weights[batch.ids == self.config.special_id(NEXT)] = alpha
-        target = weights[:, 1:] > 0
-        is_next = batch.ids[:, 1:] == self.config.special_id(NEXT)
-        target = target | (is_next & (batch.attention_mask[:, 1:] > 0))
-        h = hidden[:, :-1][target].to(self.special_head.dtype)
-        ids = batch.ids[:, 1:][target]
-        w = weights[:, 1:][target]
+            weights[batch.labels == self.config.special_id(NEXT)] = alpha
+        target = batch.labels >= 0
+        h = hidden[target].to(self.special_head.dtype)
+        ids = batch.labels[target]
+        w = weights[target]
         ce = nn.functional.cross_entropy(self.output_logits(h).float(), ids, reduction="none")
         n = max(1, int(target.sum()))
         nxt = ids == self.config.special_id(NEXT)

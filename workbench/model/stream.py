@@ -3,8 +3,8 @@
 What a decision step costs, and why it is cheap (measured in BENCHMARKS.md, ``bench/bench_coach.py``):
 
 - The fixed prefix (prompt, exercise, C_morph) is prefilled once per session into a static KV cache
-  (``FastDecoder``). Each step then appends only what is new: the previous step's ``<next>`` token and the
-  fused visual token(s) of this step — 2 tokens, not a re-encoded 150-token context.
+  (``FastDecoder``). Each silent step then appends only this step's fused visual token(s) — one token on the
+  CPU, not a re-encoded 150-token context (``<next>`` is predicted but not fed back, ``tokens.py``).
 - When a cycle completes (violations change; supplement §12.2 refreshes violations per cycle) the new C_motion
   block (~50 tokens, ~185 ms on one core) is appended after that step's action, in a background thread that
   runs in the 250 ms gap before the next decision; that decision waits for it, and sees the new context. So
@@ -81,8 +81,9 @@ class NeuralCoach:
         self.config: CoachConfig = model.config
         self.tokenizer = tokenizer
         threads = self.config.decode_threads if threads is None else threads
-        if threads and next(model.parameters()).device.type == "cpu":
-            torch.set_num_threads(threads)
+        if next(model.parameters()).device.type == "cpu":
+            torch.set_num_threads(threads or auto_threads())
+        self.threads = torch.get_num_threads()
         weights = weights or self.config.decode_weights
         self.decoder = FastDecoder(model.lm, max_len=self.config.context_window, quantize=weights == "int8",
                                    dtype=torch.bfloat16 if weights == "bfloat16" else None)  # fmt: skip
@@ -92,7 +93,7 @@ class NeuralCoach:
         self.provenance: dict[str, Any] = dict(provenance or {})
         self.provenance.setdefault("notes", [])
         self.provenance.update({"decode": "FastDecoder, static KV cache, 2-row action logits",
-                                "decode_weights": weights,
+                                "decode_weights": weights, "decode_threads": self.threads,
                                 "lm_visual_tokens": self.config.lm_visual_tokens,
                                 "pose_only_frames": self.config.pose_only_frames})  # fmt: skip
         self.stats = DecodeStats()
@@ -114,6 +115,11 @@ class NeuralCoach:
     @property
     def name(self) -> str:
         return "neural"
+
+    @property
+    def video_fps(self) -> float:
+        """The rate at which the pipeline should hand this coach video frames (the backbone's 16 fps)."""
+        return float(self.config.fps)
 
     # ------------------------------------------------------------------------------------- session
     def reset(self, exercise: str, context_morph: str) -> None:
@@ -208,7 +214,7 @@ class NeuralCoach:
         return self.model.embed_ids(torch.tensor(encode(self.tokenizer, motion_block(motion))))
 
     def _decide(self, inp: DecisionInput) -> Utterance | None:
-        m, dec = self.model, self.decoder
+        dec = self.decoder
         self.stats.steps += 1
         violations = self._violations(inp)
         motion = masked_motion_context(inp.context_motion, violations, self.salient_joints)
@@ -232,9 +238,7 @@ class NeuralCoach:
         self._pending = []
         action = dec.logits(hidden, self.rows_action)
         said = None
-        if not bool(action[1] > action[0]):  # <next>
-            self._pending = [m.special_embed[self.config.special_tokens.index(NEXT)][None]]
-        else:
+        if bool(action[1] > action[0]):  # <feedback>; <next> is not fed back (tokens.py)
             text, n = self._speak()
             used = self._context_violations
             evidence = Evidence(violations=used, rep=inp.reps[-1].index if inp.reps else None, phase=inp.phase,
@@ -269,7 +273,7 @@ class NeuralCoach:
             except BaseException as exc:  # re-raised by the next decision
                 self._job_error = exc
 
-        self._job = threading.Thread(target=run, name="coach-refresh", daemon=True)
+        self._job = threading.Thread(target=run, name="coach-refresh")  # not a daemon: finishes before exit
         self._job.start()
 
     def _wait(self) -> None:
@@ -298,6 +302,18 @@ class NeuralCoach:
         self._pending = [m.special_embed[c.special_tokens.index(END)][None]]
         self.stats.utterance_tokens += len(spoken)
         return self.tokenizer.decode(spoken, skip_special_tokens=True).strip(), len(spoken)
+
+
+def auto_threads() -> int:
+    """All cores when the 1-minute load average leaves them free, else one."""
+    import os
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        return cores
+    return cores if busy <= cores - 0.5 else 1
 
 
 def _kind(text: str, violations: tuple[Any, ...]) -> UtteranceKind:

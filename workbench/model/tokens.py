@@ -3,13 +3,16 @@
     [prompt + exercise + C_morph]                                  the fixed prefix, prefilled once
     C_motion block          (the first step's)
     z_t × lm_visual_tokens  (the fused visual–morphometric tokens of decision step t)
-    <next>                                     weight α   — or —
-    <feedback> text tokens <eos_fb>            weight 1
+      the last z_t position predicts <next> (weight α) or <feedback> (weight 1)
+    <feedback> text tokens <eos_fb>            each predicting the next, weight 1 (only after <feedback>)
     C_motion block          (only when a cycle completed at step t: after its action, so streaming can
                              prefill it between decisions)
     … next step …
 
-The LM predicts the action token at the last visual position of each step. After an utterance of n
+The LM predicts the action token at the last visual position of each step. ``<next>`` is a prediction
+only: it is not fed back as an input (a visual token following a visual token already says the coach stayed
+silent), so a silent decision step appends one token to the KV cache instead of two — ~20 % of the CPU
+decode step. ``<feedback>`` and the utterance are fed back as usual. After an utterance of n
 tokens, floor(n / 12 × 4) steps are skipped (simulated speech, EVALUATION.md), exactly as the streaming loop
 skips them. C_motion is masked to the selected joints: only their DoFs enter the text (pose state and
 violations), which is what "only selected joints' DoFs enter C_motion" means for a text context.
@@ -32,6 +35,7 @@ from workbench.motion.results import Violation
 from workbench.skeleton import JOINT_NAMES, N_DOFS, joint
 
 VIS = -1  # placeholder id where a fused visual token goes
+IGNORE = -100  # no prediction at this position
 PAD_WEIGHT = 0.0
 
 
@@ -92,19 +96,26 @@ class StepExample:
 @dataclass
 class Plan:
     """One session as a token sequence: ids (VIS at visual slots), the step and slot of each visual token,
-    and the loss weight of predicting each token from the one before it."""
+    what each position must predict (IGNORE for nothing) and the loss weight of that prediction."""
 
     ids: list[int] = field(default_factory=list)
     vis_step: list[int] = field(default_factory=list)
     vis_slot: list[int] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
     weights: list[float] = field(default_factory=list)
     n_steps: int = 0
 
-    def add(self, ids: Sequence[int], weight: float = 0.0, step: int = 0, slots: Sequence[int] | None = None) -> None:
+    def add(self, ids: Sequence[int], step: int = 0, slots: Sequence[int] | None = None) -> None:
         self.ids += list(ids)
-        self.weights += [weight] * len(ids)
+        self.labels += [IGNORE] * len(ids)
+        self.weights += [0.0] * len(ids)
         self.vis_step += [step] * len(ids)
         self.vis_slot += list(slots) if slots is not None else [0] * len(ids)
+
+    def predict(self, label: int, weight: float) -> None:
+        """The last position added must predict ``label``."""
+        self.labels[-1] = label
+        self.weights[-1] = weight
 
 
 def utterance_ids(tokenizer: Any, config: CoachConfig, text: str) -> list[int]:
@@ -124,11 +135,15 @@ def build_plan(tokenizer: Any, config: CoachConfig, exercise: str, context_morph
             plan.add(encode(tokenizer, motion_block(s.context_motion)))
         plan.add([VIS] * config.lm_visual_tokens, step=s.step, slots=range(config.lm_visual_tokens))
         if s.utterance is None:
-            plan.add([config.special_id(NEXT)], weight=alpha)
+            plan.predict(config.special_id(NEXT), alpha)  # <next> is predicted, never fed back (see docstring)
         else:
-            plan.add([config.special_id(FEEDBACK)], weight=1.0)
-            plan.add(utterance_ids(tokenizer, config, s.utterance), weight=1.0)
-            plan.add([config.special_id(END)], weight=1.0)
+            plan.predict(config.special_id(FEEDBACK), 1.0)
+            plan.add([config.special_id(FEEDBACK)])
+            for t in utterance_ids(tokenizer, config, s.utterance):
+                plan.predict(t, 1.0)
+                plan.add([t])
+            plan.predict(config.special_id(END), 1.0)
+            plan.add([config.special_id(END)])
         if k > 0 and s.context_motion is not None:  # a refresh follows the action of the step it arrived at
             plan.add(encode(tokenizer, motion_block(s.context_motion)))
         plan.n_steps = max(plan.n_steps, s.step + 1)
@@ -140,7 +155,8 @@ class CoachBatch:
     ids: Tensor  # (B, L) long, VIS at visual slots, pad id after the end
     vis_step: Tensor  # (B, L) long
     vis_slot: Tensor  # (B, L) long
-    weights: Tensor  # (B, L) float: weight of predicting ids[:, i] from position i − 1
+    labels: Tensor  # (B, L) long: what position i must predict, IGNORE for nothing
+    weights: Tensor  # (B, L) float: the weight of that prediction
     attention_mask: Tensor  # (B, L) long
     morph_ids: Tensor  # (B, Lm) long
     morph_mask: Tensor  # (B, Lm) bool
@@ -162,6 +178,7 @@ def collate(plans: Sequence[Plan], morph_ids: Sequence[Sequence[int]], pad_id: i
         ids=padded([p.ids for p in plans], pad_id, length, torch.long),
         vis_step=padded([p.vis_step for p in plans], 0, length, torch.long),
         vis_slot=padded([p.vis_slot for p in plans], 0, length, torch.long),
+        labels=padded([p.labels for p in plans], IGNORE, length, torch.long),
         weights=padded([p.weights for p in plans], PAD_WEIGHT, length, torch.float32),
         attention_mask=padded([[1] * len(p.ids) for p in plans], 0, length, torch.long),
         morph_ids=padded(morph_ids, pad_id, lm, torch.long),

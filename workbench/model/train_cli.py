@@ -65,8 +65,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                              else str(Path(args.data).resolve()))  # fmt: skip
     dataset = prepare(sessions, lm.tokenizer, model.config, args.window_steps, labels)
     say = (lambda *a: None) if args.quiet else print
+    source = f"store ({', '.join(sorted(labels))})" if labels else "catalogue defaults"
     say(f"training on {len(dataset)} windows from {len(sessions)} sessions ({args.data}); LM {lm.name}; "
-        f"salient labels: {'store (' + ', '.join(sorted(labels)) + ')' if labels else 'catalogue defaults'}")
+        f"salient labels: {source}")  # fmt: skip
 
     def progress(stage: str, step: int, loss: float) -> None:
         if not args.quiet:
