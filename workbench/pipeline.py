@@ -107,6 +107,10 @@ def analyze_clip(
         t0 = time.perf_counter()
         analysis.feedback = _coach_feedback(coach, estimate, ex, analysis.context_morph, salient, min_confidence)
         analysis.provenance["coach"] = coach.name
+        # A neural coach says whether it is trained, where its salient joints came from and how it decoded.
+        details = getattr(coach, "provenance", None)
+        if isinstance(details, dict):
+            analysis.provenance["coach_details"] = json.loads(json.dumps(details, default=str))
         timings["coach_s"] = time.perf_counter() - t0
     analysis.warnings[:0] = estimate.warnings
     analysis.provenance.update(versions)

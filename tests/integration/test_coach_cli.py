@@ -115,5 +115,7 @@ def test_neural_model_runs_through_the_same_loop(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["provenance"]["coach"] not in ("", "rule") and isinstance(doc["feedback"], list)
+    details = doc["provenance"]["coach_details"]  # an untrained model says so in the JSON, not only on stderr
+    assert details["trained"] is False and details["salient_joints_source"] == "catalogue default"
     for f in doc["feedback"]:
         assert f["t_s"] * 4 == f["step"] and f["n_tokens"] <= 128
