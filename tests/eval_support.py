@@ -9,7 +9,9 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-Reply = Callable[[dict[str, Any]], str]
+# A reply is the assistant's text (answered as a 200 chat completion), or (HTTP status, raw JSON body) to play
+# a failing or odd server.
+Reply = Callable[[dict[str, Any]], "str | tuple[int, dict[str, Any]]"]
 
 
 @contextmanager
@@ -26,10 +28,11 @@ def chat_server(reply: Reply, model: str = "fixed-judge") -> Iterator[tuple[str,
             if self.path != "/v1/chat/completions":
                 self.send_error(404)
                 return
-            text = reply(body)
-            payload = json.dumps({"model": model, "choices": [{"index": 0, "message": {"role": "assistant",
-                                  "content": text}, "finish_reason": "stop"}]}).encode()  # fmt: skip
-            self.send_response(200)
+            answer = reply(body)
+            status, doc = answer if isinstance(answer, tuple) else (200, {"model": model, "choices": [
+                {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]})
+            payload = json.dumps(doc).encode()
+            self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(payload)))
             self.end_headers()

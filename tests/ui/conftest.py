@@ -35,10 +35,15 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """URL of a served workbench (started with `biocoach serve`), torn down after the module."""
-    port = _free_port()
     store = tmp_path_factory.mktemp("ui-store") / "biocoach.duckdb"
+    yield from served_app(store, tmp_path_factory.mktemp("ui-log") / "serve.log")
+
+
+def served_app(store: Path, log: Path) -> Iterator[str]:
+    """Serve the workbench on ``store`` until the generator is closed; then assert the app logged no traceback.
+    Modules that need a pre-filled store override ``server`` with this."""
+    port = _free_port()
     env = dict(os.environ, BIOCOACH_DB=str(store))
-    log = tmp_path_factory.mktemp("ui-log") / "serve.log"
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port)],
                                 stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)  # fmt: skip
@@ -68,14 +73,14 @@ def app_tracebacks(log: str) -> list[str]:
     return [b for b in blocks if not any(name in b for name in CLOSED_CONNECTION)]
 
 
-def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 180.0) -> None:
+def _wait_for(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 240.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"biocoach serve exited early:\n{log.read_text()[-3000:]}")
         try:
             # A page takes seconds to build on a loaded 2-core machine: a short read timeout would retry forever.
-            with urllib.request.urlopen(url, timeout=60) as response:
+            with urllib.request.urlopen(url, timeout=120) as response:
                 if response.status == 200:
                     return
         except OSError:

@@ -6,19 +6,13 @@ the workbench starts; the figures are hand-computed there: kappa 0.770, precisio
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.review_support import seed_reviews
-from tests.ui.conftest import REPO, STORES, _free_port, app_tracebacks, screenshot
+from tests.ui.conftest import screenshot, served_app
 from workbench.store.database import Database
 from workbench.store.seed import init_from_references
 
@@ -33,41 +27,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = Database(store)
     init_from_references(db)
     seed_reviews(db)
-    port = _free_port()
-    log = tmp_path_factory.mktemp("review-log") / "serve.log"
-    env = dict(os.environ, BIOCOACH_DB=str(store))
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port)], stdout=out,
-                                stderr=subprocess.STDOUT, env=env, cwd=REPO)  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_patiently(url, proc, log)
-        STORES[url] = store
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    errors = app_tracebacks(log.read_text())
-    assert not errors, "\n\n".join(errors)[-3000:]
-
-
-def _wait_patiently(url: str, proc: subprocess.Popen[bytes], log: Path, timeout: float = 240.0) -> None:
-    """Like conftest's wait, with a long per-request timeout: each GET builds a whole app session, which
-    takes over 5 s when the shared machine is busy, so short requests would time out for ever."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"biocoach serve exited early:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=120) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError(f"{url} did not answer within {timeout:.0f} s:\n{log.read_text()[-3000:]}")
+    yield from served_app(store, tmp_path_factory.mktemp("review-log") / "serve.log")
 
 
 def test_review_page_shows_agreement_from_the_store(page: Any, server: str) -> None:

@@ -3,15 +3,13 @@ retries what is worth retrying, never leaks its key, and names what failed."""
 
 from __future__ import annotations
 
-import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.eval_support import chat_server
 from workbench.config import Config, MissingModelError
 from workbench.llm import LocalClient, OpenAICompatibleClient, get_client, load_causal_lm, packaged_smollm2
 from workbench.llm.client import LLMError
@@ -20,40 +18,20 @@ SECRET = "sk-test-0123456789abcdef"
 
 
 class _Replies:
-    """What the test endpoint answers: a queue of (status, body) and a log of what it received."""
+    """What the test endpoint answers: a queue of (status, body); an empty queue answers 200 {}."""
 
-    def __init__(self, replies: list[tuple[int, dict[str, Any]]]):
-        self.replies = list(replies)
-        self.received: list[tuple[dict[str, Any], str | None]] = []
+    def __init__(self) -> None:
+        self.replies: list[tuple[int, dict[str, Any]]] = []
+
+    def __call__(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        return self.replies.pop(0) if self.replies else (200, {})
 
 
 @pytest.fixture()
-def endpoint() -> Iterator[tuple[str, _Replies]]:
-    state = _Replies([])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            state.received.append((body, self.headers.get("Authorization")))
-            status, reply = state.replies.pop(0) if state.replies else (200, {})
-            data = json.dumps(reply).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v1", state
-    finally:
-        server.shutdown()
-        server.server_close()
+def endpoint() -> Iterator[tuple[str, _Replies, list[dict[str, Any]]]]:
+    replies = _Replies()
+    with chat_server(replies) as (url, seen):
+        yield url, replies, seen
 
 
 def _ok(text: str) -> tuple[int, dict[str, Any]]:
@@ -61,31 +39,31 @@ def _ok(text: str) -> tuple[int, dict[str, Any]]:
 
 
 def test_server_errors_are_retried_with_the_key_sent_but_never_shown(
-    endpoint: tuple[str, _Replies], monkeypatch: pytest.MonkeyPatch
+    endpoint: tuple[str, _Replies, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, state = endpoint
+    url, state, seen = endpoint
     monkeypatch.setenv("JUDGE_KEY", SECRET)
     state.replies = [(503, {}), (502, {}), _ok(" {'score': 4} ")]
     client = OpenAICompatibleClient(url, "llama-3-70b", api_key_env="JUDGE_KEY", backoff_s=0.01)
     out = client.complete([{"role": "user", "content": "rate"}], max_new_tokens=64, temperature=0.6, top_p=0.9)
     assert out.text == "{'score': 4}" and out.model == f"served-judge @ {url}"
-    assert len(state.received) == 3  # two 5xx retried, the third answered
-    body, auth = state.received[-1]
+    assert len(seen) == 3  # two 5xx retried, the third answered
+    body, auth = seen[-1]["body"], seen[-1]["authorization"]
     assert auth == f"Bearer {SECRET}"
     assert body["max_tokens"] == 64 and body["temperature"] == 0.6 and body["top_p"] == 0.9
     assert SECRET not in repr(client) and SECRET not in client.model_name
 
 
 def test_a_client_error_is_not_retried_and_the_message_names_the_endpoint_not_the_key(
-    endpoint: tuple[str, _Replies], monkeypatch: pytest.MonkeyPatch
+    endpoint: tuple[str, _Replies, list[dict[str, Any]]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    url, state = endpoint
+    url, state, seen = endpoint
     monkeypatch.setenv("JUDGE_KEY", SECRET)
     state.replies = [(401, {}), _ok("never reached")]
     client = OpenAICompatibleClient(url, "m", api_key_env="JUDGE_KEY", backoff_s=0.01)
     with pytest.raises(LLMError) as info:
         client.complete([{"role": "user", "content": "x"}])
-    assert len(state.received) == 1
+    assert len(seen) == 1
     assert f"{url}/chat/completions" in str(info.value) and "HTTP 401" in str(info.value)
     assert SECRET not in str(info.value) and "$JUDGE_KEY" in str(info.value)
 
@@ -96,8 +74,8 @@ def test_an_unreachable_endpoint_fails_after_the_bounded_retries() -> None:
         client.complete([{"role": "user", "content": "x"}])
 
 
-def test_a_reply_without_choices_is_a_clear_error(endpoint: tuple[str, _Replies]) -> None:
-    url, state = endpoint
+def test_a_reply_without_choices_is_a_clear_error(endpoint: tuple[str, _Replies, list[dict[str, Any]]]) -> None:
+    url, state, _ = endpoint
     state.replies = [(200, {"error": "overloaded"})]
     with pytest.raises(LLMError, match=r"expected choices\[0\]\.message\.content.*overloaded"):
         OpenAICompatibleClient(url, "m").complete([{"role": "user", "content": "x"}])

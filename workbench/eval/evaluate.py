@@ -113,12 +113,7 @@ def load_predictions(path: str | Path) -> dict[str, Clip]:
         for f in files:
             out.update(load_predictions(f))
         return out
-    if not p.is_file():
-        raise EvalInputError(f"{p}: predictions file not found")
-    try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise EvalInputError(f"{p}: expected JSON, got a parse error ({exc})") from None
+    data = _read_json(p, "predictions file not found")
     if isinstance(data, dict) and "feedback" in data:
         return {_analysis_id(data, p): _analysis_clip(data, p)}
     if not isinstance(data, list):
@@ -163,13 +158,17 @@ def _analysis_clip(data: dict[str, Any], p: Path, i: int | None = None) -> Clip:
     return Clip(_analysis_id(data, p, i), tuple(texts), tuple(times), data.get("exercise"))
 
 
-def _json_list(p: Path, what: str) -> list[Any]:
+def _read_json(p: Path, missing: str) -> Any:
     if not p.is_file():
-        raise EvalInputError(f"{p}: {what} file or QEVD split folder not found")
+        raise EvalInputError(f"{p}: {missing}")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
+        return json.loads(p.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
         raise EvalInputError(f"{p}: expected JSON, got a parse error ({exc})") from None
+
+
+def _json_list(p: Path, what: str) -> list[Any]:
+    data = _read_json(p, f"{what} file or QEVD split folder not found")
     if not isinstance(data, list):
         raise EvalInputError(f"{p}: expected a list of {{mini_episode_id, feedbacks, feedback_timestamps}}, "
                              f"got {type(data).__name__}")  # fmt: skip

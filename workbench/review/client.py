@@ -81,11 +81,7 @@ class LabelStudioClient:
 
     def healthy(self) -> bool:
         """One quick look at /health, no retries."""
-        try:
-            with urllib.request.urlopen(self.url + "/health", timeout=5) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError):
-            return False
+        return is_healthy(self.url)
 
     def whoami(self) -> dict[str, Any]:
         return dict(self.request("GET", "/api/current-user/whoami"))
@@ -151,3 +147,12 @@ class LabelStudioClient:
 
     def update_annotation(self, annotation_id: int, result: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(self.request("PATCH", f"/api/annotations/{annotation_id}", {"result": result}))
+
+
+def is_healthy(url: str, timeout_s: float = 5.0) -> bool:
+    """Whether the Label Studio at ``url`` answers /health now (one request, no retries)."""
+    try:
+        with urllib.request.urlopen(url.rstrip("/") + "/health", timeout=timeout_s) as response:
+            return bool(response.status == 200)
+    except (urllib.error.URLError, TimeoutError, ConnectionError, OSError):
+        return False

@@ -23,12 +23,11 @@ import secrets
 import socket
 import subprocess
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.review.client import is_healthy
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".labelstudio"
@@ -104,11 +103,7 @@ class LabelStudioServer:
     log_path: Path | None = None
 
     def healthy(self) -> bool:
-        try:
-            with urllib.request.urlopen(self.url + "/health", timeout=5) as response:
-                return bool(response.status == 200)
-        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError):
-            return False
+        return is_healthy(self.url)
 
     def wait_healthy(self, timeout_s: float = HEALTH_TIMEOUT_S) -> float:
         """Poll /health until it answers; returns the seconds waited."""
