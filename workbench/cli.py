@@ -253,6 +253,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     _emit(streamed.to_json(), None, quiet=False)
     found = {r.index: sorted({v.type for v in r.violations}) for r in streamed.reps if r.violations}
     print(f"\nground truth faults (rep index from 0): {truth.faults}; found: {found}")
+
+    from workbench.model.loop import run_coach
+    from workbench.model.rule_coach import RuleCoach
+
+    print("\n3. the same session coached live: the rule-based coach decides 4 times a second from the streaming "
+          "tracker (speech simulated at 12 tokens/s; `biocoach coach` does this for any clip)\n")
+    for event in run_coach(RuleCoach(seed=0), track, squat):
+        print(f"  {event.t_s:6.2f} s  [{event.kind}] {event.text}")
     return EXIT_OK
 
 

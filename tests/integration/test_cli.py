@@ -107,6 +107,13 @@ def test_demo_runs_on_the_bundled_example() -> None:
     proc = run("demo")
     assert proc.returncode == 0, proc.stderr
     assert "exercise squat: 2 rep(s)" in proc.stdout
+    # The live coach speaks about the shallow rep 3 (ends 8.07 s) once the tracker confirms it, naming the joint
+    # and the measured angle, and about the wobble of rep 5 (ends 12.93 s) after it.
+    coached = proc.stdout.split("3. the same session coached live")[1]
+    lines = [line.split("s  [", 1) for line in coached.splitlines() if "s  [" in line]
+    corrective = [(float(t), text) for t, text in lines if text.startswith("corrective]")]
+    assert [round(t) for t, _ in corrective] == [9, 14]
+    assert "knee flexion 74° (target: 90°)" in corrective[0][1] and "Lumbar extension" in corrective[1][1]
 
 
 def test_help_is_fast() -> None:
