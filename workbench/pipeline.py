@@ -129,13 +129,11 @@ def analyze_clip(
 def _reviewed_salient(db: Database, clip_hash: str, exercise: str) -> tuple[tuple[str, ...] | None, str | None]:
     """The union of the clip's expert-accepted salient joints (workbench.review) and a provenance note naming
     the labels; (None, None) when no expert has validated any."""
-    from workbench.review.labels import salient_joints_for_clip
+    from workbench.review.labels import reviewed_salient, salient_joints_for_clip
 
-    joints, labels = salient_joints_for_clip(db, clip_hash, exercise) if clip_hash else ((), [])
-    if not joints:
+    if not clip_hash:
         return None, None
-    names = ", ".join(f"{lab.proposal_id} v{lab.version} by {lab.reviewer}" for lab in labels)
-    return joints, f"expert review ({len(labels)} label(s): {names})"
+    return reviewed_salient(salient_joints_for_clip(db, clip_hash, exercise)[1])
 
 
 def _as_db(db: Database | str) -> Database:

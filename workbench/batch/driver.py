@@ -143,7 +143,6 @@ class Driver:
     # -------------------------------------------------------------------------------------------- the run
 
     def run(self, clips: Iterable[ClipRef], engine: Engine | None = None) -> JobReport:
-        self.plan.check_available()
         t0 = time.monotonic()
         with self.db.store() as store:
             repo = BatchRepository(store.session)

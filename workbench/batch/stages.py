@@ -21,7 +21,6 @@ Stages and the modules they call (imported lazily, in the worker):
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import socket
 import time
@@ -58,21 +57,6 @@ def parse_stages(text: str) -> list[StageName]:
     return list(STAGE_ORDER[: last + 1])
 
 
-def module_available(name: str) -> bool:
-    try:
-        return importlib.util.find_spec(name) is not None
-    except ModuleNotFoundError:
-        return False
-
-
-STAGE_MODULES: dict[str, tuple[str, ...]] = {
-    "pose": ("workbench.pose.backends",),
-    "analysis": ("workbench.motion.analysis",),
-    "coaching": ("workbench.model.loop", "workbench.model.rule_coach"),
-    "evaluation": ("workbench.eval",),
-}
-
-
 @dataclass
 class StagePlan:
     """Per-clip stage specs and the context workers need, resolved once in the driver."""
@@ -86,15 +70,6 @@ class StagePlan:
     db: Database | None = None
     _exercises: dict[str, tuple[Any, dict[str, Any]]] = field(default_factory=dict)
     _labels: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
-
-    def check_available(self) -> None:
-        for stage in self.stages:
-            missing = [m for m in STAGE_MODULES[stage] if not module_available(m)]
-            if stage == "coaching" and self.coach == "neural":
-                missing = [m for m in ("workbench.model.loop", "workbench.model.stream") if not module_available(m)]
-            if missing:
-                raise BatchError(f"stage {stage!r}: needs {', '.join(missing)}, which this installation lacks; "
-                                 f"run the stages before it (--stages pose,analysis) or update the workbench")
 
     def pose_kind(self, clip: ClipRef) -> str:
         from workbench.pose.backends import detect_backend
@@ -115,23 +90,17 @@ class StagePlan:
     def reviewed_salient(self, exercise: str, clip_hash: str) -> tuple[list[str] | None, str | None]:
         """The clip's expert-accepted salient joints as ``analyze_clip`` uses them (workbench.review), read once
         per exercise per job; (None, None) when no expert validated any (or there is no store)."""
-        if self.db is None or not module_available("workbench.review.labels"):
+        if self.db is None:
             return None, None
-        if exercise not in self._labels:
-            from workbench.review.labels import accepted_salient_labels
+        from workbench.review.labels import accepted_salient_labels, reviewed_salient
 
+        if exercise not in self._labels:
             by_clip: dict[str, list[Any]] = {}
             for lab in accepted_salient_labels(self.db, exercise):
                 by_clip.setdefault(lab.clip_hash, []).append(lab)
             self._labels[exercise] = by_clip
-        labels = self._labels[exercise].get(clip_hash, [])
-        chosen = {j for lab in labels for j in lab.joints}
-        if not chosen:
-            return None, None
-        from workbench.skeleton import JOINT_NAMES
-
-        names = ", ".join(f"{lab.proposal_id} v{lab.version} by {lab.reviewer}" for lab in labels)
-        return [j for j in JOINT_NAMES if j in chosen], f"expert review ({len(labels)} label(s): {names})"
+        joints, note = reviewed_salient(self._labels[exercise].get(clip_hash, []))
+        return (None, None) if joints is None else (list(joints), note)
 
     def specs_for(self, clip: ClipRef) -> list[StageSpec]:
         kind = self.pose_kind(clip)

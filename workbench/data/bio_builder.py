@@ -2,15 +2,16 @@
 
 Every utterance of every single-exercise segment is classified (corrective / instructional / motivational /
 counting). Corrective and instructional ones are replaced by the motion-context feedback at the same time
-stamp — what the motion analysis of the session's pose track finds wrong at that moment (the rep under way, or
-the last one completed within the 3 s motion window); motivational and counting lines, transitions and every
+stamp — what the motion analysis of the session's pose track finds wrong at that moment, in a coach's words;
+motivational and counting lines, transitions and every
 time stamp stay as they are. A line with no violation to report, or no pose track, keeps its text and the report
 says why. The output is a split folder in the same format (the JSON's per-frame strings rewritten, the videos,
 time stamps and pose sidecars copied) plus ``bio_rewrite_report.json``.
 
 ``feedback_fn(session, t_s) -> str | None`` supplies the replacement; by default
-``workbench.model.rule_coach.feedback_at`` when that module provides it, else :func:`motion_feedback_at` here.
-The classifier is ``workbench.model.rule_coach.classify_utterance`` when present, else :func:`classify_utterance`.
+``workbench.model.rule_coach.feedback_at``; the classifier ``workbench.model.rule_coach.classify_utterance``.
+(:func:`motion_feedback_at` and :func:`classify_utterance` here are the stricter variants a caller may pass:
+no line before the first rep, and QEVD-fit-coach's own labels for posture cues.)
 """
 
 from __future__ import annotations
@@ -135,27 +136,15 @@ def _analysis(session: CoachingSession) -> Any:
 
 
 def default_feedback_fn() -> FeedbackFn:
-    try:
-        from workbench.model import rule_coach  # type: ignore[attr-defined]
+    from workbench.model.rule_coach import feedback_at
 
-        fn = getattr(rule_coach, "feedback_at", None)
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    except ImportError:
-        pass
-    return motion_feedback_at
+    return feedback_at  # type: ignore[return-value]
 
 
 def default_classifier() -> Classifier:
-    try:
-        from workbench.model import rule_coach  # type: ignore[attr-defined]
+    from workbench.model.rule_coach import classify_utterance as rule_classifier
 
-        fn = getattr(rule_coach, "classify_utterance", None)
-        if callable(fn):
-            return fn  # type: ignore[no-any-return]
-    except ImportError:
-        pass
-    return classify_utterance
+    return rule_classifier
 
 
 @dataclass

@@ -47,13 +47,8 @@ def load_coach(model: str, exercise: str, *, config: Path | None = None, seed: i
 
         return RuleCoach(seed=seed)
     from workbench.config import load_config
-    from workbench.errors import WorkbenchError
+    from workbench.model.stream import load_neural_coach
 
-    try:
-        from workbench.model.stream import load_neural_coach
-    except ImportError as exc:
-        raise WorkbenchError(f"--model neural: the neural coaching model (workbench.model.stream) cannot be "
-                             f"imported: {exc}; use --model rule") from None  # fmt: skip
     coach = load_neural_coach(load_config(config), exercise)
     return coach
 

@@ -147,6 +147,11 @@ def _deg(x: float, other: float | None = None) -> str:
     return f"{x:.0f}°"
 
 
+def worst_first(violations: Sequence[Violation]) -> list[Violation]:
+    """Largest deviation first; ties broken by check id, so the order never depends on evaluation order."""
+    return sorted(violations, key=lambda v: (-v.deviation_deg, v.check))
+
+
 def corrective_text(v: Violation, level: int = 0, key_frame: str | None = None, variant: int = 0) -> str:
     """The quantified line for one violation. Level 0 is the supplement's form; 1 and 2 are the shorter,
     more insistent lines of a repeated correction. Every level names the joint and the value and target."""
@@ -275,7 +280,7 @@ class RuleCoach:
 
     def _correct(self, rep: Rep, inp: DecisionInput) -> Utterance | None:
         st = self.state
-        ranked = sorted(rep.violations, key=lambda v: (-v.deviation_deg, v.check))
+        ranked = worst_first(rep.violations)
         consecutive = st.last_rep is not None and rep.index - st.last_rep == 1
         if not consecutive:
             st.times.clear()
@@ -396,7 +401,7 @@ def feedback_at(session_or_analysis: Analysis | dict[str, Any] | CoachingSession
     done = [vs for end, vs in reps if end <= t_s + 1e-9 and vs]
     if not done:
         return _instruction_or_none(key)
-    worst = min(done[-1], key=lambda v: (-v.deviation_deg, v.check))
+    worst = worst_first(done[-1])[0]
     try:
         ex: Exercise | None = _exercise(key)
     except Exception:  # an exercise outside the catalogue still gets its sentence, without the key frame

@@ -145,21 +145,15 @@ def _catalogue_joints(exercise: str) -> tuple[str, ...]:
 
 
 def salient_labels_from_store(db: Any = None) -> dict[str, tuple[str, ...]]:
-    """Accepted salient-joint labels per exercise from the review store (the most frequent joint set), or {}
-    when the review module or its labels are absent: the catalogue's joints are used then."""
-    try:
-        from workbench.review.labels import accepted_salient_labels  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return {}
+    """Accepted salient-joint labels per exercise from the review store (the most frequent joint set); an
+    exercise no expert has labelled is absent, and the catalogue's joints are used for it."""
+    from workbench.review.labels import accepted_salient_labels
+
     if db is None:
         from workbench.store.database import Database
 
         db = Database()
-    try:
-        labels = accepted_salient_labels(db)
-    except Exception as exc:  # a store without the review tables: fall back, but say so
-        log.warning("salient labels unavailable (%s): using the catalogue's salient joints", exc)
-        return {}
+    labels = accepted_salient_labels(db)
     by_ex: dict[str, dict[tuple[str, ...], int]] = {}
     for lab in labels:
         key = tuple(sorted(lab.joints))

@@ -189,13 +189,13 @@ def rule_feedback(reps: Sequence[Rep], ex: Exercise | None = None) -> list[Feedb
     """One corrective line per flawed rep, at its end, from its largest violation, in the rule coach's words
     (``workbench.model.rule_coach``). ``biocoach coach`` replaces these with a coach's 4 Hz streaming decisions."""
     from workbench.model.coaching import Evidence
-    from workbench.model.rule_coach import corrective_text, key_frame_of
+    from workbench.model.rule_coach import corrective_text, key_frame_of, worst_first
 
     events = []
     for rep in reps:
         if not rep.violations:
             continue
-        ranked = sorted(rep.violations, key=lambda v: (-v.deviation_deg, v.check))
+        ranked = worst_first(rep.violations)
         worst = ranked[0]
         text = corrective_text(worst, key_frame=key_frame_of(ex, worst.check))
         evidence = Evidence(violations=tuple(ranked), rep=rep.index, phase=worst.phase)

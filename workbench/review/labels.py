@@ -77,6 +77,16 @@ def salient_joints_for_clip(db: Database, clip_hash: str, exercise: str) -> tupl
     return _ordered(joints), labels
 
 
+def reviewed_salient(labels: Sequence[SalientLabel]) -> tuple[tuple[str, ...] | None, str | None]:
+    """The union of one clip's accepted labels' joints (SKEL order) and the provenance note that names the
+    labels, as the analysis records it; (None, None) when the labels name no joint."""
+    joints = _ordered({j for lab in labels for j in lab.joints})
+    if not joints:
+        return None, None
+    names = ", ".join(f"{lab.proposal_id} v{lab.version} by {lab.reviewer}" for lab in labels)
+    return joints, f"expert review ({len(labels)} label(s): {names})"
+
+
 def _ordered(joints: Sequence[str] | set[str]) -> tuple[str, ...]:
     chosen = set(joints)
     return tuple(j for j in JOINT_NAMES if j in chosen)
