@@ -2,6 +2,7 @@
 
 import bench_batch
 import bench_cache
+import bench_calibrate
 import bench_coach_rule
 import bench_dashboard
 import bench_help
@@ -18,3 +19,4 @@ if __name__ == "__main__":
     bench_cache.main()
     bench_dashboard.main()
     bench_batch.main()
+    bench_calibrate.main()

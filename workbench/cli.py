@@ -114,11 +114,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     # Command groups that live with their packages; each register() only declares arguments (no heavy imports).
     from workbench.batch.cli import register as register_batch
+    from workbench.calibration.cli import register as register_calibration
     from workbench.eval.cli import register as register_eval
     from workbench.model.cli import register as register_model
     from workbench.review.cli import register as register_review
 
-    for register in (register_model, register_eval, register_review, register_batch):
+    for register in (register_model, register_eval, register_review, register_batch, register_calibration):
         register(sub)
     return parser
 
@@ -356,6 +357,8 @@ def _parse_fault(text: str) -> Any:
 def _bounds_text(c: Any) -> str:
     if c.kind == "stability":
         return f"std <= {c.max_std_deg}°"
+    if c.kind == "symmetry":
+        return f"|left - right| <= {c.max_diff_deg}°"
     lo, hi = c.bounds_deg or c.tolerance_deg
     rel = " from the reference" if c.tolerance_deg else ""
     return f"[{'-inf' if lo is None else lo}, {'+inf' if hi is None else hi}]°{rel}" + (

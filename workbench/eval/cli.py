@@ -72,6 +72,9 @@ def register(sub: Any) -> None:
     d.add_argument("--json", dest="json_out", metavar="OUT", help="write the ground truth as JSON [{mini_episode_id, "
                    "feedbacks, feedback_timestamps, exercise}] ('-': stdout)")  # fmt: skip
     d.set_defaults(func=cmd_segments)
+    from workbench.calibration.cli import register_data
+
+    register_data(dsub)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
 

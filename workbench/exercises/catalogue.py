@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from workbench.errors import CatalogueError, UnknownExerciseError
+from workbench.exercises.scoring import Scoring, parse_scoring
 from workbench.skeleton import DOF_NAMES, JOINT_NAMES, N_DOFS, dof, mirror_dof_name
 
 CycleKind = Literal["repetitive", "alternating", "static_hold"]
@@ -139,6 +140,7 @@ class Exercise:
     sources: dict[str, str]
     rule_file: Path
     fixed_side: Literal["right", "left"] | None = None  # "quad_stretch_left": the side is the key's
+    scoring: Scoring | None = None  # calibrated per-rep score (exercises.scoring); None: distance from the reference
     reference: Reference | None = field(default=None, compare=False)
 
     def key_frame(self, name: str) -> KeyFrame:
@@ -267,7 +269,7 @@ def parse_exercise(raw: Any, path: Path) -> list[Exercise]:
         dynamic_joints=tuple(_joint_list(raw.get("dynamic_joints", []), f"{where}: dynamic_joints")),
         static_joints=tuple(_joint_list(raw.get("static_joints", []), f"{where}: static_joints")),
         key_frames=key_frames, constraints=constraints, reference_rules=dict(raw.get("reference", {})),
-        sources=dict(raw.get("sources", {})), rule_file=path,
+        sources=dict(raw.get("sources", {})), rule_file=path, scoring=_scoring(raw.get("scoring"), where),
     )  # fmt: skip
     _check_sources(ex)
     variants = [ex]
@@ -277,6 +279,13 @@ def parse_exercise(raw: Any, path: Path) -> list[Exercise]:
         for side in ("left", "right"):
             variants.append(replace(ex, key=f"{key}_{side}", aliases=(), fixed_side=side))  # type: ignore[arg-type]
     return variants
+
+
+def _scoring(raw: Any, where: str) -> Scoring | None:
+    try:
+        return parse_scoring(raw, where)
+    except ValueError as exc:
+        raise CatalogueError(str(exc)) from None
 
 
 def _check_sources(ex: Exercise) -> None:

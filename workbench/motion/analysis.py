@@ -176,6 +176,31 @@ def _reps(evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray) -> tuple[list
     return reps, warnings
 
 
+def whole_track_rep(
+    track: PoseTrack,
+    exercise: str | Exercise,
+    *,
+    catalogue: Catalogue | None = None,
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+) -> Rep | None:
+    """The whole track judged as one repetition (a segmented data set's file whose cycle was not found
+    as exactly one rep), through the same evaluator; None when it has no usable frame."""
+    from workbench.motion.cycles import Cycle, Phase
+
+    ex = resolve_exercise(exercise, catalogue)
+    track, _ = prepare_track(track)
+    evaluator = CycleEvaluator(ex, track.observed, track.fps, default_salient(ex, None), side_view(track))
+    q, t, _ = _repaired(track, min_confidence)
+    if evaluator.spec is None or q.shape[0] < 2:
+        return None
+    sigma = sigma_frames(SMOOTH_SIGMA_S, evaluator.fps)
+    q_s, sig = smooth(q, sigma), smooth(evaluator.spec.series(q), sigma)
+    n = q.shape[0]
+    work = int(np.argmax(sig))
+    cycle = Cycle(0, n - 1, work, "rep", (Phase("descent", 0, work), Phase("ascent", work, n - 1)))
+    return evaluator.rep(0, cycle, q_s, q, t, sig)
+
+
 def _no_rep_reason(ex: Exercise, t: np.ndarray) -> str:
     span = float(t[-1] - t[0]) if t.size else 0.0
     lo = ex.cycle.period_s[0]

@@ -58,9 +58,11 @@ def evaluate(
     observed: NDArray[np.bool_],
     salient: set[str],
     skipped: set[str] | None = None,
+    values: dict[str, float] | None = None,
 ) -> list[Violation]:
     """Violations of one cycle. Checks whose DoF must take part in the movement (``requires_motion_deg``)
-    but stayed still are added to ``skipped`` instead of being judged."""
+    but stayed still are added to ``skipped`` instead of being judged. ``values`` receives every judged
+    check's measured value by constraint id, violated or not (calibration and assessment read them)."""
     out: list[Violation] = []
     for c in constraints:
         i = dof_index(c.dof)
@@ -70,13 +72,20 @@ def evaluate(
             if skipped is not None:
                 skipped.add(c.id)
             continue
-        v = _check(ex, c, view, rep, i)
+        value, bounds, at = measure(ex, c, view, i)
+        if values is not None:
+            values[c.id] = value
+        v = _violation(c, view, rep, value, bounds, at)
         if v is not None:
             out.append(v)
     return out
 
 
-def _check(ex: Exercise, c: Constraint, view: CycleView, rep: int, i: int) -> Violation | None:
+Bounds = tuple[float | None, float | None]
+
+
+def measure(ex: Exercise, c: Constraint, view: CycleView, i: int) -> tuple[float, Bounds, int]:
+    """What a check measures in one cycle: the value (degrees), the bounds it is held to, and the frame."""
     series = np.degrees(view.q[:, i])
     bounds: tuple[float | None, float | None]
     if c.kind == "stability":
@@ -97,6 +106,11 @@ def _check(ex: Exercise, c: Constraint, view: CycleView, rep: int, i: int) -> Vi
         at = key_frame_index(view, ex.key_frame(str(c.key_frame)))
         value = _value_at(view.raw[:, i], at)
         bounds = _dynamic_bounds(c, view, i, at)
+    return value, bounds, at
+
+
+def _violation(c: Constraint, view: CycleView, rep: int, value: float, bounds: tuple[float | None, float | None],
+               at: int) -> Violation | None:  # fmt: skip
     lo, hi = bounds
     if lo is not None and value < lo:
         target, low = lo, True

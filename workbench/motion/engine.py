@@ -10,15 +10,17 @@ import numpy as np
 from numpy.typing import NDArray
 
 from workbench.exercises.catalogue import Constraint, Exercise
+from workbench.exercises.scoring import RepScore, rep_score
 from workbench.motion.align import cycle_quality, resample_cycle
 from workbench.motion.constraints import CycleView, evaluate
 from workbench.motion.cycles import Cycle, CycleParams
 from workbench.motion.results import PhaseSpan, Rep
 from workbench.motion.signal import SMOOTH_SIGMA_S, SignalSpec, cycle_params, signal_spec
 from workbench.motion.smoothing import gaussian_kernel, sigma_frames
-from workbench.skeleton import dof, dof_index, joint, mirror_pose
+from workbench.skeleton import MIRROR_PERMUTATION, dof, dof_index, joint, mirror_pose
 
 DEFAULT_MIN_CONFIDENCE = 0.3
+DEFAULT_CYCLE_SAMPLES = 100  # time-normalised cycle length when the exercise has no reference
 
 
 @dataclass
@@ -111,14 +113,32 @@ class CycleEvaluator:
         view = CycleView(cycle=cycle, q=q, raw=raw, t=t, signal=signal, reference=reference)
         if self.skip_symmetry:
             constraints = [c for c in constraints if c.kind != "symmetry"]
-        violations = evaluate(ex, constraints, view, index, self.observed, set(salient), self.skipped)
+        values: dict[str, float] = {}
+        violations = evaluate(ex, constraints, view, index, self.observed, set(salient), self.skipped, values)
         phases = tuple(PhaseSpan(p.name, float(t[p.start - cycle.start]), float(t[p.end - cycle.start]))
                        for p in cycle.phases)  # fmt: skip
+        normalised = self._normalised(q, mirrored)
+        score = self._score(normalised, mirrored)
         return Rep(
             index=index, start_s=float(t[0]), end_s=float(t[-1]), kind=cycle.kind,
             quality=self._quality(raw, reference, salient), phases=phases, violations=tuple(violations), side=side,
-            start_frame=cycle.start, end_frame=cycle.end,
+            start_frame=cycle.start, end_frame=cycle.end, score=None if score is None else score.value,
+            score_terms=() if score is None else score.terms, cycle=normalised, check_values=values,
         )  # fmt: skip
+
+    def _normalised(self, q: NDArray[np.float64], mirrored: bool) -> NDArray[np.float64]:
+        """The smoothed cycle on the reference grid, seen from the reference side (46, n_ref)."""
+        ref = self.exercise.reference
+        n_ref = ref.n_samples if ref is not None else DEFAULT_CYCLE_SAMPLES
+        seen = mirror_pose(q) if mirrored else q
+        return np.ascontiguousarray(resample_cycle(seen, n_ref).T)
+
+    def _score(self, normalised: NDArray[np.float64], mirrored: bool) -> RepScore | None:
+        ref = self.exercise.reference
+        observed = self.observed[MIRROR_PERMUTATION] if mirrored else self.observed
+        salient = [i for j in self.exercise.salient_joints for i in joint(j).dofs]
+        return rep_score(normalised, observed, self.exercise.scoring, None if ref is None else ref.mean,
+                         None if ref is None else ref.sd, salient)  # fmt: skip
 
     def _mirrored_exercise(self) -> Exercise:
         """Key frames seen from the other side: a DoF's extreme becomes its mirror's, right phases left."""

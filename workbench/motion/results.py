@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+from numpy.typing import NDArray
+
 SCHEMA = "biocoach.analysis/1"
 
 
@@ -56,6 +59,15 @@ class Rep:
     side: str | None = None  # working side of a unilateral move
     start_frame: int = 0
     end_frame: int = 0
+    # Ranking score: distance from the reference in units of its spread (exercises.scoring), and the
+    # calibrated features behind it as (name, value, term).
+    score: float | None = None
+    score_terms: tuple[tuple[str, float, float], ...] = ()
+    # The rep time-normalised onto the reference grid, seen from the reference side: (46, n) radians.
+    # Not in the JSON; calibration builds references and features from it.
+    cycle: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
+    # Every judged check's measured value by constraint id (mirrored checks under their own id), not in the JSON.
+    check_values: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def severity_deg(self) -> float:
@@ -68,7 +80,10 @@ class Rep:
             "phases": [{"name": p.name, "start_s": _r(p.start_s, 3), "end_s": _r(p.end_s, 3)} for p in self.phases],
             "violations": [v.to_json() for v in self.violations],
             "severity_deg": _r(self.severity_deg),
+            "score": None if self.score is None else _r(self.score, 4),
         }  # fmt: skip
+        if self.score_terms:
+            out["score_terms"] = [{"feature": n, "value": _r(v, 3), "term": _r(z, 4)} for n, v, z in self.score_terms]
         if self.side is not None:
             out["side"] = self.side
         return out

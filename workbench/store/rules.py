@@ -51,6 +51,7 @@ TOP_LEVEL_ORDER = (
     "key_frames",
     "constraints",
     "reference",
+    "scoring",
     "sources",
     "store",
 )
