@@ -7,6 +7,7 @@
   observed    (46,) bool, optional: which DoFs the source measures (default: all)
   confidence  (T,) float in [0, 1], optional (default: 1)
   betas       (T, 10) float, optional: SMPL shape coefficients
+  dof_confidence (T, 46) float in [0, 1], optional: per-frame, per-DoF confidence
   source      str, optional
 """
 
@@ -21,7 +22,7 @@ from workbench.errors import PoseFileError
 from workbench.pose.track import PoseTrack
 from workbench.skeleton import DOF_NAMES, N_DOFS
 
-_KNOWN_KEYS = {"q", "fps", "t", "observed", "confidence", "betas", "source"}
+_KNOWN_KEYS = {"q", "fps", "t", "observed", "confidence", "betas", "source", "dof_confidence"}
 
 
 def load_npz(path: str | Path) -> PoseTrack:
@@ -50,10 +51,13 @@ def load_npz(path: str | Path) -> PoseTrack:
         raise PoseFileError(f"{path}: expected exactly one of keys 'fps' or 't', got {got}")
     source = str(arrays["source"]) if "source" in arrays else f"npz:{path.name}"
     try:
-        return PoseTrack.from_arrays(
+        track = PoseTrack.from_arrays(
             q, fps=fps, t=t, confidence=arrays.get("confidence"), observed=arrays.get("observed"),
             betas=arrays.get("betas"), source=source,
         )  # fmt: skip
+        if "dof_confidence" in arrays:
+            track = track.with_q(track.q, dof_confidence=np.asarray(arrays["dof_confidence"], dtype=np.float64))
+        return track
     except ValueError as exc:
         raise PoseFileError(f"{path}: {exc}") from None
 
@@ -80,6 +84,8 @@ def save_npz(track: PoseTrack, path: str | Path) -> Path:
         arrays["t"] = track.t
     if track.betas is not None:
         arrays["betas"] = track.betas
+    if track.dof_confidence is not None:
+        arrays["dof_confidence"] = track.dof_confidence
     np.savez_compressed(path, **arrays)  # type: ignore[arg-type]
     return path
 

@@ -32,6 +32,9 @@ class PoseTrack:
     confidence: (time,) in [0, 1]; 0 marks a lost frame.
     observed: (dof,) whether the source measures each DoF at all (unobserved DoFs are never judged).
     betas: optional (time, 10) SMPL shape coefficients.
+    dof_confidence: optional (time, dof) in [0, 1]: how well each DoF is determined in each frame by what the
+        source saw (e.g. the visibility and view angle of the landmarks that determine it); None = no
+        per-DoF information (the frame ``confidence`` applies to every DoF).
     """
 
     q: FloatArray
@@ -43,9 +46,16 @@ class PoseTrack:
     units: str = "rad"
     nominal_fps: float | None = None  # the rate the source stated, kept exactly (t may carry rounding)
     meta: dict[str, str] = field(default_factory=dict)
+    dof_confidence: FloatArray | None = None
 
     def __post_init__(self) -> None:
         validate_track_arrays(self.q, self.t, self.confidence, self.observed, self.betas)
+        if self.dof_confidence is not None:
+            dc = self.dof_confidence
+            if dc.shape != self.q.shape:
+                raise ValueError(f"dof_confidence: expected shape {self.q.shape}, got {dc.shape}")
+            if np.isnan(dc).any() or (dc < 0).any() or (dc > 1).any():
+                raise ValueError("dof_confidence: expected values in [0, 1], got values outside it")
         if self.units != "rad":
             raise ValueError(f"Expected units 'rad', got {self.units!r}")
 
@@ -124,10 +134,14 @@ class PoseTrack:
         t_new = self.t[0] + np.arange(int(np.floor((self.t[-1] - self.t[0]) * fps + 1e-9)) + 1) / fps
         q_new = np.column_stack([np.interp(t_new, self.t, self.q[:, i]) for i in range(N_DOFS)])
         conf = np.interp(t_new, self.t, self.confidence)
+        dof_conf = None
+        if self.dof_confidence is not None:
+            dof_conf = np.column_stack([np.interp(t_new, self.t, c) for c in self.dof_confidence.T])
         betas = None
         if self.betas is not None:
             betas = np.column_stack([np.interp(t_new, self.t, b) for b in self.betas.T])
-        return replace(self, q=q_new, t=t_new, confidence=conf, betas=betas, nominal_fps=float(fps))
+        return replace(self, q=q_new, t=t_new, confidence=conf, betas=betas, nominal_fps=float(fps),
+                       dof_confidence=dof_conf)
 
     def to_dataframe(self, degrees: bool = False) -> pd.DataFrame:
         """One row per frame: ``t_s``, ``confidence`` and one column per DoF (radians unless ``degrees``)."""

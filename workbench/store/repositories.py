@@ -1175,6 +1175,8 @@ def track_to_npz(track: PoseTrack) -> bytes:
         arrays["betas"] = track.betas
     if track.nominal_fps is not None:
         arrays["nominal_fps"] = np.array(track.nominal_fps)
+    if track.dof_confidence is not None:
+        arrays["dof_confidence"] = track.dof_confidence
     return _npz_bytes(arrays)
 
 
@@ -1200,6 +1202,7 @@ def track_from_npz(blob: bytes) -> PoseTrack:
         source=str(a["source"]),
         meta=json.loads(str(a["meta"])),
         nominal_fps=float(a["nominal_fps"]) if "nominal_fps" in a else None,
+        dof_confidence=a.get("dof_confidence"),
     )
 
 
