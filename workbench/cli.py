@@ -318,12 +318,9 @@ def cmd_references(args: argparse.Namespace) -> int:
 
 
 def _user() -> str:
-    import getpass
+    from workbench.config import login_name
 
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    return login_name()
 
 
 def _run(track: Any, exercise: Any, salient: list[str] | None, min_confidence: float, stream: bool,

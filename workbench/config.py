@@ -127,3 +127,13 @@ def _from_mapping(raw: Any, file: Path) -> Config:
 def _path(value: Any, base: Path) -> Path:
     p = Path(str(value)).expanduser()
     return p if p.is_absolute() else (base / p).resolve()
+
+
+def login_name() -> str:
+    """Who is at the keyboard, for the author of a store edit (``unknown`` where the system cannot say)."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -163,9 +163,6 @@ def _progress(quiet: bool, what: str) -> Any:
 
 
 def _user() -> str:
-    import getpass
+    from workbench.config import login_name
 
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"
+    return login_name()
