@@ -20,7 +20,13 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
-NAMES = ["01_tour.ipynb", "02_reference_curation.ipynb", "03_batch_and_compare.ipynb", "04_evaluation.ipynb"]
+NAMES = [
+    "01_tour.ipynb",
+    "02_reference_curation.ipynb",
+    "03_batch_and_compare.ipynb",
+    "04_evaluation.ipynb",
+    "05_calibration.ipynb",
+]
 KERNEL = "biocoach-test"
 TIMEOUT_S = 120  # per cell; each notebook takes ~5 s here
 

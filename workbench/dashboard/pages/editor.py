@@ -1,8 +1,11 @@
 """Reference and threshold editor: pick a constraint or a reference DoF, preview an edit on the open clip, save,
-history, diff, revert."""
+history, diff, revert; and calibrate the exercise from labelled repetitions, with its assessment before and after
+(the work in workbench.dashboard.calibration_view, run in a background thread)."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +14,7 @@ import pandas as pd
 import panel as pn
 import param
 
+from workbench.dashboard import calibration_view as cv
 from workbench.dashboard import editing
 from workbench.dashboard.state import AppState
 from workbench.store.database import ConflictError, StoreError
@@ -76,6 +80,36 @@ class EditorPage(pn.viewable.Viewer):
         self.ref_v1 = pn.widgets.Select(name="Reference diff from version", width=200)
         self.ref_v2 = pn.widgets.Select(name="to reference version", width=200)
         self.ref_diff = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.cal_manifest = pn.widgets.TextInput(name="Labelled manifest (CSV)", sizing_mode="stretch_width",
+                                                 placeholder="manifest.csv inside the data folders (file,exercise,"
+                                                 "label,subject,episode,source)")  # fmt: skip
+        self.cal_synthetic = pn.widgets.Button(name="Make a synthetic labelled set", align="end")
+        self.cal_assess = pn.widgets.Button(name="Assess", button_type="primary")
+        self.cal_calibrate = pn.widgets.Button(name="Calibrate", button_type="success")
+        self.cal_revert = pn.widgets.Button(name="Revert calibration", button_type="warning")
+        self.cal_progress = pn.indicators.Progress(name="Calibration progress", value=0, max=100, width=320,
+                                                   visible=False)  # fmt: skip
+        self.cal_status = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.cal_message = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
+        self.cal_report = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.cal_change = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["cal-change"])
+        self.cal_before_title = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.cal_after_title = pn.pane.Markdown("", sizing_mode="stretch_width")
+        self.cal_before_roc = pn.pane.Plotly(sizing_mode="stretch_width", height=320)
+        self.cal_after_roc = pn.pane.Plotly(sizing_mode="stretch_width", height=320)
+        self.cal_before_strip = pn.pane.Plotly(sizing_mode="stretch_width", height=320)
+        self.cal_after_strip = pn.pane.Plotly(sizing_mode="stretch_width", height=320)
+        self.cal_table = _table(240)
+        self.cal_before = pn.Column(self.cal_before_title, self.cal_before_roc, self.cal_before_strip,
+                                    sizing_mode="stretch_width", visible=False)  # fmt: skip
+        self.cal_after = pn.Column(self.cal_after_title, self.cal_after_roc, self.cal_after_strip,
+                                   sizing_mode="stretch_width", visible=False)  # fmt: skip
+        self.cal_table.visible = False
+        self._cal_prev: cv.AssessmentView | None = None  # the assessment before the latest one (same manifest)
+        self._cal_last: cv.AssessmentView | None = None  # the latest assessment
+        self._cal_job: cv.Job | None = None
+        self._cal_poll: Any = None
+        self._cal_dirs: list[str] = []  # synthetic sets made in this session: readable like the data folders
         self._loaded: Any = None  # the ThresholdVersion the edit is based on
         self._ref_loaded: Any = None  # the ReferenceVersion the reference edit is based on
         self._ref_work: tuple[np.ndarray, np.ndarray] | None = None  # edits already applied (other DoFs, cycles)
@@ -101,6 +135,10 @@ class EditorPage(pn.viewable.Viewer):
         self.save_button.on_click(lambda e: self._save())
         self.revert_button.on_click(lambda e: self._revert())
         self.ref_revert_button.on_click(lambda e: self._revert_reference())
+        self.cal_synthetic.on_click(lambda e: self._make_synthetic())
+        self.cal_assess.on_click(lambda e: self._assess())
+        self.cal_calibrate.on_click(lambda e: self._calibrate())
+        self.cal_revert.on_click(lambda e: self._revert_calibration())
         self._load_exercise()
 
     # -------------------------------------------------------------------------------------- loading
@@ -222,6 +260,7 @@ class EditorPage(pn.viewable.Viewer):
             return
         self._say(f"Saved {saved.constraint_id} version {saved.version}.", "success")
         self._after_store_change()
+        self._reassess(f"saving {saved.constraint_id} v{saved.version}")
 
     def _revert(self) -> None:
         try:
@@ -234,6 +273,7 @@ class EditorPage(pn.viewable.Viewer):
         self._say(f"Reverted {back.constraint_id} to version {self.revert_to.value} (now version {back.version}).",
                   "success")  # fmt: skip
         self._after_store_change()
+        self._reassess(f"reverting {back.constraint_id} to v{self.revert_to.value}")
 
     def _after_store_change(self) -> None:
         self._load_constraint()
@@ -472,6 +512,7 @@ class EditorPage(pn.viewable.Viewer):
             return
         self._say_ref(f"Saved reference version {saved.version}.", "success")
         self._after_reference_change()
+        self._reassess(f"saving reference v{saved.version}")
 
     def _revert_reference(self) -> None:
         try:
@@ -482,12 +523,180 @@ class EditorPage(pn.viewable.Viewer):
             return
         self._say_ref(f"Reference reverted to version {self.ref_revert_to.value} (now version {v}).", "success")
         self._after_reference_change()
+        self._reassess(f"reverting the reference to v{self.ref_revert_to.value}")
 
     def _after_reference_change(self) -> None:
         if self.state.clip_path and self.state.exercise == self.exercise.value:
             self.state.open_clip(self.state.clip_path, self.state.exercise)  # the Clip page follows
         self._load_reference(reset=True)
         self._preview_reference()
+
+    # -------------------------------------------------------------------------------------- calibration
+
+    def _say_cal(self, text: str, kind: Any = "info") -> None:
+        self.cal_message.object, self.cal_message.alert_type, self.cal_message.visible = text, kind, True
+
+    def _cal_allowed(self, path: Path) -> bool:
+        return self.state.allowed(path) or cv.inside(path, self._cal_dirs)
+
+    def _cal_rows(self) -> list[Any] | None:
+        """The manifest's rows, or None after saying why it cannot be read."""
+        try:
+            return cv.read_allowed_manifest(self.cal_manifest.value or "", self._cal_allowed)
+        except Exception as exc:  # a refused path or an unreadable manifest is shown, never a traceback
+            self._say_cal(str(exc), "danger")
+            return None
+
+    def _cal_busy(self) -> bool:
+        return self._cal_job is not None and not self._cal_job.finished
+
+    def _cal_start(self, job: cv.Job, on_done: Any) -> None:
+        """Run the job in a background thread and poll it (synchronously when no server runs the page)."""
+        self._cal_job = job
+        for b in (self.cal_synthetic, self.cal_assess, self.cal_calibrate, self.cal_revert):
+            b.disabled = True
+        self.cal_progress.param.update(visible=True, value=-1, active=True)
+        self.cal_status.object = f"{job.name} …"
+        self.cal_message.visible = False
+
+        def poll() -> None:
+            if job.total:
+                self.cal_progress.value = job.percent
+                self.cal_status.object = f"{job.name}: {job.phase} {job.done} / {job.total} …"
+            if not job.finished:
+                return
+            if self._cal_poll is not None:
+                self._cal_poll.stop()
+                self._cal_poll = None
+            for b in (self.cal_synthetic, self.cal_assess, self.cal_calibrate, self.cal_revert):
+                b.disabled = False
+            self.cal_progress.param.update(visible=False, active=False, value=0)
+            self.cal_status.object = ""
+            if job.error is not None:
+                self._say_cal(f"{job.name} failed: {job.error}", "danger")
+                return
+            try:
+                on_done(job.result)
+            except Exception as exc:  # showing the result failed: say so rather than leave the page waiting
+                self._say_cal(f"{job.name}: done, but the page could not show it: {exc}", "danger")
+
+        if pn.state.curdoc is None or pn.state.curdoc.session_context is None:
+            job.run()
+            poll()
+            return
+        job.start()
+        self._cal_poll = pn.state.add_periodic_callback(poll, period=_POLL_MS)
+
+    def _make_synthetic(self) -> None:
+        if self._cal_busy():
+            return
+        key, db = self.exercise.value, self.state.database()
+        out = tempfile.mkdtemp(prefix=f"biocoach-labelled-{key}-")
+        if not self._cal_dirs and pn.state.curdoc is not None and pn.state.curdoc.session_context is not None:
+            pn.state.on_session_destroyed(self._remove_synthetic_sets)
+        self._cal_dirs.append(out)
+
+        def done(made: Any) -> None:
+            self.cal_manifest.value = str(made.manifest)
+            self._say_cal(f"Wrote a synthetic labelled set of {key}: {made.n_files} one-rep files (the incorrect "
+                          f"ones {made.shallow_deg:g}° shallower) and {made.manifest.name} in {out}. "
+                          "Press Assess.", "success")  # fmt: skip
+
+        self._cal_start(cv.Job("Making a synthetic labelled set", lambda job: cv.make_synthetic_set(db, key, out)),
+                        done)  # fmt: skip
+
+    def _remove_synthetic_sets(self, session_context: Any) -> None:  # bokeh checks the parameter name
+        for d in self._cal_dirs:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def _assess(self, label: str = "assessed") -> None:
+        if self._cal_busy():
+            return
+        rows = self._cal_rows()
+        if rows is None:
+            return
+        key, db, manifest = self.exercise.value, self.state.database(), str(self.cal_manifest.value).strip()
+
+        def task(job: cv.Job) -> cv.AssessmentView:
+            return cv.assess_exercise(db, rows, key, manifest=manifest, label=label, progress=job.progress("assessing"))
+
+        self._cal_start(cv.Job("Assessing", task), self._show_assessment)
+
+    def _reassess(self, what: str) -> None:
+        """After the store changed (an edit saved or reverted), measure again what the last assessment measured."""
+        last = self._cal_last
+        if last is None or last.exercise != self.exercise.value or self._cal_busy():
+            return
+        if str(self.cal_manifest.value).strip() != last.manifest:
+            return
+        self._assess(label=f"after {what}")
+
+    def _calibrate(self) -> None:
+        if self._cal_busy():
+            return
+        rows = self._cal_rows()
+        if rows is None:
+            return
+        key, db, manifest = self.exercise.value, self.state.database(), str(self.cal_manifest.value).strip()
+        author, note = self.author.value or "", self.note.value or ""
+
+        def task(job: cv.Job) -> cv.CalibrationOutcome:
+            return cv.calibrate_then_assess(db, rows, key, manifest=manifest, author=author, note=note, job=job)
+
+        self._cal_start(cv.Job("Calibrating", task), self._calibration_done)
+
+    def _revert_calibration(self) -> None:
+        if self._cal_busy():
+            return
+        manifest = str(self.cal_manifest.value).strip()
+        rows = self._cal_rows() if manifest else None  # without a manifest: revert only, nothing to re-assess
+        if manifest and rows is None:
+            return
+        key, db, author = self.exercise.value, self.state.database(), self.author.value or ""
+
+        def task(job: cv.Job) -> cv.CalibrationOutcome:
+            return cv.revert_then_assess(db, rows, key, manifest=manifest, author=author, job=job)
+
+        self._cal_start(cv.Job("Reverting the calibration", task), self._calibration_done)
+
+    def _calibration_done(self, outcome: cv.CalibrationOutcome) -> None:
+        self.cal_report.object = f"```text\n{outcome.message}\n```"
+        self._say_cal(outcome.message.splitlines()[0] + ".", "success")
+        # the store's thresholds and reference changed: reload them (and re-analyse the open clip)
+        self._load_constraint()
+        if self.state.clip_path and self.state.exercise == self.exercise.value:
+            self.state.open_clip(self.state.clip_path, self.state.exercise)
+        self._load_reference(reset=True)
+        if outcome.view is not None:
+            self._show_assessment(outcome.view)
+
+    def _show_assessment(self, view: cv.AssessmentView) -> None:
+        before = self._cal_last if cv.comparable(self._cal_last, view) else None
+        self._cal_prev, self._cal_last = before, view
+        s = view.summary
+        where = Path(view.manifest).name or "the manifest"
+        lines = [f"**{view.exercise}** on `{where}`: {s['n_correct']} correct and {s['n_incorrect']} incorrect "
+                 f"repetitions ({s['n_reps_not_one']} files not found as exactly one rep)."]  # fmt: skip
+        if before is not None:
+            lines.append(f"Before ({before.label}) → after ({view.label}):")
+        lines.append(cv.change_text(before, view))
+        if view.warnings:
+            lines.append(f"{len(view.warnings)} warning(s), e.g.: {view.warnings[0]}")
+        self.cal_change.object = "\n\n".join(lines)
+        self.cal_after_title.object = f"#### {'After' if before is not None else 'Now'}: {view.label}"
+        self.cal_after_roc.object = cv.roc_figure(view, f"ROC ({view.label})")
+        self.cal_after_strip.object = cv.strip_figure(view, f"Per-rep score ({view.label})")
+        self.cal_after.visible = True
+        self.cal_before.visible = before is not None
+        if before is not None:
+            self.cal_before_title.object = f"#### Before: {before.label}"
+            self.cal_before_roc.object = cv.roc_figure(before, f"ROC ({before.label})")
+            self.cal_before_strip.object = cv.strip_figure(before, f"Per-rep score ({before.label})")
+        table = pd.DataFrame(cv.comparison_rows(before, view), columns=["measure", "before", "after", "change"])
+        for col in ("before", "after", "change"):
+            table[col] = pd.to_numeric(table[col], errors="coerce").astype(float).round(3)
+        self.cal_table.value = table
+        self.cal_table.visible = True
 
     def _show_ref_diff(self) -> None:
         if self.ref_v1.value is None or self.ref_v2.value is None:
@@ -521,9 +730,21 @@ class EditorPage(pn.viewable.Viewer):
             pn.pane.Markdown("#### Reference history"), self.ref_history, pn.Row(self.ref_v1, self.ref_v2),
             self.ref_diff, pn.Row(self.ref_revert_to, self.ref_revert_button), sizing_mode="stretch_width",
         )  # fmt: skip
-        return pn.Column(edit, history, reference, sizing_mode="stretch_width")
+        calibration = pn.Column(
+            pn.pane.Markdown("### Calibrate from labelled data\n"
+                             "Assess how well the current judgments separate incorrect from correct repetitions of "
+                             "the exercise chosen above, calibrate its reference, bounds and score to them (new "
+                             "versions, author and note from above), and revert. Each new assessment is shown next "
+                             "to the previous one, also after a threshold or reference edit."),
+            pn.Row(self.cal_manifest, self.cal_synthetic, sizing_mode="stretch_width"),
+            pn.Row(self.cal_assess, self.cal_calibrate, self.cal_revert), self.cal_progress, self.cal_status,
+            self.cal_message, self.cal_change, pn.Row(self.cal_before, self.cal_after, sizing_mode="stretch_width"),
+            self.cal_table, self.cal_report, sizing_mode="stretch_width",
+        )  # fmt: skip
+        return pn.Column(edit, history, reference, calibration, sizing_mode="stretch_width")
 
 
+_POLL_MS = 250
 _CLIP_COLOURS = ("#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000", "#999999")  # distinct per chosen clip
 
 
