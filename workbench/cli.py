@@ -7,10 +7,25 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from workbench.cli_args import (
+    MAX_MASS_KG,
+    add_db_option,
+    check_output_dir,
+    check_output_file,
+    existing_file,
+    integer,
+    mass_kg,
+    number,
+    port,
+    probability,
+    store_path,
+)
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
@@ -24,12 +39,51 @@ def main(argv: Sequence[str] | None = None) -> int:
     from workbench.errors import WorkbenchError
 
     try:
+        _use_config_limits(args)
         return int(args.func(args))
     except WorkbenchError as exc:
         print(f"biocoach: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the boundary: what bad data or a bad path raises below us ends in one line
+        if not _expected_failure(exc) or os.environ.get("BIOCOACH_DEBUG"):
+            raise
+        print(f"biocoach: error: {_failure_line(exc)}", file=sys.stderr)
+        return EXIT_INPUT
+
+
+def _use_config_limits(args: argparse.Namespace) -> None:
+    """A command's ``--config`` also sets the input limits (workbench.limits) for this run."""
+    if getattr(args, "config", None):
+        from workbench.config import load_config, use_limits
+
+        use_limits(load_config(args.config).limits)
+
+
+# Failures that bad input, a bad path or the machine cause, as opposed to a bug: turned into one line at the
+# boundary (BIOCOACH_DEBUG=1 re-raises them with the traceback). Anything else is a bug and keeps its traceback.
+_EXPECTED = (ValueError, OSError, RecursionError, MemoryError, EOFError, OverflowError)
+
+
+def _expected_failure(exc: BaseException) -> bool:
+    if isinstance(exc, _EXPECTED):
+        return True
+    return any(t.__module__ in ("duckdb", "_duckdb") for t in type(exc).__mro__)  # without importing duckdb
+
+
+def _failure_line(exc: BaseException) -> str:
+    """One line naming what failed and what was found, with where to look for more."""
+    if isinstance(exc, OSError) and exc.filename is not None:
+        text = f"{exc.filename}: {exc.strerror or exc} ({type(exc).__name__})"
+    elif isinstance(exc, RecursionError):
+        text = "the input is nested too deeply to read (RecursionError)"
+    elif isinstance(exc, MemoryError):
+        text = "out of memory (MemoryError): the input is larger than this machine can hold; see `limits:` in " \
+               "biocoach.example.yaml"  # fmt: skip
+    else:
+        text = f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
+    return f"{text} [BIOCOACH_DEBUG=1 shows where]"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,18 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--backend", "-b", default="auto", choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
                    help="how to get SKEL angles (auto: from the file type; videos use mediapipe)")  # fmt: skip
     p.add_argument("--overlay", type=Path, metavar="OUT.mp4", help="write the video with skeleton, angles and issues")
+    p.add_argument("--overlay-landmarks", action="store_true",
+                   help="in the overlay, also draw MediaPipe's raw landmarks (faint) under the fitted SKEL skeleton")
     p.add_argument("--config", type=Path, help="configuration file (default: biocoach.yaml, see biocoach.example.yaml)")
-    p.add_argument("--body-model", type=Path, help="SMPL-layout body model .npz for measurements from the shape")
-    p.add_argument("--mass", type=float, help="the user's mass in kg, for C_morph")
+    p.add_argument("--body-model", type=existing_file, help="SMPL-layout body model .npz for measurements from the "
+                   "shape")  # fmt: skip
+    p.add_argument("--mass", type=mass_kg, help=f"the user's mass in kg, for C_morph (0 < mass ≤ {MAX_MASS_KG:g})")
+    p.add_argument("--height", type=float, metavar="METRES", help="the user's height in metres (e.g. 1.78): "
+                   "replaces the camera's estimate in C_morph and rescales every body length")  # fmt: skip
     p.add_argument("--save-pose", type=Path, metavar="OUT.npz", help="also save the estimated pose track")
-    p.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb, created on first "
-                   "use): current references and thresholds, pose cache, run records")  # fmt: skip
+    add_db_option(p, help="the store: current references and thresholds, pose cache, run records (default: "
+                  "$BIOCOACH_DB or db/biocoach.duckdb, created on first use; a --db that does not exist is refused "
+                  "unless --create)")  # fmt: skip
     p.add_argument("--no-db", action="store_true", help="use references/ directly, without the store or its cache")
     p.add_argument("--exercise", "-e", required=True, help="exercise key (see `biocoach exercises`)")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the analysis JSON here ('-': stdout)")
     p.add_argument("--stream", action="store_true", help="run the frame-by-frame streaming tracker")
     p.add_argument("--salient", help="comma-separated SKEL joints to judge instead of the catalogue's")
-    p.add_argument("--min-confidence", type=float, default=0.3, help="frames below this are lost (default 0.3)")
+    p.add_argument("--min-confidence", type=probability, default=0.3, help="frames below this are lost (default 0.3)")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_analyze)
 
@@ -71,15 +131,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("synth", help="write a synthetic pose track of known reps and faults (.npz)")
     p.add_argument("exercise")
     p.add_argument("out", type=Path)
-    p.add_argument("--reps", type=int, default=10)
-    p.add_argument("--period", type=float, default=None, help="seconds per rep (default: the reference's)")
-    p.add_argument("--jitter", type=float, default=0.0, help="relative SD of the rep period")
-    p.add_argument("--noise", type=float, default=0.0, help="angle noise SD, degrees")
-    p.add_argument("--dropout", type=float, default=0.0, help="fraction of frames lost")
+    p.add_argument("--reps", type=integer(1, 10_000, what="a number of reps"), default=10)
+    p.add_argument("--period", type=number(0.1, 600, what="seconds"), default=None,
+                   help="seconds per rep (default: the reference's)")  # fmt: skip
+    p.add_argument("--jitter", type=number(0, 0.5, what="a relative SD"), default=0.0,
+                   help="relative SD of the rep period")  # fmt: skip
+    p.add_argument("--noise", type=number(0, 90, what="degrees"), default=0.0, help="angle noise SD, degrees")
+    p.add_argument("--dropout", type=number(0, 1, high_open=True, what="a fraction"), default=0.0,
+                   help="fraction of frames lost")  # fmt: skip
     p.add_argument("--fault", action="append", default=[], metavar="KIND:REPS:DEG",
                    help="inject a fault, e.g. shallow:2,5:30 or wobble:3:10 or lag:4:15")  # fmt: skip
-    p.add_argument("--fps", type=float, default=30.0)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--fps", type=number(1, 1000, what="frames per second"), default=30.0)
+    p.add_argument("--seed", type=integer(0, 2**32 - 1, what="a seed"), default=0)
     p.set_defaults(func=cmd_synth)
 
     p = sub.add_parser("export-mot", help="convert a pose .npz to an OpenSim .mot (degrees)")
@@ -88,25 +151,38 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_export_mot)
 
     p = sub.add_parser("serve", help="serve the workbench app (Panel) on 127.0.0.1, opening the bundled example")
-    p.add_argument("--port", type=int, default=5006)
+    p.add_argument("--port", type=port, default=5006)
     p.add_argument("--address", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
     p.add_argument("--data-dir", action="append", default=[], help="a folder clips may be opened from (repeatable)")
+    p.add_argument("--allow-host", "--allow-websocket-origin", dest="allow_host", action="append", default=[],
+                   metavar="NAME[:PORT]", help="also answer requests (and websockets) for this host name, e.g. a "
+                   "reverse proxy's public name (repeatable; default: the address served only)")  # fmt: skip
+    add_db_option(p)
     p.add_argument("--show", action="store_true", help="open a browser")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("db", help="the versioned store of references and thresholds (DuckDB)")
-    p.add_argument("--db", type=Path, help="database file (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+    add_db_option(p, help="database file (default: $BIOCOACH_DB or db/biocoach.duckdb); also taken after the "
+                  "subcommand; only `db init` (or --create) makes one that does not exist")  # fmt: skip
     dbs = p.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
-    dbs.add_parser("init", help="create the database and seed it from references/ (idempotent)")
+    q = dbs.add_parser("init", help="create the database and seed it from references/ (idempotent)")
+    add_db_option(q, suppress=True, help="database file (as `biocoach db --db`)")
     q = dbs.add_parser("export", help="write current rules (YAML) and references (.npy) to DIR, deterministically")
     q.add_argument("dir", type=Path)
+    add_db_option(q, suppress=True, help="database file (as `biocoach db --db`)")
     q = dbs.add_parser("import", help="validate DIR and store what changed as new versions (all or nothing)")
     q.add_argument("dir", type=Path)
     q.add_argument("--author", default=_user(), help="who made the edit (default: the login name)")
     q.add_argument("--note", default="imported", help="why")
+    add_db_option(q, suppress=True, help="database file (as `biocoach db --db`)")
     q = dbs.add_parser("history", help="every version of an exercise's rules, reference and thresholds")
     q.add_argument("exercise")
-    dbs.add_parser("status", help="schema version and row counts")
+    add_db_option(q, suppress=True, help="database file (as `biocoach db --db`)")
+    q = dbs.add_parser("status", help="schema version and row counts, then the check below")
+    add_db_option(q, suppress=True, help="database file (as `biocoach db --db`)")
+    q = dbs.add_parser("check", help="read the whole file (read-only): every table, every block's checksum, the "
+                       "schema version, the current-version pointers; OK or what is wrong (exit 0 / 2)")  # fmt: skip
+    q.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="database file (as `biocoach db --db`)")
     p.set_defaults(func=cmd_db)
 
     p = sub.add_parser("references", help="rebuild references/trajectories/*.npy from the rule files")
@@ -128,23 +204,42 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_analyze(args: argparse.Namespace) -> int:
-    from workbench.io.posefile import save_npz, unknown_keys
     from workbench.pipeline import analyze_clip
+    from workbench.progress import terminal_progress
 
     salient = [s.strip() for s in args.salient.split(",")] if args.salient else None
     if salient is not None:
         _check_joints(salient)
-    db = None if args.no_db else (str(args.db) if args.db else "default")
-    clip = analyze_clip(
+    _check_analyze_outputs(args)  # before any work: an hour of video must not end in "No such file"
+    db = None if args.no_db else (str(store_path(args)) if args.db else "default")
+    analyze_clip(
         args.input, args.exercise, backend=args.backend, db=db, salient=salient, min_confidence=args.min_confidence,
-        stream=args.stream, body_model=args.body_model, mass_kg=args.mass, config_path=args.config,
-        progress=not args.quiet and sys.stderr.isatty(), need_landmarks=bool(args.overlay),
+        stream=args.stream, body_model=args.body_model, mass_kg=args.mass, height_m=args.height,
+        config_path=args.config, progress=terminal_progress(args.quiet), need_landmarks=bool(args.overlay),
+        outputs=lambda clip: _write_analyze_outputs(args, clip),
     )  # fmt: skip
-    estimate, result = clip.estimate, clip.analysis
-    if args.overlay and estimate.video is None:
-        from workbench.errors import WorkbenchError
+    if args.overlay and not args.quiet:
+        print(f"overlay written to {args.overlay}")
+    return EXIT_OK
 
-        raise WorkbenchError(f"--overlay: needs a video input, got {args.input} ({estimate.backend} backend)")
+
+def _check_analyze_outputs(args: argparse.Namespace) -> None:
+    from workbench.errors import WorkbenchError
+    from workbench.pose.backends import is_video
+
+    check_output_file(args.json_out, "--json")
+    check_output_file(args.save_pose, "--save-pose")
+    check_output_file(args.overlay, "--overlay")
+    if args.overlay and not (is_video(args.input) and args.backend in ("auto", "mediapipe", "hsmr")):
+        raise WorkbenchError(f"--overlay: needs a video input (expected one the mediapipe or hsmr backend decodes), "
+                             f"got {args.input} with backend {args.backend}")  # fmt: skip
+
+
+def _write_analyze_outputs(args: argparse.Namespace, clip: Any) -> None:
+    """What `analyze` writes; the pipeline records the run as succeeded only once all of it is written."""
+    from workbench.io.posefile import save_npz, unknown_keys
+
+    estimate, result = clip.estimate, clip.analysis
     if estimate.backend == "pose" and args.input.suffix == ".npz":
         extra = unknown_keys(args.input)
         if extra:
@@ -156,42 +251,45 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
         assert estimate.video is not None
         render_overlay(estimate.video, estimate.landmarks, estimate.track, result, args.overlay,
-                       fps=estimate.track.fps)  # fmt: skip
+                       fps=estimate.track.fps, fit=estimate.fit, raw_landmarks=args.overlay_landmarks)  # fmt: skip
     _emit(result.to_json(), args.json_out, quiet=args.quiet)
-    if args.overlay and not args.quiet:
-        print(f"overlay written to {args.overlay}")
-    return EXIT_OK
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    """`panel serve` of the app factory: each browser session gets its own state."""
-    import os
-
-    import panel as pn
-
+    """The app factory served by Panel (each browser session gets its own state), answering only the hosts it is
+    served under (workbench.dashboard.serve)."""
     from workbench.config import load_config
     from workbench.dashboard.app import create_app
+    from workbench.dashboard.serve import allowed_hosts, serve
+    from workbench.pipeline import default_database
 
     data_dirs = [str(d) for d in (args.data_dir or load_config().data_dirs)]
-    db_path = os.environ.get("BIOCOACH_DB", "")
+    db_path = str(store_path(args) or _env_db() or "")
+    allowed_hosts(args.address, args.port, args.allow_host)  # a bad --allow-host is refused before anything starts
+    default_database(db_path or None)  # a corrupt or unreadable store is named now, not in every browser session
 
     def factory() -> object:  # Panel calls plain functions only (a functools.partial is shown as text)
         return create_app(db_path=db_path, data_dirs=data_dirs)
 
-    print(f"BioCoach Workbench on http://{args.address}:{args.port}/ (Ctrl-C stops it)", flush=True)
-    pn.serve({"/": factory}, port=args.port, address=args.address, show=args.show, title="BioCoach Workbench",
-             websocket_origin=[f"{args.address}:{args.port}", f"localhost:{args.port}"])  # fmt: skip
+    serve(factory, port=args.port, address=args.address, allow_hosts=args.allow_host, show=args.show)
     return EXIT_OK
 
 
 def cmd_db(args: argparse.Namespace) -> int:
-    """The versioned store: init, export, import, history, status."""
-    from workbench.store.database import Database
+    """The versioned store: init, export, import, history, status, check."""
+    from workbench.store.database import DEFAULT_DB_PATH, Database
     from workbench.store.seed import export, import_dir, init_from_references
 
-    db = Database(args.db or _env_db())
+    if args.db_command == "check":  # read-only: never creates, migrates or seeds the file it verifies
+        _check_store(Path(args.db or _env_db() or DEFAULT_DB_PATH))
+        return EXIT_OK
+    if args.db_command == "export":
+        check_output_dir(args.dir, "db export")
+    db = Database(store_path(args, create=args.db_command == "init") or _env_db())
     if args.db_command == "init":
-        print(init_from_references(db).message())
+        message = init_from_references(db).message()
+        _check_store(db.path, quiet=True)  # "already initialised" must not vouch for a damaged file
+        print(message)
     elif args.db_command == "export":
         report = export(db, args.dir)
         print(f"exported {sum(f.suffix == '.yaml' for f in report.files)} exercises ({len(report.files)} files) "
@@ -206,7 +304,22 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(f"{status.path}: schema version {status.schema_version}")
         for name, count in status.counts.items():
             print(f"  {name:22s} {count}")
+        _check_store(db.path, quiet=True)
+        print("  integrity              OK (every table and block read; details: `biocoach db check`)")
     return EXIT_OK
+
+
+def _check_store(path: Path, quiet: bool = False) -> None:
+    """Print what ``check_database`` found (problems only when ``quiet``); a failed check is a corrupt store."""
+    from workbench.store.database import corrupt
+    from workbench.store.integrity import check_database
+
+    report = check_database(path)
+    if not quiet or not report.ok:
+        print("\n".join(report.lines()), flush=True)
+    if not report.ok:
+        more = f" and {len(report.problems) - 1} more problem(s)" if len(report.problems) > 1 else ""
+        raise corrupt(path, report.problems[0] + more)
 
 
 def _env_db() -> str | None:
@@ -288,6 +401,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
     from workbench.io.posefile import save_npz
     from workbench.pose.synthetic import synthesize
 
+    check_output_file(args.out, "synth OUT")
     ex = load_catalogue().get(args.exercise)
     faults = tuple(_parse_fault(f) for f in args.fault)
     track, truth = synthesize(ex, args.reps, period_s=args.period, jitter=args.jitter, noise_deg=args.noise,
@@ -301,6 +415,7 @@ def cmd_synth(args: argparse.Namespace) -> int:
 def cmd_export_mot(args: argparse.Namespace) -> int:
     from workbench.io.posefile import export_mot, load_npz
 
+    check_output_file(args.out, "export-mot OUT")
     export_mot(load_npz(args.input), args.out)
     print(args.out)
     return EXIT_OK
@@ -370,12 +485,15 @@ def _sha256(path: Path) -> str:
 
 
 def _emit(doc: dict[str, Any], json_out: str | None, quiet: bool) -> None:
-    text = json.dumps(doc, indent=2, ensure_ascii=False)
+    """The analysis JSON (standard JSON: a non-finite number is null) to stdout or a file written whole."""
+    from workbench.io.outputs import json_text, write_text
+
+    text = json_text(doc, indent=2)
     if json_out == "-":
         print(text)
         return
     if json_out:
-        Path(json_out).write_text(text + "\n", encoding="utf-8")
+        write_text(json_out, text + "\n")
     if not quiet:
         print(summary(doc))
         if json_out:

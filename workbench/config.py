@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.limits import DEFAULT as DEFAULT_LIMITS
+from workbench.limits import Limits, from_mapping
 
 SEARCH = ("./biocoach.yaml", "~/.config/biocoach/config.yaml")
 
@@ -69,6 +71,7 @@ class Config:
     qevd_dir: Path | None = None
     label_studio_url: str | None = None
     ray_address: str | None = None
+    limits: Limits = DEFAULT_LIMITS  # what one input may hold (workbench.limits)
     source: str = "defaults"
 
     def require(self, key: str) -> Path:
@@ -95,10 +98,13 @@ def load_config(path: str | Path | None = None) -> Config:
             continue
         file = Path(candidate).expanduser()
         if file.exists():
+            if not file.is_file():  # a FIFO or a device would be read forever
+                raise WorkbenchError(f"{file}: expected a configuration file (YAML), got something else (a folder, "
+                                     f"a FIFO or a device)")  # fmt: skip
             try:
                 raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
             except yaml.YAMLError as exc:
-                raise WorkbenchError(f"{file}: not valid YAML ({exc})") from None
+                raise WorkbenchError(f"{file}: not valid YAML ({' '.join(str(exc).split())})") from None
             return _from_mapping(raw, file)
         if path:
             raise WorkbenchError(f"{file}: configuration file not found")
@@ -117,11 +123,31 @@ def _from_mapping(raw: Any, file: Path) -> Config:
     for key, value in raw.items():
         if key == "data_dirs":
             config.data_dirs = [_path(v, base) for v in (value or [])]
+        elif key == "limits":
+            config.limits = from_mapping(value, str(file))
         elif key in STRING_KEYS:
             setattr(config, key, None if value is None else str(value))
         elif value is not None:
             setattr(config, key, _path(value, base))
     return config
+
+
+_limits: Limits | None = None
+
+
+def current_limits() -> Limits:
+    """The input limits in force (workbench.limits): set by ``use_limits`` (the CLI's ``--config``), else those
+    of the configuration file found, else the defaults. Read once per process."""
+    global _limits
+    if _limits is None:
+        _limits = load_config().limits
+    return _limits
+
+
+def use_limits(limits: Limits | None) -> None:
+    """Put ``limits`` in force for this process (None: read the configuration file again on next use)."""
+    global _limits
+    _limits = limits
 
 
 def _path(value: Any, base: Path) -> Path:

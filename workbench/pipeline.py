@@ -13,19 +13,23 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workbench import __version__
-from workbench.pose.backends import ANALYSIS_FPS, Backend, PoseEstimate, detect_backend, estimate_pose
+from workbench.pose.backends import Backend, PoseEstimate, detect_backend, estimate_pose, pose_cache_params
+from workbench.pose.track import check_track
+from workbench.progress import ProgressCallback, terminal_progress
 
 if TYPE_CHECKING:
     from workbench.exercises.catalogue import Exercise
     from workbench.model.coaching import Coach
     from workbench.motion.results import Analysis
     from workbench.motion.results import FeedbackEvent as AnalysisFeedback
+    from workbench.pose.reprojection import SkeletonFit
     from workbench.store.database import Database
 
 CACHED_BACKENDS = frozenset({"mediapipe", "landmarks", "hsmr"})  # the expensive or derived ones
@@ -76,13 +80,24 @@ def analyze_clip(
     stream: bool = False,
     body_model: Path | None = None,
     mass_kg: float | None = None,
+    height_m: float | None = None,
     config_path: str | Path | None = None,
-    progress: bool = False,
+    progress: ProgressCallback | bool | None = None,
     need_landmarks: bool = False,
     coach: Coach | None = None,
+    outputs: Callable[[ClipResult], None] | None = None,
 ) -> ClipResult:
     """Pose (cached when a store is used) → body → motion analysis, with full provenance. With a ``coach``,
-    the feedback is that coach's, run through the 4 Hz streaming loop (``workbench.model.loop``)."""
+    the feedback is that coach's, run through the 4 Hz streaming loop (``workbench.model.loop``).
+
+    ``height_m`` / ``mass_kg``: the user's stated height and mass; a stated height replaces the camera's
+    estimate and rescales every body length (workbench.body). ``progress``: a callback told the frames done,
+    the rate and the time left while a video goes through pose estimation (workbench.progress); ``True``
+    renders it on stderr when that is a terminal.
+
+    ``outputs``: writes what the caller makes of the result (the CLI's JSON, pose file, overlay); with a store,
+    the run is recorded as succeeded only after it returns (as failed, with the error, if it raises), and the
+    result's provenance names the run's id before it is called."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     database = default_database() if db == "default" else (None if db is None else _as_db(db))
@@ -91,13 +106,16 @@ def analyze_clip(
     path = Path(path)
     kind = detect_backend(path) if backend == "auto" else backend
     t0 = time.perf_counter()
-    estimate, hit, clip_hash = _pose(path, kind, database, progress, config_path, need_landmarks)
+    report = terminal_progress() if progress is True else (progress or None)
+    estimate, hit, clip_hash = _pose(path, kind, database, report, config_path, need_landmarks)
+    check_track(estimate.track, str(path))  # within the input limits (workbench.limits), named by the input
+    estimate.fit = skeleton_fit(estimate)
     timings["pose_s"] = time.perf_counter() - t0
     reviewed = None
     if salient is None and database is not None:  # experts' accepted salient joints for this clip, if any
         salient, reviewed = _reviewed_salient(database, clip_hash or _sha256(path), ex.key)
     t0 = time.perf_counter()
-    body = _body(estimate, body_model, mass_kg, config_path)
+    body = _body(estimate, body_model, mass_kg, config_path, height_m)
     from workbench.motion.analysis import analyze, analyze_streaming
 
     run = analyze_streaming if stream else analyze
@@ -112,7 +130,8 @@ def analyze_clip(
         if isinstance(details, dict):
             analysis.provenance["coach_details"] = json.loads(json.dumps(details, default=str))
         timings["coach_s"] = time.perf_counter() - t0
-    analysis.warnings[:0] = estimate.warnings
+    analysis.pose_fit = estimate.fit.summary() if estimate.fit is not None else None
+    analysis.prepend_warnings(estimate.warnings)
     analysis.provenance.update(versions)
     analysis.provenance.update(
         input=str(path), input_sha256=clip_hash or _sha256(path), backend=estimate.backend,
@@ -121,9 +140,23 @@ def analyze_clip(
     if reviewed is not None:
         analysis.provenance["salient_joints_from"] = reviewed
     timings["total_s"] = time.perf_counter() - start
-    if database is not None:
-        analysis.provenance["run_id"] = _record_run(database, ex, estimate, versions, clip_hash, timings, analysis)
-    return ClipResult(analysis=analysis, estimate=estimate, timings_s=timings, cache_hit=hit)
+    result = ClipResult(analysis=analysis, estimate=estimate, timings_s=timings, cache_hit=hit)
+    if database is None:
+        if outputs is not None:
+            outputs(result)
+        return result
+    run_id = _reserve_run_id(database)
+    analysis.provenance["run_id"] = run_id
+    try:
+        if outputs is not None:
+            outputs(result)
+    except BaseException as exc:
+        with suppress(Exception):  # the outputs' own error is the one to report, even if the store fails too
+            _record_run(database, ex, estimate, versions, clip_hash, timings, analysis, run_id,
+                        error=f"outputs not written: {type(exc).__name__}: {exc}")  # fmt: skip
+        raise
+    _record_run(database, ex, estimate, versions, clip_hash, timings, analysis, run_id)
+    return result
 
 
 def _reviewed_salient(db: Database, clip_hash: str, exercise: str) -> tuple[tuple[str, ...] | None, str | None]:
@@ -140,15 +173,19 @@ def _as_db(db: Database | str) -> Database:
     return default_database(db) if isinstance(db, str) else db
 
 
-def _pose(path: Path, kind: str, db: Database | None, progress: bool, config_path: str | Path | None,
-          need_landmarks: bool) -> tuple[PoseEstimate, bool, str | None]:  # fmt: skip
+def _pose(path: Path, kind: str, db: Database | None, progress: ProgressCallback | None,
+          config_path: str | Path | None, need_landmarks: bool) -> tuple[PoseEstimate, bool, str | None]:  # fmt: skip
     if db is None or kind not in CACHED_BACKENDS or not path.is_file():
         return estimate_pose(path, kind, progress=progress, config_path=config_path), False, None  # type: ignore[arg-type]
-    params = {"fps": ANALYSIS_FPS, "code_version": __version__}
+    from workbench.store.repositories import sha256_file
+
+    params = pose_cache_params()
+    clip_hash = sha256_file(path)  # registered below only with its pose: a clip that fails leaves no row
     with db.store() as store:
-        clip_hash = store.clips.register(path).content_hash
         cached = store.poses.get_pose(clip_hash, kind, params)
         landmarks = store.poses.get_landmarks(clip_hash, kind, params)
+        if cached is not None:
+            store.clips.register(path)  # a known clip: its path is brought up to date
     if cached is not None and (landmarks is not None or not need_landmarks):
         warnings = json.loads(cached.meta.get("pipeline_warnings", "[]"))
         video = path if kind in ("mediapipe", "hsmr") and detect_backend(path) == "mediapipe" else None
@@ -158,12 +195,24 @@ def _pose(path: Path, kind: str, db: Database | None, progress: bool, config_pat
     estimate = estimate_pose(path, kind, progress=progress, config_path=config_path)  # type: ignore[arg-type]
     extract_s = time.perf_counter() - t0
     track = estimate.track
+    check_track(track, str(path))  # a track beyond the input limits is refused before it is stored
     track.meta["pipeline_warnings"] = json.dumps(estimate.warnings)
-    with db.store() as store:
+    with db.store() as store, store.transaction():  # the clip appears with its pose, or not at all
+        store.clips.register(path)
         store.poses.put_pose(clip_hash, kind, params, track, extract_s=extract_s)
         if estimate.landmarks is not None:
             store.poses.put_landmarks(clip_hash, kind, params, estimate.landmarks)
     return estimate, False, clip_hash
+
+
+def skeleton_fit(estimate: PoseEstimate) -> SkeletonFit | None:
+    """The fitted SKEL skeleton in the image and its reprojection error (``pose.reprojection``), for tracks
+    made from image landmarks; None otherwise (pose files, HSMR, landmarks without image coordinates)."""
+    from workbench.pose.reprojection import fit_skeleton  # scipy via filtering: kept off the import path
+
+    if estimate.landmarks is None or estimate.backend not in ("mediapipe", "landmarks"):
+        return None
+    return fit_skeleton(estimate.track, estimate.landmarks)
 
 
 def _coach_feedback(coach: Coach, estimate: PoseEstimate, ex: Exercise, context_morph: str,
@@ -183,8 +232,10 @@ def _coach_feedback(coach: Coach, estimate: PoseEstimate, ex: Exercise, context_
 
 
 def _body(estimate: PoseEstimate, body_model: Path | None, mass_kg: float | None,
-          config_path: str | Path | None) -> Any:  # fmt: skip
-    """Body measurements for C_morph: from the shape and a body model when both exist, else the landmarks."""
+          config_path: str | Path | None, height_m: float | None = None) -> Any:  # fmt: skip
+    """Body measurements for C_morph: from the shape and a body model when both exist, else the landmarks;
+    a height the user states rescales them. Only the warnings of the way go to the pipeline's list: the
+    measurement's own travel with it, and the analysis lists those (once)."""
     from workbench.body.measurements import estimate_body
     from workbench.body.model_file import load_body_model
     from workbench.config import load_config
@@ -192,14 +243,21 @@ def _body(estimate: PoseEstimate, body_model: Path | None, mass_kg: float | None
     model_path = body_model or load_config(config_path).smpl_model
     model = load_body_model(model_path) if model_path is not None and estimate.track.betas is not None else None
     body, warnings = estimate_body(betas=estimate.track.betas, landmarks=estimate.landmarks, model=model,
-                                   mass_kg=mass_kg)  # fmt: skip
+                                   mass_kg=mass_kg, height_m=height_m)  # fmt: skip
     estimate.warnings += warnings
     return body
 
 
+def _reserve_run_id(db: Database) -> int:
+    with db.store() as store:
+        return store.runs.reserve_id()
+
+
 def _record_run(db: Database, ex: Exercise, estimate: PoseEstimate, versions: dict[str, Any],
-                clip_hash: str | None, timings: dict[str, float], analysis: Analysis) -> int:  # fmt: skip
-    """A run record with its provenance, and its feedback events (one per flawed rep, with the evidence)."""
+                clip_hash: str | None, timings: dict[str, float], analysis: Analysis, run_id: int,
+                error: str | None = None) -> int:  # fmt: skip
+    """A run record with its provenance and its feedback events (one per flawed rep, with the evidence), in one
+    transaction: succeeded, or failed with ``error``."""
     from workbench.store.repositories import FeedbackEvent
 
     events = [FeedbackEvent(message=f.text, severity="warning" if f.kind in (None, "corrective") else "info",
@@ -208,14 +266,16 @@ def _record_run(db: Database, ex: Exercise, estimate: PoseEstimate, versions: di
     config = {"exercise": ex.key, "backend": estimate.backend}
     if analysis.provenance.get("coach"):
         config["coach"] = analysis.provenance["coach"]
-    with db.store() as store:
-        run_id = store.runs.start(
+    with db.store() as store, store.transaction():
+        store.runs.start(
             config=config, code_version=__version__, exercise=ex.key,
             clip_hash=clip_hash, model=estimate.backend, reference_version=versions.get("reference_version"),
             rules_version=versions.get("rules_version"), threshold_versions=versions.get("threshold_versions"),
+            run_id=run_id,
         )  # fmt: skip
-        store.runs.finish(run_id, status="succeeded", timings=timings)
-        store.runs.add_feedback(run_id, events)
+        store.runs.finish(run_id, status="failed" if error else "succeeded", timings=timings, error=error)
+        if error is None:
+            store.runs.add_feedback(run_id, events)
     return run_id
 
 

@@ -126,3 +126,59 @@ def test_help_is_fast() -> None:
         [sys.executable, "-c", "import sys, workbench.cli; print(' '.join(sys.modules))"],
         capture_output=True, text=True, timeout=30,
     ).stdout.split()
+
+
+def _video(tmp_path: Path) -> Path:
+    """Two seconds of a real person (matplotlib's photo, drifting): MediaPipe finds her in every frame."""
+    from tests.integration.test_mediapipe_backend import _clip
+
+    return _clip(tmp_path / "person.mp4")
+
+
+def _run_in_terminal(*args: str) -> tuple[int, str, str]:
+    """The command with stderr on a pseudo-terminal (as in an interactive shell), stdout captured."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([*BIOCOACH, *args], stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    out, _ = proc.communicate(timeout=120)
+    os.close(master)
+    return proc.returncode, out, b"".join(chunks).decode(errors="replace")
+
+
+@pytest.mark.slow
+def test_video_progress_on_a_terminal_only_and_never_with_quiet(tmp_path: Path) -> None:
+    video = _video(tmp_path)
+    args = ("analyze", str(video), "-e", "bicep_curl", "--no-db", "--json", str(tmp_path / "a.json"))
+    rc, _, terminal = _run_in_terminal(*args)
+    assert rc == 0
+    assert "pose: 60 frames" in terminal and "fps · done in" in terminal  # the final line stays
+    rc, _, quiet = _run_in_terminal(*args, "-q")
+    assert rc == 0 and "frames ·" not in quiet and "\r[" not in quiet  # (the terminal itself turns \n into \r\n)
+    piped = run(*args)  # stderr a pipe (a log file, CI): no progress, no carriage returns
+    assert piped.returncode == 0 and "frames ·" not in piped.stderr and "\r" not in piped.stderr
+
+
+def test_height_option_reaches_c_morph(tmp_path: Path) -> None:
+    from tests.unit.test_body_height import person
+
+    track = person(1.64, n=120)
+    path = tmp_path / "lm.npz"
+    np.savez(path, landmarks_world=track.world, visibility=track.visibility, fps=30.0)
+    doc = json.loads(run("analyze", str(path), "-e", "squat", "--no-db", "--height", "1.81", "--json", "-").stdout)
+    assert doc["body"]["height_m"] == 1.81 and doc["body"]["height_source"] == "given"
+    assert doc["context"]["morph"].startswith("User body: height 1.81 m (given)")
+    assert doc["body"]["estimated_height_m"] == pytest.approx(1.64, rel=0.02)
+    bad = run("analyze", str(path), "-e", "squat", "--no-db", "--height", "181")
+    assert bad.returncode == 2 and "expected the person's height in metres (0.5 to 2.5), got 181.0" in bad.stderr

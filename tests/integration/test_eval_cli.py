@@ -53,7 +53,7 @@ def test_rule_baseline_evaluation_end_to_end(data: Path, rule_predictions: Path,
     db = tmp_path / "store.duckdb"
     out, html = tmp_path / "eval.json", tmp_path / "eval.html"
     proc = run("eval", str(rule_predictions), "--gt", str(data / SPLIT), "--json", str(out), "--html", str(html),
-               "--db", str(db), "--name", "rule-baseline")  # fmt: skip
+               "--db", str(db), "--create", "--name", "rule-baseline")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc.keys() >= JSON_KEYS
@@ -102,7 +102,7 @@ def test_perfect_predictions_score_one_and_runs_compare(data: Path, tmp_path: Pa
     db = str(tmp_path / "store.duckdb")
     for name in ("perfect", "empty"):
         proc = run("eval", str(tmp_path / f"{name}.json"), "--gt", str(tmp_path / "gt.json"), "--no-bertscore",
-                   "--json", str(tmp_path / f"{name}_eval.json"), "--db", db, "-q")  # fmt: skip
+                   "--json", str(tmp_path / f"{name}_eval.json"), "--db", db, "--create", "-q")  # fmt: skip
         assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "perfect_eval.json").read_text())
     assert doc["t_f_score"] == pytest.approx(1.0) and doc["rouge_l"] == pytest.approx(1.0)

@@ -76,3 +76,17 @@ def test_another_person_is_ignored_unless_they_stay() -> None:
     for k in range(40):  # the other person stays for over a second: they become the subject
         accepted = _same_subject(subject, _torso(0.8, 0.4, 0.08), 0.2 + k / 30)
     assert accepted and subject.switches == 1
+
+
+def test_progress_follows_the_frames_and_ends_with_the_true_total(tmp_path: Path) -> None:
+    from workbench.pose.backends import estimate_pose
+    from workbench.progress import Progress
+
+    calls: list[Progress] = []
+    estimate = estimate_pose(_clip(tmp_path / "c.mp4", seconds=3.0), progress=calls.append)
+    done = [p.done for p in calls]
+    assert done == sorted(done) and len(calls) >= 2  # at least one report on the way and the last one
+    assert all(p.stage == "pose" and p.total == 90 for p in calls)
+    last = calls[-1]
+    assert last.finished and last.done == estimate.track.n_frames == 90 and last.fps > 0
+    assert not any(p.finished for p in calls[:-1])

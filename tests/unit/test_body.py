@@ -296,13 +296,17 @@ def test_context_is_the_papers_format_exactly() -> None:
 
 def test_landmark_context_states_method_and_uncertainty() -> None:
     m = Measurements(height_m=1.7449, mass_kg=None, chest_m=None, waist_m=None, hips_m=None, method="landmarks",
-                     source="t", height_sd_m=0.054, height_basis="from landmarks")  # fmt: skip
-    assert m.to_context() == ("User body: height 1.74m (±0.05, from landmarks), mass not measured, "
-                              "chest, waist and hips not measured (no body model).")  # fmt: skip
+                     source="t", height_sd_m=0.084, height_basis="estimated from segment lengths")  # fmt: skip
+    assert m.to_context() == ("User body: height 1.74 m (± 0.08 m, estimated from segment lengths), mass not "
+                              "measured, chest, waist and hips not measured (no body model).")  # fmt: skip
     given = Measurements(height_m=1.7449, mass_kg=70.0, chest_m=None, waist_m=None, hips_m=None, method="landmarks",
-                         source="t", height_sd_m=0.054, height_basis="from landmarks", mass_source="user")  # fmt: skip
+                         source="t", height_sd_m=0.054, height_basis="estimated", mass_source="user")  # fmt: skip
     assert "mass 70.00kg (given by the user)" in given.to_context()
     assert m.as_morph_dict() is None
+    told = Measurements(height_m=1.8, mass_kg=None, chest_m=None, waist_m=None, hips_m=None, method="landmarks",
+                        source="t", height_basis="given", height_source="given")  # fmt: skip
+    assert told.to_context().startswith("User body: height 1.80 m (given), mass not measured")
+    assert told.to_json()["height_source"] == "given" and m.to_json()["height_source"] == "landmarks"
 
 
 # ------------------------------------------------------------------------------------------ landmark path
@@ -367,24 +371,30 @@ def test_landmark_height_and_segments_from_standing_frames() -> None:
     assert m.segments_m["shoulder_width"] == pytest.approx(SHOULDER_W, abs=0.01)
     assert m.segments_m["hip_width"] == pytest.approx(HIP_W, abs=0.01)
     assert all(s < 0.01 for s in m.segments_sd_m.values())
-    assert m.to_context().startswith("User body: height 1.76m (±0.09, from landmarks), mass not measured")
+    assert m.to_context().startswith("User body: height 1.76 m (± 0.09 m, estimated from standing height and "
+                                     "segment lengths), mass not measured")  # fmt: skip
+    assert m.height_estimates[0].dimension == "standing" and m.height_estimates[0].weight > 0.5
 
 
-def test_landmark_height_falls_back_to_leg_length_and_takes_user_mass() -> None:
+def test_landmark_height_falls_back_to_segment_lengths_and_takes_user_mass() -> None:
     m = measure_landmarks(landmark_track([80.0] * 30), mass_kg=71.5)
     assert m.height_m == pytest.approx(STATURE, rel=0.02) and m.n_frames == 0
-    assert "from leg length" in m.to_context() and "mass 71.50kg (given by the user)" in m.to_context()
+    assert "estimated from segment lengths" in m.to_context() and "mass 71.50kg (given by the user)" in m.to_context()
     assert m.warnings and "stands straight" in m.warnings[0]
     with pytest.raises(MeasurementError, match="expected a positive number"):
         measure_landmarks(landmark_track([0.0] * 3), mass_kg=-1.0)
 
 
-def test_no_legs_seen_is_a_clear_error() -> None:
+def test_no_legs_seen_measures_trunk_and_arms_and_nothing_seen_is_a_clear_error() -> None:
     track = landmark_track([0.0] * 5)
     hidden = track.visibility.copy()
-    hidden[:, MP_INDEX["left_knee"]] = hidden[:, MP_INDEX["right_knee"]] = 0.1
-    with pytest.raises(MeasurementError, match="no frame with a leg's hip, knee and ankle visible"):
-        measure_landmarks(LandmarkTrack(world=track.world, visibility=hidden, t=track.t, source="x"))
+    hidden[:, MP_INDEX["left_knee"]] = hidden[:, MP_INDEX["right_knee"]] = 0.1  # upper-body framing
+    upper = measure_landmarks(LandmarkTrack(world=track.world, visibility=hidden, t=track.t, source="x"))
+    assert {e.dimension for e in upper.height_estimates} == {"trunk", "upper_arm", "forearm"}
+    assert upper.height_m == pytest.approx(STATURE, rel=0.03) and upper.height_sd_m > 0.1  # type: ignore[operator]
+    nothing = np.full_like(track.visibility, 0.1)
+    with pytest.raises(MeasurementError, match="no frame with a leg, the trunk or an arm visible"):
+        measure_landmarks(LandmarkTrack(world=track.world, visibility=nothing, t=track.t, source="x"))
 
 
 def test_side_view_measures_the_visible_leg_and_a_plank_is_not_standing() -> None:
@@ -396,7 +406,7 @@ def test_side_view_measures_the_visible_leg_and_a_plank_is_not_standing() -> Non
     side = measure_landmarks(LandmarkTrack(world=world, visibility=vis, t=track.t, source="side"))
     assert side.n_frames == 19 and side.height_m == pytest.approx(STATURE, rel=0.02)
     plank = measure_landmarks(landmark_track([0.0] * 10, tilt_deg=85.0))  # straight but horizontal
-    assert plank.n_frames == 0 and "from leg length" in plank.to_context()
+    assert plank.n_frames == 0 and "estimated from segment lengths" in plank.to_context()
 
 
 def test_estimate_body_picks_the_best_available_and_never_raises(model_file: Path) -> None:

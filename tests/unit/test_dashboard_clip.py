@@ -119,3 +119,123 @@ def test_trust_strip_states_swaps(state: AppState, page: ClipPage) -> None:
     landmarks = SimpleNamespace(analysis=state.result.analysis,
                                 estimate=SimpleNamespace(track=track, backend="landmarks", warnings=[]))
     assert "left/right swaps repaired **7** frames" in trust_summary(landmarks)
+
+
+# ------------------------------------------------------------------ the frame shown is the frame read out
+
+
+def _numbered_video(path, n: int, fps: float = 30.0):  # type: ignore[no-untyped-def]
+    """A tiny clip whose frame k is a flat grey of level 5·(k mod 50): the picture says which frame it is."""
+    import numpy as np
+
+    from workbench.io.video import write_video
+
+    return write_video(path, (np.full((240, 320, 3), 5 * (k % 50), np.uint8) for k in range(n)), fps)
+
+
+def _video_result(tmp_path, n: int = 200, fps: float = 30.0):  # type: ignore[no-untyped-def]
+    """A clip result as the pipeline makes it for a video: the pose track on the analysis grid k / fps."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from workbench.pose.backends import PoseEstimate
+    from workbench.pose.track import PoseTrack
+    from workbench.skeleton import N_DOFS
+
+    video = _numbered_video(tmp_path / "numbered.mp4", n, fps)
+    track = PoseTrack(q=np.zeros((n, N_DOFS)), t=np.arange(n) / fps, confidence=np.ones(n),
+                      observed=np.ones(N_DOFS, bool), source="test")  # fmt: skip
+    analysis = analyze(track, "squat")
+    return SimpleNamespace(estimate=PoseEstimate(track=track, backend="mediapipe", video=video), analysis=analysis)
+
+
+def _shown_frame(png: bytes) -> int:
+    """Which frame of the numbered clip a rendered PNG shows (the median grey; the drawing covers little)."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    level = float(np.median(np.asarray(Image.open(io.BytesIO(png)).convert("L"))))
+    return round(level / 5)
+
+
+@pytest.mark.parametrize("t_s", [5.63, 5.61, 5.60, 5.65, 0.0, 0.02, 6.62])
+def test_image_and_readout_show_the_same_frame(tmp_path, t_s: float) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14: the read-out said frame 169 at 5.63 s while the image was frame 168 at 5.60 s (the read-out
+    took the nearest sample, the image the latest video frame at or before the cursor)."""
+    import re
+
+    from workbench.dashboard.pages.clip import overlay_png, readout_text
+
+    result = _video_result(tmp_path)
+    i = frame_index(result.estimate.track.t, t_s)
+    readout = readout_text(result, t_s)
+    shot = overlay_png(result, t_s)
+    assert shot.png is not None
+    assert readout.startswith(f"Cursor {i / 30:.2f} s · frame {i} — ")
+    note = re.match(r"frame (\d+) at (\d+\.\d\d) s", shot.note)
+    assert note is not None and (int(note[1]), note[2]) == (i, f"{i / 30:.2f}")
+    assert _shown_frame(shot.png) == i % 50
+
+
+# ------------------------------------------------------------------ progress while a clip is analysed
+
+
+def test_analysis_runs_in_the_background_and_shows_its_progress(state: AppState, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import threading
+    import time
+
+    from workbench.progress import ProgressMeter
+
+    gate = threading.Event()
+    example = state.result
+
+    def slow_analysis(path: str, exercise: str, progress=None):  # type: ignore[no-untyped-def]
+        meter = ProgressMeter(progress, total=100, interval_s=0.0)
+        for _ in range(10):
+            meter.step()
+        assert gate.wait(30)
+        for _ in range(90):
+            meter.step()
+        meter.close()
+        return example
+
+    st = AppState(data_dirs=[str(tmp_path)])
+    monkeypatch.setattr(st, "analyse", slow_analysis)
+    page = ClipPage(state=st)
+    page.path_input.value, page.exercise_select.value = str(tmp_path / "long.mp4"), "squat"
+    page._analyse()
+    job = page._job
+    assert job is not None and page.progress.visible and page.analyse_button.loading
+    deadline = time.monotonic() + 30
+    while (job.progress is None or job.progress.done < 10) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    page._poll_analysis()  # what the page's periodic callback does every 250 ms
+    assert page.progress.value == 10 and "10 / 100 frames" in page.progress_text.object
+    assert "fps" in page.progress_text.object and "left" in page.progress_text.object and st.result is None
+    page._analyse()  # a second press while it runs starts nothing
+    assert page._job is job
+    gate.set()
+    assert job.thread is not None
+    job.thread.join(30)
+    page._poll_analysis()
+    assert st.result is example and st.status.startswith("analysed long.mp4")
+    assert not page.progress.visible and not page.analyse_button.loading and page._job is None
+
+
+def test_a_failed_background_analysis_is_reported(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    def broken(path: str, exercise: str, progress=None):  # type: ignore[no-untyped-def]
+        raise ValueError("expected a video, got a text file")
+
+    st = AppState(data_dirs=[str(tmp_path)])
+    monkeypatch.setattr(st, "analyse", broken)
+    page = ClipPage(state=st)
+    page.path_input.value, page.exercise_select.value = str(tmp_path / "notes.mp4"), "squat"
+    page._analyse()
+    assert page._job is not None and page._job.thread is not None
+    page._job.thread.join(30)
+    page._poll_analysis()
+    assert st.status == f"could not analyse {tmp_path / 'notes.mp4'}: expected a video, got a text file"
+    assert st.result is None and not page.progress.visible

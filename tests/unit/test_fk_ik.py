@@ -5,7 +5,7 @@ poses stay inside the registry's limits except where a decomposition is singular
   - pelvis_list within ±80° (pelvis Euler order: ±90° is gimbal lock, lying on one side);
   - shoulder_*_y within ±80° (the humerus order x, y, z is in gimbal lock at y = ±90°, the limit itself);
   - knee and elbow flexion ≥ 30° (a straight limb hides its axial twist: hip rotation is held and the
-    shoulder takes the twist-free choice; tested separately below);
+    shoulder takes the twist-free choice; tested separately below, with the elbow's carrying angle);
   - the DoFs that IK does not observe are 0 (scapula, mtp, and the trunk split's lumbar_extension,
     lumbar_twist, thorax_bending, thorax_extension).
 """
@@ -19,18 +19,22 @@ import numpy as np
 import pytest
 
 from workbench.pose.fk import (
+    ADULT,
+    CARRYING_ANGLE_DEG,
     DOF_AXES,
+    Segments,
     axis_rotation,
+    elbow_rotation,
     euler_angles,
     forward_kinematics,
     joint_angles,
     joint_rotation,
     skel_landmarks,
 )
-from workbench.pose.ik import OBSERVED, UNOBSERVED_DOFS, solve_ik
+from workbench.pose.ik import OBSERVED, UNOBSERVED_DOFS, IKOptions, elbow_flexion_from_angle, solve_ik
 from workbench.pose.landmark_files import landmarks_to_track
 from workbench.pose.landmarks import MP_INDEX, MP_MIRROR, LandmarkTrack
-from workbench.skeleton import DOF_NAMES, DOFS, N_DOFS, dof_index, limits_rad, mirror_pose
+from workbench.skeleton import DOF_NAMES, DOFS, N_DOFS, dof_index, joint, limits_rad, mirror_pose
 
 TOLERANCE_DEG = 2.0
 
@@ -83,8 +87,6 @@ def test_joint_rotation_composes_by_left_multiplying_in_dof_order() -> None:
     """SKEL: R = R3 · R2 · R1 for a joint's DoFs in the registry's order."""
     q = random_poses(5, seed=2)
     for name in ("pelvis", "femur_r", "humerus_l", "head"):
-        from workbench.skeleton import joint
-
         d1, d2, d3 = joint(name).dofs
         parts = [axis_rotation(DOF_AXES[i][0], DOF_AXES[i][1] * q[:, i]) for i in (d1, d2, d3)]
         np.testing.assert_allclose(joint_rotation(q, name), parts[2] @ parts[1] @ parts[0], atol=1e-12)
@@ -133,10 +135,16 @@ def test_positive_angles_move_landmarks_as_skel_says(dofs: dict[str, float], lan
 
 
 def test_arms_hang_at_minus_90_right_and_plus_90_left() -> None:
+    """The upper arms hang straight down; the extended forearms deviate laterally (away from the midline) by
+    the carrying angle, as in the anatomical position."""
     q = pose(shoulder_r_x=-90, shoulder_l_x=90)
-    for side in ("right", "left"):
-        arm = skel_point(q, f"{side}_wrist") - skel_point(q, f"{side}_shoulder")
+    alpha = math.radians(ADULT.carrying_angle_deg)
+    for side, lateral in (("right", -1.0), ("left", 1.0)):
+        arm = skel_point(q, f"{side}_elbow") - skel_point(q, f"{side}_shoulder")
         np.testing.assert_allclose(arm / np.linalg.norm(arm), [0, -1, 0], atol=1e-12)
+        fore = skel_point(q, f"{side}_wrist") - skel_point(q, f"{side}_elbow")
+        np.testing.assert_allclose(fore / np.linalg.norm(fore), [lateral * math.sin(alpha), -math.cos(alpha), 0],
+                                   atol=1e-12)  # fmt: skip
 
 
 def test_prone_plank_is_pelvis_tilt_minus_90() -> None:
@@ -231,6 +239,152 @@ def test_pushup_prone_body_reads_as_pelvis_tilt_not_hip_flexion() -> None:
     got = solve_ik(forward_kinematics(q)).q[0]
     assert math.degrees(got[dof_index("pelvis_tilt")]) == pytest.approx(-85, abs=1e-6)
     assert math.degrees(got[dof_index("hip_flexion_r")]) == pytest.approx(0, abs=1e-6)
+
+
+# ------------------------------------------------------------------------------ elbow carrying angle
+
+ALPHA = math.radians(CARRYING_ANGLE_DEG)
+ELBOWS = (dof_index("elbow_flexion_r"), dof_index("elbow_flexion_l"))
+ARM_DOFS = {i for s in "rl" for i in joint(f"humerus_{s}").dofs + joint(f"ulna_{s}").dofs + joint(f"radius_{s}").dofs
+            + joint(f"hand_{s}").dofs}  # fmt: skip
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    return np.asarray(v / np.linalg.norm(v, axis=-1, keepdims=True))
+
+
+def arm_vectors(q: np.ndarray, side: str, segments: Segments = ADULT) -> tuple[np.ndarray, np.ndarray]:
+    """Unit upper arm (shoulder → elbow) and forearm (elbow → wrist) directions, SKEL frame, (T, 3) each."""
+    p = skel_landmarks(q, segments)
+    shoulder, elbow, wrist = (p[:, MP_INDEX[f"{side}_{j}"]] for j in ("shoulder", "elbow", "wrist"))
+    return unit(elbow - shoulder), unit(wrist - elbow)
+
+
+def test_carrying_angle_is_a_documented_adult_value_and_not_a_length() -> None:
+    assert 11.0 <= ADULT.carrying_angle_deg == CARRYING_ANGLE_DEG <= 17.0  # Van Roy et al. 2005: men 11.6, women 16.7
+    assert "carrying_angle_deg" not in ADULT.lengths() and ADULT.lengths()["forearm"] == ADULT.forearm
+
+
+def test_extended_forearm_deviates_up_by_the_carrying_angle_in_the_t_pose() -> None:
+    """T-pose = the hanging, palms-forward arm abducted 90°, so anatomical lateral (valgus) is up for both arms."""
+    for side, sx in (("right", -1.0), ("left", 1.0)):
+        upper, fore = arm_vectors(pose(), side)
+        np.testing.assert_allclose(upper[0], [sx, 0, 0], atol=1e-12)
+        np.testing.assert_allclose(fore[0], [sx * math.cos(ALPHA), math.sin(ALPHA), 0], atol=1e-12)
+
+
+@pytest.mark.parametrize("side", ["r", "l"])
+def test_flexion_turns_the_forearm_about_the_tilted_axis_onto_the_humerus(side: str) -> None:
+    """The flexion axis is the vertical tilted by α/2 towards the body: the forearm keeps its angle to it
+    (a cone), comes forwards, and at 180° lies on the humerus; cos(θ/2) = cos(ψ/2) / cos(α/2)."""
+    word, sx = ("right", -1.0) if side == "r" else ("left", 1.0)
+    theta = np.radians(np.arange(0.0, 181.0, 5.0))
+    q = np.zeros((theta.size, N_DOFS))
+    q[:, dof_index(f"elbow_flexion_{side}")] = theta
+    upper, fore = arm_vectors(q, word)
+    axis = np.array([-sx * math.sin(ALPHA / 2), math.cos(ALPHA / 2), 0.0])
+    np.testing.assert_allclose(fore @ axis, math.sin(ALPHA / 2), atol=1e-12)
+    np.testing.assert_allclose(upper @ axis, -math.sin(ALPHA / 2), atol=1e-12)  # humerus and forearm symmetric
+    psi = np.arccos(np.clip(np.einsum("ti,ti->t", upper, fore), -1, 1))
+    np.testing.assert_allclose(np.cos(theta / 2), np.cos(psi / 2) / math.cos(ALPHA / 2), atol=1e-12)
+    np.testing.assert_allclose(fore[-1], -upper[-1], atol=1e-12)
+    assert fore[18, 2] > 0.99  # 90°: forwards
+    rot = elbow_rotation(theta, side) @ elbow_rotation(np.zeros(1), side)[0].T  # a pure turn about the axis
+    np.testing.assert_allclose(rot @ axis, np.broadcast_to(axis, (theta.size, 3)), atol=1e-12)
+
+
+def test_zero_carrying_angle_is_the_plain_hinge() -> None:
+    theta = np.radians(np.linspace(0, 150, 7))
+    q = np.zeros((theta.size, N_DOFS))
+    for side in "rl":
+        q[:, dof_index(f"elbow_flexion_{side}")] = theta
+        np.testing.assert_allclose(elbow_rotation(theta, side, 0.0), joint_rotation(q, f"ulna_{side}"), atol=1e-15)
+    hinge = Segments(carrying_angle_deg=0.0)
+    np.testing.assert_allclose(elbow_flexion_from_angle(theta, 0.0), theta, atol=1e-15)
+    got = solve_ik(forward_kinematics(q, hinge), options=IKOptions(segments=hinge)).q
+    np.testing.assert_allclose(got[:, list(ELBOWS)], q[:, list(ELBOWS)], atol=1e-9)
+
+
+def test_flexion_from_segment_angle_closed_form() -> None:
+    psi = np.array([0.0, ALPHA / 2, ALPHA, math.pi, np.nan])
+    got = elbow_flexion_from_angle(psi, ALPHA)
+    np.testing.assert_allclose(got[:3], 0.0, atol=1e-7)  # straighter than straight reads 0, not hyperextension
+    assert got[3] == pytest.approx(math.pi) and np.isnan(got[4])
+    theta = np.radians(np.linspace(0.0, 180.0, 181))
+    psi = 2 * np.arccos(np.cos(theta / 2) * math.cos(ALPHA / 2))
+    np.testing.assert_allclose(elbow_flexion_from_angle(psi, ALPHA), theta, atol=1e-6)
+    assert (np.diff(elbow_flexion_from_angle(np.linspace(0, math.pi, 500), ALPHA)) >= 0).all()
+
+
+@pytest.mark.parametrize("flexion_deg", [0, 5, 15, 30, 60, 90, 120, 135, 150])
+def test_round_trip_at_fixed_elbow_flexions_with_the_carrying_angle(flexion_deg: float) -> None:
+    """FK with the carrying angle → IK: the elbow exactly at every flexion. From 25° (the twist fully seen)
+    every observable DoF within the tolerance; straighter, the shoulder twist is not seen (twist-free choice),
+    so the arm's other DoFs are not compared, but the upper arm's direction is kept."""
+    q = random_poses(300, seed=20 + flexion_deg)
+    q[:, list(ELBOWS)] = math.radians(flexion_deg)
+    yaw = 0.4
+    result = solve_ik(forward_kinematics(q, scale=0.9, view_yaw=yaw))
+    expected = q.copy()
+    expected[:, dof_index("pelvis_rotation")] += yaw
+    error = angle_error_deg(result.q, expected)
+    assert error[:, list(ELBOWS)].max() < 1e-5
+    compared = [i for i in np.flatnonzero(OBSERVED) if flexion_deg >= 25 or i not in ARM_DOFS]
+    worst = {DOF_NAMES[i]: float(error[:, i].max()) for i in compared}
+    assert max(worst.values()) < TOLERANCE_DEG, worst
+    back = result.q.copy()
+    back[:, dof_index("pelvis_rotation")] -= yaw
+    back[:, ~OBSERVED] = 0.0
+    for word in ("right", "left"):
+        np.testing.assert_allclose(arm_vectors(back, word)[0], arm_vectors(q, word)[0], atol=1e-9)
+
+
+def test_a_straight_arm_reads_at_most_1_degree_where_its_segments_meet_at_the_carrying_angle() -> None:
+    """Built by hand, not through FK: T-pose landmarks with each forearm turned to make ψ with the upper arm,
+    towards eight directions around it. ψ = α (the model's straight arm) reads ≤ 1° of flexion (the plain
+    hinge read 12°); straighter (ψ = 0, α/2) reads 0."""
+    base = skel_landmarks(pose())[0]
+    for psi in (0.0, ALPHA / 2, ALPHA):
+        for phi in np.radians(np.arange(0, 360, 45)):
+            world = base.copy()
+            for word, sx in (("right", -1.0), ("left", 1.0)):
+                elbow, wrist = world[MP_INDEX[f"{word}_elbow"]], world[MP_INDEX[f"{word}_wrist"]]
+                across = np.array([0.0, math.cos(phi), math.sin(phi)])
+                moved = elbow + ADULT.forearm * (math.cos(psi) * np.array([sx, 0, 0]) + math.sin(psi) * across)
+                for name in ("wrist", "index", "pinky", "thumb"):
+                    world[MP_INDEX[f"{word}_{name}"]] += moved - wrist
+            got = np.degrees(solve_ik((world * np.array([1.0, -1.0, -1.0]))[None]).q[0, list(ELBOWS)])
+            assert (got >= 0).all() and (got <= 1.0).all(), (math.degrees(psi), math.degrees(phi), got)
+            if psi < ALPHA:
+                np.testing.assert_allclose(got, 0.0, atol=1e-9)
+
+
+def test_carrying_angle_is_mirror_symmetric() -> None:
+    """Left is the mirror image of right at every flexion, straight arms included: FK exactly, and IK
+    reads the mirrored pose's elbows (and every observed DoF of the bent ones) as the mirror of its own."""
+    q = random_poses(400, seed=31)
+    rng = np.random.default_rng(32)
+    q[:, list(ELBOWS)] = np.radians(rng.uniform(0, 150, (400, 2)))
+    mirrored = skel_landmarks(mirror_pose(q))
+    np.testing.assert_allclose(mirrored, skel_landmarks(q)[:, list(MP_MIRROR)] * np.array([-1.0, 1.0, 1.0]),
+                               atol=1e-12)  # fmt: skip
+    direct = solve_ik(forward_kinematics(q)).q
+    flipped = solve_ik(forward_kinematics(mirror_pose(q))).q
+    np.testing.assert_allclose(flipped[:, ELBOWS[0]], direct[:, ELBOWS[1]], atol=1e-9)
+    np.testing.assert_allclose(flipped[:, ELBOWS[1]], direct[:, ELBOWS[0]], atol=1e-9)
+    bent = (q[:, list(ELBOWS)] >= math.radians(25)).all(axis=1)
+    seen = OBSERVED
+    assert angle_error_deg(mirror_pose(np.nan_to_num(direct[bent]))[:, seen], flipped[bent][:, seen]).max() < 1e-6
+
+
+def test_ik_uses_the_carrying_angle_it_is_given() -> None:
+    """A person's own carrying angle (here Van Roy's female mean, 16.7°) round-trips when FK and IK share it."""
+    seg = Segments(carrying_angle_deg=16.7)
+    q = random_poses(300, seed=33)
+    got = solve_ik(forward_kinematics(q, seg), options=IKOptions(segments=seg)).q
+    assert angle_error_deg(got[:, OBSERVED], q[:, OBSERVED]).max() < 1e-6
+    straight = pose()
+    assert solve_ik(forward_kinematics(straight, seg), options=IKOptions(segments=seg)).q[0, ELBOWS[0]] < 1e-6
 
 
 # -------------------------------------------------------------------------- twists of straight limbs

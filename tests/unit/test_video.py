@@ -24,6 +24,7 @@ from workbench.io.video import (
     VideoWarning,
     iter_frames,
     probe,
+    read_ahead,
     read_frame_at,
     resample_latest,
     write_video,
@@ -405,3 +406,59 @@ def test_write_video_rejects_bad_input(tmp_path: Path) -> None:
     with pytest.raises(VideoError, match="expected the first frame's shape"):
         write_video(tmp_path / "mixed.mp4", [code_frame(0), code_frame(1, 32, 32)], fps=30)
     assert not (tmp_path / "none.mp4").exists() and not (tmp_path / "mixed.mp4").exists()
+
+
+# ------------------------------------------------------------------------------------- reading ahead
+
+
+def test_read_ahead_gives_the_same_frames_and_keeps_each_intact(tmp_path: Path) -> None:
+    """Decoded in a thread while the consumer works: same frames, same order, and a frame still held by the
+    consumer is never recycled for a newer one (the pool covers the frames in flight)."""
+    import time
+
+    clip = coded_clip(tmp_path / "c30.mp4", 90, 30)
+    plain = [(f.index, f.t_s, f.source_index) for f in iter_frames(clip, fps=30.0)]
+    held = []
+    for f in read_ahead(iter_frames(clip, fps=30.0), depth=4):
+        time.sleep(0.001)  # a slow consumer: the reader runs ahead and waits on a full queue
+        held.append(f)
+    assert [(f.index, f.t_s, f.source_index) for f in held] == plain
+    assert [read_code(f.rgb) for f in held] == list(range(90))
+
+
+def test_read_ahead_reraises_after_the_items_before_the_error() -> None:
+    def items():  # type: ignore[no-untyped-def]
+        yield 1
+        yield 2
+        raise VideoError("clip.mp4: corrupt video")
+
+    got = []
+    with pytest.raises(VideoError, match="corrupt video"):
+        for x in read_ahead(items(), depth=1):
+            got.append(x)
+    assert got == [1, 2]
+    with pytest.raises(VideoError, match="not found"):  # a generator's first-next error reaches the consumer
+        next(read_ahead(iter_frames(Path("/nonexistent/clip.mp4"))))
+    with pytest.raises(ValueError, match="depth: expected at least 1, got 0"):
+        next(read_ahead([1], depth=0))
+
+
+def test_closing_read_ahead_early_stops_the_thread_and_closes_the_source() -> None:
+    import threading
+
+    closed = threading.Event()
+
+    def endless():  # type: ignore[no-untyped-def]
+        try:
+            k = 0
+            while True:
+                yield k
+                k += 1
+        finally:
+            closed.set()
+
+    before = threading.active_count()
+    frames = read_ahead(endless(), depth=2)
+    assert [next(frames) for _ in range(5)] == [0, 1, 2, 3, 4]
+    frames.close()
+    assert closed.wait(5) and threading.active_count() == before

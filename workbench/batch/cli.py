@@ -10,11 +10,20 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from workbench.cli_args import add_db_option, check_output_dir, integer, number, store_path
+
 GLOB_CHARS = frozenset("*?[")
+# Option values (argparse types: a bad one exits 2 naming the option, expected and got).
+_WORKERS = integer(0, 1024, what="a number of workers")
+_COUNT = integer(1, what="a count")
+_TRIES = integer(1, 100, what="a number of tries")
+_GPUS = number(0, 64, what="a number of GPUs")
+_DELAY = number(0, 3600, what="seconds")
 
 
 def register(sub: Any) -> None:
@@ -40,28 +49,28 @@ def register(sub: Any) -> None:
                    "config key, else a local Ray instance is started")  # fmt: skip
     r.add_argument("--ship-code", action="store_true", help="Ray: send the workbench package to the workers "
                    "(runtime_env py_modules) instead of using their installed copy")  # fmt: skip
-    r.add_argument("--workers", "-j", type=int, default=2, help="worker processes (local) or CPUs of a local Ray "
+    r.add_argument("--workers", "-j", type=_WORKERS, default=2, help="worker processes (local) or CPUs of a local Ray "
                    "instance (default 2; 0 = run in this process)")  # fmt: skip
-    r.add_argument("--max-in-flight", type=int, help="tasks queued on workers at once (default 2 per worker): "
+    r.add_argument("--max-in-flight", type=_COUNT, help="tasks queued on workers at once (default 2 per worker): "
                    "bounds memory however many clips are selected")  # fmt: skip
-    r.add_argument("--max-attempts", type=int, default=3, help="a failing item is tried this often, then recorded "
+    r.add_argument("--max-attempts", type=_TRIES, default=3, help="a failing item is tried this often, then recorded "
                    "as failed (default 3)")  # fmt: skip
     r.add_argument("--retry-failed", action="store_true", help="give items that failed for good a fresh set of tries")
-    r.add_argument("--gpus", type=float, default=1.0, help="Ray GPUs asked for by a task with a GPU stage (HSMR pose, "
+    r.add_argument("--gpus", type=_GPUS, default=1.0, help="Ray GPUs asked for by a task with a GPU stage (HSMR pose, "
                    "the neural coach on cuda; default 1, 0.5: two share one); other tasks ask for none")  # fmt: skip
     r.add_argument("--parquet", type=Path, metavar="DIR", help="write full analysis documents as Parquet shards "
                    "here (large runs); the store keeps summaries and references")  # fmt: skip
-    r.add_argument("--shard-rows", type=int, default=500, help="rows per Parquet shard (default 500)")
+    r.add_argument("--shard-rows", type=_COUNT, default=500, help="rows per Parquet shard (default 500)")
     r.add_argument("--name", help="job name (default: from the selection)")
-    r.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+    add_db_option(r)
     r.add_argument("--config", type=Path, help="configuration file (qevd_dir, ray_address)")
     r.add_argument("--no-progress", action="store_true", help="no progress bar")
-    r.add_argument("--delay", type=float, default=0.0, help=argparse.SUPPRESS)  # tests and demos of interruption
+    r.add_argument("--delay", type=_DELAY, default=0.0, help=argparse.SUPPRESS)  # tests and demos of interruption
     r.set_defaults(func=cmd_run)
 
     s = bsub.add_parser("status", help="progress, throughput, ETA and errors of batch jobs")
-    s.add_argument("job", nargs="?", type=int, help="job id (default: the latest jobs)")
-    s.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+    s.add_argument("job", nargs="?", type=integer(1, what="a job id"), help="job id (default: the latest jobs)")
+    add_db_option(s)
     s.set_defaults(func=cmd_status)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
 
@@ -76,9 +85,9 @@ def _selection(args: argparse.Namespace, db: Any, config: Any) -> tuple[Any, dic
         raise BatchError(f"batch run: expected exactly one of SOURCE, --qevd or --where, got {len(chosen)}")
     if args.qevd:
         desc = select.selection_description(qevd=args.qevd, root=config.qevd_dir)
-        return select.from_qevd(args.qevd, config.qevd_dir, args.exercise), desc, None
+        return _primed(select.from_qevd(args.qevd, config.qevd_dir, args.exercise)), desc, None
     if args.where:
-        return select.from_store(db, args.where, args.exercise), {"where": args.where}, None
+        return _primed(select.from_store(db, args.where, args.exercise)), {"where": args.where}, None
     source = str(args.source)
     path = Path(source)
     if path.is_dir():
@@ -94,6 +103,13 @@ def _selection(args: argparse.Namespace, db: Any, config: Any) -> tuple[Any, dic
     raise BatchError(f"{source}: expected a folder, a glob pattern or a clip file, got nothing at that path")
 
 
+def _primed(clips: Iterator[Any]) -> Iterator[Any]:
+    """The stream with its first clip read now: a bad --where or a missing QEVD split is refused before the
+    job is recorded, not from inside it."""
+    head = list(itertools.islice(clips, 1))
+    return itertools.chain(head, clips)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from workbench.batch.driver import run_job
     from workbench.batch.jobs import JobSpec
@@ -104,8 +120,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     stages = parse_stages(args.stages)
-    db = default_database(args.db)
+    check_output_dir(args.parquet, "--parquet")
+    db = default_database(store_path(args))
     clips, selection, n_clips = _selection(args, db, config)
+    _check_exercise(args, stages, db)  # before the job is recorded
     plan = StagePlan(stages=stages, backend=args.backend, coach=args.coach, coach_device=args.coach_device,
                      default_exercise=args.exercise, db=db)  # fmt: skip
     address = args.address or (config.ray_address if args.engine == "ray" else None)
@@ -126,6 +144,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0 if report.job.n_failed == 0 else 1
 
 
+def _check_exercise(args: argparse.Namespace, stages: Sequence[str], db: Any) -> None:
+    """An unknown ``--exercise``, or an analysis of clips from a folder, glob or file without one, is refused
+    before the job exists (clips of a QEVD split or the store may carry their own)."""
+    from workbench.batch.stages import BatchError
+    from workbench.pipeline import resolve
+
+    if args.exercise:
+        resolve(args.exercise, db)
+    elif "analysis" in stages and args.source:
+        raise BatchError(f"{args.source}: the analysis needs the clip's exercise; expected --exercise (clips from a "
+                         f"folder, glob or file carry none), got none")  # fmt: skip
+
+
 def _with_stage_names(spec: Any, stages: Sequence[str]) -> Any:
     """The job's provenance names the stages (their per-clip parameters are in each item)."""
     from dataclasses import replace
@@ -140,7 +171,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     from workbench.pipeline import default_database
     from workbench.store.batches import BatchRepository
 
-    db = default_database(args.db)
+    db = default_database(store_path(args))
     with db.store() as store:
         repo = BatchRepository(store.session)
         jobs = [repo.job(args.job)] if args.job is not None else repo.jobs(10)

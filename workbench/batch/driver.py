@@ -6,8 +6,9 @@ writes the store (DuckDB has one writer).
 For each clip it hashes the file, computes the work keys of the requested stages, adds them to the job, and
 skips those already done (by this job, an earlier run, or another job). Tasks carry only what workers need:
 the clip's path, the stage specs, the resolved exercise, and a cached pose track when only later stages are
-pending. Finished results are written in one transaction per flush: the items' states, the pose cache rows,
-the run records with their feedback events, and the job's counters (the runs page reads those).
+pending. Finished results are written in one transaction per flush: the items' states, the clips with their
+pose cache rows (a clip that fails to decode is never registered), the run records with their feedback
+events, and the job's counters (the runs page reads those).
 Failed items are retried in the same run until they have failed ``max_attempts`` times; then they stay failed
 with their error, and the other clips go on. Killing the driver loses at most the results not yet flushed;
 the next run resets the dead job's running items to pending and continues.
@@ -247,7 +248,6 @@ class Driver:
             prepared.append((clip, specs, keys))
         tasks: list[Task] = []
         with self.db.store() as store, store.transaction():
-            _register_clips(store, [c for c, _, _ in prepared])
             repo = BatchRepository(store.session)
             states = repo.select_items(self.job_id, new_items, self.position)
             self.position += len(new_items)
@@ -351,6 +351,8 @@ class Driver:
             if self.submitted:
                 repo.mark_running(self.job_id, self.submitted)
                 self.submitted = []
+            # a clip is registered with its first result, its pose: one that fails to decode leaves no clips row
+            _register_clips(store, [p.task.clip for p in ready if p.outcome.ok and p.stage == "pose"])
             for p in ready:
                 if p.outcome.ok and p.result is not None:
                     kind, ref = self._store_result(store, p)
@@ -446,7 +448,10 @@ class Driver:
 
 def _pose_cache_params(params: dict[str, Any]) -> dict[str, Any]:
     """The pipeline's pose cache parameters, so `biocoach analyze` later hits what a batch stored."""
-    return {"fps": params["fps"], "code_version": params["code_version"]}
+    from workbench.pose.backends import pose_cache_params
+
+    cache = pose_cache_params(params["fps"])
+    return dict(cache, code_version=params["code_version"])
 
 
 def _cached(store: Store, clip_hash: str, backend: str, params: dict[str, Any]) -> bytes | None:

@@ -196,6 +196,7 @@ def _track(state: dict[str, Any]) -> PoseTrack:
 
 def run_pose(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     from workbench.pose.backends import estimate_pose
+    from workbench.pose.track import check_track
     from workbench.store.repositories import landmarks_to_npz, track_to_npz
 
     kind = spec.params["backend"]
@@ -203,6 +204,7 @@ def run_pose(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[dict[s
     estimate = estimate_pose(task.clip.path, kind, fps=spec.params["fps"])
     extract_s = time.perf_counter() - t0
     track = estimate.track
+    check_track(track, str(task.clip.path))  # beyond the input limits: a failed item, never a cached pose
     track.meta["pipeline_warnings"] = canonical(estimate.warnings)
     state["track"] = track
     state["backend"] = estimate.backend
@@ -249,7 +251,7 @@ def run_analysis(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[di
     ex = task.context["exercise"]
     analysis = analyze(track, ex, salient=spec.params.get("salient"), min_confidence=spec.params["min_confidence"],
                        body=body)  # fmt: skip
-    analysis.warnings[:0] = estimate.warnings
+    analysis.prepend_warnings(estimate.warnings)
     analysis.provenance.update(task.context.get("versions", {}))
     key = task.keys[task.stages.index(spec)]
     analysis.provenance.update(input=str(task.clip.path), input_sha256=task.clip.content_hash or "",

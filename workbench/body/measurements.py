@@ -5,13 +5,18 @@ height = |y(HeadTop 411) − y(HeelLeft 3466)|; mass = |enclosed volume| × 985 
 tetrahedra); chest / waist / hip circumference = perimeter of the 2-D convex hull, in (x, z), of the mesh's
 section by the horizontal plane through NippleRight 6489 / BellyButton 3501 / Crotch 1210.
 
-Landmark path: MediaPipe world landmarks carry no shape model, so only lengths are measured — height from
-frames where the person stands straight, segment lengths as medians over frames — each with its spread
-and the assumptions behind it written out; mass only when the user gives it; no circumferences.
+Landmark path: MediaPipe world landmarks carry no shape model, so only lengths are measured. Height: each body
+dimension MediaPipe sees (heel-to-eye height where the person stands straight, leg, trunk, upper arm,
+forearm) divided by its fraction of stature (Drillis & Contini 1966, in Winter 2009), combined robustly;
+segment lengths as medians over frames; each with its spread and the assumptions behind it written out.
+The metric scale is MediaPipe's, inferred from appearance (one camera cannot measure absolute size; see the
+landmark section): the uncertainty keeps it, and a height the user gives replaces the estimate and
+rescales every length. Mass only when the user gives it; no circumferences.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
@@ -30,7 +35,8 @@ IntArray = NDArray[np.int64]
 BODY_DENSITY_KG_M3 = 985.0  # Choutas et al. 2022, the average density of the human body
 PAPER_WINDOW = 12  # §3.2 / supplement §11.3: β̄ is the mean over the τ = 12 frame window
 
-Method = Literal["mesh", "landmarks"]
+Method = Literal["mesh", "landmarks", "given"]
+HeightSource = Literal["mesh", "landmarks", "given"]
 
 
 class MeasurementError(WorkbenchError):
@@ -44,8 +50,14 @@ class MeasurementError(WorkbenchError):
 class Measurements:
     """Body measurements in metres and kilograms, with how they were obtained.
 
-    method: "mesh" (virtual measurements on a shaped SMPL-layout mesh) or "landmarks" (estimate).
-    height_sd_m: one standard deviation of the height (landmark estimate only; None for the mesh).
+    method: "mesh" (virtual measurements on a shaped SMPL-layout mesh), "landmarks" (estimate) or "given"
+        (nothing to measure from: only what the user said).
+    height_sd_m: one standard deviation of the height (landmark estimate only; None for the mesh or a given
+        height).
+    height_source: "mesh", "landmarks" (estimated) or "given" (the user's stated height; ``estimated_height_m``
+        then keeps what the measurement said and ``scale`` the factor every length was multiplied by).
+    height_basis: the few words C_morph puts beside an estimated height ("estimated from segment lengths").
+    height_estimates: the landmark path's per-dimension heights and their weights in the combination.
     mass_source: "volume" (mesh), "user" (given), or None when mass is not measured.
     uncertainty: the error budget in words; source: what was measured (file, β̄ frames, track).
     """
@@ -59,22 +71,34 @@ class Measurements:
     source: str
     uncertainty: str = ""
     height_sd_m: float | None = None
-    height_basis: str = ""  # landmarks: "from landmarks" or "from leg length"
+    height_basis: str = ""
+    height_source: HeightSource | None = None  # None: from ``method``
     mass_source: Literal["volume", "user"] | None = None
     segments_m: dict[str, float] = field(default_factory=dict)
     segments_sd_m: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
     n_frames: int = 0
+    height_estimates: tuple[HeightEstimate, ...] = ()
+    estimated_height_m: float | None = None
+    scale: float | None = None
 
     def to_context(self) -> str:
         """C_morph. For a complete mesh measurement exactly the paper's format:
         'User body: height 1.78m, mass 73.22kg, chest 1.00m, waist 0.83m, hips 0.98m.'"""
         return "User body: " + ", ".join([self._height_text(), self._mass_text(), *self._girth_texts()]) + "."
 
+    @property
+    def height_from(self) -> HeightSource:
+        return self.height_source or self.method
+
     def _height_text(self) -> str:
+        """The paper's 'height 1.78m' for the mesh; otherwise how the height is known, in a few words:
+        'height 1.74 m (± 0.08 m, estimated from segment lengths)' or 'height 1.80 m (given)'."""
+        if self.height_from == "given":
+            return f"height {self.height_m:.2f} m (given)"
         if self.height_sd_m is None:
             return f"height {self.height_m:.2f}m"
-        return f"height {self.height_m:.2f}m (±{self.height_sd_m:.2f}, {self.height_basis or 'from landmarks'})"
+        return f"height {self.height_m:.2f} m (± {self.height_sd_m:.2f} m, {self.height_basis or 'estimated'})"
 
     def _mass_text(self) -> str:
         if self.mass_kg is None:
@@ -83,7 +107,7 @@ class Measurements:
 
     def _girth_texts(self) -> list[str]:
         girths = {"chest": self.chest_m, "waist": self.waist_m, "hips": self.hips_m}
-        if all(v is None for v in girths.values()) and self.method == "landmarks":
+        if all(v is None for v in girths.values()) and self.method != "mesh":
             return ["chest, waist and hips not measured (no body model)"]
         return [f"{k} not measured" if v is None else f"{k} {v:.2f}m" for k, v in girths.items()]
 
@@ -101,7 +125,10 @@ class Measurements:
 
         return {
             "method": self.method, "source": self.source, "height_m": r(self.height_m),
-            "height_sd_m": r(self.height_sd_m), "mass_kg": r(self.mass_kg), "mass_source": self.mass_source,
+            "height_sd_m": r(self.height_sd_m), "height_source": self.height_from, "height_basis": self.height_basis,
+            "estimated_height_m": r(self.estimated_height_m), "scale": r(self.scale),
+            "height_estimates": {e.dimension: e.to_json() for e in self.height_estimates},
+            "mass_kg": r(self.mass_kg), "mass_source": self.mass_source,
             "chest_m": r(self.chest_m), "waist_m": r(self.waist_m), "hips_m": r(self.hips_m),
             "segments_m": {k: r(v) for k, v in self.segments_m.items()},
             "segments_sd_m": {k: r(v) for k, v in self.segments_sd_m.items()},
@@ -272,24 +299,61 @@ def measure_betas(model: BodyModel, betas: NDArray[np.floating], window: int | N
 
 
 # ----------------------------------------------------------------------------------------- landmark path
+#
+# What a landmark height rests on. One camera cannot measure absolute size: a person twice as tall, twice as
+# far away, makes the same picture. MediaPipe's world landmarks are in metres all the same because its model
+# infers a metric body from appearance: a learned prior, trained on body-model fits with shape regularisation,
+# that is pulled towards an average body (google-ai-edge/mediapipe#4917: taller people get legs no longer
+# than shorter people's). What the landmarks do say about the individual is their proportions. So the
+# estimate divides each body dimension MediaPipe sees (heel-to-eye height standing straight, leg, trunk,
+# upper arm, forearm) by its fraction of stature in anthropometric tables, combines those heights robustly
+# (a dimension that disagrees with the others loses weight), and states an uncertainty that keeps
+# MediaPipe's scale (±5 %). A height the user gives (``height_m``, ``biocoach analyze --height``) replaces
+# the estimate and rescales every length measured with it.
 
 # Stature proportions of Drillis & Contini (1966), as tabulated in Winter, Biomechanics and Motor Control of
-# Human Movement (4th ed. 2009), Fig. 4.1: eye level 0.936 H; greater trochanter 0.530 H; ankle 0.039 H.
+# Human Movement (4th ed. 2009), Fig. 4.1: eye level 0.936 H; acromion 0.818 H; elbow 0.630 H; greater
+# trochanter 0.530 H; wrist 0.485 H; ankle 0.039 H; segment lengths upper arm 0.186 H, forearm 0.146 H.
 EYE_HEIGHT_RATIO = 0.936
-LEG_LENGTH_RATIO = 0.530 - 0.039  # hip-to-ankle / stature: the fallback when no frame stands straight
-# The error budget (one standard deviation) behind the landmark height; each is an assumption, stated.
-HEAD_TOP_SD_M = 0.010  # person-to-person spread of the eye-to-vertex distance
+LEG_LENGTH_RATIO = 0.530 - 0.039  # hip → knee → ankle / stature
+
+
+@dataclass(frozen=True)
+class StatureFraction:
+    """A body dimension as a fraction of stature, with two relative sds, both assumptions stated here: the
+    person-to-person spread of the fraction, and how far MediaPipe's landmarks may sit from the tables' bony
+    landmarks for this dimension."""
+
+    fraction: float
+    rel_sd: float
+    landmark_rel_sd: float
+    spans: str
+
+
+# Joint centres (hip, knee, ankle, elbow, wrist) and the eyes and heel are near the tables' landmarks. MediaPipe's
+# shoulder is not the acromion (its shoulder width, 0.32–0.38 m on real adult clips, is far under the biacromial
+# 0.259 H) and moves with the shoulder blade (shrugs, push-ups): dimensions ending there get a wide landmark
+# spread, so they count when nothing else is seen (an upper-body clip) and little otherwise.
+STATURE_FRACTIONS: dict[str, StatureFraction] = {
+    "standing": StatureFraction(EYE_HEIGHT_RATIO, 0.012, 0.02, "heel to eye standing straight, eye level 0.936 H"),
+    "leg": StatureFraction(LEG_LENGTH_RATIO, 0.03, 0.03, "hip, knee, ankle: trochanter 0.530 H to ankle 0.039 H"),
+    "forearm": StatureFraction(0.146, 0.04, 0.04, "elbow to wrist, 0.146 H"),
+    "trunk": StatureFraction(0.818 - 0.530, 0.04, 0.08, "mid-hip to mid-shoulder, trochanter to acromion"),
+    "upper_arm": StatureFraction(0.186, 0.04, 0.08, "shoulder to elbow, 0.186 H"),
+}
 HEEL_FLOOR_SD_M = 0.010  # MediaPipe's heel landmark is at the back of the heel, near but not on the floor
-LEG_RATIO_REL_SD = 0.03  # person-to-person spread of leg length / stature
-# MediaPipe infers metric scale from appearance, not from any measurement, and regresses towards average size
-# (google-ai-edge/mediapipe#4917: taller people get legs no longer than shorter people's); 5 % is about the
-# spread of adult stature, i.e. this assumes the scale tells little about the individual.
+# MediaPipe infers metric scale from appearance, not from any measurement, and regresses towards average size;
+# 5 % is about the spread of adult stature, i.e. this assumes the scale tells little about the individual.
 LANDMARK_SCALE_REL_SD = 0.05
+HUBER_K = 1.5  # a dimension further than this many sd from the others' consensus loses weight in proportion
+REJECT_Z = 3.0  # … and one further than this from the weighted median is left out
+MIN_DIMENSION_FRAMES = 3
 MIN_VISIBILITY = 0.5
 STRAIGHT_KNEE_DEG = 165.0  # hip–knee–ankle angle: knees nearly extended
 STRAIGHT_HIP_DEG = 160.0  # shoulder–hip–knee angle: hips nearly extended
 UPRIGHT_DEG = 30.0  # body axis within this of MediaPipe's up (−y): standing, not a plank
 MAD_TO_SD = 1.4826  # a normal distribution's sd per median absolute deviation
+CORRELATED_S = 1.0  # landmark errors persist for about a second: one independent length per second of frames
 
 SEGMENTS: dict[str, tuple[tuple[str, str], ...]] = {
     "thigh": (("left_hip", "left_knee"), ("right_hip", "right_knee")),
@@ -299,6 +363,26 @@ SEGMENTS: dict[str, tuple[tuple[str, str], ...]] = {
     "shoulder_width": (("left_shoulder", "right_shoulder"),),
     "hip_width": (("left_hip", "right_hip"),),
 }
+DIMENSION_NAMES = {"standing": "standing height", "leg": "leg", "trunk": "trunk", "upper_arm": "upper arm",
+                   "forearm": "forearm"}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class HeightEstimate:
+    """The stature one body dimension implies: its robust length over the frames that see it, divided by its
+    stature fraction; ``sd_m`` adds the fraction's spreads to the length's standard error; ``weight`` is its
+    share of the combined height (0 when it was not combined)."""
+
+    dimension: str
+    length_m: float
+    height_m: float
+    sd_m: float
+    n_frames: int
+    weight: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"length_m": round(self.length_m, 4), "height_m": round(self.height_m, 4),
+                "sd_m": round(self.sd_m, 4), "n_frames": self.n_frames, "weight": round(self.weight, 3)}  # fmt: skip
 
 
 def _robust(x: FloatArray) -> tuple[float, float]:
@@ -368,69 +452,196 @@ def _seen_any(track: LandmarkTrack, part: str) -> NDArray[np.bool_]:
     return np.asarray(finite & (track.visibility[:, idx] >= MIN_VISIBILITY).any(axis=1))
 
 
+def _distance(track: LandmarkTrack, a: str, b: str) -> FloatArray:
+    return np.asarray(np.linalg.norm(track.point(a) - track.point(b), axis=1))
+
+
 def segment_lengths(track: LandmarkTrack) -> tuple[dict[str, float], dict[str, float]]:
-    """Median length and MAD-based sd of each segment over frames where both ends are seen, sides pooled."""
+    """Median length and MAD-based sd of each segment over frames where both ends are seen, sides pooled;
+    ``trunk`` is mid-hip to mid-shoulder."""
     med: dict[str, float] = {}
     sd: dict[str, float] = {}
     for name, pairs in SEGMENTS.items():
-        lengths = [np.linalg.norm(track.point(a) - track.point(b), axis=1)[_seen(track, [a, b])] for a, b in pairs]
-        pooled = np.concatenate(lengths)
+        pooled = np.concatenate([_distance(track, a, b)[_seen(track, [a, b])] for a, b in pairs])
         if pooled.size:
             med[name], sd[name] = _robust(pooled)
+    trunk = _trunk_lengths(track)
+    if trunk.size:
+        med["trunk"], sd["trunk"] = _robust(trunk)
     return med, sd
 
 
-def _height_from_stance(straight: NDArray[np.bool_], eye_height: FloatArray) -> tuple[float, float, str]:
-    """Median over standing frames of the heel-to-eye height (averaged over the frame's straight legs),
-    scaled up to the head top."""
-    n = straight.sum(axis=1)
-    h, spread = _robust(np.where(straight, eye_height, 0.0).sum(axis=1) / n / EYE_HEIGHT_RATIO)
-    sd = math.hypot(spread, HEAD_TOP_SD_M, HEEL_FLOOR_SD_M, LANDMARK_SCALE_REL_SD * h)
-    text = (f"height ±{sd:.2f} m (1 sd) from heel-to-eye height / {EYE_HEIGHT_RATIO} (Drillis & Contini eye level) "
-            f"over {straight.shape[0]} standing frames: frame spread {spread:.3f} m, head-top offset "
-            f"{HEAD_TOP_SD_M:.2f} m, heel above floor {HEEL_FLOOR_SD_M:.2f} m, MediaPipe metric scale "
-            f"±{LANDMARK_SCALE_REL_SD:.0%} (inferred from appearance and pulled towards average size, so a short or "
-            "tall person reads nearer the average)")  # fmt: skip
-    return h, sd, text
+def _trunk_lengths(track: LandmarkTrack) -> FloatArray:
+    seen = _seen_any(track, "shoulder") & _seen_any(track, "hip")
+    return np.asarray(np.linalg.norm(_mid(track, "shoulder") - _mid(track, "hip"), axis=1)[seen])
 
 
-def _height_from_legs(track: LandmarkTrack) -> tuple[float, float, str]:
-    legs = []
+def _side_lengths(track: LandmarkTrack, chain: tuple[str, ...]) -> FloatArray:
+    """Per frame and seen side, the summed length along a chain of landmarks (e.g. hip → knee → ankle)."""
+    out = []
     for s in ("left", "right"):
-        names = [f"{s}_hip", f"{s}_knee", f"{s}_ankle"]
-        hip, knee, ank = (track.point(n) for n in names)
-        legs.append((np.linalg.norm(hip - knee, axis=1) + np.linalg.norm(knee - ank, axis=1))[_seen(track, names)])
-    pooled = np.concatenate(legs)
-    if not pooled.size:
-        raise MeasurementError(f"{track.source}: no frame with a leg's hip, knee and ankle visible: "
-                               "cannot estimate height from landmarks")  # fmt: skip
-    h, spread = _robust(pooled / LEG_LENGTH_RATIO)
-    sd = math.hypot(spread, LEG_RATIO_REL_SD * h, LANDMARK_SCALE_REL_SD * h)
-    text = (f"height ±{sd:.2f} m (1 sd) from leg length (thigh + shank) / {LEG_LENGTH_RATIO:.3f} (Drillis & "
-            f"Contini) because no frame stands straight: frame spread {spread:.3f} m, leg/stature ratio "
-            f"±{LEG_RATIO_REL_SD:.0%}, MediaPipe metric scale ±{LANDMARK_SCALE_REL_SD:.0%}")  # fmt: skip
-    return h, sd, text
+        names = [f"{s}_{p}" for p in chain]
+        total = sum(_distance(track, a, b) for a, b in itertools.pairwise(names))
+        out.append(np.asarray(total)[_seen(track, names)])
+    return np.concatenate(out)
 
 
-def measure_landmarks(track: LandmarkTrack, mass_kg: float | None = None) -> Measurements:
-    """Height and segment lengths from world landmarks, with their uncertainty; mass only as given."""
-    if mass_kg is not None and not (math.isfinite(mass_kg) and mass_kg > 0):
-        raise MeasurementError(f"mass: expected a positive number of kilograms, got {mass_kg}")
+def dimension_lengths(track: LandmarkTrack, standing: NDArray[np.bool_] | None = None,
+                      straight: NDArray[np.bool_] | None = None,
+                      eye_height: FloatArray | None = None) -> dict[str, FloatArray]:  # fmt: skip
+    """Per-frame lengths (m) of each body dimension of ``STATURE_FRACTIONS``, over the frames that see it.
+    The standing height counts only frames where the person stands straight (mean over the straight legs)."""
+    if standing is None or straight is None or eye_height is None:
+        seen, straight, eye_height = _legs(track)
+        standing = _standing(track, seen, straight)
+    legs = straight[standing]
+    stance = np.where(legs, eye_height[standing], 0.0).sum(axis=1) / np.maximum(legs.sum(axis=1), 1)
+    return {
+        "standing": np.asarray(stance), "leg": _side_lengths(track, ("hip", "knee", "ankle")),
+        "trunk": _trunk_lengths(track), "upper_arm": _side_lengths(track, ("shoulder", "elbow")),
+        "forearm": _side_lengths(track, ("elbow", "wrist")),
+    }  # fmt: skip
+
+
+def _frame_seconds(track: LandmarkTrack) -> float:
+    return float(np.median(np.diff(track.t))) if track.t.size > 1 else 1.0 / 30.0
+
+
+def height_estimates(track: LandmarkTrack, lengths: dict[str, FloatArray] | None = None) -> list[HeightEstimate]:
+    """The stature each body dimension seen in at least ``MIN_DIMENSION_FRAMES`` frames implies."""
+    lengths = dimension_lengths(track) if lengths is None else lengths
+    dt = _frame_seconds(track)
+    out = []
+    for name, frac in STATURE_FRACTIONS.items():
+        x = lengths.get(name, np.zeros(0))
+        x = x[np.isfinite(x)]
+        if x.size < MIN_DIMENSION_FRAMES:
+            continue
+        length, spread = _robust(x)
+        se = spread / math.sqrt(max(1.0, x.size * dt / CORRELATED_S))
+        if name == "standing":
+            se = math.hypot(se, HEEL_FLOOR_SD_M)
+        h = length / frac.fraction
+        sd = math.hypot(se / frac.fraction, h * frac.rel_sd, h * frac.landmark_rel_sd)
+        out.append(HeightEstimate(dimension=name, length_m=length, height_m=h, sd_m=sd, n_frames=int(x.size)))
+    return out
+
+
+def combine_heights(estimates: list[HeightEstimate]) -> tuple[float, float, list[HeightEstimate]]:
+    """Robust inverse-variance combination. Start at the weighted median (one wild estimate cannot drag the
+    start); leave out an estimate more than ``REJECT_Z`` of its sds from it (a pose held the whole clip can
+    foreshorten one segment in every frame: a forearm plank's forearms); then Huber weights (an estimate
+    further than ``HUBER_K`` sd from the consensus counts as if it were ``HUBER_K`` sd away). Returns the
+    height, its standard error (inflated when the estimates kept disagree more than their sds allow) and the
+    estimates with their weights (0: left out)."""
+    if not estimates:
+        raise MeasurementError("no body dimension seen: cannot estimate height from landmarks")
+    h_i = np.array([e.height_m for e in estimates])
+    inv_var = 1.0 / np.array([e.sd_m for e in estimates]) ** 2
+    order = np.argsort(h_i)
+    cum = np.cumsum(inv_var[order])
+    h = float(h_i[order][np.searchsorted(cum, 0.5 * cum[-1])])
+    kept = np.abs(h_i - h) * np.sqrt(inv_var) <= REJECT_Z
+    inv_var = np.where(kept, inv_var, 0.0)
+    w = inv_var
+    for _ in range(50):
+        z = np.abs(h_i - h) * np.sqrt(inv_var)
+        w = inv_var * np.minimum(1.0, HUBER_K / np.maximum(z, 1e-12))  # 0 stays 0: left out
+        new = float(np.sum(w * h_i) / np.sum(w))
+        if abs(new - h) < 1e-7:
+            h = new
+            break
+        h = new
+    se = 1.0 / math.sqrt(float(np.sum(w)))
+    n_kept = int(kept.sum())
+    if n_kept > 1:  # Birge ratio: scatter beyond the stated sds widens the error, never narrows it
+        chi2 = float(np.sum(w * (h_i - h) ** 2)) / (n_kept - 1)
+        se *= math.sqrt(max(1.0, chi2))
+    shares = w / np.sum(w)
+    return h, se, [replace(e, weight=float(s)) for e, s in zip(estimates, shares, strict=True)]
+
+
+def _estimate_text(estimates: list[HeightEstimate], h: float, se: float, sd: float) -> str:
+    parts = []
+    for e in estimates:
+        z = abs(e.height_m - h) / e.sd_m
+        note = ("" if z <= HUBER_K else f", {z:.1f} sd from the consensus: "
+                + ("left out" if e.weight == 0 else "weight cut"))  # fmt: skip
+        parts.append(f"{DIMENSION_NAMES[e.dimension]} {e.length_m:.3f} m → {e.height_m:.2f} m "
+                     f"({e.weight:.0%}{note})")  # fmt: skip
+    return (f"height ±{sd:.2f} m (1 sd), estimated from {len(estimates)} body dimension"
+            f"{'s' * (len(estimates) != 1)} divided by their stature fractions (Drillis & Contini 1966, in Winter "
+            f"2009): {'; '.join(parts)}; combined robustly ±{se:.2f} m (the fractions' person-to-person spread, "
+            "MediaPipe's landmarks not being the tables' bony landmarks, frame scatter); MediaPipe's metric scale "
+            f"±{LANDMARK_SCALE_REL_SD:.0%}: it is inferred from "
+            "appearance and pulled towards an average body, so a tall or short person reads nearer the average "
+            "(one camera cannot measure absolute size; give the height, --height, for a measured value)")  # fmt: skip
+
+
+def measure_landmarks(track: LandmarkTrack, mass_kg: float | None = None,
+                      height_m: float | None = None) -> Measurements:  # fmt: skip
+    """Height and segment lengths from world landmarks, with their uncertainty; mass only as given.
+
+    With ``height_m`` (the user's stated height) the height is that, and every length is rescaled by
+    height_m / the landmark estimate (when the landmarks allow one)."""
+    _check_given(mass_kg, height_m)
     seen, straight, eye_height = _legs(track)
     stand = _standing(track, seen, straight)
-    if stand.any():
-        h, sd, text = _height_from_stance(straight[stand], eye_height[stand])
-        basis = "from landmarks"
-    else:
-        h, sd, text = _height_from_legs(track)
-        basis = "from leg length"
+    estimates = height_estimates(track, dimension_lengths(track, stand, straight, eye_height))
     seg, seg_sd = segment_lengths(track)
-    warnings = () if stand.any() else ("no frame where the person stands straight: height from leg length",)
-    return Measurements(
+    warnings = () if stand.any() else ("no frame where the person stands straight: height from segment lengths",)
+    if not estimates:
+        if height_m is None:
+            raise MeasurementError(f"{track.source}: no frame with a leg, the trunk or an arm visible: "
+                                   "cannot estimate height from landmarks")  # fmt: skip
+        return Measurements(
+            height_m=float(height_m), mass_kg=mass_kg, chest_m=None, waist_m=None, hips_m=None, method="given",
+            source=track.source, uncertainty="height given by the user; no body dimension seen to measure",
+            height_basis="given", height_source="given", mass_source="user" if mass_kg is not None else None,
+            warnings=warnings, n_frames=int(stand.sum()),
+        )  # fmt: skip
+    h, se, estimates = combine_heights(estimates)
+    sd = math.hypot(se, LANDMARK_SCALE_REL_SD * h)
+    basis = ("estimated from standing height and segment lengths" if any(e.dimension == "standing" for e in estimates)
+             else "estimated from segment lengths")  # fmt: skip
+    m = Measurements(
         height_m=h, mass_kg=mass_kg, chest_m=None, waist_m=None, hips_m=None, method="landmarks",
-        source=track.source, uncertainty=text + "; circumferences need a body model",
-        height_sd_m=sd, height_basis=basis, mass_source="user" if mass_kg is not None else None,
-        segments_m=seg, segments_sd_m=seg_sd, warnings=warnings, n_frames=int(stand.sum()),
+        source=track.source, uncertainty=_estimate_text(estimates, h, se, sd) + "; circumferences need a body model",
+        height_sd_m=sd, height_basis=basis, height_source="landmarks",
+        mass_source="user" if mass_kg is not None else None, segments_m=seg, segments_sd_m=seg_sd,
+        warnings=warnings, n_frames=int(stand.sum()), height_estimates=tuple(estimates),
+    )  # fmt: skip
+    return m if height_m is None else with_given_height(m, height_m)
+
+
+def _check_given(mass_kg: float | None, height_m: float | None) -> None:
+    if mass_kg is not None and not (math.isfinite(mass_kg) and mass_kg > 0):
+        raise MeasurementError(f"mass: expected a positive number of kilograms, got {mass_kg}")
+    if height_m is not None and not (math.isfinite(height_m) and 0.5 <= height_m <= 2.5):
+        raise MeasurementError(f"height: expected the person's height in metres (0.5 to 2.5), got {height_m}")
+
+
+def with_given_height(m: Measurements, height_m: float) -> Measurements:
+    """The measurements rescaled to the user's stated height: lengths and circumferences × s, a volume-based
+    mass × s³ (a given mass is kept), s = height_m / the measured height. The measured height and s are kept
+    (``estimated_height_m``, ``scale``) so the user sees how far the camera's guess was."""
+    _check_given(None, height_m)
+    s = float(height_m) / m.height_m
+
+    def scaled(x: float | None) -> float | None:
+        return None if x is None else x * s
+
+    mass = m.mass_kg * s**3 if m.mass_kg is not None and m.mass_source == "volume" else m.mass_kg
+    was = f"{m.height_m:.2f} m" + (f" ± {m.height_sd_m:.2f} m" if m.height_sd_m is not None else "")
+    note = (f"height given by the user ({height_m:.2f} m); the {m.method} measurement said {was}, so every length"
+            f"{', circumference and the volume-based mass (× s³)' if m.method == 'mesh' else ''} is rescaled by "
+            f"s = {s:.3f}")  # fmt: skip
+    return replace(
+        m, height_m=float(height_m), height_sd_m=None, height_basis="given", height_source="given",
+        chest_m=scaled(m.chest_m), waist_m=scaled(m.waist_m), hips_m=scaled(m.hips_m), mass_kg=mass,
+        segments_m={k: v * s for k, v in m.segments_m.items()},
+        segments_sd_m={k: v * s for k, v in m.segments_sd_m.items()},
+        estimated_height_m=m.height_m, scale=s, uncertainty=f"{note}. Before: {m.uncertainty}",
     )  # fmt: skip
 
 
@@ -438,13 +649,18 @@ def measure_landmarks(track: LandmarkTrack, mass_kg: float | None = None) -> Mea
 
 
 def estimate_body(*, betas: NDArray[np.floating] | None = None, landmarks: LandmarkTrack | None = None,
-                  model: BodyModel | None = None, mass_kg: float | None = None,
+                  model: BodyModel | None = None, mass_kg: float | None = None, height_m: float | None = None,
                   window: int | None = None) -> tuple[Measurements | None, list[str]]:  # fmt: skip
     """The best measurement the inputs allow, and the warnings met on the way; never raises on missing data.
 
     Shape coefficients and a body model → virtual measurements on the mesh (a mass the user gives replaces
     the volume estimate: a scale beats a shape fitted to video); else landmarks → the landmark estimate;
-    else None (C_morph then says the body is not measured)."""
+    else None (C_morph then says the body is not measured). A height the user gives rescales either (see
+    ``with_given_height``). The warnings returned are those of the way here (a skipped path); the
+    measurement's own warnings travel in ``Measurements.warnings`` and are not repeated here, so a caller
+    that reports both (the analysis does) says each once. A mass or height that cannot be a person's is
+    refused (MeasurementError): it is the user's input, not missing data."""
+    _check_given(mass_kg, height_m)
     warnings: list[str] = []
     if betas is not None and model is not None:
         try:
@@ -454,14 +670,26 @@ def estimate_body(*, betas: NDArray[np.floating] | None = None, landmarks: Landm
         else:
             if mass_kg is not None:
                 m = replace(m, mass_kg=float(mass_kg), mass_source="user")
-            return m, warnings + list(m.warnings)
+            return (m if height_m is None else with_given_height(m, height_m)), warnings
     elif betas is not None:
         warnings.append("shape coefficients present but no body model file: mesh measurements skipped "
                         f"(SMPL from {SMPL_URL}, registration required)")  # fmt: skip
     if landmarks is None:
+        if height_m is not None:
+            return _given_only(height_m, mass_kg), warnings
         return None, warnings
     try:
-        m = measure_landmarks(landmarks, mass_kg)
+        m = measure_landmarks(landmarks, mass_kg, height_m)
     except MeasurementError as exc:
         return None, [*warnings, f"body not measured: {exc}"]
-    return m, warnings + list(m.warnings)
+    return m, warnings
+
+
+def _given_only(height_m: float, mass_kg: float | None) -> Measurements:
+    """Nothing to measure from (a pose track of angles only), but the user said how tall they are."""
+    _check_given(mass_kg, height_m)
+    return Measurements(
+        height_m=float(height_m), mass_kg=mass_kg, chest_m=None, waist_m=None, hips_m=None, method="given",
+        source="given by the user", uncertainty="height given by the user; nothing measured from the input",
+        height_basis="given", height_source="given", mass_source="user" if mass_kg is not None else None,
+    )  # fmt: skip

@@ -4,10 +4,11 @@ the work is in the package's modules, imported when a command runs)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
+
+from workbench.cli_args import add_db_option, check_output_dir, check_output_file, store_path
 
 EXIT_OK = 0
 
@@ -17,7 +18,7 @@ def register(sub: Any) -> None:
                        "and store them as new versions (or --revert the last calibration)")  # fmt: skip
     p.add_argument("exercise", help="exercise key (see `biocoach exercises`)")
     p.add_argument("--manifest", type=Path, help="labelled manifest CSV (file,exercise,label,subject,episode,source)")
-    p.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+    add_db_option(p)
     p.add_argument("--author", default=_user(), help="who calibrated (default: the login name)")
     p.add_argument("--note", default="", help="why")
     p.add_argument("--alpha", type=float, help="false-alarm rate of the bounds on correct reps (default: chosen by "
@@ -30,7 +31,7 @@ def register(sub: Any) -> None:
 
     p = sub.add_parser("assess", help="how well the store's judgments separate incorrect from correct repetitions")
     p.add_argument("manifest", type=Path, help="labelled manifest CSV")
-    p.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+    add_db_option(p)
     p.add_argument("--no-db", action="store_true", help="judge with references/ directly, without the store")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the assessment JSON here ('-': stdout)")
     p.add_argument("--html", type=Path, metavar="OUT", help="write an HTML report with ROC curves and a strip plot")
@@ -60,6 +61,7 @@ def cmd_import_uiprmd(args: argparse.Namespace) -> int:
     except ValueError:
         raise WorkbenchError(f"--subjects: expected comma-separated numbers, got {args.subjects!r}") from None
     movements = [m.strip() for m in args.movements.split(",")] if args.movements else None
+    check_output_dir(args.out, "--out")
     report = import_uiprmd(args.src, args.out, subjects=subjects, movements=movements,
                            progress=_progress(args.quiet, "importing"))  # fmt: skip
     if not args.quiet:
@@ -73,14 +75,14 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from workbench.errors import WorkbenchError
     from workbench.pipeline import default_database
 
-    db = default_database(args.db)
-    if args.revert:
-        print(revert_calibration(db, args.exercise, author=args.author, calibration_id=args.calibration).message())
-        return EXIT_OK
-    if args.manifest is None:
+    if not args.revert and args.manifest is None:
         raise WorkbenchError("calibrate: expected --manifest M.csv (or --revert)")
     if args.alpha is not None and not 0 < args.alpha < 0.5:
         raise WorkbenchError(f"--alpha: expected a false-alarm rate in (0, 0.5), got {args.alpha}")
+    db = default_database(store_path(args))
+    if args.revert:
+        print(revert_calibration(db, args.exercise, author=args.author, calibration_id=args.calibration).message())
+        return EXIT_OK
     rows = read_manifest(args.manifest)
     report = calibrate(db, args.exercise, rows, author=args.author, note=args.note, alpha=args.alpha,
                        dataset=args.dataset or _dataset_of(rows), manifest=str(args.manifest),
@@ -95,13 +97,12 @@ def cmd_assess(args: argparse.Namespace) -> int:
     from workbench.calibration.assess import assess
     from workbench.calibration.report import write_html
     from workbench.data.labelled import read_manifest
+    from workbench.io.outputs import json_text, write_text
 
+    check_output_file(args.json_out, "--json")  # before any work
+    check_output_file(args.html, "--html")
+    db_path = None if args.no_db else store_path(args)
     rows = read_manifest(args.manifest)
-    for out in (args.json_out, args.html):
-        if out not in (None, "-") and not Path(out).parent.is_dir():
-            from workbench.errors import WorkbenchError
-
-            raise WorkbenchError(f"{out}: its folder does not exist")
     if args.no_db:
         from workbench.exercises import load_catalogue
 
@@ -111,7 +112,7 @@ def cmd_assess(args: argparse.Namespace) -> int:
         from workbench.pipeline import default_database
         from workbench.store.seed import load_store_catalogue
 
-        store_cat = load_store_catalogue(default_database(args.db))
+        store_cat = load_store_catalogue(default_database(db_path))
         catalogue = store_cat.catalogue
         keys = sorted({catalogue.get(r.exercise).rule_file.stem for r in rows})
         prov = {"store": store_cat.database, "versions": {k: store_cat.provenance(k) for k in keys}}
@@ -121,9 +122,9 @@ def cmd_assess(args: argparse.Namespace) -> int:
     )
     doc = result.to_json()
     if args.json_out == "-":
-        print(json.dumps(doc, indent=1))
+        print(json_text(doc, indent=1))
     elif args.json_out:
-        Path(args.json_out).write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+        write_text(args.json_out, json_text(doc, indent=1) + "\n")
     if args.html:
         write_html(doc, args.html, {r.exercise: catalogue.get(r.exercise).key for r in rows})
     if not args.quiet and args.json_out != "-":

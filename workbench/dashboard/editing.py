@@ -551,7 +551,8 @@ def save_reference(db: Database, exercise: str, mean: np.ndarray, sd: np.ndarray
 
 
 def candidate_clips(state: AppState) -> list[str]:
-    """The bundled example and the clip files under the session's data folders."""
+    """The bundled example and the clip files under the session's data folders (a link that leads out of them is
+    left out: ``state.allowed``)."""
     from workbench.dashboard.state import EXAMPLE_CLIP
 
     found = [str(EXAMPLE_CLIP)]
@@ -559,7 +560,7 @@ def candidate_clips(state: AppState) -> list[str]:
         root = Path(d)
         if root.is_dir():
             found += sorted(str(p) for p in root.rglob("*") if p.is_file() and p.name.lower().endswith(CLIP_SUFFIXES))
-    return list(dict.fromkeys(found))
+    return [p for p in dict.fromkeys(found) if state.allowed(p)]
 
 
 def list_runs(db: Database, limit: int = 200) -> list[dict[str, Any]]:

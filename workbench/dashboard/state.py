@@ -6,12 +6,16 @@ cursor or an unsaved edit. Pages watch its parameters; none of them computes any
 
 from __future__ import annotations
 
+import os
+import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import param
 
 from workbench.exercises.catalogue import REFERENCES_DIR
+from workbench.progress import Progress
 
 EXAMPLE_CLIP = REFERENCES_DIR / "examples" / "squat_cmu_14_14.npz"
 EXAMPLE_EXERCISE = "squat"
@@ -29,10 +33,10 @@ class AppState(param.Parameterized):
     status = param.String(default="", doc="one line for the user: what happened last")
 
     def allowed(self, path: str | Path) -> bool:
-        """Paths outside the configured data folders (and the bundled examples) are refused."""
-        p = Path(path).resolve()
-        roots = [Path(d).resolve() for d in self.data_dirs] + [EXAMPLE_CLIP.parent.resolve()]
-        return any(p == r or r in p.parents for r in roots)
+        """Whether a page may read ``path``: the one check every page uses for every data-folder entry (the clip
+        box, the Runs page's clips, the editor's overlay clips and manifests). See :func:`resolves_inside`."""
+        roots = [Path(d) for d in self.data_dirs] + [EXAMPLE_CLIP.parent]
+        return resolves_inside(path, roots)
 
     def database(self) -> Any:
         from workbench.pipeline import default_database
@@ -41,11 +45,97 @@ class AppState(param.Parameterized):
 
     def open_clip(self, path: str, exercise: str) -> None:
         """Analyse a clip (pose from the store's cache when it was seen before) and make it the open one."""
+        if not self.allowed(path):
+            self._refuse(path)
+            return
+        self.show_clip(path, exercise, self.analyse(path, exercise))
+
+    def start_clip(self, path: str, exercise: str) -> AnalysisJob | None:
+        """Analyse a clip in a background thread (a long video takes minutes); the job says how far it got.
+        The caller shows the result with ``show_clip`` on its own thread once ``job.finished``. None when refused."""
+        if not self.allowed(path):
+            self._refuse(path)
+            return None
+        job = AnalysisJob(path=str(path), exercise=exercise)
+        job.start(self)
+        return job
+
+    def analyse(self, path: str, exercise: str, progress: Any = None) -> Any:
+        """The pipeline's analysis of a clip, for this session's store; changes nothing in the state."""
         from workbench.pipeline import analyze_clip
 
-        if not self.allowed(path):
-            self.status = f"refused: {path} is outside the data folders ({', '.join(self.data_dirs) or 'none'})"
-            return
-        result = analyze_clip(path, exercise, db=self.database(), need_landmarks=True)
+        return analyze_clip(path, exercise, db=self.database(), need_landmarks=True, progress=progress)
+
+    def show_clip(self, path: str, exercise: str, result: Any) -> None:
+        """Make an analysed clip the open one (every page follows)."""
         self.param.update(clip_path=str(path), exercise=exercise, result=result, cursor_s=0.0,
                           status=f"analysed {Path(path).name}: {len(result.analysis.reps)} reps")  # fmt: skip
+
+    def _refuse(self, path: str | Path) -> None:
+        self.status = (f"refused: {path} is outside the data folders or links out of them "
+                       f"({', '.join(self.data_dirs) or 'none'})")  # fmt: skip
+
+
+def resolves_inside(path: str | Path, roots: list[Path]) -> bool:
+    """Whether ``path`` lies inside one of ``roots`` once every symbolic link is followed; for a folder (HSMR
+    outputs are read as one), everything under it too. A link that leaves the roots, anywhere on the way, is
+    refused like a path outside them, so a reader never follows one to a file it must not read."""
+    try:
+        real = Path(path).resolve()
+        real_roots = [r.resolve() for r in roots]
+    except (OSError, RuntimeError):  # a link loop, a name too long
+        return False
+
+    def inside(p: Path) -> bool:
+        return any(p == r or r in p.parents for r in real_roots)
+
+    if not inside(real):
+        return False
+    pending, seen = [real] if real.is_dir() else [], set()
+    while pending:  # a folder: every link under it, and under the folders those links lead to, must stay inside
+        top = pending.pop()
+        if top in seen:
+            continue
+        seen.add(top)
+        for folder, dirs, files in os.walk(top):  # links to folders are listed, not followed
+            for entry in (Path(folder, name) for name in (*dirs, *files)):
+                if not entry.is_symlink():
+                    continue
+                try:
+                    target = entry.resolve()
+                except (OSError, RuntimeError):
+                    return False
+                if not inside(target):
+                    return False
+                if target.is_dir():
+                    pending.append(target)
+    return True
+
+
+@dataclass
+class AnalysisJob:
+    """One clip analysed in a background thread: the latest progress (frames, rate, time left), then the
+    result or the error. Only plain attributes are written from the thread; pages read them on their own."""
+
+    path: str
+    exercise: str
+    progress: Progress | None = None
+    result: Any = None
+    error: str | None = None
+    finished: bool = False
+    thread: threading.Thread | None = None
+
+    def report(self, progress: Progress) -> None:
+        self.progress = progress
+
+    def run(self, state: AppState) -> None:
+        try:
+            self.result = state.analyse(self.path, self.exercise, progress=self.report)
+        except Exception as exc:  # a bad file is reported to the user, never a traceback in the page
+            self.error = f"could not analyse {self.path}: {exc}"
+        finally:
+            self.finished = True
+
+    def start(self, state: AppState) -> None:
+        self.thread = threading.Thread(target=self.run, args=(state,), name="biocoach-clip", daemon=True)
+        self.thread.start()

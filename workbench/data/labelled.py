@@ -18,6 +18,7 @@ import numpy as np
 
 from workbench.data.kinect import kinect_landmarks, read_kinect_rep, unobserved_mask
 from workbench.errors import WorkbenchError
+from workbench.io.inputs import require_regular_file
 from workbench.io.posefile import save_npz
 from workbench.pose.landmark_files import landmarks_to_track
 from workbench.pose.track import PoseTrack
@@ -51,7 +52,7 @@ class ManifestRow:
 
 def read_manifest(path: str | Path) -> list[ManifestRow]:
     """Rows of a labelled manifest, checked: every column present, labels known, files that exist."""
-    path = Path(path)
+    path = require_regular_file(path, ManifestError)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -70,8 +71,9 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
         if not file:
             raise ManifestError(f"{where}: file: expected a path, got an empty cell")
         resolved = Path(file) if Path(file).is_absolute() else path.parent / file
-        if not resolved.is_file():
+        if not resolved.exists():
             raise ManifestError(f"{where}: file {file!r}: not found (looked in {resolved})")
+        require_regular_file(resolved, ManifestError)
         exercise = (raw["exercise"] or "").strip()
         if not exercise:
             raise ManifestError(f"{where}: exercise: expected an exercise key, got an empty cell")

@@ -7,7 +7,6 @@ segments without one are predicted empty and listed (estimate poses from the vid
 
 from __future__ import annotations
 
-import json
 import time
 import warnings
 from collections.abc import Callable
@@ -27,9 +26,9 @@ class Predictions:
     track_seconds: float = 0.0  # session time the coach ran over
 
     def write(self, path: str | Path) -> Path:
-        out = Path(path)
-        out.write_text(json.dumps(self.items, indent=1, ensure_ascii=False), encoding="utf-8")
-        return out
+        from workbench.io.outputs import json_text, write_text
+
+        return write_text(path, json_text(self.items, indent=1))
 
 
 def predict_sessions(sessions: list[CoachingSession], coach_for: Callable[[str], Any]) -> Predictions:

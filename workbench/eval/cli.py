@@ -9,6 +9,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workbench.cli_args import add_db_option, check_output_dir, check_output_file, integer, store_path
+
 JUDGE_CHOICES = {"accuracy": ("llm_accuracy",), "bio": ("llm_bio_accuracy",),
                  "both": ("llm_accuracy", "llm_bio_accuracy")}  # fmt: skip
 DEFAULT_JUDGE_LIMIT = 200
@@ -29,7 +31,7 @@ def register(sub: Any) -> None:
     p.add_argument("--html", dest="html_out", type=Path, metavar="OUT", help="write a self-contained HTML report")
     p.add_argument("--judge", choices=sorted(JUDGE_CHOICES), help="also run LLM judges (slow with the local model): "
                    "accuracy = LLM-Accuracy, bio = LLM-Bio-Accuracy, both")  # fmt: skip
-    p.add_argument("--judge-limit", type=int, default=DEFAULT_JUDGE_LIMIT, metavar="N",
+    p.add_argument("--judge-limit", type=integer(0, what="a number of pairs"), default=DEFAULT_JUDGE_LIMIT, metavar="N",
                    help=f"judge at most the first N matched pairs (default {DEFAULT_JUDGE_LIMIT}; 0 = all)")
     p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore (saves loading an encoder)")
     p.add_argument("--no-text", action="store_true", help="timing only: skip METEOR, ROUGE-L and BERTScore")
@@ -37,7 +39,7 @@ def register(sub: Any) -> None:
                    "prediction (BioCoach's evaluator copy; off in the published protocol)")  # fmt: skip
     p.add_argument("--name", help="a label for the stored evaluation (default: the predictions file name)")
     p.add_argument("--config", type=Path, help="configuration file (bertscore_model, judge_endpoint, …)")
-    p.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+    add_db_option(p)
     p.add_argument("--no-db", action="store_true", help="do not store the results")
     p.add_argument("--quiet", "-q", action="store_true", help="print only the overall table")
     p.set_defaults(func=cmd_eval)
@@ -45,7 +47,7 @@ def register(sub: Any) -> None:
     p = sub.add_parser("evaluations", help="stored evaluations: list them, show one, compare two")
     p.add_argument("--show", type=int, metavar="ID", help="one evaluation with its clips")
     p.add_argument("--compare", type=int, nargs=2, metavar=("A", "B"), help="two evaluations metric by metric")
-    p.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+    add_db_option(p)
     p.set_defaults(func=cmd_evaluations)
 
     p = sub.add_parser("data", help="QEVD-fit-coach data: a miniature dataset, the QEVD-bio builder, coach "
@@ -79,15 +81,18 @@ def register(sub: Any) -> None:
 
 
 def _db_path(args: argparse.Namespace) -> Path | None:
-    return args.db or (Path(os.environ["BIOCOACH_DB"]) if os.environ.get("BIOCOACH_DB") else None)
+    return store_path(args) or (Path(os.environ["BIOCOACH_DB"]) if os.environ.get("BIOCOACH_DB") else None)
 
 
 def _write_json(doc: Any, target: str) -> None:
-    text = json.dumps(doc, indent=1, ensure_ascii=False, default=str)
+    """Standard JSON (a non-finite number is null) to stdout, or to a file written whole."""
+    from workbench.io.outputs import json_text, write_text
+
+    text = json_text(doc, indent=1, default=str)
     if target == "-":
         sys.stdout.write(text + "\n")
     else:
-        Path(target).write_text(text, encoding="utf-8")
+        write_text(target, text)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -97,6 +102,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    check_output_file(args.json_out, "--json")  # before any work
+    check_output_file(args.html_out, "--html")
+    db_path = None if args.no_db else _db_path(args)
     config = load_config(args.config)
     gt_path = args.gt if args.gt is not None else config.require("qevd_dir")
     dataset, gt = load_ground_truth(gt_path, args.split)
@@ -143,7 +151,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         from workbench.store.database import Database
         from workbench.store.evaluations import EvaluationRepository
 
-        db = Database(_db_path(args))
+        db = Database(db_path)
         with db.session() as s:
             eid = EvaluationRepository(s).save(doc, name=args.name or args.predictions.name, code_version=__version__)
         print(f"stored as evaluation {eid} in {db.path}", file=log)
@@ -188,6 +196,7 @@ def cmd_evaluations(args: argparse.Namespace) -> int:
 def cmd_miniature(args: argparse.Namespace) -> int:
     from workbench.data.miniature import build_miniature
 
+    check_output_dir(args.out, "data miniature OUT")
     out = build_miniature(args.out, seed=args.seed)
     for split in sorted(p.name for p in out.iterdir() if (p / "feedbacks_long_range.json").is_file()):
         print(f"wrote {out / split}")
@@ -197,6 +206,7 @@ def cmd_miniature(args: argparse.Namespace) -> int:
 def cmd_build_bio(args: argparse.Namespace) -> int:
     from workbench.data.bio_builder import REPORT_FILE, build_bio
 
+    check_output_dir(args.out, "data build-bio OUT")
     report = build_bio(args.split, args.out)
     kinds = ", ".join(f"{k} {v}" for k, v in sorted(report.kinds.items()))
     print(f"{report.n_utterances} utterances in segments: {kinds}")
@@ -212,6 +222,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from workbench.data.qevd import QevdWarning, load_split
     from workbench.eval.baselines import coach_factory, predict_sessions
 
+    check_output_file(args.out, "data predict OUT")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QevdWarning)
         sessions = load_split(args.split)
@@ -230,6 +241,7 @@ def cmd_segments(args: argparse.Namespace) -> int:
 
     from workbench.data.qevd import load_split
 
+    check_output_file(args.json_out, "--json")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         sessions = load_split(args.split, with_tracks=False)

@@ -21,8 +21,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench.config import current_limits
 from workbench.errors import WorkbenchError
 from workbench.eval.tfscore import TOLERANCE_S, ClipFeedback, t_f_score
+from workbench.io.inputs import read_json
+from workbench.limits import exceeded
 
 JSON_SCHEMA = "biocoach.evaluation/1"
 
@@ -97,7 +100,7 @@ def load_ground_truth(path: str | Path, split: str = "test") -> tuple[str, dict[
         texts = _field(item, "feedbacks", p, i, list)
         times = _field(item, "feedback_timestamps", p, i, list)
         _check_pair(p, i, "feedbacks", texts, "feedback_timestamps", times)
-        clips[cid] = Clip(cid, tuple(str(t) for t in texts), tuple(float(t) for t in times),
+        clips[cid] = Clip(cid, tuple(texts), tuple(float(t) for t in times),
                           item.get("exercise") if isinstance(item.get("exercise"), str) else None)  # fmt: skip
     return p.stem, clips
 
@@ -130,8 +133,8 @@ def load_predictions(path: str | Path) -> dict[str, Clip]:
         times = _field(item, "pred_feedback_timestamps", p, i, list)
         _check_pair(p, i, "pred_feedbacks", texts, "pred_feedback_timestamps", times)
         if cid in clips:
-            raise EvalInputError(f"{p} item {i}: mini_episode_id {cid!r} appears twice")
-        clips[cid] = Clip(cid, tuple(str(t) for t in texts), tuple(float(t) for t in times))
+            raise EvalInputError(f"{p} item {i}: mini_episode_id {cid!r:.80} appears twice")
+        clips[cid] = Clip(cid, tuple(texts), tuple(float(t) for t in times))
     return clips
 
 
@@ -153,18 +156,18 @@ def _analysis_clip(data: dict[str, Any], p: Path, i: int | None = None) -> Clip:
     for j, fb in enumerate(items):
         if not isinstance(fb, dict) or not isinstance(fb.get("text"), str) or not _number(fb.get("t_s")):
             raise EvalInputError(f"{where}: feedback[{j}]: expected {{'t_s': number, 'text': string}}, got {fb!r:.80}")
+        _check_text(fb["text"], f"{where}: feedback[{j}].text")
+        _check_seconds(fb["t_s"], f"{where}: feedback[{j}].t_s")
         texts.append(fb["text"])
         times.append(float(fb["t_s"]))
     return Clip(_analysis_id(data, p, i), tuple(texts), tuple(times), data.get("exercise"))
 
 
 def _read_json(p: Path, missing: str) -> Any:
-    if not p.is_file():
+    """Strict JSON (workbench.io.inputs.read_json): UTF-8, standard numbers, within the input limits."""
+    if not p.exists():
         raise EvalInputError(f"{p}: {missing}")
-    try:
-        return json.loads(p.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise EvalInputError(f"{p}: expected JSON, got a parse error ({exc})") from None
+    return read_json(p, EvalInputError)
 
 
 def _json_list(p: Path, what: str) -> list[Any]:
@@ -188,13 +191,40 @@ def _field(item: Any, key: str, p: Path, i: int, kind: type) -> Any:
 def _check_pair(p: Path, i: int, a: str, texts: list[Any], b: str, times: list[Any]) -> None:
     if len(texts) != len(times):
         raise EvalInputError(f"{p} item {i}: expected as many {b} as {a}, got {len(times)} and {len(texts)}")
+    for j, text in enumerate(texts):
+        if not isinstance(text, str):
+            raise EvalInputError(f"{p} item {i}: field {a!r}[{j}]: expected text (a string), got "
+                                 f"{_json_type(text)} {json.dumps(text)[:60]}")  # fmt: skip
+        _check_text(text, f"{p} item {i}: field {a!r}[{j}]")
     bad = [j for j, t in enumerate(times) if not _number(t)]
     if bad:
-        raise EvalInputError(f"{p} item {i}: field {b!r}[{bad[0]}]: expected seconds (a number), got {times[bad[0]]!r}")
+        raise EvalInputError(f"{p} item {i}: field {b!r}[{bad[0]}]: expected seconds (a number), got "
+                             f"{json.dumps(times[bad[0]])[:60]}")  # fmt: skip
+    for j, t in enumerate(times):
+        _check_seconds(t, f"{p} item {i}: field {b!r}[{j}]")
 
 
 def _number(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool)
+
+
+def _check_seconds(t: float, where: str) -> None:
+    """A time stamp: finite seconds from the clip's start, within ``limits.max_duration_s``."""
+    most = current_limits().max_duration_s
+    if not 0 <= t <= most:
+        raise EvalInputError(f"{where}: expected seconds in [0, {most:g}] (from the clip's start; limit "
+                             f"max_duration_s), got {t:g}")  # fmt: skip
+
+
+def _check_text(text: str, where: str) -> None:
+    most = current_limits().max_string_chars
+    if len(text) > most:
+        raise EvalInputError(f"{where}: {exceeded('characters', len(text), most, 'max_string_chars')}")
+
+
+def _json_type(x: Any) -> str:
+    return {type(None): "null", bool: "a boolean", int: "a number", float: "a number", dict: "an object",
+            list: "a list"}.get(type(x), type(x).__name__)  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------------ scoring

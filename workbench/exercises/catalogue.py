@@ -40,6 +40,11 @@ class CycleSpec:
     hold_max_std_deg: float  # static holds: rolling std under this counts as holding still
     hold_window_s: float  # static holds: long holds are judged in windows of this length
     side_dofs: tuple[str, str] | None  # unilateral: (right, left) DoF whose larger work extreme marks the side
+    # Counting safeguards for real footage (``motion.cycles``); None = the defaults in ``motion.signal``. A move
+    # whose every bounce is a rep however shallow (skipping) sets the amplitude ones to 0.
+    relative_prominence: float | None = None
+    min_amplitude_ratio: float | None = None
+    min_reference_ratio: float | None = None
 
 
 @dataclass(frozen=True)
@@ -253,6 +258,9 @@ def parse_exercise(raw: Any, path: Path) -> list[Exercise]:
         hold_max_std_deg=float(cyc.get("hold_max_std_deg", 6.0)),
         hold_window_s=float(cyc.get("hold_window_s", 5.0)),
         side_dofs=None if side_dofs is None else tuple(_dof_list(side_dofs, f"{where}: cycle.side_dofs")),  # type: ignore[arg-type]
+        relative_prominence=_fraction(cyc, "relative_prominence", f"{where}: cycle"),
+        min_amplitude_ratio=_fraction(cyc, "min_amplitude_ratio", f"{where}: cycle"),
+        min_reference_ratio=_fraction(cyc, "min_reference_ratio", f"{where}: cycle"),
     )
     if not 0 < cycle.period_s[0] < cycle.period_s[1]:
         raise CatalogueError(f"{where}: cycle.period_s: expected [min, max] with 0 < min < max, got {period}")
@@ -371,6 +379,16 @@ def _key_frame(raw: Any, here: str) -> KeyFrame:
         extreme=_choice(raw, "extreme", ("max", "min"), here, "max"),  # type: ignore[arg-type]
         phase=raw.get("phase"),
     )  # fmt: skip
+
+
+def _fraction(raw: dict[str, Any], key: str, where: str) -> float | None:
+    """An optional number in [0, 1]."""
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise CatalogueError(f"{where}: {key}: expected a number in [0, 1], got {value!r}")
+    return float(value)
 
 
 def _pair(raw: Any, here: str) -> tuple[float | None, float | None] | None:

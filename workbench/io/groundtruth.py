@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.io.inputs import read_json
 
 
 @dataclass(frozen=True)
@@ -29,17 +30,17 @@ def load_ground_truth(clip: str | Path) -> list[TruthEvent] | None:
     path = sidecar_path(clip)
     if not path.exists():
         return None
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise WorkbenchError(f"{path}: not valid JSON ({exc})") from None
+    raw = read_json(path)  # strict: UTF-8, standard numbers, within the input limits
     if not isinstance(raw, list):
         raise WorkbenchError(f"{path}: expected a list of {{t_s, text}} objects, got {type(raw).__name__}")
     events = []
     for i, item in enumerate(raw):
-        if not isinstance(item, dict) or not isinstance(item.get("t_s"), int | float) or not isinstance(
-            item.get("text"), str
-        ):
-            raise WorkbenchError(f"{path}: item {i}: expected {{\"t_s\": seconds, \"text\": string}}, got {item!r}")
+        if not isinstance(item, dict) or not _seconds(item.get("t_s")) or not isinstance(item.get("text"), str):
+            raise WorkbenchError(f"{path}: item {i}: expected {{\"t_s\": seconds ≥ 0, \"text\": string}}, "
+                                 f"got {json.dumps(item)[:80]}")  # fmt: skip
         events.append(TruthEvent(float(item["t_s"]), item["text"]))
     return sorted(events, key=lambda e: e.t_s)
+
+
+def _seconds(x: object) -> bool:
+    return isinstance(x, int | float) and not isinstance(x, bool) and 0 <= x < float("inf")

@@ -18,41 +18,52 @@ from pathlib import Path
 
 import numpy as np
 
+from workbench.config import current_limits
 from workbench.errors import PoseFileError
-from workbench.pose.track import PoseTrack
+from workbench.io.inputs import Member, check_npz
+from workbench.limits import Limits, exceeded
+from workbench.pose.track import PoseTrack, check_angles, check_duration, check_fps, check_frame_count, check_times
 from workbench.skeleton import DOF_NAMES, N_DOFS
 
 _KNOWN_KEYS = {"q", "fps", "t", "observed", "confidence", "betas", "source", "dof_confidence"}
 
 
-def load_npz(path: str | Path) -> PoseTrack:
-    """Read a pose ``.npz``; a malformed file raises PoseFileError naming the file, key, expected and got."""
+def load_npz(path: str | Path, limits: Limits | None = None) -> PoseTrack:
+    """Read a pose ``.npz``; a malformed file, or one beyond a limit of ``workbench.limits``, raises
+    PoseFileError naming the file, key, expected and got. Sizes, dtypes and the source's length are checked
+    from the array headers before any array is read."""
     path = Path(path)
-    if not path.exists():
-        raise PoseFileError(f"{path}: no such file")
+    lim = limits or current_limits()
+    members = check_npz(path, lim)
+    if "q" not in members:
+        raise PoseFileError(f"{path}: expected key 'q' (T×{N_DOFS} radians), got keys {sorted(members)}")
+    _check_members(path, members, lim)
     try:
         with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
+            arrays = {k: data[k] for k in _KNOWN_KEYS if k in members}
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise PoseFileError(f"{path}: expected a NumPy .npz archive, got an unreadable file ({exc})") from None
-    if "q" not in arrays:
-        raise PoseFileError(f"{path}: expected key 'q' (T×{N_DOFS} radians), got keys {sorted(arrays)}")
     q = arrays["q"]
-    if q.ndim != 2 or q.shape[1] != N_DOFS:
-        raise PoseFileError(f"{path}: key 'q': expected shape (T, {N_DOFS}), got {q.shape}")
-    if q.shape[0] == 0:
-        raise PoseFileError(f"{path}: key 'q': expected at least one frame, got 0")
-    if not np.issubdtype(q.dtype, np.number):
-        raise PoseFileError(f"{path}: key 'q': expected numbers, got dtype {q.dtype}")
+    check_frame_count(q.shape[0], f"{path}: key 'q'", lim)
     fps = _scalar(arrays, "fps", path)
     t = arrays.get("t")
     if (fps is None) == (t is None):
         got = "both" if t is not None else "neither"
         raise PoseFileError(f"{path}: expected exactly one of keys 'fps' or 't', got {got}")
+    if fps is not None:
+        check_fps(fps, f"{path}: key 'fps'", lim)
+        check_duration((q.shape[0] - 1) / fps, f"{path}: keys 'q' and 'fps'", lim)  # the span they imply
+    else:
+        assert t is not None
+        if t.shape != (q.shape[0],):
+            raise PoseFileError(f"{path}: key 't': expected shape ({q.shape[0]},) (one per frame of q), got {t.shape}")
+        check_times(np.asarray(t, dtype=np.float64), f"{path}: key 't'", lim)
+    observed = _observed(arrays.get("observed"), path)
+    check_angles(np.asarray(q, dtype=np.float64), observed, f"{path}: key 'q'", lim)
     source = str(arrays["source"]) if "source" in arrays else f"npz:{path.name}"
     try:
         track = PoseTrack.from_arrays(
-            q, fps=fps, t=t, confidence=arrays.get("confidence"), observed=arrays.get("observed"),
+            q, fps=fps, t=t, confidence=arrays.get("confidence"), observed=observed,
             betas=arrays.get("betas"), source=source,
         )  # fmt: skip
         if "dof_confidence" in arrays:
@@ -62,11 +73,49 @@ def load_npz(path: str | Path) -> PoseTrack:
         raise PoseFileError(f"{path}: {exc}") from None
 
 
+# What each key's array may be (checked on the headers, before loading): real numbers for the measurements,
+# booleans for the mask, text for the source.
+_FLOAT_KEYS = ("q", "t", "confidence", "betas", "dof_confidence")
+
+
+def _check_members(path: Path, members: dict[str, Member], lim: Limits) -> None:
+    for key in _FLOAT_KEYS:
+        m = members.get(key)
+        if m is not None and m.kind != "float":
+            raise PoseFileError(f"{path}: key {key!r}: expected floating-point numbers, got {m.describe()}")
+    q = members["q"]
+    if len(q.shape) != 2 or q.shape[1] != N_DOFS:
+        raise PoseFileError(f"{path}: key 'q': expected shape (T, {N_DOFS}), got {q.shape}")
+    fps = members.get("fps")
+    if fps is not None and (fps.kind not in ("float", "int") or fps.size != 1):
+        raise PoseFileError(f"{path}: key 'fps': expected a number, got {fps.describe()}")
+    observed = members.get("observed")
+    if observed is not None and (observed.kind not in ("bool", "int") or observed.shape != (N_DOFS,)):
+        raise PoseFileError(f"{path}: key 'observed': expected shape ({N_DOFS},) booleans, got {observed.describe()}")
+    source = members.get("source")
+    if source is not None:
+        if source.kind != "text" or source.size != 1:
+            raise PoseFileError(f"{path}: key 'source': expected one text string, got {source.describe()}")
+        chars = source.dtype.itemsize // (4 if source.dtype.kind == "U" else 1)
+        if chars > lim.max_string_chars:
+            what = "key 'source': characters"
+            raise PoseFileError(f"{path}: {exceeded(what, chars, lim.max_string_chars, 'max_string_chars')}")
+
+
+def _observed(raw: np.ndarray | None, path: Path) -> np.ndarray:
+    if raw is None:
+        return np.ones(N_DOFS, bool)
+    if raw.dtype.kind != "b" and not np.isin(raw, (0, 1)).all():
+        got = sorted(set(raw.tolist()))[:5]
+        raise PoseFileError(f"{path}: key 'observed': expected booleans (or 0/1), got values {got}")
+    return raw.astype(bool)
+
+
 def _scalar(arrays: dict[str, np.ndarray], key: str, path: Path) -> float | None:
     if key not in arrays:
         return None
     value = arrays[key]
-    if value.size != 1 or not np.issubdtype(value.dtype, np.number):
+    if value.size != 1 or value.dtype.kind not in "fiu":
         raise PoseFileError(f"{path}: key {key!r}: expected a number, got {value.dtype} of shape {value.shape}")
     return float(value.reshape(()))
 
@@ -120,4 +169,4 @@ def export_mot(track: PoseTrack, path: str | Path) -> Path:
 def unknown_keys(path: str | Path) -> list[str]:
     """Keys of a pose ``.npz`` that the format does not define (reported as a warning, not an error)."""
     with np.load(path, allow_pickle=False) as data:
-        return sorted(set(data.files) - _KNOWN_KEYS)
+        return sorted(set(data.files) - _KNOWN_KEYS)[:20]

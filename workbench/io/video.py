@@ -19,14 +19,16 @@ tail) yields the frames it has and records a warning instead.
 from __future__ import annotations
 
 import math
+import queue
 import sys
+import threading
 import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import av
 import av.error
@@ -53,8 +55,11 @@ _SHORT_FRACTION = 0.9
 # Decoding gives up after this many consecutive undecodable packets (garbage, not a damaged patch).
 _MAX_BAD_PACKETS = 50
 # Output arrays kept for reuse, and the reference count of one nobody else holds (pool list, loop
-# variable, getrefcount's argument).
-_POOL_SIZE = 6
+# variable, getrefcount's argument). The pool covers the frames ``read_ahead`` keeps in flight.
+_POOL_SIZE = 10
+# Frames decoded ahead of their consumer by ``read_ahead``: enough to absorb jitter, few enough that the
+# pool recycles them (in flight: the queue, the one being queued, the consumer's, the held one).
+READ_AHEAD = 4
 _FREE_REFS = 3
 # Clockwise display rotation → the cv2 quarter turn that applies it.
 _TURN = {90: cv2.ROTATE_90_CLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}
@@ -432,6 +437,58 @@ def read_frame_at(path: str | Path, t_s: float, max_side: int | None = None) -> 
         i, t, frame = best
         rgb = _Converter.for_frame(frame, _rotation(stream, frame), max_side)(frame)
         return Frame(index=i, t_s=t, rgb=rgb, source_index=i, source_t_s=t)
+
+
+def read_ahead(items: Iterable[T], depth: int = READ_AHEAD) -> Iterator[T]:
+    """``items`` produced by a background thread, up to ``depth`` ahead of the consumer: decoding the next
+    frames overlaps the work on this one (FFmpeg and MediaPipe release the GIL while they work), so the video
+    path costs about what its slowest stage costs on its own.
+
+    The same items in the same order; an exception raised while producing them re-raises here, after the
+    items before it. Closing this iterator early (``break``, an error downstream) stops the thread and closes
+    ``items`` (a generator: its video file is closed)."""
+    if depth < 1:
+        raise ValueError(f"depth: expected at least 1, got {depth}")
+    slots: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(entry: tuple[str, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(entry, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        source = iter(items)
+        try:
+            for item in source:
+                if not put(("item", item)):
+                    return
+            put(("end", None))
+        except BaseException as exc:  # handed to the consumer, which re-raises it in its own thread
+            put(("error", exc))
+        finally:
+            close = getattr(source, "close", None)
+            if callable(close):
+                close()
+
+    thread = threading.Thread(target=produce, name="biocoach-read-ahead", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, value = slots.get()
+            if kind == "item":
+                yield value
+            elif kind == "error":
+                raise value
+            else:
+                return
+    finally:
+        stop.set()
+        thread.join()
 
 
 def write_video(

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workbench.cli_args import add_db_option, check_output_file, integer, probability, store_path
+
 
 def register(sub: Any) -> None:
     """Add this package's commands to the ``biocoach`` subparsers."""
@@ -23,11 +25,13 @@ def register(sub: Any) -> None:
     p.add_argument("--config", type=Path, help="configuration file (default: biocoach.yaml, see biocoach.example.yaml)")
     p.add_argument("--backend", "-b", default="auto", choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
                    help="how to get SKEL angles (auto: from the file type)")  # fmt: skip
-    p.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb): current rules, "
-                   "pose cache, run record with the feedback events")  # fmt: skip
+    add_db_option(p, help="the store: current rules, pose cache, run record with the feedback events (default: "
+                  "$BIOCOACH_DB or db/biocoach.duckdb, created on first use; a --db that does not exist is refused "
+                  "unless --create)")  # fmt: skip
     p.add_argument("--no-db", action="store_true", help="use references/ directly, without the store or its cache")
-    p.add_argument("--seed", type=int, default=0, help="rule coach: seed of the choice among phrasings (default 0)")
-    p.add_argument("--min-confidence", type=float, default=0.3, help="frames below this are lost (default 0.3)")
+    p.add_argument("--seed", type=integer(0, 2**32 - 1, what="a seed"), default=0,
+                   help="rule coach: seed of the choice among phrasings (default 0)")  # fmt: skip
+    p.add_argument("--min-confidence", type=probability, default=0.3, help="frames below this are lost (default 0.3)")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_coach)
     _register_train(sub)
@@ -57,14 +61,20 @@ def cmd_coach(args: argparse.Namespace) -> int:
     from workbench.cli import _emit
     from workbench.pipeline import analyze_clip
 
+    check_output_file(args.json_out, "--json")  # before any work
+    db = None if args.no_db else (str(store_path(args)) if args.db else "default")
     coach = load_coach(args.model, args.exercise, config=args.config, seed=args.seed)
-    db = None if args.no_db else (str(args.db) if args.db else "default")
     progress = not args.quiet and sys.stderr.isatty()
-    clip = analyze_clip(args.input, args.exercise, backend=args.backend, db=db, min_confidence=args.min_confidence,
-                        config_path=args.config, progress=progress, coach=coach)  # fmt: skip
-    doc = clip.analysis.to_json()
-    if args.json_out:
-        _emit(doc, args.json_out, quiet=True)
+    written: list[dict[str, Any]] = []
+
+    def outputs(clip: Any) -> None:  # written before the run is recorded as succeeded
+        written.append(clip.analysis.to_json())
+        if args.json_out:
+            _emit(written[0], args.json_out, quiet=True)
+
+    analyze_clip(args.input, args.exercise, backend=args.backend, db=db, min_confidence=args.min_confidence,
+                 config_path=args.config, progress=progress, coach=coach, outputs=outputs)  # fmt: skip
+    doc = written[0]
     if not args.quiet and args.json_out != "-":
         print(timeline(doc))
         if args.json_out:

@@ -176,9 +176,11 @@ class CoachStream:
         coach.reset(self.exercise.key, context_morph)
 
     # ------------------------------------------------------------------------------------- input
-    def push(self, row: NDArray[np.float64], t: float, confidence: float = 1.0) -> list[CoachEvent]:
-        """Add one pose frame (46 radians at time t); returns the events that started at the steps it fired."""
-        self._pending += self.tracker.push(row, t, confidence)
+    def push(self, row: NDArray[np.float64], t: float, confidence: float = 1.0,
+             dof_confidence: NDArray[np.float64] | None = None) -> list[CoachEvent]:  # fmt: skip
+        """Add one pose frame (46 radians at time t, and optionally its per-DoF confidence); returns the events
+        that started at the steps it fired."""
+        self._pending += self.tracker.push(row, t, confidence, dof_confidence)
         out: list[CoachEvent] = []
         while self.step_time(self.next_step) <= t + STEP_EPS_S:
             event = self._fire(self.next_step)
@@ -266,10 +268,11 @@ def iter_coach(coach: Coach, track: PoseTrack, exercise: str | Exercise, *, cont
                          catalogue=catalogue, t0=t0)  # fmt: skip
     images = iter(frames) if frames is not None else None
     held: tuple[float, NDArray[np.uint8]] | None = None
-    for row, t_i, conf in zip(track.q, track.t.tolist(), track.confidence.tolist(), strict=True):
+    dof_conf = track.dof_confidence
+    for k, (row, t_i, conf) in enumerate(zip(track.q, track.t.tolist(), track.confidence.tolist(), strict=True)):
         if images is not None:
             held, images = _feed_images(stream, images, held, t_i)
-        yield from stream.push(row, t_i, conf)
+        yield from stream.push(row, t_i, conf, None if dof_conf is None else dof_conf[k])
     yield from stream.finish()
 
 

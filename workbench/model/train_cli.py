@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workbench.cli_args import add_db_option, store_path
+
 
 def register_train(sub: Any) -> None:
     p = sub.add_parser("train", help="train the neural coach: stage 1 the DoF selector, stage 2 the fusion layers "
@@ -26,7 +28,8 @@ def register_train(sub: Any) -> None:
     p.add_argument("--window-steps", type=int, default=32, help="decision steps per training window (default 32)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--config", type=Path, help="configuration file (language_model, model_cache_dir, …)")
-    p.add_argument("--db", type=Path, help="the store with accepted salient-joint labels (default: $BIOCOACH_DB)")
+    add_db_option(p, help="the store with accepted salient-joint labels (default: $BIOCOACH_DB); a --db that does not "
+                  "exist is refused unless --create")  # fmt: skip
     p.add_argument("--quiet", "-q", action="store_true")
     p.set_defaults(func=cmd_train)
 
@@ -42,6 +45,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     if args.steps < 1:
         raise WorkbenchError(f"--steps: expected a positive number of steps, got {args.steps}")
+    db_path = store_path(args)  # refused before the language model is loaded
     config = load_config(args.config)
     lm = load_causal_lm(config.language_model, cache=config.model_cache_dir)
     if args.resume and (args.out / CONFIG_NAME).is_file():
@@ -53,10 +57,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
         load_backbone_checkpoint(model.backbone, config.require("backbone_checkpoint"))
     db = None
-    if args.db is not None:
+    if db_path is not None:
         from workbench.store.database import Database
 
-        db = Database(args.db)
+        db = Database(db_path)
     labels = salient_labels_from_store(db)
     sessions = load_sessions(args.data, n_synthetic=args.sessions, seed=args.seed)
     settings = TrainSettings(stage=args.stage, steps=args.steps, lr=args.lr, batch_size=args.batch_size,

@@ -7,6 +7,7 @@ It feeds the same engine as the streaming tracker, vectorised where the arithmet
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,12 +21,14 @@ from workbench.motion.engine import (
     CycleEvaluator,
     FrameRepair,
     default_salient,
+    describe_side_unknown,
     describe_unobserved,
+    describe_untrusted,
 )
-from workbench.motion.results import Analysis, FeedbackEvent, Rep
+from workbench.motion.results import Analysis, FeedbackEvent, Rep, unique
 from workbench.motion.signal import SMOOTH_SIGMA_S
 from workbench.motion.smoothing import sigma_frames, smooth
-from workbench.pose.track import PoseTrack
+from workbench.pose.track import PoseTrack, check_track
 from workbench.skeleton import DOF_NAMES
 
 if TYPE_CHECKING:
@@ -39,7 +42,11 @@ def resolve_exercise(exercise: str | Exercise, catalogue: Catalogue | None = Non
 
 
 def prepare_track(track: PoseTrack) -> tuple[PoseTrack, list[str]]:
-    """Track-level fixes before frame-by-frame analysis: uniform time base, DoFs with no data unobserved."""
+    """Track-level fixes before frame-by-frame analysis: uniform time base, DoFs with no data unobserved.
+
+    A track beyond the input limits (``workbench.limits``: frames, time span, gaps, rate, the length a
+    variable rate resamples to) is refused here with a PoseFileError, before anything sized by it is made."""
+    check_track(track, track.source)
     warnings: list[str] = []
     if not track.is_uniform:
         fps = 1.0 / float(np.median(np.diff(track.t)))
@@ -68,13 +75,14 @@ def analyze(
     track, warnings = prepare_track(track)
     salient_joints = default_salient(ex, salient)
     evaluator = CycleEvaluator(ex, track.observed, track.fps, salient_joints, side_view(track))
-    q, t, repair = _repaired(track, min_confidence)
+    frames = _repaired(track, min_confidence)
     reps: list[Rep] = []
     seg_warnings: list[str] = []
-    if evaluator.spec is not None and q.shape[0] > 0:
-        reps, seg_warnings = _reps(evaluator, q, t)
-    return _assemble(ex, track, evaluator, q, t, reps, warnings + _repair_notes(track, repair) + seg_warnings,
-                     salient, mode="offline", body=body)  # fmt: skip
+    if evaluator.spec is not None and frames.q.shape[0] > 0:
+        reps, seg_warnings = _reps(evaluator, frames)
+    return _assemble(ex, track, evaluator, frames.q, frames.t, reps,
+                     warnings + _repair_notes(track, frames.repair) + seg_warnings, salient, mode="offline",
+                     body=body, dof_confidence=frames.dof_confidence)  # fmt: skip
 
 
 def analyze_streaming(
@@ -92,20 +100,23 @@ def analyze_streaming(
     ex = resolve_exercise(exercise, catalogue)
     track, warnings = prepare_track(track)
     tracker = StreamingTracker(ex, track.observed, track.fps, salient, min_confidence, side_view(track))
-    for row, t_i, conf in zip(track.q, track.t.tolist(), track.confidence.tolist(), strict=True):
-        tracker.push(row, t_i, conf)
+    dof_conf = track.dof_confidence
+    for k, (row, t_i, conf) in enumerate(zip(track.q, track.t.tolist(), track.confidence.tolist(), strict=True)):
+        tracker.push(row, t_i, conf, None if dof_conf is None else dof_conf[k])
     tracker.finish()
     seg_warnings = [f"candidate cycle {tracker.t()[r.start]:.2f}-{tracker.t()[r.end]:.2f} s not counted: {r.reason}"
                     for r in tracker.segmenter.rejected]  # fmt: skip
     return _assemble(ex, track, tracker.evaluator, tracker.q(), tracker.t(), tracker.reps,
                      warnings + _repair_notes(track, tracker.repair) + seg_warnings, salient, mode="stream",
-                     body=body)  # fmt: skip
+                     body=body, dof_confidence=tracker.dof_confidence())  # fmt: skip
 
 
 def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray,
               reps: list[Rep], warnings: list[str], salient: Sequence[str] | None, mode: str,
-              body: Measurements | None = None) -> Analysis:  # fmt: skip
+              body: Measurements | None = None, dof_confidence: np.ndarray | None = None) -> Analysis:  # fmt: skip
     warnings = warnings + describe_unobserved(ex, track.observed)
+    warnings += describe_untrusted(evaluator.untrusted, evaluator.min_dof_confidence)
+    warnings += describe_side_unknown(ex, evaluator.side_unknown)
     if evaluator.skipped:
         warnings.append("checks skipped in cycles where their joint did not move (untracked, or held still): "
                         + ", ".join(sorted(evaluator.skipped)))  # fmt: skip
@@ -116,15 +127,18 @@ def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.n
     elif not reps:
         warnings.append(_no_rep_reason(ex, t))
     joints = evaluator.salient
-    state = pose_state(q[-1], joints, track.observed) if q.shape[0] else "Current pose: no valid frame."
+    trusted = None if dof_confidence is None or not q.shape[0] else evaluator.trusted(dof_confidence[-1:])
+    state = pose_state(q[-1], joints, track.observed, trusted) if q.shape[0] else "Current pose: no valid frame."
     last = reps[-1].violations if reps else ()
     prov = provenance(ex, track, salient is None)
     prov["mode"] = mode
+    if evaluator.variants:
+        prov["reference_variants"] = {v.name: v.reference.version for v in evaluator.variants}
     return Analysis(
         exercise=ex.key, fps=track.fps, n_frames=track.n_frames, duration_s=track.duration_s,
         salient_joints=list(joints), reps=reps, context_morph=morph_context(body),
         context_motion=motion_context(state, last), feedback=rule_feedback(reps, ex),
-        warnings=warnings + (list(body.warnings) if body is not None else []), provenance=prov,
+        warnings=unique(warnings + (list(body.warnings) if body is not None else [])), provenance=prov,
         body=None if body is None else body.to_json(),
     )  # fmt: skip
 
@@ -140,37 +154,53 @@ def _repair_notes(track: PoseTrack, repair: FrameRepair) -> list[str]:
     return [] if "lost_frames" in track.meta else repair.warnings()
 
 
-def _repaired(track: PoseTrack, min_confidence: float) -> tuple[np.ndarray, np.ndarray, FrameRepair]:
+@dataclass(frozen=True)
+class RepairedFrames:
+    """The frames the analysis runs on: repaired angles, times, whether each was a lost frame holding the last
+    valid pose, and the per-DoF confidence of the frames kept (None when the track has none)."""
+
+    q: np.ndarray  # (frames kept, 46) radians
+    t: np.ndarray  # (frames kept,) seconds
+    held: np.ndarray  # (frames kept,) bool
+    dof_confidence: np.ndarray | None  # (frames kept, 46)
+    repair: FrameRepair
+
+
+def _repaired(track: PoseTrack, min_confidence: float) -> RepairedFrames:
     repair = FrameRepair(track.observed, min_confidence)
     clean = not np.isnan(track.q[:, track.observed]).any() and bool((track.confidence >= min_confidence).all())
     if clean and track.n_frames:
         repair.last = track.q[-1]
-        return track.q, track.t, repair
-    rows, times = [], []
+        return RepairedFrames(track.q, track.t, np.zeros(track.n_frames, bool), track.dof_confidence, repair)
+    rows, kept, held = [], [], []
     for i in range(track.n_frames):
         row = repair.repair(i, track.q[i], float(track.confidence[i]))
         if row is not None:
             rows.append(row)
-            times.append(track.t[i])
+            kept.append(i)
+            held.append(repair.held_now)
+    dof_conf = None if track.dof_confidence is None else track.dof_confidence[kept]
     if not rows:
-        return np.empty((0, track.q.shape[1])), np.empty(0), repair
-    return np.vstack(rows), np.asarray(times), repair
+        return RepairedFrames(np.empty((0, track.q.shape[1])), np.empty(0), np.zeros(0, bool), dof_conf, repair)
+    return RepairedFrames(np.vstack(rows), track.t[kept], np.asarray(held, bool), dof_conf, repair)
 
 
-def _reps(evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray) -> tuple[list[Rep], list[str]]:
+def _reps(evaluator: CycleEvaluator, frames: RepairedFrames) -> tuple[list[Rep], list[str]]:
     assert evaluator.spec is not None
+    q, t, conf = frames.q, frames.t, frames.dof_confidence
     sigma = sigma_frames(SMOOTH_SIGMA_S, evaluator.fps)  # the sigma behind the tracker's kernel
     q_s = smooth(q, sigma)
-    sig = smooth(evaluator.spec.series(q), sigma)
+    sig = smooth(evaluator.spec.series(q, conf), sigma)
     segmenter = CycleSegmenter(evaluator.params)
     cycles = []
-    for x in sig.tolist():
-        found = segmenter.push(x)
+    for k, x in enumerate(sig.tolist()):
+        found = segmenter.push(x, evaluator.frame_cues(q[k], bool(frames.held[k]), None if conf is None else conf[k]))
         if found:
             cycles += found
     cycles += segmenter.finish()
     reps = [evaluator.rep(k, c, q_s[c.start : c.end + 1], q[c.start : c.end + 1], t[c.start : c.end + 1],
-                          sig[c.start : c.end + 1]) for k, c in enumerate(cycles)]  # fmt: skip
+                          sig[c.start : c.end + 1], None if conf is None else conf[c.start : c.end + 1])
+            for k, c in enumerate(cycles)]  # fmt: skip
     warnings = [f"candidate cycle {t[r.start]:.2f}-{t[r.end]:.2f} s not counted: {r.reason}"
                 for r in segmenter.rejected]  # fmt: skip
     return reps, warnings
@@ -190,15 +220,17 @@ def whole_track_rep(
     ex = resolve_exercise(exercise, catalogue)
     track, _ = prepare_track(track)
     evaluator = CycleEvaluator(ex, track.observed, track.fps, default_salient(ex, None), side_view(track))
-    q, t, _ = _repaired(track, min_confidence)
+    frames = _repaired(track, min_confidence)
+    q, t = frames.q, frames.t
     if evaluator.spec is None or q.shape[0] < 2:
         return None
     sigma = sigma_frames(SMOOTH_SIGMA_S, evaluator.fps)
-    q_s, sig = smooth(q, sigma), smooth(evaluator.spec.series(q), sigma)
+    q_s, sig = smooth(q, sigma), smooth(evaluator.spec.series(q, frames.dof_confidence), sigma)
     n = q.shape[0]
     work = int(np.argmax(sig))
     cycle = Cycle(0, n - 1, work, "rep", (Phase("descent", 0, work), Phase("ascent", work, n - 1)))
-    return evaluator.rep(0, cycle, q_s, q, t, sig)
+    return evaluator.rep(0, cycle, q_s, q, t, sig, frames.dof_confidence)
+
 
 
 def _no_rep_reason(ex: Exercise, t: np.ndarray) -> str:

@@ -22,11 +22,15 @@ from workbench.skeleton import joint
 NO_ISSUES = "none"
 
 
-def pose_state(q_row: NDArray[np.float64], salient_joints: Sequence[str], observed: NDArray[np.bool_]) -> str:
-    """Eq. 7: the primary angle of each salient joint the source observes, in degrees."""
+def pose_state(q_row: NDArray[np.float64], salient_joints: Sequence[str], observed: NDArray[np.bool_],
+               trusted: NDArray[np.bool_] | None = None) -> str:  # fmt: skip
+    """Eq. 7: the primary angle of each salient joint the source observes, in degrees; with ``trusted`` (46,),
+    a joint whose primary DoF is not trusted now (seen too poorly) is left out rather than stated."""
     parts = []
     for name in salient_joints:
         j = joint(name)
+        if trusted is not None and not trusted[j.primary_dof]:
+            continue
         if observed[j.primary_dof] and math.isfinite(q_row[j.primary_dof]):
             parts.append(f"{j.label} {round(math.degrees(q_row[j.primary_dof])) + 0}°")
     return "Current pose: " + (", ".join(parts) if parts else "no salient joint observed") + "."

@@ -10,14 +10,52 @@ not count towards the 0.8–5 s cycle-length bounds.
 Alternating moves: each cycle runs from one upward crossing of the mid level to the next; the downward
 crossing splits it into the working side's phase and the other side's (the paper's zero crossings of
 q − cycle mean). Static holds: rolling standard deviation under a threshold, in windows of fixed length.
+
+Safeguards for real footage (``CycleParams``; each is causal, so streaming and offline stay one algorithm):
+
+- relative prominence: a reversal is confirmed only once it exceeds ``relative_prominence`` of the swing
+  before it (as well as the absolute prominence), so a slow hold's jitter at the bottom or a wobble at rest
+  merges into the rep around it instead of splitting it;
+- amplitude: a candidate whose amplitude (the smaller of its rise and its fall) is under
+  ``min_amplitude_ratio`` of the set's typical amplitude is not counted. Typical: the median of the last five
+  candidates' amplitudes once there are two, before that the reference cycle's amplitude (at the lower
+  ``min_reference_ratio``, since real angles often span less than the reference);
+- observation: a candidate whose representative signal was seen (not held over a lost frame, its best-seen
+  DoF's confidence at least the threshold) in under ``min_seen_fraction`` of its frames is not counted;
+- posture: once the last three counted reps agree on the trunk's inclination from vertical (median over each
+  rep's frames, within ``max_posture_change`` of their median), a candidate further than that from it is not
+  counted (standing up or walking at the end of a set of push-ups). Three such candidates in a row that agree
+  with one another mean the set itself is in that posture (what was counted first was the person getting
+  ready): the third is counted and becomes the working posture, so the gate never locks a set out;
+- sides together: in a bilateral exercise whose signal has both sides (``FrameCues.sides``), a candidate in
+  which the two sides move in opposition over the cycle (Pearson correlation under 0: walking, stepping) is not
+  counted.
 """
 
 from __future__ import annotations
 
+import math
+import statistics
 from dataclasses import dataclass, field
 from typing import Literal
 
 TRIM = 0.1  # fraction of a rep's amplitude that counts as still at rest
+HISTORY = 5  # candidates behind the set's typical amplitude (a running median)
+POSTURE_AGREE = 3  # counted reps that must agree on the trunk's inclination before the posture gate acts
+
+
+@dataclass(frozen=True)
+class FrameCues:
+    """What the safeguards read of one frame besides the signal: whether the signal was seen, the trunk's
+    inclination from vertical (radians, NaN unknown) and, for a bilateral signal with both sides, the two
+    sides' values in one sign convention (NaN without)."""
+
+    seen: bool = True
+    posture: float = math.nan
+    sides: tuple[float, float] = (math.nan, math.nan)
+
+
+NO_CUES = FrameCues()
 
 
 @dataclass(frozen=True)
@@ -59,6 +97,14 @@ class CycleParams:
     hold_window: int = 10  # rolling-std window, frames
     hold_min: int = 10  # shortest hold segment kept, frames
     hold_chunk: int = 150  # long holds are judged in windows of this many frames
+    # Safeguards (module docstring); the defaults leave them off, ``signal.cycle_params`` turns them on.
+    relative_prominence: float = 0.0  # fraction of the previous swing a reversal must exceed
+    min_amplitude_ratio: float = 0.0  # of the set's typical amplitude
+    reference_amplitude: float | None = None  # radians: the typical amplitude before the set has one
+    min_reference_ratio: float = 0.0  # of ``reference_amplitude``
+    min_seen_fraction: float = 0.0  # of a candidate's frames whose signal was seen
+    max_posture_change: float | None = None  # radians of trunk inclination away from the counted reps'
+    sides_together: bool = False  # bilateral: reject candidates whose two sides move in opposition
 
 
 @dataclass
@@ -66,11 +112,13 @@ class _Extrema:
     """Hysteresis extrema detector (peaks and valleys at least ``prominence`` apart)."""
 
     prominence: float
+    relative: float = 0.0  # a reversal must also exceed this fraction of the swing that led to the extreme
     looking_for_peak: bool = True
     hi: float = float("-inf")
     hi_at: int = -1
     lo: float = float("inf")
     lo_at: int = -1
+    last: float | None = None  # value of the last confirmed extreme
 
     def push(self, i: int, x: float) -> tuple[str, int] | None:
         if x > self.hi:
@@ -78,14 +126,19 @@ class _Extrema:
         if x < self.lo:
             self.lo, self.lo_at = x, i
         if self.looking_for_peak:
-            if x < self.hi - self.prominence:
+            base = self.lo if self.last is None else self.last
+            if x < self.hi - max(self.prominence, self.relative * (self.hi - base)):
                 self.looking_for_peak = False
+                self.last = self.hi
                 self.lo, self.lo_at = x, i
                 return ("peak", self.hi_at)
-        elif x > self.lo + self.prominence:
-            self.looking_for_peak = True
-            self.hi, self.hi_at = x, i
-            return ("valley", self.lo_at)
+        else:
+            base = self.hi if self.last is None else self.last
+            if x > self.lo + max(self.prominence, self.relative * (base - self.lo)):
+                self.looking_for_peak = True
+                self.last = self.lo
+                self.hi, self.hi_at = x, i
+                return ("valley", self.lo_at)
         return None
 
 
@@ -94,11 +147,16 @@ class CycleSegmenter:
     """Consumes the smoothed representative signal one sample at a time and emits finished cycles.
 
     The signal is oriented so that the working extreme is a maximum. ``finish()`` closes the last cycle.
+    Each sample may come with its ``FrameCues``, which the observation, posture and sides safeguards read.
     """
 
     params: CycleParams
     signal: list[float] = field(default_factory=list)
     rejected: list[Rejection] = field(default_factory=list)
+    cues: list[FrameCues] = field(default_factory=list)
+    _amplitudes: list[float] = field(default_factory=list)  # every candidate's, for the typical amplitude
+    _postures: list[float] = field(default_factory=list)  # counted reps' median trunk inclination
+    _off_posture: list[float] = field(default_factory=list)  # consecutive candidates the posture gate refused
     _extrema: _Extrema = field(init=False)
     _valley: int | None = None  # last confirmed valley
     _peak: int | None = None  # peak waiting for the valley after it
@@ -109,13 +167,14 @@ class CycleSegmenter:
     _hold: _HoldState | None = None
 
     def __post_init__(self) -> None:
-        self._extrema = _Extrema(self.params.prominence)
+        self._extrema = _Extrema(self.params.prominence, self.params.relative_prominence)
         if self.params.kind == "static_hold":
             self._hold = _HoldState(self.params)
 
-    def push(self, x: float) -> list[Cycle]:
+    def push(self, x: float, cues: FrameCues = NO_CUES) -> list[Cycle]:
         i = len(self.signal)
         self.signal.append(x)
+        self.cues.append(cues)
         if self._hold is not None:
             return self._hold.push(i, self.signal)
         event = self._extrema.push(i, x)
@@ -189,8 +248,75 @@ class CycleSegmenter:
         if end - start > p.max_len:
             self.rejected.append(Rejection(start, end, f"longer than the {p.max_len}-frame maximum cycle"))
             return []
+        if not self._passes(start, end, min(s[peak] - s[v0], s[peak] - s[v1])):
+            return []
         phases = (Phase("descent", start, peak), Phase("ascent", peak, end))
         return [Cycle(start, end, peak, "rep", phases)]
+
+    # ---------------------------------------------------------------------------------- safeguards
+    def _passes(self, start: int, end: int, amplitude: float) -> bool:
+        """Whether a candidate of the right length is counted (module docstring); if not, say why."""
+        posture = _median_finite([c.posture for c in self.cues[start : end + 1]])
+        reason = (self._amplitude_reason(amplitude) or self._seen_reason(start, end)
+                  or self._sides_reason(start, end) or self._posture_reason(posture))  # fmt: skip
+        self._amplitudes.append(amplitude)
+        if reason is not None:
+            self.rejected.append(Rejection(start, end, reason))
+            return False
+        if posture is not None:
+            self._postures.append(posture)
+        return True
+
+    def _amplitude_reason(self, amplitude: float) -> str | None:
+        p = self.params
+        recent = self._amplitudes[-HISTORY:]
+        if len(recent) >= 2 and p.min_amplitude_ratio > 0:
+            typical, ratio, what = statistics.median(recent), p.min_amplitude_ratio, "the set's typical"
+        elif p.reference_amplitude is not None and p.min_reference_ratio > 0:
+            typical, ratio, what = p.reference_amplitude, p.min_reference_ratio, "the reference cycle's"
+        else:
+            return None
+        if amplitude >= ratio * typical:
+            return None
+        return (f"amplitude {math.degrees(amplitude):.0f}° is under {ratio:.0%} of {what} "
+                f"{math.degrees(typical):.0f}°")  # fmt: skip
+
+    def _seen_reason(self, start: int, end: int) -> str | None:
+        p = self.params
+        if p.min_seen_fraction <= 0:
+            return None
+        share = sum(c.seen for c in self.cues[start : end + 1]) / (end - start + 1)
+        if share >= p.min_seen_fraction:
+            return None
+        return f"the movement was seen in only {share:.0%} of its frames (lost or low-confidence)"
+
+    def _sides_reason(self, start: int, end: int) -> str | None:
+        if not self.params.sides_together:
+            return None
+        r = _pearson([c.sides for c in self.cues[start : end + 1]])
+        if r is None or r >= 0:
+            return None
+        return f"the two sides moved in opposition (correlation {r:.2f}), not together as in this exercise"
+
+    def _posture_reason(self, here: float | None) -> str | None:
+        """Refuse a candidate far from the counted reps' agreed posture; three refused in a row that agree with
+        one another become the working posture (the third is counted)."""
+        p = self.params
+        recent = self._postures[-POSTURE_AGREE:]
+        if p.max_posture_change is None or here is None or len(recent) < POSTURE_AGREE:
+            return None
+        typical = statistics.median(recent)
+        if any(abs(x - typical) > p.max_posture_change for x in recent) or abs(here - typical) <= p.max_posture_change:
+            self._off_posture.clear()
+            return None
+        self._off_posture.append(here)
+        run = self._off_posture[-POSTURE_AGREE:]
+        if len(run) == POSTURE_AGREE and all(abs(x - statistics.median(run)) <= p.max_posture_change for x in run):
+            self._postures.extend(run[:-1])  # the set's posture is this one: the third is counted
+            self._off_posture.clear()
+            return None
+        return (f"the trunk was inclined {math.degrees(here):.0f}° from vertical, against "
+                f"{math.degrees(typical):.0f}° in the reps counted before it")  # fmt: skip
 
     # --------------------------------------------------------------------------------- alternating
     def _alternating(self, v0: int, peak: int, v1: int, edge: bool) -> list[Cycle]:
@@ -212,6 +338,8 @@ class CycleSegmenter:
             self.rejected.append(Rejection(start, end, f"cycle of {end - start + 1} frames is outside "
                                                        f"[{p.min_len}, {p.max_len}]"))  # fmt: skip
             return []
+        if not self._passes(start, end, self.signal[peak] - min(self.signal[start : end + 1])):
+            return []
         phases = (Phase("right", start, down - 1), Phase("left", down, end))
         self._alt_last_len = end - start + 1
         return [Cycle(start, end, peak, "alternating", phases)]
@@ -231,6 +359,26 @@ class CycleSegmenter:
                                            "partial cycle: the track ends inside it"))  # fmt: skip
             return []
         return self._alt_cycle(self._alt_start, self._alt_peak, self._alt_down, end)
+
+
+def _pearson(pairs: list[tuple[float, float]]) -> float | None:
+    """Correlation of the two sides over a cycle; None when a side is missing or does not move."""
+    n = len(pairs)
+    if n < 3 or any(math.isnan(a) or math.isnan(b) for a, b in pairs):
+        return None
+    ma = math.fsum(a for a, _ in pairs) / n
+    mb = math.fsum(b for _, b in pairs) / n
+    sab = math.fsum((a - ma) * (b - mb) for a, b in pairs)
+    saa = math.fsum((a - ma) ** 2 for a, _ in pairs)
+    sbb = math.fsum((b - mb) ** 2 for _, b in pairs)
+    if saa <= 0 or sbb <= 0:
+        return None
+    return sab / math.sqrt(saa * sbb)
+
+
+def _median_finite(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return statistics.median(finite) if finite else None
 
 
 def _last_at_or_below(s: list[float], frm: int, stop: int, level: float) -> int:

@@ -68,6 +68,10 @@ class Rep:
     cycle: NDArray[np.float64] | None = field(default=None, compare=False, repr=False)
     # Every judged check's measured value by constraint id (mirrored checks under their own id), not in the JSON.
     check_values: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
+    # DoFs (SKEL names) whose checks were skipped in this rep because they were seen too poorly (per-side trust).
+    not_judged: tuple[str, ...] = ()
+    side_known: bool = True  # unilateral: False when the data did not tell the working side (reference side assumed)
+    variant: str | None = None  # the exercise variant whose reference the rep was compared with (None: the main one)
 
     @property
     def severity_deg(self) -> float:
@@ -86,6 +90,12 @@ class Rep:
             out["score_terms"] = [{"feature": n, "value": _r(v, 3), "term": _r(z, 4)} for n, v, z in self.score_terms]
         if self.side is not None:
             out["side"] = self.side
+            if not self.side_known:
+                out["side_known"] = False
+        if self.variant is not None:
+            out["variant"] = self.variant
+        if self.not_judged:
+            out["not_judged"] = list(self.not_judged)
         return out
 
 
@@ -122,6 +132,12 @@ class Analysis:
     warnings: list[str]
     provenance: dict[str, Any] = field(default_factory=dict)
     body: dict[str, Any] | None = None  # body measurements behind C_morph, when there are any
+    pose_fit: dict[str, Any] | None = None  # the fitted skeleton's reprojection error (pose.reprojection)
+
+    def prepend_warnings(self, earlier: list[str]) -> None:
+        """Put the warnings of earlier stages (pose, body) first, each warning once, in order (the body's
+        measurement notes reach the analysis both directly and through the pose estimate)."""
+        self.warnings = unique(list(earlier) + self.warnings)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -130,8 +146,14 @@ class Analysis:
             "salient_joints": self.salient_joints, "reps": [r.to_json() for r in self.reps],
             "context": {"morph": self.context_morph, "motion": self.context_motion},
             "feedback": [f.to_json() for f in self.feedback], "warnings": self.warnings, "body": self.body,
+            "pose_fit": self.pose_fit,
         }  # fmt: skip
 
 
 def _r(x: float, nd: int = 2) -> float:
     return round(float(x), nd)
+
+
+def unique(warnings: list[str]) -> list[str]:
+    """Each warning once, in the order first given (several stages may report the same problem)."""
+    return list(dict.fromkeys(warnings))

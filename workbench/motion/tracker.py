@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 
 from workbench.exercises.catalogue import Exercise
 from workbench.motion.context import motion_context, pose_state
-from workbench.motion.cycles import Cycle, CycleSegmenter
+from workbench.motion.cycles import Cycle, CycleSegmenter, FrameCues
 from workbench.motion.engine import DEFAULT_MIN_CONFIDENCE, CycleEvaluator, FrameRepair, default_salient
 from workbench.motion.results import Rep, Violation
 from workbench.motion.smoothing import correlate_valid, radius_of, smooth_one
@@ -43,14 +43,18 @@ class StreamingTracker:
         self._q: NDArray[np.float64] = np.empty((1024, N_DOFS))
         self._t: list[float] = []
         self._raw_signal: list[float] = []
+        self._cues: list[FrameCues] = []  # per kept frame: what the counting safeguards read
+        self._dof_conf: NDArray[np.float64] | None = None  # (capacity, 46) once a frame brings per-DoF confidence
         self._n = 0
         self._frame_in = 0
         self.reps: list[Rep] = []
         self.last_violations: tuple[Violation, ...] = ()
 
     # ------------------------------------------------------------------------------------- input
-    def push(self, row: NDArray[np.float64], t: float, confidence: float = 1.0) -> list[Rep]:
-        """Add one frame (46 radians); returns the reps completed by it (usually none)."""
+    def push(self, row: NDArray[np.float64], t: float, confidence: float = 1.0,
+             dof_confidence: NDArray[np.float64] | None = None) -> list[Rep]:  # fmt: skip
+        """Add one frame (46 radians, and optionally its 46 per-DoF confidences); returns the reps completed by
+        it (usually none). Give ``dof_confidence`` with every frame or with none."""
         index = self._frame_in
         self._frame_in += 1
         fixed = self.repair.repair(index, row, confidence)
@@ -58,13 +62,20 @@ class StreamingTracker:
             return []
         if self._n == self._q.shape[0]:
             self._q = np.concatenate([self._q, np.empty_like(self._q)])
+            if self._dof_conf is not None:
+                self._dof_conf = np.concatenate([self._dof_conf, np.empty_like(self._dof_conf)])
         self._q[self._n] = fixed
+        if dof_confidence is not None:
+            if self._dof_conf is None:
+                self._dof_conf = np.empty_like(self._q)
+            self._dof_conf[self._n] = dof_confidence
         self._t.append(t)
         self._n += 1
         spec = self.evaluator.spec
         if spec is None:
             return []
-        self._raw_signal.append(spec.value(fixed))
+        self._raw_signal.append(spec.value(fixed, dof_confidence))
+        self._cues.append(self.evaluator.frame_cues(fixed, self.repair.held_now, dof_confidence))
         i = self._n - 1 - self.radius  # the newest sample whose smoothing window is complete
         if i < 0:
             return []
@@ -87,7 +98,9 @@ class StreamingTracker:
     def pose_state(self) -> str:
         if self._n == 0:
             return "Current pose: no pose yet."
-        return pose_state(self._q[self._n - 1], self.salient, self.observed)
+        conf = self.dof_confidence()
+        trusted = None if conf is None else self.evaluator.trusted(conf[-1:])
+        return pose_state(self._q[self._n - 1], self.salient, self.observed, trusted)
 
     def context(self) -> str:
         """C_motion now: the current pose and the last completed cycle's violations."""
@@ -99,6 +112,10 @@ class StreamingTracker:
     def t(self) -> NDArray[np.float64]:
         return np.asarray(self._t)
 
+    def dof_confidence(self) -> NDArray[np.float64] | None:
+        """(frames kept, 46) per-DoF confidence, None when the frames brought none."""
+        return None if self._dof_conf is None else self._dof_conf[: self._n]
+
     # ---------------------------------------------------------------------------------- internals
     def _window(self, i: int, n: int) -> list[float]:
         s, r = self._raw_signal, self.radius
@@ -107,7 +124,7 @@ class StreamingTracker:
         return [s[reflect_index(j, n)] for j in range(i - r, i + r + 1)]
 
     def _step(self, i: int, window: list[float]) -> list[Rep]:
-        cycles = self.segmenter.push(smooth_one(window, self.kernel))
+        cycles = self.segmenter.push(smooth_one(window, self.kernel), self._cues[i])
         assert len(self.segmenter.signal) == i + 1
         return self._evaluate(cycles) if cycles else []
 
@@ -118,7 +135,8 @@ class StreamingTracker:
             t = np.asarray(self._t[c.start : c.end + 1])
             signal = np.asarray(self.segmenter.signal[c.start : c.end + 1])
             raw = self._q[c.start : c.end + 1]
-            rep = self.evaluator.rep(len(self.reps), c, q, raw, t, signal)
+            conf = None if self._dof_conf is None else self._dof_conf[c.start : c.end + 1]
+            rep = self.evaluator.rep(len(self.reps), c, q, raw, t, signal, conf)
             self.reps.append(rep)
             self.last_violations = rep.violations
             out.append(rep)

@@ -7,26 +7,44 @@
     estimate = estimate_pose("track.npz")                     # a pose track already in SKEL angles
 
 ``estimate.track`` is the PoseTrack every later stage takes; ``estimate.landmarks`` keeps the landmarks
-(for the overlay); ``estimate.warnings`` says what was repaired or guessed.
+(for the overlay); ``estimate.warnings`` says what was repaired or guessed; ``estimate.fit`` is the fitted
+SKEL skeleton in the image with its reprojection error (``pose.reprojection``; set by ``workbench.pipeline``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
 from workbench.errors import PoseFileError
+from workbench.io.inputs import check_input_file
 from workbench.pose.landmarks import LandmarkTrack
 from workbench.pose.track import PoseTrack
+from workbench.progress import ProgressCallback
+
+if TYPE_CHECKING:  # the fit needs body measurements, which the pipeline imports when it makes one
+    from workbench.pose.reprojection import SkeletonFit
 
 Backend = Literal["auto", "mediapipe", "landmarks", "hsmr", "pose"]
 VIDEO_SUFFIXES = frozenset(
     {".mp4", ".mov", ".m4v", ".avi", ".mkv", ".webm", ".mpg", ".mpeg", ".wmv", ".flv", ".3gp", ".ts", ".mts"}
 )
 ANALYSIS_FPS = 30.0  # the paper's skeleton rate
+# The landmarks → angles method (pose.landmark_files.landmarks_to_track: filtering, image + depth fusion, IK,
+# per-DoF confidence): part of the key of the store's pose cache (workbench.pipeline), so that tracks made by
+# an older method are not reused. Bump it whenever that method changes. 2: image + depth (issue 14);
+# 3: the elbow's carrying angle in FK and IK.
+LANDMARK_ANGLES_VERSION = 3
+
+
+def pose_cache_params(fps: float = ANALYSIS_FPS) -> dict[str, object]:
+    """The parameters the store's pose cache is keyed by, the same for `biocoach analyze` and the batch."""
+    from workbench import __version__
+
+    return {"fps": fps, "code_version": __version__, "landmark_angles": LANDMARK_ANGLES_VERSION}
 
 
 @dataclass
@@ -36,6 +54,7 @@ class PoseEstimate:
     landmarks: LandmarkTrack | None = None
     warnings: list[str] = field(default_factory=list)
     video: Path | None = None
+    fit: SkeletonFit | None = None
 
 
 def is_video(path: Path) -> bool:
@@ -49,7 +68,7 @@ def detect_backend(path: Path) -> Backend:
         return "mediapipe"
     if name.endswith((".csv", ".csv.gz")):
         return "landmarks"
-    if path.suffix.lower() == ".npz" and path.exists():
+    if path.suffix.lower() == ".npz" and path.is_file():  # not a FIFO or device: reading one never ends
         try:
             with np.load(path, allow_pickle=False) as data:
                 keys = set(data.files)
@@ -69,13 +88,16 @@ def estimate_pose(
     backend: Backend = "auto",
     *,
     fps: float = ANALYSIS_FPS,
-    progress: bool = False,
+    progress: ProgressCallback | None = None,
     config_path: str | Path | None = None,
 ) -> PoseEstimate:
-    """Pose track of one person from a video, a landmark file, HSMR outputs or a pose .npz."""
+    """Pose track of one person from a video, a landmark file, HSMR outputs or a pose .npz.
+
+    ``progress`` follows the frames of a video through MediaPipe (workbench.progress); other inputs are
+    read in one go and report nothing."""
     path = Path(path)
-    if not path.exists():
-        raise PoseFileError(f"{path}: no such file")
+    if not path.is_dir():  # a folder holds HSMR outputs; anything else must be a regular file within the limits
+        check_input_file(path)
     kind = detect_backend(path) if backend == "auto" else backend
     if kind == "pose":
         from workbench.io.posefile import load_npz
@@ -90,8 +112,8 @@ def estimate_pose(
     raise PoseFileError(f"{path}: unknown backend {backend!r}; expected auto, mediapipe, landmarks, hsmr or pose")
 
 
-def _mediapipe(path: Path, fps: float, progress: bool) -> PoseEstimate:
-    from workbench.io.video import iter_frames, probe
+def _mediapipe(path: Path, fps: float, progress: ProgressCallback | None) -> PoseEstimate:
+    from workbench.io.video import iter_frames, probe, read_ahead
 
     info = probe(path)  # a broken file fails here, before MediaPipe is loaded
 
@@ -99,7 +121,7 @@ def _mediapipe(path: Path, fps: float, progress: bool) -> PoseEstimate:
     from workbench.pose.mediapipe_backend import track_video_frames
 
     warnings: list[str] = []
-    frames = iter_frames(path, fps=fps, warnings_out=warnings)
+    frames = read_ahead(iter_frames(path, fps=fps, warnings_out=warnings))  # decoding overlaps inference
     total = round(info.duration_s * fps) if info.duration_s > 0 else None
     landmarks, seen = track_video_frames(frames, total=total, progress=progress)
     warnings += seen

@@ -32,13 +32,27 @@ the RIGHT side; the left side uses the mirror image (see "Mirror").
   shoulder: x, y, z               −z: arm rises in the frontal plane (hanging ≈ −90°, overhead ≈ +90°);
                                   +x: axial rotation (internal: with the elbow bent forwards, the forearm
                                   turns down);  +y: arm swings forwards in the horizontal plane
-  elbow                           +y: forearm swings forwards (flexion)
+  elbow                           ≈ +y, tilted (see "Carrying angle"): forearm swings forwards (flexion)
   pro_sup                         +x (forearm's long axis): pronation (thumb turns down, palm backwards)
   wrist: flexion, deviation       +z: hand bends palm-wards (down);  −y: ulnar deviation (towards the pinky)
 
   Because R_1 is applied first, the shoulder is: horizontal flexion (z) about the vertical, then axial
   rotation (y) about the arm, then elevation (x) — read intrinsically. With y = 0, x is the arm's elevation
   above the horizontal whatever its direction, and z its azimuth from the side towards the front.
+
+Carrying angle: the elbow is not a hinge perpendicular to the humerus. In the anatomical position
+(arms hanging, palms forwards) the extended forearm deviates laterally from the humerus's long axis, away
+from the midline (valgus), by ``Segments.carrying_angle_deg`` (α), and flexion brings it onto the humerus.
+In the T-pose the humerus is that hanging arm abducted 90° in the frontal plane (its flexion axis is
+vertical: flexion swings the forearm forwards; the palms-down hand is forearm pronation, which turns the
+radius, not the ulna), so anatomical lateral is UP for both arms: at elbow_flexion = 0 the forearm points
+outwards and up by α (right: (−cos α, sin α, 0) in the humerus's T-pose frame; left: the mirror image).
+The flexion axis is the vertical tilted by α/2 towards the body (the bisector model), so the flexing
+forearm sweeps a cone that comes onto the humerus (at 180° it would lie exactly on it). In the chain,
+ulna = T · R_axis(sign · θ) · T with T = R_z(sx · α/2), sx = −1 right, +1 left (``elbow_rotation``); the
+forearm frame's x axis is the forearm (elbow → wrist), so pro_sup turns about the tilted forearm and the
+hand follows it. The angle ψ between upper arm and forearm is then
+cos(θ/2) = cos(ψ/2) / cos(α/2): ψ = α at θ = 0, ψ = 180° at θ = 180° (IK inverts this).
 
 Mirror: the sagittal mirror M = diag(−1, 1, 1) turns a rotation about x by θ into the same rotation and
 one about y or z into its inverse. Each left DoF's sign is derived from its right twin and the registry's
@@ -55,6 +69,7 @@ Simplifications (documented because IK relies on them):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import cache
 
@@ -62,7 +77,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from workbench.pose.landmarks import MP_INDEX, N_LANDMARKS
-from workbench.skeleton import DOFS, N_DOFS, joint
+from workbench.skeleton import DOFS, N_DOFS, dof_index, joint
 
 FloatArray = NDArray[np.float64]
 
@@ -102,11 +117,20 @@ def _build_axes() -> dict[int, tuple[int, float]]:
 DOF_AXES: dict[int, tuple[int, float]] = _build_axes()
 
 
+# The elbow's carrying angle (degrees): the extended, supinated forearm's lateral deviation from the
+# humerus's long axis. Van Roy et al., "Arthro-kinematics of the elbow: study of the carrying angle",
+# Ergonomics 48(11-14), 2005: 11.6 ± 3.2° in men, 16.7 ± 2.6° in women. 12°: about the men's mean (HSMR
+# fits SKEL's male model); a person's own value can be given per Segments.
+CARRYING_ANGLE_DEG = 12.0
+
+
 @dataclass(frozen=True)
 class Segments:
-    """Segment lengths in metres (adult defaults, rounded anthropometric proportions for ~1.75 m).
+    """Segment lengths in metres (adult defaults, rounded anthropometric proportions for ~1.75 m), and the
+    elbow's carrying angle in degrees (``CARRYING_ANGLE_DEG``; module docstring, "Carrying angle").
 
-    Only the shape of the face and hand templates matters to IK (it reads directions, not lengths).
+    Only the shape of the face and hand templates and the carrying angle matter to IK (it reads directions,
+    not lengths).
     """
 
     hip_half_width: float = 0.09  # hip centre to each hip joint
@@ -121,6 +145,11 @@ class Segments:
     ankle_height: float = 0.07  # ankle centre above the heel-toe line
     heel_back: float = 0.05  # heel behind the ankle
     foot_front: float = 0.17  # toe tip (foot_index) in front of the ankle
+    carrying_angle_deg: float = CARRYING_ANGLE_DEG  # not a length: see ``lengths``
+
+    def lengths(self) -> dict[str, float]:
+        """The segment lengths (metres) by name, without the carrying angle."""
+        return {k: v for k, v in vars(self).items() if k != "carrying_angle_deg"}
 
 
 ADULT = Segments()
@@ -179,6 +208,17 @@ def joint_rotation(q: FloatArray, joint_name: str) -> FloatArray:
     return rot
 
 
+def elbow_rotation(flexion: FloatArray, side: str, carrying_angle_deg: float = CARRYING_ANGLE_DEG) -> FloatArray:
+    """(T, 3, 3) rotation of the forearm (ulna) relative to the humerus for elbow flexion (T,) radians on side
+    'r' or 'l': T · R_axis(sign · θ) · T with T = R_z(sx · α / 2) (module docstring, "Carrying angle").
+
+    With α = 0 it is ``joint_rotation(q, "ulna_<side>")``, the plain rotation about the registry's axis."""
+    axis, sign = DOF_AXES[dof_index(f"elbow_flexion_{side}")]
+    sx = -1.0 if side == "r" else 1.0
+    half = axis_rotation(2, np.asarray(sx * math.radians(carrying_angle_deg) / 2.0))
+    return np.asarray(half @ axis_rotation(axis, sign * np.asarray(flexion, dtype=np.float64)) @ half)
+
+
 def joint_axes(joint_name: str) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """Axes and signs of a joint's DoFs, outermost first (the order ``euler_angles`` reads them)."""
     specs = [DOF_AXES[i] for i in reversed(joint(joint_name).dofs)]
@@ -230,7 +270,8 @@ def skel_landmarks(q: FloatArray, segments: Segments = ADULT, *, scale: float | 
 
 def segment_frames(q: FloatArray) -> dict[str, FloatArray]:
     """World rotations (T, 3, 3) of the chain's segments: pelvis, trunk, head, femur_r, tibia_r, foot_r,
-    humerus_r, forearm_r, hand_r and the same for _l (columns = the segment's x, y, z axes)."""
+    humerus_r, forearm_r, hand_r and the same for _l (columns = the segment's x, y, z axes; the forearm's x
+    is its long axis, elbow → wrist, which the carrying angle tilts from the humerus's)."""
     _, frames = _chain(np.nan_to_num(_as_poses(q)), ADULT)
     return frames
 
@@ -280,7 +321,7 @@ def _arm(q: FloatArray, seg: Segments, trunk: FloatArray, side: str, word: str, 
     shoulder = trunk @ np.array([sx * seg.shoulder_half_width, seg.trunk, 0.0])
     humerus = trunk @ joint_rotation(q, f"humerus_{side}")
     elbow = shoulder + humerus @ np.array([sx * seg.upper_arm, 0.0, 0.0])
-    forearm = humerus @ joint_rotation(q, f"ulna_{side}")
+    forearm = humerus @ elbow_rotation(q[:, dof_index(f"elbow_flexion_{side}")], side, seg.carrying_angle_deg)
     wrist = elbow + forearm @ np.array([sx * seg.forearm, 0.0, 0.0])
     hand = forearm @ joint_rotation(q, f"radius_{side}") @ joint_rotation(q, f"hand_{side}")
     for name, p in (("shoulder", shoulder), ("elbow", elbow), ("wrist", wrist)):

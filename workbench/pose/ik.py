@@ -1,4 +1,7 @@
-"""Analytic inverse kinematics: MediaPipe world landmarks → the SKEL DoFs that 33 landmarks determine.
+"""Analytic inverse kinematics: MediaPipe-layout 3-D landmarks → the SKEL DoFs that 33 landmarks determine.
+
+The landmark path (``landmark_files.landmarks_to_track``) feeds it the image + depth points of ``pose.fusion``
+(image-plane x, y, world depth) when the landmarks have image coordinates, else MediaPipe's world landmarks.
 
 Vectorised over frames; the exact inverse of ``pose.fk`` for every observable DoF (tests/unit/test_fk_ik.py).
 Conventions are SKEL's as written in ``pose.fk`` (axes, signs, composition R = R3·R2·R1, mirror rules).
@@ -24,7 +27,11 @@ Observability (what each DoF is computed from; '—' = unobserved, returned as N
   head_bending/extension/twist   face frame (ears, eyes, nose, mouth) relative to the trunk frame
   scapula_* (6)        — (no landmark on the scapula; the shoulder landmark rides on the thorax)
   shoulder_*_x/y/z     upper arm direction; axial rotation (y) from the forearm when the elbow is bent
-  elbow_flexion        angle between upper arm and forearm
+  elbow_flexion        the rotation about the elbow's tilted axis (``pose.fk``, "Carrying angle") that
+                       gives the angle ψ between upper arm and forearm: cos(θ/2) = cos(ψ/2) / cos(α/2),
+                       α the carrying angle. An arm 'straighter than straight' (ψ ≤ α) reads 0, not a
+                       hyperextension: no flexion about that axis, of either sign, brings the segments
+                       closer than α, so such a reading is landmark noise or a smaller carrying angle
   pro_sup, wrist_flexion, wrist_deviation   hand frame (wrist, index, pinky) relative to the forearm
                        frame, where the hand triangle is well formed; else the last well-formed value
 
@@ -46,10 +53,13 @@ thigh instead of moving the knee, and a knee moving sideways reads as hip_rotati
   first one, or ``hold`` when chunks are solved one after another); standing, that twist is the hip
   rotation. The frame's confidence is lowered by up to ``1 − held_confidence`` per held hip. A knee that
   never bends leaves hip_rotation unobserved; flexion and adduction then take the twist-free frame.
-  Shoulder: with a straight elbow the twist is taken as none (the twist-free frame) rather than held, so
-  that arm movements in the frontal or the horizontal plane read y = 0 and x is the arm's elevation
-  (hanging arms x = ∓90°, y = z = 0; overhead ±90°), which is what the exercise rules expect of a straight
-  arm. pro_sup absorbs the forearm's twist when the elbow is straight.
+  Shoulder: the humerus's z axis is the forearm's direction across the upper arm turned back about the arm
+  by the carrying angle's share (tan β = sin(α/2) / tan(θ/2), β → 0 as the elbow flexes fully), so the
+  twist is exact at any measured flexion. With a straight elbow the twist is taken as none (the twist-free
+  frame) rather than held, so that arm movements in the frontal or the horizontal plane read y = 0 and x is
+  the arm's elevation (hanging arms x = ∓90°, y = z = 0; overhead ±90°), which is what the exercise rules
+  expect of a straight arm. pro_sup absorbs the forearm's twist when the elbow is straight. (The carrying
+  angle shows a straight arm's twist in principle, but its deviation, α, is too small to read it reliably.)
 """
 
 from __future__ import annotations
@@ -65,6 +75,7 @@ from workbench.pose.fk import (
     DOF_AXES,
     Segments,
     axis_rotation,
+    elbow_rotation,
     euler_angles,
     face_template,
     hand_template,
@@ -235,15 +246,38 @@ def _arm(p: FloatArray, q: FloatArray, trunk: FloatArray, side: str, word: str, 
     to_trunk = _transpose(trunk)
     upper = (to_trunk @ _unit(elbow - shoulder)[..., None])[..., 0]
     fore = (to_trunk @ _unit(wrist - elbow)[..., None])[..., 0]
-    flexion = _angle_between(upper, fore)
+    carrying = np.radians(opts.segments.carrying_angle_deg)
+    flexion = elbow_flexion_from_angle(_angle_between(upper, fore), carrying)
     _set(q, f"elbow_flexion_{side}", flexion)
-    # The humerus's z axis points where the forearm swings as the elbow flexes (forwards at the T-pose).
-    swing, twist = _swing_twist(np.array([sx, 0.0, 0.0]), upper, _unit(_reject(fore, upper)))
+    # The humerus's z axis points where the forearm swings as the elbow flexes (forwards at the T-pose); the
+    # forearm's part across the upper arm leans from it towards the humerus's y axis (up at the T-pose) by
+    # β, the carrying angle's share, so turn it back by β about the humerus's x axis (sx · upper).
+    across = _unit(_reject(fore, upper))
+    half = 0.5 * flexion
+    beta = np.arctan2(np.sin(0.5 * carrying) * np.cos(half), np.sin(half))
+    humerus_x = sx * upper
+    z_measured = np.cos(beta)[:, None] * across + np.sin(beta)[:, None] * _cross(humerus_x, across)
+    swing, twist = _swing_twist(np.array([sx, 0.0, 0.0]), upper, z_measured)
     weight = np.nan_to_num(_bend_weight(flexion, opts.twist_bend_deg))
     humerus = _axis_angle(upper, np.where(weight > 0, weight * twist, 0.0)) @ swing  # twist is NaN if straight
     _set_joint(q, f"humerus_{side}", humerus)
+    # The forearm frame: x along the measured forearm, y as the model's forearm (humerus · elbow) has it.
+    model = humerus @ elbow_rotation(np.nan_to_num(flexion), side, opts.segments.carrying_angle_deg)
     x_axis = sx * fore
-    return trunk @ np.stack([x_axis, *_complete(x_axis, humerus[..., 1])], axis=-1)
+    return trunk @ np.stack([x_axis, *_complete(x_axis, model[..., 1])], axis=-1)
+
+
+def elbow_flexion_from_angle(segment_angle: FloatArray, carrying_angle: float) -> FloatArray:
+    """Elbow flexion θ (radians) about the carrying-angle model's tilted axis from the angle ψ between upper
+    arm and forearm: cos(θ/2) = cos(ψ/2) / cos(α/2) (``pose.fk``, "Carrying angle"), so θ = ψ for α = 0.
+    ψ ≤ α (straighter than the model's straight arm) reads 0; the range is 0 … 180°. NaN stays NaN."""
+    psi = np.asarray(segment_angle, dtype=np.float64)
+    a = 0.5 * carrying_angle
+    # cos²(α/2) · sin²(θ/2) = sin((ψ + α)/2) · sin((ψ − α)/2) and cos²(α/2) · cos²(θ/2) = cos²(ψ/2).
+    with np.errstate(invalid="ignore"):
+        sine = np.sqrt(np.maximum(np.sin(0.5 * psi + a) * np.sin(0.5 * psi - a), 0.0))
+    theta = 2.0 * np.arctan2(sine, np.abs(np.cos(0.5 * psi)))
+    return np.asarray(np.where(np.isnan(psi), np.nan, theta))
 
 
 def _hand(p: FloatArray, q: FloatArray, forearm: FloatArray, side: str, word: str, opts: IKOptions,

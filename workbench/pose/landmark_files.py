@@ -8,7 +8,11 @@ Formats
   ``.csv`` / ``.csv.gz`` (the layout of ../shared/data/real_landmarks_dev): one row per frame with columns
   ``frame``, ``t_s``, ``detected`` (0/1), then per landmark ``<name>_x, _y`` (normalised image), ``_z``
   (relative depth, not used), ``_vis`` and ``<name>_wx, _wy, _wz`` (world, metres); other columns are
-  ignored. Rows with ``detected`` = 0 have no pose. Gzip is recognised by its content, not its name.
+  ignored. Rows with ``detected`` = 0 have no pose. Gzip is recognised by its content, not its name. The
+  layout has no frame size: the image + depth points (``pose.fusion``) then estimate the aspect ratio.
+
+Image coordinates, when a file has them, are used with the world landmarks' depth for the angles
+(``pose.fusion``); without them the world landmarks alone are.
 
 A malformed file raises PoseFileError naming the file, the key or column, what was expected and what was got.
 """
@@ -24,11 +28,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from workbench.config import current_limits
 from workbench.errors import PoseFileError
-from workbench.pose.filtering import FilterOptions, clean_landmarks, describe_ranges, frame_ranges
+from workbench.pose.dof_confidence import dof_confidence
+from workbench.pose.filtering import FilterOptions, describe_ranges, frame_ranges
+from workbench.pose.fusion import prepare_landmarks
 from workbench.pose.ik import UNOBSERVED_DOFS, IKOptions, IKResult, landmarks_ik
 from workbench.pose.landmarks import MP_NAMES, N_LANDMARKS, LandmarkTrack
-from workbench.pose.track import PoseTrack
+from workbench.pose.track import PoseTrack, angle_range, implausible_angles
 from workbench.skeleton import DOF_NAMES, dof, dof_index
 
 FloatArray = NDArray[np.float64]
@@ -237,16 +244,19 @@ def landmarks_to_track(
     ik_options: IKOptions | None = None,
     fps: float | None = None,
 ) -> tuple[PoseTrack, list[str]]:
-    """Filtering (lost frames, swaps, smoothing) + inverse kinematics → a PoseTrack with per-frame
-    confidence and the observed mask, and human-readable warnings about what was repaired or held.
+    """Filtering (lost frames, swaps, smoothing), the image + depth points (``pose.fusion``: image-plane x, y
+    through the camera estimated from the landmarks, world depth; the world landmarks alone without image
+    landmarks) + inverse kinematics → a PoseTrack with per-frame confidence, per-DoF confidence
+    (``pose.dof_confidence``) and the observed mask, and human-readable warnings about what was repaired or held.
 
     ``fps``: the source's stated frame rate, kept as the track's nominal rate; without it, a uniform
     time base gives its rate rounded to 1e-6 (so 30 fps reads 30.0, not 30.000000000000007)."""
-    clean, report = clean_landmarks(track, filter_options)
-    result = landmarks_ik(clean, ik_options)
+    prepared = prepare_landmarks(track, filter_options)
+    report = prepared.report
+    result = landmarks_ik(prepared.fused, ik_options)
     view, yaw = camera_view(result.q, result.confidence)
     observed = result.observed.copy()
-    notes = []
+    implausible, notes = _untrust_implausible(result.q, observed, track.t)
     if view == "side":
         # Seen from the side, the frontal-plane hip angles hang on the depth of a single camera, which
         # MediaPipe estimates poorly (real side-view squats read ±25° of hip rotation): not judged.
@@ -257,9 +267,28 @@ def landmarks_to_track(
         q=result.q, t=np.asarray(track.t, dtype=np.float64), confidence=result.confidence,
         observed=observed, source=f"landmarks:{track.source}", nominal_fps=fps or _uniform_fps(track.t),
         meta={"lost_frames": str(report.n_lost + report.n_leading_lost), "swapped_frames": str(report.n_swapped),
-              "view": view},
+              "view": view, "angles_from": "image+depth" if prepared.camera is not None else "world"},
+        dof_confidence=np.where(implausible, 0.0, dof_confidence(prepared.clean, result.q, observed, result.held)),
     )  # fmt: skip
     return pose, report.warnings(track.t) + _ik_warnings(result, track.t) + notes
+
+
+def _untrust_implausible(q: FloatArray, observed: NDArray[np.bool_],
+                         t: FloatArray) -> tuple[NDArray[np.bool_], list[str]]:  # fmt: skip
+    """IK of noisy landmarks can land beyond any body's range (a held twist, an Euler angle wrapping past ±180°
+    when a joint is badly placed). Such a value is no estimate: it is clipped to the edge of the range, so the
+    frame keeps its other DoFs, and its per-DoF confidence becomes 0 (the analysis does not judge a DoF it does
+    not trust); a note names it. Returns the mask (T, 46) and the notes."""
+    bad = implausible_angles(q, observed)
+    if not bad.any():
+        return bad, []
+    margin = np.radians(current_limits().angle_margin_deg)
+    low, high = angle_range()
+    q[:] = np.where(bad, np.clip(q, low - margin, high + margin), q)
+    names = [DOF_NAMES[i] for i in np.flatnonzero(bad.any(axis=0))]
+    frames = np.asarray(bad.any(axis=1), dtype=bool)
+    return bad, [f"{int(bad.sum())} angle(s) beyond the body's range in {int(frames.sum())} frame(s) clipped and "
+                 f"not trusted ({', '.join(names)}): {describe_ranges(frame_ranges(frames), t, limit=3)}"]
 
 
 SIDE_VIEW_UNRELIABLE = ("hip_adduction_r", "hip_adduction_l", "hip_rotation_r", "hip_rotation_l")

@@ -8,7 +8,7 @@ the new one has stayed for a second, which then becomes the subject (with a warn
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from workbench.pose.landmarks import N_LANDMARKS, LandmarkTrack
+from workbench.progress import ProgressCallback, ProgressMeter
 
 MODEL_COMPLEXITY = 1  # the only model inside the wheel; 0 and 2 would try to download theirs
 SWITCH_CONFIRM_S = 1.0
@@ -65,14 +66,18 @@ def detect(
 
 
 def track_video_frames(
-    frames: Iterable[Any], total: int | None = None, progress: bool = False
+    frames: Iterable[Any], total: int | None = None, progress: ProgressCallback | None = None
 ) -> tuple[LandmarkTrack, list[str]]:
-    """Run MediaPipe over frames (objects with ``t_s`` and ``rgb``); returns the landmark track and warnings."""
+    """Run MediaPipe over frames (objects with ``t_s`` and ``rgb``); returns the landmark track and warnings.
+
+    ``progress`` is told the frames done, the expected ``total``, the rate and the time left as the frames go
+    by, and once more at the end with the true total (workbench.progress)."""
     pose = open_pose()
     run, subject = MediaPipeRun(), _Subject()
     missing = np.full((N_LANDMARKS, 3), np.nan)
+    meter = ProgressMeter(progress, total=total, stage="pose")
     try:
-        for frame in _progress(frames, total, progress):
+        for frame in frames:
             run.size = (frame.rgb.shape[1], frame.rgb.shape[0])
             found = detect(pose, frame.rgb)
             if found is not None and not _same_subject(subject, found[1], frame.t_s):
@@ -82,8 +87,10 @@ def track_video_frames(
             run.image.append(image)
             run.visibility.append(vis)
             run.t.append(frame.t_s)
+            meter.step()
     finally:
         pose.close()
+    meter.close()
     return _to_track(run), _warnings(run, subject)
 
 
@@ -126,12 +133,3 @@ def _warnings(run: MediaPipeRun, subject: _Subject) -> list[str]:
         out.append(f"the followed person changed {subject.switches} time(s) (another person stayed in view "
                    f"for over {SWITCH_CONFIRM_S:.0f} s)")  # fmt: skip
     return out
-
-
-def _progress(frames: Iterable[Any], total: int | None, show: bool) -> Iterator[Any]:
-    if not show:
-        yield from frames
-        return
-    from tqdm import tqdm
-
-    yield from tqdm(frames, total=total, unit="frame", desc="pose", leave=False)

@@ -5,13 +5,17 @@ Angles are radians, shape ``(time, dof)`` in SKEL order; degrees appear only at 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
-from workbench.skeleton import DOF_NAMES, N_DOFS, dof_index
+from workbench.config import current_limits
+from workbench.errors import PoseFileError
+from workbench.limits import Limits, exceeded
+from workbench.skeleton import DOF_NAMES, N_DOFS, dof, dof_index
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -129,9 +133,11 @@ class PoseTrack:
         """A copy with new angles (and any other field changed)."""
         return replace(self, q=q, **changes)  # type: ignore[arg-type]
 
-    def resampled(self, fps: float) -> PoseTrack:
-        """Linear resampling onto a uniform grid at ``fps`` (variable-rate sources)."""
-        t_new = self.t[0] + np.arange(int(np.floor((self.t[-1] - self.t[0]) * fps + 1e-9)) + 1) / fps
+    def resampled(self, fps: float, limits: Limits | None = None) -> PoseTrack:
+        """Linear resampling onto a uniform grid at ``fps`` (variable-rate sources). The grid's length is
+        checked against ``limits.max_resampled_frames`` before anything is allocated (PoseFileError)."""
+        n_new = resampled_length(self.t, fps, self.source, limits)
+        t_new = self.t[0] + np.arange(n_new) / fps
         q_new = np.column_stack([np.interp(t_new, self.t, self.q[:, i]) for i in range(N_DOFS)])
         conf = np.interp(t_new, self.t, self.confidence)
         dof_conf = None
@@ -181,3 +187,131 @@ def validate_track_arrays(
         raise ValueError(f"observed: expected shape ({N_DOFS},), got {observed.shape}")
     if betas is not None and (betas.ndim != 2 or betas.shape[0] != n or betas.shape[1] != 10):
         raise ValueError(f"betas: expected shape ({n}, 10), got {betas.shape}")
+
+
+# ---------------------------------------------------------------------------------------------- input limits
+#
+# Checked where a track comes in (workbench.io.posefile, motion.analysis.prepare_track) before anything sized by
+# the input is allocated; each refusal names the input, the field, the limit and the value (workbench.limits).
+
+
+def _limits(limits: Limits | None) -> Limits:
+    return limits if limits is not None else current_limits()  # the configuration file's, read once
+
+
+def check_track(track: PoseTrack, where: str, limits: Limits | None = None) -> None:
+    """A track within the input limits: frames, time stamps, rate and the grid a variable rate resamples to."""
+    lim = _limits(limits)
+    check_frame_count(track.n_frames, where, lim)
+    check_times(track.t, f"{where}: t", lim, from_zero=False)
+    if track.is_uniform:
+        check_fps(track.fps, f"{where}: fps", lim)
+    else:
+        fps = 1.0 / float(np.median(np.diff(track.t)))
+        check_fps(fps, f"{where}: the median interval of t", lim)
+        resampled_length(track.t, fps, where, lim)
+
+
+def check_frame_count(n: int, where: str, limits: Limits | None = None) -> None:
+    """At least two frames (a rate needs an interval) and at most ``max_frames``."""
+    lim = _limits(limits)
+    if n < 2:
+        raise PoseFileError(f"{where}: expected at least 2 frames (a rate needs an interval), got {n}")
+    if n > lim.max_frames:
+        raise PoseFileError(f"{where}: {exceeded('frames', n, lim.max_frames, 'max_frames')}")
+
+
+def check_fps(fps: float, where: str, limits: Limits | None = None) -> None:
+    """A stated frame rate within [min_fps, max_fps]."""
+    lim = _limits(limits)
+    if not (math.isfinite(fps) and lim.min_fps <= fps <= lim.max_fps):
+        raise PoseFileError(f"{where}: expected frames per second in [{lim.min_fps:g}, {lim.max_fps:g}] "
+                            f"(limits min_fps, max_fps), got {fps:g}")  # fmt: skip
+
+
+def check_times(t: FloatArray, where: str, limits: Limits | None = None, *, from_zero: bool = True) -> None:
+    """Time stamps: finite, from 0 s on (unless not ``from_zero``), strictly increasing, spanning at most
+    ``max_duration_s`` with no interval over ``max_gap_s``."""
+    lim = _limits(limits)
+    bad = np.flatnonzero(~np.isfinite(t))
+    if bad.size:
+        raise PoseFileError(f"{where}: expected finite seconds, got {t[bad[0]]} at frame {bad[0]}")
+    if from_zero and t.size and t[0] < 0:
+        raise PoseFileError(f"{where}: expected seconds from 0 on, got {t[0]:g} at frame 0")
+    if t.size < 2:
+        return
+    dt = np.diff(t)
+    if not (dt > 0).all():
+        k = int(np.argmin(dt > 0)) + 1
+        raise PoseFileError(f"{where}: expected strictly increasing times, got t[{k}]={t[k]:g} after {t[k - 1]:g}")
+    check_duration(float(t[-1] - t[0]), where, lim)
+    k = int(np.argmax(dt))
+    if dt[k] > lim.max_gap_s:
+        what = f"seconds between frames {k} and {k + 1}"
+        raise PoseFileError(f"{where}: {exceeded(what, float(dt[k]), lim.max_gap_s, 'max_gap_s')}")
+
+
+def check_duration(span_s: float, where: str, limits: Limits | None = None) -> None:
+    """The seconds a track spans, at most ``max_duration_s``."""
+    lim = _limits(limits)
+    if not span_s <= lim.max_duration_s:
+        raise PoseFileError(f"{where}: {exceeded('seconds spanned', span_s, lim.max_duration_s, 'max_duration_s')}")
+
+
+def resampled_length(t: FloatArray, fps: float, where: str, limits: Limits | None = None) -> int:
+    """Frames of the uniform grid at ``fps`` over ``t``, refused beyond ``max_resampled_frames`` (before the
+    grid exists: a 300-frame file spanning 1e5 s would otherwise become 3 million frames)."""
+    lim = _limits(limits)
+    span = float(t[-1] - t[0]) if t.size else 0.0
+    n = span * fps + 1e-9
+    if not (math.isfinite(n) and n + 1 <= lim.max_resampled_frames):
+        what = f"frames after resampling {span:g} s to {fps:g} fps"
+        raise PoseFileError(f"{where}: {exceeded(what, n + 1, lim.max_resampled_frames, 'max_resampled_frames')}")
+    return math.floor(n) + 1
+
+
+def angle_range() -> tuple[FloatArray, FloatArray]:
+    """Per DoF, SKEL's soft limits in radians (±180° where it has none), each (46,)."""
+    return _ANGLE_RANGE
+
+
+def implausible_angles(q: FloatArray, observed: BoolArray, limits: Limits | None = None) -> BoolArray:
+    """(T, 46) True where an observed angle lies beyond SKEL's soft limits widened by ``angle_margin_deg``."""
+    margin = math.radians(_limits(limits).angle_margin_deg)
+    low, high = _ANGLE_RANGE
+    with np.errstate(invalid="ignore"):
+        return np.asarray(((q < low - margin) | (q > high + margin)) & observed[None, :])
+
+
+def check_angles(q: FloatArray, observed: BoolArray, where: str, limits: Limits | None = None) -> None:
+    """Observed angles within SKEL's soft limits widened by ``angle_margin_deg`` (no limit: ±180° widened);
+    beyond is no pose at all (degrees stored as radians, a unit slip), named by DoF and frame."""
+    lim = _limits(limits)
+    infinite = np.isinf(q)
+    if infinite.any():
+        frame, col = (int(v) for v in np.argwhere(infinite)[0])
+        raise PoseFileError(f"{where}: expected finite angles or NaN, got {q[frame, col]} at frame {frame} "
+                            f"({DOF_NAMES[col]})")  # fmt: skip
+    margin = math.radians(lim.angle_margin_deg)
+    low, high = _ANGLE_RANGE
+    with np.errstate(invalid="ignore"):
+        outside = ((q < low - margin) | (q > high + margin)) & observed[None, :]
+    if not outside.any():
+        return
+    frame, col = (int(v) for v in np.argwhere(outside)[0])
+    limits_deg = dof(DOF_NAMES[col]).limits_deg or (-180.0, 180.0)
+    raise PoseFileError(
+        f"{where}: expected {DOF_NAMES[col]} within [{limits_deg[0] - lim.angle_margin_deg:g}, "
+        f"{limits_deg[1] + lim.angle_margin_deg:g}] degrees (SKEL's soft limits, ±180° where it has none, ± limit "
+        f"angle_margin_deg), got "
+        f"{math.degrees(q[frame, col]):.6g}° at frame {frame} ({int(outside.sum())} value(s) outside; radians "
+        f"expected)"
+    )
+
+
+def _angle_range() -> tuple[FloatArray, FloatArray]:
+    limits = [dof(name).limits_deg or (-180.0, 180.0) for name in DOF_NAMES]
+    return np.radians([lo for lo, _ in limits]), np.radians([hi for _, hi in limits])
+
+
+_ANGLE_RANGE = _angle_range()

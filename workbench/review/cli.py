@@ -6,6 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from workbench.cli_args import add_db_option, check_output_dir, integer, number, port, store_path
+
+_WINDOW_S, _TIMEOUT_S = number(0.5, 600, what="seconds"), number(1, 86400, what="seconds")
+_FRAMES = integer(0, 64, what="a number of frames")
+
 
 def register(sub: Any) -> None:
     """Add ``biocoach review propose|serve|push|pull|status``."""
@@ -13,7 +18,7 @@ def register(sub: Any) -> None:
     rsub = p.add_subparsers(title="review commands", metavar="STEP")
 
     def common(q: argparse.ArgumentParser, server: bool = True) -> None:
-        q.add_argument("--db", type=Path, help="the store (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+        add_db_option(q)
         q.add_argument("--config", type=Path, help="configuration file (default: biocoach.yaml)")
         if server:
             q.add_argument("--url", help="Label Studio URL (default: label_studio_url, else http://127.0.0.1:8080)")
@@ -26,17 +31,17 @@ def register(sub: Any) -> None:
     q.add_argument("--exercise", "-e", required=True, help="exercise key")
     q.add_argument("--roles", action="store_true", help="also propose static/dynamic per joint for the exercise")
     q.add_argument("--video", type=Path, help="the video experts watch, when the clip is a pose file")
-    q.add_argument("--window-s", type=float, default=4.0, help="segment length when no reps are found (s)")
-    q.add_argument("--frames", type=int, default=None, help="frames sent per segment (default: 4 with an "
+    q.add_argument("--window-s", type=_WINDOW_S, default=4.0, help="segment length when no reps are found (s)")
+    q.add_argument("--frames", type=_FRAMES, default=None, help="frames sent per segment (default: 4 with an "
                    "llm_endpoint, 0 with the local text-only model)")  # fmt: skip
     q.add_argument("--export-dir", type=Path, help="where proposal JSON goes (default: annotations/proposals/)")
     common(q, server=False)
     q.set_defaults(func=cmd_propose)
 
     q = rsub.add_parser("serve", help="run Label Studio on 127.0.0.1 (its own venv) until interrupted")
-    q.add_argument("--port", type=int, default=8080)
+    q.add_argument("--port", type=port, default=8080)
     q.add_argument("--data-dir", type=Path, help="data folder (default: .labelstudio/)")
-    q.add_argument("--timeout", type=float, default=180.0, help="seconds to wait for /health (default 180)")
+    q.add_argument("--timeout", type=_TIMEOUT_S, default=180.0, help="seconds to wait for /health (default 180)")
     q.set_defaults(func=cmd_serve)
 
     q = rsub.add_parser("push", help="create/update the review projects and add tasks for new proposals")
@@ -56,7 +61,7 @@ def register(sub: Any) -> None:
 def _db(args: argparse.Namespace) -> Any:
     from workbench.pipeline import default_database
 
-    return default_database(args.db)
+    return default_database(store_path(args))
 
 
 def _client(args: argparse.Namespace, token: bool = True) -> tuple[Any, Path]:
@@ -74,11 +79,17 @@ def cmd_propose(args: argparse.Namespace) -> int:
     from workbench.llm.client import OpenAICompatibleClient, get_client
     from workbench.review.proposals import DEFAULT_EXPORT_DIR, propose_roles, propose_salient
 
+    missing = [str(c) for c in args.clips if not c.is_file()]
+    if missing:
+        from workbench.errors import WorkbenchError
+
+        raise WorkbenchError(f"review propose: expected clip files, got {', '.join(missing[:5])} (no such file)")
+    export_dir = args.export_dir or DEFAULT_EXPORT_DIR
+    check_output_dir(export_dir, "--export-dir")
+    db = _db(args)  # before the language model loads: a refused store costs nothing
     config = load_config(args.config)
     client = get_client(config)
     frames = args.frames if args.frames is not None else (4 if isinstance(client, OpenAICompatibleClient) else 0)
-    db = _db(args)
-    export_dir = args.export_dir or DEFAULT_EXPORT_DIR
     for clip in args.clips:
         report = propose_salient(db, clip, args.exercise, client, video=args.video, window_s=args.window_s,
                                  n_frames=frames, export_dir=export_dir)  # fmt: skip
@@ -99,39 +110,63 @@ def cmd_propose(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Stop(Exception):
+    """SIGTERM or SIGHUP arrived: stop the way Ctrl-C does."""
+
+
+def _raise_stop(signum: int, frame: Any) -> None:
+    raise _Stop(signum)
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
+    """Run Label Studio until Ctrl-C, SIGTERM or SIGHUP (a closed terminal), then stop it and what it spawned."""
+    import signal
     import time
 
     from workbench.review.server import DEFAULT_DATA_DIR, start_server
 
     data_dir = (args.data_dir or DEFAULT_DATA_DIR).resolve()
-    print(f"starting Label Studio on http://127.0.0.1:{args.port} (data: {data_dir}; first start takes ~30 s) …")
-    server = start_server(data_dir, port=args.port, timeout_s=args.timeout)
-    print(f"Label Studio is up at {server.url}; log in as {server.credentials.username} (password and API token: "
-          f"$BIOCOACH_LS_PASSWORD / $BIOCOACH_LS_TOKEN, or the files in {data_dir}). Ctrl-C stops it.")  # fmt: skip
+    print(f"starting Label Studio on http://127.0.0.1:{args.port} (data: {data_dir}; first start takes ~30 s) …",
+          flush=True)  # fmt: skip
+    stops = (signal.SIGTERM, signal.SIGHUP)
+    previous = {signal.SIGINT: signal.getsignal(signal.SIGINT), **{s: signal.signal(s, _raise_stop) for s in stops}}
+    server = None
     try:
+        server = start_server(data_dir, port=args.port, timeout_s=args.timeout)  # stops it when interrupted
+        print(f"Label Studio is up at {server.url}; log in as {server.credentials.username} (password and API "
+              f"token: $BIOCOACH_LS_PASSWORD / $BIOCOACH_LS_TOKEN, or the files in {data_dir}). Ctrl-C stops it.",
+              flush=True)  # fmt: skip
         while server.process is not None and server.process.poll() is None:
             time.sleep(1.0)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         pass
     finally:
-        server.stop()
+        for s in (*stops, signal.SIGINT):  # a second signal must not cut the stop short
+            signal.signal(s, signal.SIG_IGN)
+        try:
+            if server is not None:
+                server.stop()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
     return 0
 
 
 def cmd_push(args: argparse.Namespace) -> int:
     from workbench.review.sync import push
 
+    db = _db(args)  # a refused --db is named before the server is asked anything
     client, data_dir = _client(args)
-    print(push(_db(args), client, data_dir).line())
+    print(push(db, client, data_dir).line())
     return 0
 
 
 def cmd_pull(args: argparse.Namespace) -> int:
     from workbench.review.sync import pull
 
+    db = _db(args)
     client, _ = _client(args)
-    print(pull(_db(args), client).line())
+    print(pull(db, client).line())
     return 0
 
 

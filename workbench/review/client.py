@@ -1,12 +1,16 @@
 """A small Label Studio REST client (urllib only: Label Studio lives in its own virtual environment).
 
 Every request carries ``Authorization: Token <token>``; the token is kept off ``repr`` and out of every
-message. Connection errors, timeouts and 5xx/429 answers are retried with exponential backoff; after the
-last attempt :class:`LabelStudioUnavailable` says which server did not answer and how to start one.
+message. A redirect to another origin (scheme, host, port) is followed without it. Error messages never quote
+what the server answered (a reply body, or the server's reason phrase, may echo the request and its token):
+they name the request, the HTTP status and what was expected. Connection errors, timeouts and 5xx/429 answers
+are retried with exponential backoff; after the last attempt :class:`LabelStudioUnavailable` says which server
+did not answer and how to start one.
 """
 
 from __future__ import annotations
 
+import http
 import json
 import time
 import urllib.error
@@ -26,12 +30,39 @@ class LabelStudioUnavailable(LabelStudioError):
     """Label Studio did not answer (down, unreachable, or failing) after every retry."""
 
 
+CREDENTIAL_HEADERS = ("Authorization", "Cookie")  # as urllib stores them (str.capitalize())
+
+
+class SameOriginCredentials(urllib.request.HTTPRedirectHandler):
+    """Follow redirects as urllib does, but send the credentials only to the origin they were given for."""
+
+    def redirect_request(self, req: urllib.request.Request, fp: Any, code: int, msg: str, headers: Any,
+                         newurl: str) -> urllib.request.Request | None:  # fmt: skip
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is not None and origin(newurl) != origin(req.full_url):
+            for name in CREDENTIAL_HEADERS:
+                new.remove_header(name)
+        return new
+
+
+def origin(url: str) -> tuple[str, str, int]:
+    """(scheme, host, port) of a URL, the port made explicit; a malformed port matches no origin (port -1)."""
+    parts = urllib.parse.urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        port = -1
+    return scheme, (parts.hostname or "").lower(), port
+
+
 class LabelStudioClient:
     def __init__(self, url: str, token: str, *, retries: int = 4, backoff_s: float = 0.5, timeout_s: float = 30.0):
         self.url = url.rstrip("/")
         self._token = token
         self.retries, self.backoff_s, self.timeout_s = retries, backoff_s, timeout_s
         self.attempts = 0  # requests sent, retries included (tests and diagnostics)
+        self._opener = urllib.request.build_opener(SameOriginCredentials)
 
     def __repr__(self) -> str:
         return f"LabelStudioClient(url={self.url!r})"
@@ -41,7 +72,13 @@ class LabelStudioClient:
     def request(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> Any:
         """JSON in, JSON out (None for an empty reply)."""
         raw = self.request_bytes(method, path, body, query)
-        return json.loads(raw) if raw else None
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError:  # not JSON (a proxy's error page, a wrong URL): say so without quoting it
+            raise LabelStudioError(
+                f"{self.url}: {method} {path}: expected a JSON reply, got {len(raw)} bytes that "
+                "are not JSON; is --url / label_studio_url a Label Studio server?"
+            ) from None
 
     def request_bytes(self, method: str, path: str, body: Any = None, query: dict[str, Any] | None = None) -> bytes:
         target = self.url + path + ("?" + urllib.parse.urlencode(query) if query else "")
@@ -54,10 +91,10 @@ class LabelStudioClient:
             self.attempts += 1
             req = urllib.request.Request(target, data=data, method=method, headers=headers)
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout_s) as response:
+                with self._opener.open(req, timeout=self.timeout_s) as response:
                     return bytes(response.read())
             except urllib.error.HTTPError as exc:
-                detail = exc.read()[:300].decode("utf-8", "replace")
+                exc.close()  # the reply body is never read into a message: it could echo the token
                 if exc.code in (401, 403):
                     raise LabelStudioError(
                         f"{self.url}: {method} {path} was refused (HTTP {exc.code}): expected the API token of a "
@@ -65,8 +102,8 @@ class LabelStudioClient:
                         "token file under the data folder) to that server's token"
                     ) from None
                 if exc.code < 500 and exc.code != 429:
-                    raise LabelStudioError(f"{self.url}: {method} {path}: expected success, got HTTP {exc.code}: "
-                                           f"{' '.join(detail.split())}") from None  # fmt: skip
+                    raise LabelStudioError(f"{self.url}: {method} {path}: expected success, got HTTP {exc.code} "
+                                           f"({_phrase(exc.code)}); the server's log says why") from None  # fmt: skip
                 last = f"HTTP {exc.code}"
             except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
                 last = " ".join(str(getattr(exc, "reason", exc)).split())
@@ -147,6 +184,14 @@ class LabelStudioClient:
 
     def update_annotation(self, annotation_id: int, result: list[dict[str, Any]]) -> dict[str, Any]:
         return dict(self.request("PATCH", f"/api/annotations/{annotation_id}", {"result": result}))
+
+
+def _phrase(code: int) -> str:
+    """The standard phrase of an HTTP status (never the server's own reason text)."""
+    try:
+        return http.HTTPStatus(code).phrase
+    except ValueError:
+        return "unknown status"
 
 
 def is_healthy(url: str, timeout_s: float = 5.0) -> bool:

@@ -5,9 +5,13 @@ its protobuf and Django would break mediapipe). ``start_server`` runs its ``labe
 127.0.0.1 with a data folder under the workspace (``.labelstudio/`` by default):
 
 * the admin account and API token come from ``BIOCOACH_LS_USERNAME`` / ``BIOCOACH_LS_PASSWORD`` /
-  ``BIOCOACH_LS_TOKEN``; what is not set is generated once and kept in 0600 files in the data folder. The
-  token must be given at the first start (``--user-token``) or Label Studio answers 401; it is never
-  printed or logged (the command line that holds it is not echoed, and the server's log is ours);
+  ``BIOCOACH_LS_TOKEN``; what is not set is generated once and kept in 0600 files in the data folder (0700).
+  They reach Label Studio through its environment (``LABEL_STUDIO_USERNAME`` / ``_PASSWORD`` /
+  ``_USER_TOKEN``, read by its ``_create_user``), never its command line, which every local user can read in
+  ``/proc/PID/cmdline``. The token must be there at the first start or Label Studio answers 401; it is never
+  printed or logged. Label Studio runs with umask 077, so its database (which holds the token) is 0600;
+* the server runs in its own process group: ``stop`` ends it and whatever it spawned, and on Linux it also
+  gets SIGTERM should the process that started it die without stopping it;
 * media for the tasks (clip videos and angle CSVs) are served by Label Studio's local-files storage from
   ``<data>/media`` (``LOCAL_FILES_SERVING_ENABLED``, document root = the data folder);
 * version checks and analytics are off (offline machines).
@@ -18,10 +22,14 @@ its protobuf and Django would break mediapipe). ``start_server`` runs its ``labe
 
 from __future__ import annotations
 
+import ctypes
 import os
 import secrets
+import signal
 import socket
+import stat
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,12 +56,30 @@ class Credentials:
     token: str = field(repr=False)
 
 
+PRIVATE_DIR, PRIVATE_FILE = 0o700, 0o600
+LABEL_STUDIO_DB = "label_studio.sqlite3"  # Label Studio's own database in the data folder (users, tokens)
+
+
+def private_dir(path: Path) -> Path:
+    """``path`` created if need be and made 0700: only its owner may list or read what is inside."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    os.chmod(path, PRIVATE_DIR)
+    return path
+
+
+def _private_file(path: Path) -> None:
+    """A file that holds a secret, made 0600 where an older version (or a copy) left it readable by others."""
+    if path.is_file() and stat.S_IMODE(path.stat().st_mode) & 0o077:
+        os.chmod(path, PRIVATE_FILE)
+
+
 def _secret_file(path: Path, make: str) -> str:
     """A secret kept in a 0600 file: read it, or write ``make`` there first."""
     if path.is_file():
+        _private_file(path)
         return path.read_text(encoding="utf-8").strip()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    private_dir(path.parent)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(make + "\n")
     return make
@@ -154,25 +180,20 @@ def start_server(
             f"{executable}: expected the label-studio program of its own virtual environment, got no such file; "
             "`make setup` creates .venv-labelstudio (DEPENDENCIES.md)"
         )
-    data_dir = data_dir.resolve()
+    data_dir = private_dir(data_dir.resolve())
     media_root(data_dir).mkdir(parents=True, exist_ok=True)
+    _private_file(data_dir / LABEL_STUDIO_DB)
     creds = credentials(data_dir)
-    env = dict(os.environ)
-    env.update(
-        LABEL_STUDIO_BASE_DATA_DIR=str(data_dir), LATEST_VERSION_CHECK="false", COLLECT_ANALYTICS="false",
-        LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true", LOCAL_FILES_SERVING_ENABLED="true",
-        LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(data_dir), LOCAL_FILES_DOCUMENT_ROOT=str(data_dir),
-        LABEL_STUDIO_USERNAME=creds.username, LABEL_STUDIO_PASSWORD=creds.password,
-    )  # fmt: skip
     command = [str(executable), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
-               "--data-dir", str(data_dir), f"--username={creds.username}", f"--password={creds.password}",
-               f"--user-token={creds.token}", "--enable-legacy-api-token"]  # fmt: skip
-    # "=" keeps a generated secret that starts with "-" from being read as an option.
+               "--data-dir", str(data_dir), "--enable-legacy-api-token"]  # fmt: skip
     log_path = data_dir / "server.log"
-    with log_path.open("ab") as log:
+    log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    _private_file(log_path)
+    with os.fdopen(log_fd, "ab") as log:
         # Its own process group, so stop() ends label-studio and whatever it spawned, and nothing else.
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=data_dir,
-                                start_new_session=True)  # fmt: skip
+        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=server_environment(data_dir, creds),
+                                cwd=data_dir, start_new_session=True, umask=0o077,
+                                preexec_fn=_end_with_parent)  # fmt: skip
     server = LabelStudioServer(f"http://127.0.0.1:{port}", data_dir, creds, proc, log_path)
     if wait:
         try:
@@ -181,6 +202,30 @@ def start_server(
             server.stop()
             raise
     return server
+
+
+def server_environment(data_dir: Path, creds: Credentials) -> dict[str, str]:
+    """Label Studio's environment: offline settings, local-files storage, and the admin account. The secrets go
+    here, where only their owner can read them (``/proc/PID/environ`` is 0400), not on the command line."""
+    env = dict(os.environ)
+    env.update(
+        LABEL_STUDIO_BASE_DATA_DIR=str(data_dir), LATEST_VERSION_CHECK="false", COLLECT_ANALYTICS="false",
+        LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true", LOCAL_FILES_SERVING_ENABLED="true",
+        LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(data_dir), LOCAL_FILES_DOCUMENT_ROOT=str(data_dir),
+        LABEL_STUDIO_USERNAME=creds.username, LABEL_STUDIO_PASSWORD=creds.password,
+        LABEL_STUDIO_USER_TOKEN=creds.token,
+    )  # fmt: skip
+    return env
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """In the child, before label-studio starts (Linux): SIGTERM when the process that started it dies, so a
+    ``kill -9`` of ``biocoach review serve`` does not leave a server listening. Elsewhere: nothing."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
 
 
 def connect(url: str, data_dir: Path = DEFAULT_DATA_DIR) -> LabelStudioServer:

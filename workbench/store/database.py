@@ -9,12 +9,19 @@ transaction (see ``repositories.py``): a writer whose base version is no longer 
 :class:`ConflictError` and changes nothing. Inside one process several sessions share DuckDB's database
 instance; their transactions are isolated (MVCC) and a write-write collision is reported as a conflict.
 Keep sessions short: a notebook that holds one open blocks every other process.
+
+Damage. A file cut short, overwritten or with a flipped bit is named as corrupt (:class:`StoreCorruptError`,
+with the way to recover) wherever it shows: a file shorter than the blocks DuckDB says are in use when the store
+is opened, a block whose checksum does not match when DuckDB reads it. ``workbench.store.integrity.check_database`` (the
+command ``biocoach db check``) reads the whole file.
 """
 
 from __future__ import annotations
 
 import random
 import re
+import struct
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
@@ -24,6 +31,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import duckdb
+import numpy as np
 
 from workbench.errors import WorkbenchError
 
@@ -62,6 +70,36 @@ class ValidationError(StoreError):
 
 class MigrationError(StoreError):
     """The migration files are inconsistent, or the database is newer than this code."""
+
+
+class StoreCorruptError(StoreError):
+    """The database file is damaged (cut short, overwritten, a block failing its checksum) or is no DuckDB file."""
+
+
+def corrupt(path: str | Path, detail: str) -> StoreCorruptError:
+    """The one-line error for a damaged store file: what is wrong, where, and how to recover."""
+    return StoreCorruptError(
+        f"{path}: the database file is corrupt ({detail}); to recover, put back a backup copy of it (or run "
+        f"`biocoach db --db BACKUP export DIR` on a backup and `biocoach db import DIR` into a new store), or move "
+        f"it aside and run `biocoach db init`; `biocoach db check` verifies a file"
+    )
+
+
+# What DuckDB says when the bytes of the file are wrong (as opposed to a lock, a full disk or a bad query).
+_CORRUPTION_SIGNS = (
+    "corrupt database file",
+    "does not match stored checksum",
+    "could not read enough bytes",
+    "not a valid duckdb database file",
+    "database has been invalidated",
+    "failed to deserialize",
+)
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """Whether a DuckDB error says the database file itself is damaged."""
+    text = str(exc).lower()
+    return isinstance(exc, duckdb.Error) and any(sign in text for sign in _CORRUPTION_SIGNS)
 
 
 def utc_now() -> datetime:
@@ -108,10 +146,15 @@ class Session:
         self._depth = 0
 
     def execute(self, sql: str, params: Sequence[object] = ()) -> None:
-        self.con.execute(sql, list(params)).fetchall()
+        self.all(sql, params)
 
     def all(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
-        return self.con.execute(sql, list(params)).fetchall()
+        try:
+            return self.con.execute(sql, list(params)).fetchall()
+        except duckdb.Error as exc:
+            if is_corruption(exc):
+                raise corrupt(self.path, _one_line(exc)) from None
+            raise
 
     def one(self, sql: str, params: Sequence[object] = ()) -> tuple[Any, ...] | None:
         rows = self.all(sql, params)
@@ -136,7 +179,7 @@ class Session:
             finally:
                 self._depth -= 1
             return
-        self.con.execute("BEGIN TRANSACTION").fetchall()
+        self.execute("BEGIN TRANSACTION")
         self._depth = 1
         try:
             yield self
@@ -147,7 +190,7 @@ class Session:
                 self.con.execute("ROLLBACK").fetchall()
             raise
         self._depth = 0
-        self.con.execute("COMMIT").fetchall()
+        self.execute("COMMIT")
 
 
 # ---------------------------------------------------------------------------------------------- database
@@ -184,7 +227,7 @@ class Database:
         try:
             yield Session(con, self.path)
         finally:
-            con.close()
+            close_connection(con, self.path)
 
     @contextmanager
     def store(self) -> Iterator[Store]:
@@ -207,6 +250,7 @@ class Database:
             raise MigrationError(f"target_version: expected 0..{latest}, got {target}")
         applied: list[int] = []
         with self.session() as s:
+            check_length(s)
             current = _schema_version(s)
             if current > latest:
                 raise MigrationError(
@@ -219,25 +263,116 @@ class Database:
         return applied
 
     def _connect(self) -> duckdb.DuckDBPyConnection:
-        """Open the file, waiting with jittered backoff while another process holds its lock."""
-        deadline = time.monotonic() + self.lock_timeout_s
-        delay = 0.005
-        while True:
-            try:
-                return duckdb.connect(str(self.path))
-            except duckdb.IOException as exc:
-                if "lock" not in str(exc).lower():
-                    raise StoreError(f"{self.path}: cannot open the database ({_one_line(exc)})") from None
-                if time.monotonic() >= deadline:
-                    raise StoreBusyError(
-                        f"{self.path}: another process has held the database for more than "
-                        f"{self.lock_timeout_s:g} s ({_one_line(exc)}). Close other sessions (an open notebook "
-                        f"connection holds the file) and retry."
-                    ) from None
-            self.lock_retries += 1
-            # Jitter keeps two waiting processes from retrying in lockstep.
-            time.sleep(delay * random.uniform(0.5, 1.0))
-            delay = min(delay * 1.5, 0.2)
+        con, retries = connect(self.path, lock_timeout_s=self.lock_timeout_s)
+        self.lock_retries += retries
+        return con
+
+
+def connect(path: Path, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
+            read_only: bool = False) -> tuple[duckdb.DuckDBPyConnection, int]:  # fmt: skip
+    """Open the file, waiting with jittered backoff while another process holds its lock; returns the
+    connection and how often it found the file locked. A damaged file is a :class:`StoreCorruptError`."""
+    deadline = time.monotonic() + lock_timeout_s
+    delay = 0.005
+    retries = 0
+    while True:
+        try:
+            con = duckdb.connect(str(path), read_only=read_only)
+        except duckdb.Error as exc:
+            if is_corruption(exc):
+                raise corrupt(path, _one_line(exc)) from None
+            if not isinstance(exc, duckdb.IOException) or "lock" not in str(exc).lower():
+                raise StoreError(f"{path}: cannot open the database ({_one_line(exc)})") from None
+            if time.monotonic() >= deadline:
+                raise StoreBusyError(
+                    f"{path}: another process has held the database for more than "
+                    f"{lock_timeout_s:g} s ({_one_line(exc)}). Close other sessions (an open notebook "
+                    f"connection holds the file) and retry."
+                ) from None
+        else:
+            with _OPEN_LOCK:
+                _OPEN[_key(path)] = _OPEN.get(_key(path), 0) + 1
+            return con, retries
+        retries += 1
+        # Jitter keeps two waiting processes from retrying in lockstep.
+        time.sleep(delay * random.uniform(0.5, 1.0))
+        delay = min(delay * 1.5, 0.2)
+
+
+# The connections this process has open to each file (check_length needs to know it holds the only one).
+_OPEN: dict[str, int] = {}
+_OPEN_LOCK = threading.Lock()
+
+
+def _key(path: Path) -> str:
+    return str(path.resolve())
+
+
+# ---------------------------------------------------------------------------------------------- file layout
+#
+# DuckDB's single-file layout (storage of DuckDB 1.x-2.x): a main header (4 KiB: checksum, b"DUCK", …), two
+# database headers (4 KiB each: checksum, iteration, meta block, free list, block count, block size, …; the one
+# with the higher iteration is current), then ``block count`` blocks of ``block size`` bytes, each starting
+# with the checksum of the rest. Every header and block checksum is DuckDB's: 5381 XOR, over the 8-byte
+# little-endian words w, of w * 0xbf58476d1ce4e5b9 (mod 2**64).
+
+HEADER_BYTES = 4096
+DATA_START = 3 * HEADER_BYTES
+_CHECKSUM_MULTIPLIER = np.uint64(0xBF58476D1CE4E5B9)
+_BLOCK_SIZES = frozenset(2**k for k in range(14, 29))  # 16 KiB … 256 MiB
+
+
+@dataclass(frozen=True)
+class FileHeader:
+    iteration: int
+    meta_block: int
+    block_count: int
+    block_size: int
+
+
+def checksum(data: bytes) -> int:
+    """DuckDB's checksum of a header or block body (a multiple of 8 bytes here)."""
+    words = np.frombuffer(data[: len(data) // 8 * 8], dtype="<u8")
+    with np.errstate(over="ignore"):
+        mixed = words * _CHECKSUM_MULTIPLIER
+    return int(np.bitwise_xor.reduce(mixed)) ^ 5381 if len(words) else 5381
+
+
+def read_header(path: Path) -> FileHeader | None:
+    """The current database header of a DuckDB file, or None where the file does not carry one this code can
+    read (too short, not DuckDB, another layout): DuckDB's own errors then say what is wrong."""
+    with path.open("rb") as handle:
+        head = handle.read(DATA_START)
+    if len(head) < DATA_START or head[8:12] != b"DUCK":
+        return None
+    found = []
+    for offset in (HEADER_BYTES, 2 * HEADER_BYTES):
+        raw = head[offset : offset + HEADER_BYTES]
+        stored, iteration, meta, _free, count, size = struct.unpack_from("<QQQQQQ", raw)
+        if stored == checksum(raw[8:]) and count < 2**40 and size in _BLOCK_SIZES:
+            found.append(FileHeader(iteration, meta & (2**56 - 1), count, size))
+    return max(found, key=lambda h: h.iteration) if found else None
+
+
+def check_length(s: Session) -> None:
+    """Refuse a file shorter than the blocks DuckDB says are in use (cut short by a copy, a full disk or a crash):
+    DuckDB opens such a file and fails later, or never, depending on which blocks a command happens to read.
+
+    DuckDB's counts run ahead of the file while another connection of this process writes, so the check runs
+    only on the process's sole connection to the file, and new connections wait for it."""
+    if read_header(s.path) is None:
+        return  # a layout this code does not read: DuckDB's own errors speak for it
+    with _OPEN_LOCK:
+        if _OPEN.get(_key(s.path), 0) != 1:
+            return
+        rows = s.all("SELECT block_size, used_blocks FROM pragma_database_size() "
+                     "WHERE database_name = current_database()")  # fmt: skip
+    if not rows:
+        return
+    block_size, used = (int(v) for v in rows[0])
+    size, needed = s.path.stat().st_size, DATA_START + used * block_size
+    if size < needed:
+        raise corrupt(s.path, f"truncated: {size} bytes, where its {used} blocks in use need {needed}")
 
 
 def _apply_migration(s: Session, migration: Migration) -> None:
@@ -250,11 +385,33 @@ def _apply_migration(s: Session, migration: Migration) -> None:
                 "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
                 [migration.version, migration.name, utc_now()],
             )
+    except StoreCorruptError:
+        raise
     except duckdb.Error as exc:
+        if is_corruption(exc):
+            raise corrupt(s.path, _one_line(exc)) from None
         raise MigrationError(
             f"{migration.path}: expected a migration that applies, got an error ({_one_line(exc)}); "
             f"the database stays at schema version {migration.version - 1}"
         ) from None
+
+
+def close_connection(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+    """Close a connection opened by :func:`connect`; DuckDB checkpoints then, and a damaged block found there
+    is named as such."""
+    try:
+        con.close()
+    except duckdb.Error as exc:
+        if is_corruption(exc):
+            raise corrupt(path, _one_line(exc)) from None
+        raise
+    finally:
+        with _OPEN_LOCK:
+            left = _OPEN.get(_key(path), 1) - 1
+            if left > 0:
+                _OPEN[_key(path)] = left
+            else:
+                _OPEN.pop(_key(path), None)
 
 
 def _one_line(exc: BaseException) -> str:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from workbench.io.outputs import json_text
 from workbench.store.database import Session, StoreError, utc_now
 from workbench.store.rules import canonical_json
 
@@ -74,7 +75,7 @@ class EvaluationRepository:
                 [name, str(doc.get("dataset", "")), str(doc.get("predictions", "")), str(doc.get("ground_truth", "")),
                  float(doc["t_f_score"]), float(doc["precision"]), float(doc["recall"]), int(doc["n_gt"]),
                  int(doc["n_pred"]), int(doc["n_matched"]), canonical_json(dict(doc.get("models", {}))),
-                 canonical_json(dict(doc.get("settings", {}))), json.dumps(doc, sort_keys=True, default=str),
+                 canonical_json(dict(doc.get("settings", {}))), _json(doc),
                  code_version, utc_now()],
             ))  # fmt: skip
             for c in clips:
@@ -85,7 +86,7 @@ class EvaluationRepository:
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [eid, c["clip_id"], c.get("exercise"), int(c["n_gt"]), int(c["n_pred"]), int(c["matched_gt"]),
                      int(c["matched_pred"]), float(c["t_f_score"]), c.get("meteor"), c.get("rouge_l"),
-                     c.get("bertscore"), json.dumps(details, sort_keys=True, default=str)],
+                     c.get("bertscore"), _json(details)],
                 )  # fmt: skip
             models = dict(doc.get("models", {}))
             for metric in METRICS:
@@ -143,3 +144,8 @@ class EvaluationRepository:
                                  t_f_score=float(r[5]), precision=float(r[6]), recall=float(r[7]), n_gt=int(r[8]),
                                  n_pred=int(r[9]), n_matched=int(r[10]), metrics=metrics, models=json.loads(r[11]),
                                  settings=json.loads(r[12]), code_version=r[14], created_at=r[15])  # fmt: skip
+
+
+def _json(value: Any) -> str:
+    """Standard JSON for the store (a non-finite number is null, never the NaN token)."""
+    return json_text(value, indent=None, default=str, sort_keys=True)

@@ -1334,13 +1334,16 @@ class RunRepository:
         reference_version: int | None = None,
         rules_version: int | None = None,
         threshold_versions: Mapping[str, int] | None = None,
+        run_id: int | None = None,
     ) -> int:
+        """A run row in status 'running'; ``run_id``: one drawn earlier with :meth:`reserve_id`."""
         return int(
             self.s.scalar(
-                "INSERT INTO runs (status, exercise, clip_hash, config_json, code_version, model, reference_version, "
-                "rules_version, threshold_versions, started_at) "
-                "VALUES ('running', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                "INSERT INTO runs (id, status, exercise, clip_hash, config_json, code_version, model, "
+                "reference_version, rules_version, threshold_versions, started_at) "
+                "VALUES (coalesce(?, nextval('run_ids')), 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
                 [
+                    run_id,
                     exercise,
                     clip_hash,
                     canonical_json(dict(config)),
@@ -1353,6 +1356,11 @@ class RunRepository:
                 ],
             )
         )
+
+    def reserve_id(self) -> int:
+        """A run id no other run will get, for outputs that must name their run before it is recorded (the
+        pipeline writes them first and records the run, succeeded, only once they are all written)."""
+        return int(self.s.scalar("SELECT nextval('run_ids')"))
 
     def finish(
         self,

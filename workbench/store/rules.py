@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from workbench.errors import CatalogueError
 from workbench.exercises.catalogue import Exercise, parse_exercise
+from workbench.io.inputs import json_depth, require_regular_file
 from workbench.skeleton import DOF_NAMES, N_DOFS, dof
 from workbench.store.database import ValidationError
 
@@ -37,6 +38,10 @@ Sidedness = Literal["one_side", "both_sides"]
 # radians belong, or a stray factor of ten, still land far outside.
 PLAUSIBILITY_MARGIN_DEG = 45.0
 MAX_SD_DEG = 90.0
+# A rule file is a page of YAML; these bound what reading one may cost (the largest shipped is ~10 KB, ~500 values).
+MAX_RULE_FILE_BYTES = 1_000_000
+MAX_RULE_VALUES = 100_000
+MAX_RULE_DEPTH = 20
 
 TOP_LEVEL_ORDER = (
     "key",
@@ -202,14 +207,44 @@ def canonical_json(value: Any) -> str:
 
 def read_rule_file(path: Path) -> RuleFile:
     """Parse and validate one rule file; every problem found is listed in one ValidationError."""
+    require_regular_file(path, ValidationError)  # a FIFO named *.yaml would be read forever
     try:
+        if path.stat().st_size > MAX_RULE_FILE_BYTES:
+            raise ValidationError(f"{path}: expected a rule file of at most {MAX_RULE_FILE_BYTES:,} bytes, got "
+                                  f"{path.stat().st_size:,}")  # fmt: skip
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        raise ValidationError(f"{path}: expected a readable YAML rule file, got an error ({exc})") from None
+        detail = " ".join(str(exc).split())
+        raise ValidationError(f"{path}: expected a readable YAML rule file, got an error ({detail})") from None
+    except RecursionError:
+        raise ValidationError(f"{path}: expected a YAML rule file, got one nested too deeply to read") from None
+    if _too_many_values(raw, MAX_RULE_VALUES):  # YAML aliases expand into copies: a few lines can mean 1e9
+        raise ValidationError(f"{path}: expected a rule file of at most {MAX_RULE_VALUES:,} values once its YAML "
+                              f"aliases are expanded, got more")  # fmt: skip
+    if json_depth(raw) > MAX_RULE_DEPTH:
+        raise ValidationError(f"{path}: expected a rule file nested at most {MAX_RULE_DEPTH} levels deep, got "
+                              f"{json_depth(raw)}")  # fmt: skip
     problems = rule_file_problems(raw, path)
     if problems:
         raise ValidationError("\n".join(problems))
     return split_rule_file(raw, path)
+
+
+def _too_many_values(raw: Any, budget: int) -> bool:
+    """Whether ``raw`` holds more than ``budget`` values, counted as a reader would see them (a list reached
+    twice through YAML aliases counts twice); stops counting at the budget."""
+    stack, seen = [raw], 0
+    while stack:
+        item = stack.pop()
+        seen += 1
+        if seen > budget:
+            return True
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+    return False
 
 
 def rule_file_problems(raw: Any, path: Path) -> list[str]:
@@ -222,14 +257,21 @@ def rule_file_problems(raw: Any, path: Path) -> list[str]:
         problems.append(f"{where}: key: expected the file name's stem {path.stem!r}, got {raw.get('key')!r}")
     problems += _store_block_problems(raw.get("store"), where)
     items = raw.get("constraints") or []
+    numbers: list[str] = []
     for i, item in enumerate(items if isinstance(items, list) else []):
         if isinstance(item, dict):
             problems += _unknown_fields(item, CONSTRAINT_ORDER, f"{where}: constraints[{i}]")
             problems += _version_problems(item.get("version"), f"{where}: constraints[{i}].version")
+            numbers += _number_problems(item, f"{where}: constraints[{i}]")
+    numbers += _number_problems(raw.get("cycle"), f"{where}: cycle")
+    if numbers:  # the catalogue's parser would stop at the first number it cannot read
+        return problems + numbers
     try:
         exercise = parse_exercise(raw, path)[0]
     except CatalogueError as exc:
         return [*problems, str(exc)]
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:  # a shape the parser does not expect
+        return [*problems, f"{where}: expected a rule file in the catalogue's layout, got {type(exc).__name__}: {exc}"]
     problems += _plausibility_problems(exercise, where)
     problems += _joint_class_problems(raw, where)
     try:
@@ -263,6 +305,37 @@ def _unknown_fields(raw: dict[str, Any], known: tuple[str, ...], where: str) -> 
         for name in raw
         if name not in known
     ]
+
+
+# The numbers of a rule file, by where they sit: single numbers, and [low, high] pairs (null = an open side).
+_NUMBER_FIELDS = ("max_std_deg", "max_diff_deg", "requires_motion_deg", "prominence_deg", "hold_max_std_deg",
+                  "hold_window_s")  # fmt: skip
+_PAIR_FIELDS = ("bounds_deg", "tolerance_deg", "period_s")
+
+
+def _number_problems(raw: Any, here: str) -> list[str]:
+    """Fields that must hold numbers but hold text, lists of the wrong length or non-finite values."""
+    if not isinstance(raw, dict):
+        return []
+    problems = []
+    for name in _NUMBER_FIELDS:
+        value = raw.get(name)
+        if value is not None and not _is_number(value):
+            problems.append(f"{here}.{name}: expected a number, got {value!r:.60}")
+    for name in _PAIR_FIELDS:
+        value = raw.get(name)
+        if value is None:
+            continue
+        if not isinstance(value, list) or len(value) != 2:
+            problems.append(f"{here}.{name}: expected [low, high] (null for an open side), got {value!r:.60}")
+        elif not all(v is None or _is_number(v) for v in value):
+            problems.append(f"{here}.{name}: expected [low, high] as numbers (null for an open side), got "
+                            f"{value!r:.60}")  # fmt: skip
+    return problems
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _store_block_problems(store: Any, where: str) -> list[str]:
@@ -397,6 +470,7 @@ def dump_rule_yaml(rules: dict[str, Any]) -> str:
 
 def read_trajectory(path: Path) -> FloatArray:
     """A ``.npy`` array as float64; a missing or unreadable file raises ValidationError naming it."""
+    require_regular_file(path, ValidationError)
     try:
         array = np.load(path, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:

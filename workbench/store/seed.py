@@ -288,9 +288,12 @@ class ExportReport:
 
 def export(db: Database, out_dir: Path) -> ExportReport:
     """Write the current versions as ``exercises/<key>.yaml`` and ``trajectories/<key>.npy`` + ``_sd.npy``."""
+    out_dir = Path(out_dir)
+    for folder in (out_dir, out_dir / "exercises", out_dir / "trajectories"):
+        if folder.exists() and not folder.is_dir():
+            raise ValidationError(f"{folder}: expected a folder to export into, got a file")
     with db.store() as store:
         snaps = snapshot(store)
-    out_dir = Path(out_dir)
     (out_dir / "exercises").mkdir(parents=True, exist_ok=True)
     (out_dir / "trajectories").mkdir(parents=True, exist_ok=True)
     written: list[Path] = []

@@ -24,7 +24,7 @@ import panel as pn
 import param
 from numpy.typing import NDArray
 
-from workbench.dashboard.state import AppState
+from workbench.dashboard.state import AnalysisJob, AppState
 from workbench.motion.align import resample_cycle
 from workbench.motion.context import motion_context, pose_state
 from workbench.motion.results import Analysis, Rep
@@ -36,6 +36,7 @@ REP_FILL = "rgba(0, 114, 178, 0.07)"
 REP_FILL_FAULT = "rgba(213, 94, 0, 0.10)"
 CURSOR_COLOR = "#C00000"
 MAX_SMALL_MULTIPLES = 24
+POLL_MS = 250  # how often the progress of a clip being analysed is redrawn
 FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 12}
 
 
@@ -43,13 +44,27 @@ FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 12}
 
 
 def frame_index(t: NDArray[np.float64], t_s: float) -> int:
-    """Index of the track sample nearest ``t_s`` (clamped to the track)."""
+    """Index of the track sample nearest ``t_s`` (clamped to the track): the one frame every view of the
+    cursor shows (the read-out, the context text and the video image, which is read at ``t[i]``)."""
     if t.size == 0:
         return 0
     i = int(np.clip(np.searchsorted(t, t_s), 0, t.size - 1))
     if i > 0 and abs(t[i - 1] - t_s) <= abs(t[i] - t_s):
         i -= 1
     return i
+
+
+def progress_view(job: AnalysisJob) -> tuple[str, int]:
+    """What the page shows while a clip is analysed: a line of text and the bar's percent (−1: busy, no
+    count yet — reading the video's header, or the pose came from the store's cache)."""
+    name = Path(job.path).name
+    p = job.progress
+    if p is None:
+        return f"Analysing **{name}** …", -1
+    if p.finished:
+        return f"Analysing **{name}**: {p.text()}; measuring the body and the reps …", -1
+    frac = p.fraction
+    return f"Analysing **{name}**: {p.text()}", -1 if frac is None else round(100 * frac)
 
 
 def salient_angles(result: Any) -> list[tuple[str, int]]:
@@ -274,6 +289,19 @@ def swaps_text(meta: dict[str, Any] | None) -> str:
     return f"left/right swaps repaired **{n}** frame{'' if n == 1 else 's'}"
 
 
+def fit_text(fit: Any) -> str:
+    """The fitted skeleton's reprojection error (``pose.reprojection``) for the trust strip."""
+    if fit is None:
+        return "fitted skeleton: none (no image landmarks: the skeleton shown is the source's own)"
+    summary = fit.summary()
+    pct, px = summary["error_pct_height"], summary["error_px"]
+    if pct["median"] is None:
+        return "fitted skeleton: reprojection error not measured (no landmark seen well enough)"
+    pixels = f"{px['median']:.1f} px, " if px and px["median"] is not None else ""
+    return (f"fitted skeleton's reprojection error: median **{pixels}{pct['median']:.1f}%** of body height, "
+            f"90th percentile {pct['p90']:.1f}% over {summary['frames_measured']} frames")  # fmt: skip
+
+
 def trust_summary(result: Any) -> str:
     track = result.estimate.track
     n = int(track.t.size)
@@ -283,7 +311,8 @@ def trust_summary(result: Any) -> str:
         f"**Trust** · {n} frames at {result.analysis.fps:.1f} fps · source `{track.source}` · "
         f"backend `{result.estimate.backend}` · lost frames **{lost}** ({100 * lost / max(n, 1):.1f}%) · "
         f"low-confidence frames {low} · {int(track.observed.sum())} of {track.q.shape[1]} DoFs observed · "
-        f"{swaps_text(track.meta)}"
+        f"{swaps_text(track.meta)}",
+        f"- {fit_text(getattr(result.estimate, 'fit', None))}",
     ]
     warnings = list(result.analysis.warnings) + list(result.estimate.warnings)
     lines += [f"- ⚠ {w}" for w in warnings] or ["- no warnings"]
@@ -315,22 +344,31 @@ class _Frame:
     note: str
 
 
-def overlay_png(result: Any, t_s: float, max_side: int = 720) -> _Frame:
-    """The video frame at ``t_s`` with the skeleton and angles drawn, as PNG bytes (None without a video)."""
+def overlay_png(result: Any, t_s: float, max_side: int = 720, raw_landmarks: bool = False) -> _Frame:
+    """The video frame at ``t_s`` with the skeleton and angles drawn, as PNG bytes (None without a video). The
+    skeleton is the fitted SKEL one (``result.estimate.fit``) when there is one, MediaPipe's raw landmarks
+    under it with ``raw_landmarks``; without a fit, the raw landmarks."""
     video = result.estimate.video
     if video is None or not Path(video).exists():
         return _Frame(None, "No video for this clip (a pose track): the curves and tables show everything.")
     from PIL import Image
 
     from workbench.io.video import read_frame_at
-    from workbench.render.overlay import OverlayTimeline, render_frame
+    from workbench.render.overlay import OverlayTimeline, render_annotation
 
-    frame = read_frame_at(video, t_s, max_side=max_side)
-    a = OverlayTimeline(result.estimate.landmarks, result.estimate.track, result.analysis).at(t_s)
-    img = render_frame(frame.rgb, a.landmarks, a.angles_deg, a.rep_label, a.issues, a.lost, status=a.status)
+    # The sample the read-out shows, and the video frame the analysis took for it (the latest decoded frame at
+    # or before the sample's time, as ``iter_frames`` resamples): never the frame nearest the raw cursor.
+    track = result.estimate.track
+    i = frame_index(track.t, t_s)
+    t_i = float(track.t[i]) if track.t.size else t_s
+    frame = read_frame_at(video, t_i, max_side=max_side)
+    fit = getattr(result.estimate, "fit", None)
+    a = OverlayTimeline(result.estimate.landmarks, track, result.analysis, fit=fit, raw_landmarks=raw_landmarks).at(t_i)
+    img = render_annotation(frame.rgb, a)
     buf = io.BytesIO()
     Image.fromarray(img).save(buf, format="PNG", compress_level=1)
-    return _Frame(buf.getvalue(), f"frame {frame.index} at {frame.t_s:.2f} s")
+    source = f" (video frame {frame.index})" if frame.index != i else ""
+    return _Frame(buf.getvalue(), f"frame {i} at {t_i:.2f} s{source}")
 
 
 # ------------------------------------------------------------------------------------------- page
@@ -358,6 +396,12 @@ class ClipPage(pn.viewable.Viewer):
         self.analyse_button = pn.widgets.Button(label="Analyse", button_type="primary", width=100,
                                                 align="end")  # fmt: skip
         self.analyse_button.on_click(self._analyse)
+        self.progress = pn.indicators.Progress(value=-1, max=100, active=False, visible=False, width=480,
+                                               css_classes=["analysis-progress"])  # fmt: skip
+        self.progress_text = pn.pane.Markdown("", visible=False, css_classes=["analysis-progress-text"],
+                                              sizing_mode="stretch_width")  # fmt: skip
+        self._job: AnalysisJob | None = None
+        self._poll: Any = None
         self.slider = pn.widgets.FloatSlider.from_param(st.param.cursor_s, label="Time cursor (s)", start=0.0,
                                                         end=1.0, step=0.01, sizing_mode="stretch_width",
                                                         format="0.00")  # fmt: skip
@@ -378,6 +422,9 @@ class ClipPage(pn.viewable.Viewer):
         self.feedback = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["feedback"])
         self.frame = pn.pane.PNG(None, sizing_mode="scale_width", max_width=520)
         self.frame_note = pn.pane.Markdown("", styles={"color": "#666", "font-size": "12px"})
+        self.raw_landmarks = pn.widgets.Checkbox(name="MediaPipe's raw landmarks under the fitted skeleton",
+                                                 value=False, css_classes=["raw-landmarks"])  # fmt: skip
+        self.raw_landmarks.param.watch(lambda _e: self._on_cursor(), "value")
         self._fig: dict[str, Any] | None = None
         self._trust_fig: dict[str, Any] | None = None
         self.angles.param.watch(self._on_click, "click_data")
@@ -390,17 +437,45 @@ class ClipPage(pn.viewable.Viewer):
     # ---------------------------------------------------------------- callbacks
 
     def _analyse(self, _event: Any = None) -> None:
+        """Analyse the chosen clip in the background; ``_poll_analysis`` shows its progress and then the result."""
         path, ex = (self.path_input.value or "").strip(), self.exercise_select.value
         if not path or not ex:
             self._st.status = "give a clip path and an exercise"
             return
+        if self._job is not None and not self._job.finished:
+            return  # one analysis at a time per page
+        job = self._st.start_clip(path, ex)
+        if job is None:  # refused: the state's status says why
+            return
+        self._job = job
         self.analyse_button.loading = True
-        try:
-            self._st.open_clip(path, ex)
-        except Exception as exc:  # a bad file is reported to the user, never a traceback in the page
-            self._st.status = f"could not analyse {path}: {exc}"
-        finally:
-            self.analyse_button.loading = False
+        self.progress.visible = self.progress_text.visible = True
+        self._show_progress(job)
+        self._poll = pn.state.add_periodic_callback(self._poll_analysis, period=POLL_MS)
+
+    def _poll_analysis(self) -> None:
+        """Redraw the progress; when the analysis has finished, open its result (on the page's own thread)."""
+        job = self._job
+        if job is None:
+            return
+        self._show_progress(job)
+        if not job.finished:
+            return
+        if self._poll is not None:
+            self._poll.stop()
+            self._poll = None
+        self._job = None
+        self.analyse_button.loading = False
+        self.progress.visible = self.progress_text.visible = False
+        if job.error is not None:
+            self._st.status = job.error
+        else:
+            self._st.show_clip(job.path, job.exercise, job.result)
+
+    def _show_progress(self, job: AnalysisJob) -> None:
+        text, percent = progress_view(job)
+        self.progress_text.object = text
+        self.progress.param.update(value=percent, active=percent < 0)
 
     def _on_click(self, event: Any) -> None:
         t = cursor_from_click(event.new)
@@ -463,7 +538,7 @@ class ClipPage(pn.viewable.Viewer):
         body = motion_text(result, t_s).replace("\n", "  \n")
         self.motion.object = f"**C_motion** as of the cursor{since}  \n{body}"
         self.feedback.object = feedback_text(result, t_s)
-        shot = overlay_png(result, t_s)
+        shot = overlay_png(result, t_s, raw_landmarks=self.raw_landmarks.value)
         self.frame.object = shot.png
         self.frame.visible = shot.png is not None
         self.frame_note.object = shot.note
@@ -480,7 +555,9 @@ class ClipPage(pn.viewable.Viewer):
     # ---------------------------------------------------------------- layout
 
     def __panel__(self) -> pn.viewable.Viewable:
-        picker = pn.Row(self.path_input, self.exercise_select, self.analyse_button, sizing_mode="stretch_width")
+        picker = pn.Column(pn.Row(self.path_input, self.exercise_select, self.analyse_button,
+                                  sizing_mode="stretch_width"), self.progress, self.progress_text,
+                           sizing_mode="stretch_width")  # fmt: skip
         cursor = pn.Row(self.slider, self.cursor_input, sizing_mode="stretch_width")
         card = {"styles": CARD_STYLES, "sizing_mode": "stretch_width", "margin": (4, 4)}
         left = pn.Column(
@@ -489,7 +566,7 @@ class ClipPage(pn.viewable.Viewer):
             sizing_mode="stretch_width",
         )
         right = pn.Column(
-            pn.Column(self.frame, self.frame_note, **card),
+            pn.Column(self.frame, self.frame_note, self.raw_landmarks, **card),
             pn.Column(pn.pane.Markdown("#### Context as of the cursor"), self.motion, self.morph, **card),
             pn.Column(pn.pane.Markdown("#### Reps (select a row to jump)"), self.table, **card),
             pn.Column(pn.pane.Markdown("#### Feedback timeline"), self.feedback, **card),

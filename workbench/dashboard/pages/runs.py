@@ -105,6 +105,11 @@ class RunsPage(pn.viewable.Viewer):
         if not paths:
             self.progress_text.object = "Choose at least one clip."
             return
+        refused = [p for p in paths if not self.state.allowed(p)]  # checked again: a link may have changed since
+        if refused:
+            self.progress_text.object = (f"Refused: {', '.join(Path(p).name for p in refused)} is outside the data "
+                                         "folders or links out of them; nothing was run.")  # fmt: skip
+            return
         self._job = editing.BatchJob(paths=paths, exercise=self.exercise.value, db=self.state.database())
         self.progress.value = 0
         self.progress_text.object = f"Running 0 / {len(paths)} …"
