@@ -22,25 +22,12 @@ from pathlib import Path
 import pytest
 
 from tests.badinput.cases import CASES, Case
-from tests.batch_support import squat_store
 from workbench.cli import main
 from workbench.config import use_limits
 
 PEAK_RSS_BYTES = 2 * 1024**3
 HEADROOM_BYTES = 3 * 1024**3
 FALLBACK = "[BIOCOACH_DEBUG=1 shows where]"  # the boundary's line for failures without a message of their own
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bad_inputs")
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bad_inputs_store") / "store.duckdb"
-    squat_store(path)
-    return path
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from tests.badinput.cases import CASES, Case, good_prediction, ground_truth
-from tests.batch_support import squat_store
 
 LIMIT_BYTES = 2 * 1024**3
 TIMEOUT_S = 120
@@ -70,18 +69,6 @@ def _fifo_rules(d: Path) -> Path:
     (out / "exercises").mkdir(parents=True, exist_ok=True)
     _fifo(out / "exercises", "squat.yaml")
     return out
-
-
-@pytest.fixture(scope="module")
-def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("bad_inputs_subprocess")
-
-
-@pytest.fixture(scope="module")
-def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("bad_inputs_subprocess_store") / "store.duckdb"
-    squat_store(path)
-    return path
 
 
 @pytest.mark.slow

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,14 +39,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from served_app(store, tmp_path_factory.mktemp("ui-log") / "serve.log")
 
 
-def served_app(store: Path, log: Path) -> Iterator[str]:
-    """Serve the workbench on ``store`` until the generator is closed; then assert the app logged no traceback.
-    Modules that need a pre-filled store override ``server`` with this."""
+def served_app(store: Path, log: Path, args: Sequence[str] = (),
+               env: Mapping[str, str] | None = None) -> Iterator[str]:  # fmt: skip
+    """Serve the workbench on ``store`` (with extra ``serve`` arguments and environment) until the generator is
+    closed; then assert the app logged no traceback. Modules that need a pre-filled store override ``server``."""
     port = _free_port()
-    env = dict(os.environ, BIOCOACH_DB=str(store))
+    full_env = dict(os.environ, **(env or {}), BIOCOACH_DB=str(store))
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)  # fmt: skip
+        proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), *args],
+                                stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=REPO)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_for(url, proc, log)

@@ -14,8 +14,6 @@ import asyncio
 import os
 import re
 import shutil
-import subprocess
-import sys
 import threading
 import urllib.error
 import urllib.request
@@ -26,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, _free_port, _wait_for, app_tracebacks
+from tests.ui.conftest import CHROMIUM, CHROMIUM_ARGS, REPO, served_app
 from workbench.dashboard.state import EXAMPLE_CLIP
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -48,24 +46,11 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     probe.mkdir()
     marker = root / "imported"
     (probe / f"{PROBE}.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass X:\n    css = ['a.css']\n")
-    port, log = _free_port(), root / "serve.log"
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(probe), str(REPO)]))
-    with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), "--db",
-                                 str(root / "store.duckdb"), "--create", "--data-dir", str(data)],
-                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO)  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        _wait_for(url, proc, log)
-        yield {"url": url, "port": port, "data": data, "marker": marker}
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-    errors = app_tracebacks(log.read_text())
-    assert not errors, "\n\n".join(errors)[-3000:]
+    store = root / "store.duckdb"
+    env = {"PYTHONPATH": os.pathsep.join([str(probe), str(REPO)])}
+    served = served_app(store, root / "serve.log", ["--db", str(store), "--create", "--data-dir", str(data)], env)
+    for url in served:
+        yield {"url": url, "port": int(url.rsplit(":", 1)[1].strip("/")), "data": data, "marker": marker}
 
 
 def _get(url: str, host: str | None = None) -> int:

@@ -27,7 +27,7 @@ from workbench.calibration.fit import (
     quantile_bounds,
     youden,
 )
-from workbench.calibration.reps import LabelledRep, analyse_rows, check_values
+from workbench.calibration.reps import LabelledRep, analyse_rows, check_margin, check_values
 from workbench.data.labelled import ManifestRow
 from workbench.errors import WorkbenchError
 from workbench.exercises.catalogue import Constraint, Exercise, Reference
@@ -200,14 +200,7 @@ def _flagged(constraints: Sequence[Constraint], exercise: Exercise, rep: Labelle
 
 
 def _violates(c: Constraint, v: float) -> bool:
-    if c.kind == "stability":
-        return c.max_std_deg is not None and v > c.max_std_deg
-    if c.kind == "symmetry":
-        return c.max_diff_deg is not None and v > c.max_diff_deg
-    if c.bounds_deg is None:
-        return False
-    lo, hi = c.bounds_deg
-    return (lo is not None and v < lo) or (hi is not None and v > hi)
+    return bool(check_margin(c, v) > 0)  # NaN (a reference-relative check) is no violation here
 
 
 def fit_bounds(

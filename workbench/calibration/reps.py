@@ -93,7 +93,6 @@ def check_margins(reps: Sequence[LabelledRep], exercise: Exercise) -> dict[str, 
     """Per rule-file check: each rep's worst margin past its bounds (degrees; > 0 = violated, < 0 = inside
     by that much; NaN = not judged in that rep). Both sides of a ``both_sides`` check and both working
     sides of a unilateral move are the same rule-file check; a rep counts its worse side."""
-    by_id = {c.id: c for c in exercise.constraints}
     out: dict[str, FloatArray] = {}
     for c in exercise.constraints:
         key = base_id(c.id)
@@ -102,10 +101,10 @@ def check_margins(reps: Sequence[LabelledRep], exercise: Exercise) -> dict[str, 
         if lrep.rep is None:
             continue
         for cid, value in lrep.rep.check_values.items():
-            found = by_id.get(cid) or _mirrored(exercise, cid)
+            found = constraint_for(exercise, cid)
             if found is None:
                 continue
-            margin = _margin(found, value)
+            margin = check_margin(found, value)
             key = base_id(cid)
             if key in out and np.isfinite(margin):
                 prev = out[key][k]
@@ -116,7 +115,6 @@ def check_margins(reps: Sequence[LabelledRep], exercise: Exercise) -> dict[str, 
 def check_values(reps: Sequence[LabelledRep], exercise: Exercise, check: str) -> list[list[float]]:
     """Per rep, the values of one rule-file check in its written convention (one per side judged)."""
     spec = next(c for c in exercise.constraints if c.id == check)
-    by_id = {c.id: c for c in exercise.constraints}
     out: list[list[float]] = []
     for lrep in reps:
         vals = []
@@ -124,15 +122,19 @@ def check_values(reps: Sequence[LabelledRep], exercise: Exercise, check: str) ->
             for cid, value in lrep.rep.check_values.items():
                 if base_id(cid) != check:
                     continue
-                c = by_id.get(cid) or _mirrored(exercise, cid)
+                c = constraint_for(exercise, cid)
                 if c is not None:
                     vals.append(base_value(c, value, spec.dof))
         out.append(vals)
     return out
 
 
-def _mirrored(exercise: Exercise, cid: str) -> Constraint | None:
-    """A unilateral move's left-side check (``id@dof``) as the evaluator built it."""
+def constraint_for(exercise: Exercise, cid: str) -> Constraint | None:
+    """The check a rep's value was measured by: one of the exercise's, or a unilateral move's left-side copy
+    (``id@dof``) as the evaluator built it."""
+    for c in exercise.constraints:
+        if c.id == cid:
+            return c
     for c in exercise.constraints:
         m = c.mirrored()
         if m.id == cid:
@@ -140,13 +142,15 @@ def _mirrored(exercise: Exercise, cid: str) -> Constraint | None:
     return None
 
 
-def _margin(c: Constraint, value: float) -> float:
+def check_margin(c: Constraint, value: float) -> float:
+    """How far ``value`` lies past the check's bound (degrees; > 0 = violated; NaN for reference-relative
+    checks, whose bound moves with the reference)."""
     if c.kind == "stability":
         return value - (c.max_std_deg or 0.0)
     if c.kind == "symmetry":
         return value - (c.max_diff_deg or 0.0)
     if c.bounds_deg is None:
-        return float("nan")  # relative (tolerance) checks: their bound moves with the reference
+        return float("nan")
     lo, hi = c.bounds_deg
     parts = [lo - value] if lo is not None else []
     parts += [value - hi] if hi is not None else []

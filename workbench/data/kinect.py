@@ -29,7 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from workbench.errors import PoseFileError
-from workbench.pose.fk import ADULT, face_template, segment_frames, skel_landmarks, skel_to_mediapipe
+from workbench.pose.fk import ADULT, axis_rotation, face_template, segment_frames, skel_landmarks, skel_to_mediapipe
 from workbench.pose.landmarks import MP_INDEX, N_LANDMARKS, LandmarkTrack
 from workbench.skeleton import DOF_NAMES
 
@@ -116,7 +116,7 @@ def kinect_world(positions: FloatArray, angles_deg: FloatArray) -> FloatArray:
     rot: dict[str, FloatArray] = {}
     world = np.zeros_like(positions)
     for k, name in enumerate(KINECT_JOINTS):
-        local = _rz(a[:, k, 2]) @ _rx(a[:, k, 0]) @ _ry(a[:, k, 1])
+        local = axis_rotation(2, a[:, k, 2]) @ axis_rotation(0, a[:, k, 0]) @ axis_rotation(1, a[:, k, 1])
         if name == "Waist":
             rot[name], world[:, k] = local, positions[:, k]
             continue
@@ -250,25 +250,7 @@ def unobserved_mask() -> NDArray[np.bool_]:
     return np.array([name in KINECT_UNOBSERVED for name in DOF_NAMES])
 
 
-# ------------------------------------------------------------------------------------------ rotations
-
-
-def _rx(a: FloatArray) -> FloatArray:
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([np.stack([o, z, z], -1), np.stack([z, c, -s], -1), np.stack([z, s, c], -1)], -2)
-
-
-def _ry(a: FloatArray) -> FloatArray:
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([np.stack([c, z, s], -1), np.stack([z, o, z], -1), np.stack([-s, z, c], -1)], -2)
-
-
-def _rz(a: FloatArray) -> FloatArray:
-    c, s = np.cos(a), np.sin(a)
-    o, z = np.ones_like(a), np.zeros_like(a)
-    return np.stack([np.stack([c, -s, z], -1), np.stack([s, c, z], -1), np.stack([z, z, o], -1)], -2)
+# -------------------------------------------------------------------------------------------- helpers
 
 
 def _unit(v: FloatArray) -> FloatArray:

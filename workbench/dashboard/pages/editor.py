@@ -609,13 +609,20 @@ class EditorPage(pn.viewable.Viewer):
         for d in self._cal_dirs:
             shutil.rmtree(d, ignore_errors=True)
 
-    def _assess(self, label: str = "assessed") -> None:
+    def _cal_inputs(self) -> tuple[Any, str, Any, str] | None:
+        """The manifest's rows, the exercise, the store and the manifest path; None when busy or refused."""
         if self._cal_busy():
-            return
+            return None
         rows = self._cal_rows()
         if rows is None:
+            return None
+        return rows, self.exercise.value, self.state.database(), str(self.cal_manifest.value).strip()
+
+    def _assess(self, label: str = "assessed") -> None:
+        inputs = self._cal_inputs()
+        if inputs is None:
             return
-        key, db, manifest = self.exercise.value, self.state.database(), str(self.cal_manifest.value).strip()
+        rows, key, db, manifest = inputs
 
         def task(job: cv.Job) -> cv.AssessmentView:
             return cv.assess_exercise(db, rows, key, manifest=manifest, label=label, progress=job.progress("assessing"))
@@ -632,12 +639,10 @@ class EditorPage(pn.viewable.Viewer):
         self._assess(label=f"after {what}")
 
     def _calibrate(self) -> None:
-        if self._cal_busy():
+        inputs = self._cal_inputs()
+        if inputs is None:
             return
-        rows = self._cal_rows()
-        if rows is None:
-            return
-        key, db, manifest = self.exercise.value, self.state.database(), str(self.cal_manifest.value).strip()
+        rows, key, db, manifest = inputs
         author, note = self.author.value or "", self.note.value or ""
 
         def task(job: cv.Job) -> cv.CalibrationOutcome:
