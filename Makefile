@@ -25,10 +25,10 @@ APT_PACKAGES := chromium wordnet-base wordnet-sense-index
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: help setup apt run serve test lint bench clean
+.PHONY: help setup apt run serve lab test lint bench clean
 
 help:
-	@echo "targets: setup run serve test lint bench clean"
+	@echo "targets: setup run serve lab test lint bench clean"
 
 setup: $(STAMP)
 
@@ -70,9 +70,18 @@ run: setup
 serve: setup
 	$(VENV)/bin/biocoach serve
 
+# The notebooks in JupyterLab on http://127.0.0.1:$(LAB_PORT)/ (no browser opened; the URL with its token is
+# printed). The server runs on this venv's python, so its "Python 3" kernel is the project's. Ctrl-C stops it.
+LAB_PORT ?= 8888
+lab: setup
+	cd notebooks && ../$(VENV)/bin/jupyter lab --ip=127.0.0.1 --port=$(LAB_PORT) --no-browser \
+		$(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
+
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy workbench
+	$(VENV)/bin/lint-imports
 
 # The whole suite, slow, server and browser tests included. No test collected (exit 5) is a failure.
 test: setup lint

@@ -49,8 +49,8 @@ def main(synthetic: bool = False) -> dict[str, float]:
     from workbench.calibration.calibrate import calibrate
     from workbench.data.kinect import read_kinect_table
     from workbench.data.labelled import import_uiprmd, read_manifest
-    from workbench.io.posefile import load_npz
     from workbench.motion.analysis import analyze
+    from workbench.pose.posefile import load_npz
     from workbench.store.database import Database
     from workbench.store.seed import init_from_references, load_store_catalogue
 

@@ -5,7 +5,7 @@ run: one plain Hugging Face forward step with a KV cache (what a naive streaming
 re-encoding a 150-token context (what prepending C_motion at every step would pay).
 
 The loop runs a 60 s synthetic squat (pose-only: black frames for the backbone, as the CLI does for pose
-files) through ``workbench.model.loop.run_coach``, ``--repeats`` times; the per-step times come from the coach
+files) through ``workbench.coach.loop.run_coach``, ``--repeats`` times; the per-step times come from the coach
 itself. Also printed: the steps that append a refreshed C_motion (a rep completed), the cost of one utterance
 token (full vocabulary), the backbone on real-sized frames, and the real-time factor (session seconds per
 second of coach compute). Usage: ``.venv/bin/python bench/bench_coach.py [--repeats 3] [--threads 2]``.
@@ -46,7 +46,7 @@ class _Paced:
     def name(self) -> str:
         return str(self.coach.name)
 
-    def reset(self, exercise: str, context_morph: str) -> None:
+    def reset(self, exercise: Any, context_morph: str) -> None:
         self.coach.reset(exercise, context_morph)
         self.next_at = time.perf_counter()
 
@@ -63,15 +63,15 @@ def main() -> dict[str, Any]:
     ap.add_argument("--seconds", type=float, default=60.0)
     ap.add_argument("--weights", default="int8,bfloat16,float32", help="decoder weight formats to compare")
     args = ap.parse_args()
-    from workbench.model.stream import auto_threads
+    from workbench.coach.neural import auto_threads
 
     args.threads = args.threads or auto_threads()
     torch.set_num_threads(args.threads)
+    from workbench.coach.loop import run_coach
+    from workbench.coach.neural import NeuralCoach, default_config
     from workbench.exercises import load_catalogue
     from workbench.llm import load_causal_lm
-    from workbench.model.loop import run_coach
     from workbench.model.modeling_coach import CoachModel
-    from workbench.model.stream import NeuralCoach, default_config
     from workbench.pose.synthetic import Fault, synthesize
 
     lm = load_causal_lm()
@@ -104,7 +104,7 @@ def main() -> dict[str, Any]:
         runs = []
         for _ in range(args.repeats):
             t = time.perf_counter()
-            run_coach(coach, track, "squat", context_morph="User body: height 1.78m, mass 73.2kg.")
+            run_coach(coach, track, ex, context_morph="User body: height 1.78m, mass 73.2kg.")
             wall = time.perf_counter() - t
             runs.append(
                 {
@@ -129,7 +129,7 @@ def main() -> dict[str, Any]:
     paced = _Paced(coach)
     short, _ = synthesize(ex, 8, period_s=2.5, noise_deg=2.0, rest_s=0.0, seed=1,
                           faults=(Fault("shallow", (1, 4, 7), 30),))  # fmt: skip
-    run_coach(paced, short, "squat", context_morph="User body: height 1.78m, mass 73.2kg.")
+    run_coach(paced, short, ex, context_morph="User body: height 1.78m, mass 73.2kg.")
     live_wait = list(coach.stats.wait_ms)
     live_steps = list(coach.stats.step_ms)
 

@@ -16,11 +16,11 @@ from common import hour_track, one_core
 
 def main() -> dict[str, float]:
     one_core()
+    from workbench.coach.loop import CoachStream
+    from workbench.coach.rule_coach import RuleCoach
     from workbench.exercises import load_catalogue
-    from workbench.io.posefile import load_npz
-    from workbench.model.loop import CoachStream
-    from workbench.model.rule_coach import RuleCoach
     from workbench.motion.tracker import StreamingTracker
+    from workbench.pose.posefile import load_npz
 
     with tempfile.TemporaryDirectory() as tmp:
         track = load_npz(hour_track(Path(tmp) / "hour.npz"))

@@ -27,7 +27,7 @@ def main() -> dict[str, float]:
     from workbench.dashboard.pages.clip import ClipPage, salient_angles
     from workbench.dashboard.state import AppState
     from workbench.exercises import load_catalogue
-    from workbench.io.posefile import save_npz
+    from workbench.pose.posefile import save_npz
     from workbench.pose.synthetic import synthesize
 
     pn.extension("plotly", "tabulator")

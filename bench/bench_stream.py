@@ -17,8 +17,8 @@ from common import hour_track, one_core
 def main() -> dict[str, float]:
     one_core()
     from workbench.exercises import load_catalogue
-    from workbench.io.posefile import load_npz
     from workbench.motion.tracker import StreamingTracker
+    from workbench.pose.posefile import load_npz
 
     with tempfile.TemporaryDirectory() as tmp:
         track = load_npz(hour_track(Path(tmp) / "hour.npz", seconds=600.0))

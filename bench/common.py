@@ -38,7 +38,7 @@ def hour_track(path: Path, seconds: float = 3600.0) -> Path:
     if path.exists():
         return path
     from workbench.exercises import load_catalogue
-    from workbench.io.posefile import save_npz
+    from workbench.pose.posefile import save_npz
     from workbench.pose.synthetic import Fault, synthesize
 
     ex = load_catalogue().get("squat")

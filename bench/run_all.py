@@ -5,6 +5,7 @@ import bench_cache
 import bench_calibrate
 import bench_coach_rule
 import bench_dashboard
+import bench_dashboard_browser
 import bench_help
 import bench_offline
 import bench_stream
@@ -18,5 +19,6 @@ if __name__ == "__main__":
     bench_video.main()
     bench_cache.main()
     bench_dashboard.main()
+    bench_dashboard_browser.main()
     bench_batch.main()
     bench_calibrate.main()

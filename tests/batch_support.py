@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def make_clips(folder: Path, n: int, *, reps: int = 3, first_seed: int = 0) -> list[Path]:
     """``n`` squat sessions (3 reps, 2° noise): every clip has its own bytes, hence its own content hash."""
     from workbench.exercises import load_catalogue
-    from workbench.io.posefile import save_npz
+    from workbench.pose.posefile import save_npz
     from workbench.pose.synthetic import synthesize
 
     folder.mkdir(parents=True, exist_ok=True)

@@ -29,7 +29,7 @@ def tiny_lm(seed: int = 0, vocab: int = 49152) -> Any:
 
 
 def tiny_config(lm: Any, **overrides: Any) -> Any:
-    from workbench.model.stream import default_config
+    from workbench.coach.neural import default_config
 
     base = {"d_vis": 64, "backbone_channels": (8, 8, 16, 32), "selector_hidden": (512, 256), "context_window": 512}
     base.update(overrides)

@@ -1,7 +1,9 @@
 """A store with a known review history (no Label Studio needed), shared by the review unit and UI tests.
 
-Two reviewers on three squat segments whose proposal is P (9 joints); see tests/integration/test_label_studio.py
-for the hand computation: kappa = 804/1044 = 0.770, precision 32/36 = 0.889, recall 32/33 = 0.970.
+Two reviewers on three squat segments whose proposal is P (9 joints, of which the model itself named femur_r and
+thorax; the catalogue filled in the other 7). Kappa = 804/1044 = 0.770 (hand computation in
+tests/integration/test_label_studio.py). Proposal quality counts the model's own joints only: tp 2+1+1+2 = 6,
+fp 0+1+1+0 = 2 (thorax dropped by A2 and B1), fn 7+8+5+7 = 27 → precision 6/8 = 0.750, recall 6/33 = 0.182.
 """
 
 from __future__ import annotations

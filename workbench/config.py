@@ -20,7 +20,7 @@ SEARCH = ("./biocoach.yaml", "~/.config/biocoach/config.yaml")
 
 # What each user-supplied file is, and where it comes from (the project never fetches any of them).
 WHERE = {
-    "smpl_model": "the SMPL body model (.npz with v_template, shapedirs, f), from https://smpl.is.tue.mpg.de "
+    "smpl_model": "the SMPL body model (.npz or chumpy-free .pkl; run through smplx), from https://smpl.is.tue.mpg.de "
     "(free registration; SKEL reuses SMPL's betas)",
     "hsmr_checkpoint": "the HSMR checkpoint, linked from https://github.com/IsshikiHugh/HSMR (about 2.5 GB)",
     "hsmr_code": "a checkout of https://github.com/IsshikiHugh/HSMR with its requirements installed",

@@ -17,20 +17,25 @@ from collections.abc import Callable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from workbench import __version__
+from workbench.body.measurements import estimate_body
+from workbench.body.reprojection import SkeletonFit, fit_skeleton
+from workbench.coach.coaching import Coach
+from workbench.coach.feedback import clip_feedback
+from workbench.config import load_config
+from workbench.exercises import load_catalogue
+from workbench.exercises.catalogue import Catalogue, Exercise
+from workbench.motion.analysis import analyze, analyze_streaming
+from workbench.motion.results import Analysis
 from workbench.pose.backends import Backend, PoseEstimate, detect_backend, estimate_pose, pose_cache_params
 from workbench.pose.track import check_track
 from workbench.progress import ProgressCallback, terminal_progress
-
-if TYPE_CHECKING:
-    from workbench.exercises.catalogue import Exercise
-    from workbench.model.coaching import Coach
-    from workbench.motion.results import Analysis
-    from workbench.motion.results import FeedbackEvent as AnalysisFeedback
-    from workbench.pose.reprojection import SkeletonFit
-    from workbench.store.database import Database
+from workbench.store.clips_repo import sha256_file
+from workbench.store.database import Database
+from workbench.store.review_labels import reviewed_salient, salient_joints_for_clip
+from workbench.store.seed import init_from_references, load_store_catalogue
 
 CACHED_BACKENDS = frozenset({"mediapipe", "landmarks", "hsmr"})  # the expensive or derived ones
 
@@ -41,13 +46,12 @@ class ClipResult:
     estimate: PoseEstimate
     timings_s: dict[str, float] = field(default_factory=dict)
     cache_hit: bool = False
+    exercise: Exercise | None = None  # the exercise as resolved for this analysis (the store's versions then)
+    fit: SkeletonFit | None = None  # the fitted SKEL skeleton in the image (body.reprojection), when there is one
 
 
 def default_database(path: str | Path | None = None) -> Database:
     """The store: ``path``, else ``$BIOCOACH_DB``, else db/biocoach.duckdb; created and seeded on first use."""
-    from workbench.store.database import Database
-    from workbench.store.seed import init_from_references
-
     db = Database(path or os.environ.get("BIOCOACH_DB") or None)
     with db.store() as store:
         empty = store.status().counts.get("exercises", 0) == 0
@@ -59,14 +63,19 @@ def default_database(path: str | Path | None = None) -> Database:
 def resolve(exercise: str, db: Database | None) -> tuple[Exercise, dict[str, Any]]:
     """The exercise's rules from the store's current versions (with their provenance) or from references/."""
     if db is None:
-        from workbench.exercises import load_catalogue
-
         return load_catalogue().get(exercise), {"rules_from": "references/ (no store)"}
-    from workbench.store.seed import load_store_catalogue
-
     store_catalogue = load_store_catalogue(db)
     ex = store_catalogue.catalogue.get(exercise)
     return ex, store_catalogue.provenance(ex.key)
+
+
+def resolve_catalogue(db: Database | None) -> tuple[Catalogue, Callable[[str], dict[str, Any]]]:
+    """Every exercise as the store has it now (or as references/ has it, without a store), and a function
+    giving an exercise's provenance (its store versions)."""
+    if db is None:
+        return load_catalogue(), lambda key: {"rules_from": "references/ (no store)"}
+    store_catalogue = load_store_catalogue(db)
+    return store_catalogue.catalogue, store_catalogue.provenance
 
 
 def analyze_clip(
@@ -86,9 +95,11 @@ def analyze_clip(
     need_landmarks: bool = False,
     coach: Coach | None = None,
     outputs: Callable[[ClipResult], None] | None = None,
+    record: bool = True,
 ) -> ClipResult:
-    """Pose (cached when a store is used) → body → motion analysis, with full provenance. With a ``coach``,
-    the feedback is that coach's, run through the 4 Hz streaming loop (``workbench.model.loop``).
+    """Pose (cached when a store is used) → body → motion analysis → feedback, with full provenance. The
+    feedback is the ``coach``'s, run through the 4 Hz streaming loop (``workbench.coach.loop``); without one,
+    the rule coach's per-rep review (``workbench.coach.feedback``).
 
     ``height_m`` / ``mass_kg``: the user's stated height and mass; a stated height replaces the camera's
     estimate and rescales every body length (workbench.body). ``progress``: a callback told the frames done,
@@ -97,7 +108,10 @@ def analyze_clip(
 
     ``outputs``: writes what the caller makes of the result (the CLI's JSON, pose file, overlay); with a store,
     the run is recorded as succeeded only after it returns (as failed, with the error, if it raises), and the
-    result's provenance names the run's id before it is called."""
+    result's provenance names the run's id before it is called.
+
+    ``record=False``: the store still gives the rules, thresholds, reference, pose cache and reviewed salient
+    joints, but no run is recorded (the app opening its bundled example, overlays: not runs anyone asked for)."""
     timings: dict[str, float] = {}
     start = time.perf_counter()
     database = default_database() if db == "default" else (None if db is None else _as_db(db))
@@ -109,28 +123,28 @@ def analyze_clip(
     report = terminal_progress() if progress is True else (progress or None)
     estimate, hit, clip_hash = _pose(path, kind, database, report, config_path, need_landmarks)
     check_track(estimate.track, str(path))  # within the input limits (workbench.limits), named by the input
-    estimate.fit = skeleton_fit(estimate)
+    fit = skeleton_fit(estimate)
     timings["pose_s"] = time.perf_counter() - t0
     reviewed = None
     if salient is None and database is not None:  # experts' accepted salient joints for this clip, if any
         salient, reviewed = _reviewed_salient(database, clip_hash or _sha256(path), ex.key)
     t0 = time.perf_counter()
     body = _body(estimate, body_model, mass_kg, config_path, height_m)
-    from workbench.motion.analysis import analyze, analyze_streaming
-
     run = analyze_streaming if stream else analyze
     analysis = run(estimate.track, ex, salient=salient, min_confidence=min_confidence, body=body)
     timings["analysis_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    analysis.feedback = clip_feedback(coach, estimate.track, ex, context_morph=analysis.context_morph,
+                                      reps=analysis.reps, video=estimate.video, salient=salient,
+                                      min_confidence=min_confidence)  # fmt: skip
     if coach is not None:
-        t0 = time.perf_counter()
-        analysis.feedback = _coach_feedback(coach, estimate, ex, analysis.context_morph, salient, min_confidence)
         analysis.provenance["coach"] = coach.name
         # A neural coach says whether it is trained, where its salient joints came from and how it decoded.
         details = getattr(coach, "provenance", None)
         if isinstance(details, dict):
             analysis.provenance["coach_details"] = json.loads(json.dumps(details, default=str))
         timings["coach_s"] = time.perf_counter() - t0
-    analysis.pose_fit = estimate.fit.summary() if estimate.fit is not None else None
+    analysis.pose_fit = fit.summary() if fit is not None else None
     analysis.prepend_warnings(estimate.warnings)
     analysis.provenance.update(versions)
     analysis.provenance.update(
@@ -140,8 +154,9 @@ def analyze_clip(
     if reviewed is not None:
         analysis.provenance["salient_joints_from"] = reviewed
     timings["total_s"] = time.perf_counter() - start
-    result = ClipResult(analysis=analysis, estimate=estimate, timings_s=timings, cache_hit=hit)
-    if database is None:
+    result = ClipResult(analysis=analysis, estimate=estimate, timings_s=timings, cache_hit=hit, exercise=ex,
+                        fit=fit)
+    if database is None or not record:
         if outputs is not None:
             outputs(result)
         return result
@@ -162,8 +177,6 @@ def analyze_clip(
 def _reviewed_salient(db: Database, clip_hash: str, exercise: str) -> tuple[tuple[str, ...] | None, str | None]:
     """The union of the clip's expert-accepted salient joints (workbench.review) and a provenance note naming
     the labels; (None, None) when no expert has validated any."""
-    from workbench.review.labels import reviewed_salient, salient_joints_for_clip
-
     if not clip_hash:
         return None, None
     return reviewed_salient(salient_joints_for_clip(db, clip_hash, exercise)[1])
@@ -177,8 +190,6 @@ def _pose(path: Path, kind: str, db: Database | None, progress: ProgressCallback
           config_path: str | Path | None, need_landmarks: bool) -> tuple[PoseEstimate, bool, str | None]:  # fmt: skip
     if db is None or kind not in CACHED_BACKENDS or not path.is_file():
         return estimate_pose(path, kind, progress=progress, config_path=config_path), False, None  # type: ignore[arg-type]
-    from workbench.store.repositories import sha256_file
-
     params = pose_cache_params()
     clip_hash = sha256_file(path)  # registered below only with its pose: a clip that fails leaves no row
     with db.store() as store:
@@ -208,27 +219,9 @@ def _pose(path: Path, kind: str, db: Database | None, progress: ProgressCallback
 def skeleton_fit(estimate: PoseEstimate) -> SkeletonFit | None:
     """The fitted SKEL skeleton in the image and its reprojection error (``pose.reprojection``), for tracks
     made from image landmarks; None otherwise (pose files, HSMR, landmarks without image coordinates)."""
-    from workbench.pose.reprojection import fit_skeleton  # scipy via filtering: kept off the import path
-
     if estimate.landmarks is None or estimate.backend not in ("mediapipe", "landmarks"):
         return None
     return fit_skeleton(estimate.track, estimate.landmarks)
-
-
-def _coach_feedback(coach: Coach, estimate: PoseEstimate, ex: Exercise, context_morph: str,
-                    salient: Sequence[str] | None, min_confidence: float) -> list[AnalysisFeedback]:  # fmt: skip
-    """The coach's events over the clip. A coach that wants video frames says at what rate (``video_fps``)."""
-    from workbench.model.loop import feedback_events, run_coach
-
-    video_fps = getattr(coach, "video_fps", None)
-    frames = None
-    if video_fps and estimate.video is not None:
-        from workbench.io.video import iter_frames
-
-        frames = ((f.t_s, f.rgb) for f in iter_frames(estimate.video, fps=float(video_fps)))
-    events = run_coach(coach, estimate.track, ex, context_morph=context_morph, frames=frames, salient=salient,
-                       min_confidence=min_confidence)  # fmt: skip
-    return feedback_events(events)
 
 
 def _body(estimate: PoseEstimate, body_model: Path | None, mass_kg: float | None,
@@ -236,12 +229,10 @@ def _body(estimate: PoseEstimate, body_model: Path | None, mass_kg: float | None
     """Body measurements for C_morph: from the shape and a body model when both exist, else the landmarks;
     a height the user states rescales them. Only the warnings of the way go to the pipeline's list: the
     measurement's own travel with it, and the analysis lists those (once)."""
-    from workbench.body.measurements import estimate_body
-    from workbench.body.model_file import load_body_model
-    from workbench.config import load_config
+    from workbench.body.smplx_model import load_smplx_model  # torch: only when a body is measured
 
     model_path = body_model or load_config(config_path).smpl_model
-    model = load_body_model(model_path) if model_path is not None and estimate.track.betas is not None else None
+    model = load_smplx_model(model_path) if model_path is not None and estimate.track.betas is not None else None
     body, warnings = estimate_body(betas=estimate.track.betas, landmarks=estimate.landmarks, model=model,
                                    mass_kg=mass_kg, height_m=height_m)  # fmt: skip
     estimate.warnings += warnings
@@ -258,11 +249,6 @@ def _record_run(db: Database, ex: Exercise, estimate: PoseEstimate, versions: di
                 error: str | None = None) -> int:  # fmt: skip
     """A run record with its provenance and its feedback events (one per flawed rep, with the evidence), in one
     transaction: succeeded, or failed with ``error``."""
-    from workbench.store.repositories import FeedbackEvent
-
-    events = [FeedbackEvent(message=f.text, severity="warning" if f.kind in (None, "corrective") else "info",
-                            rep=_event_rep(f), t_s=f.t_s, constraint_id=_event_check(f), payload=_event_payload(f))
-              for f in analysis.feedback]  # fmt: skip
     config = {"exercise": ex.key, "backend": estimate.backend}
     if analysis.provenance.get("coach"):
         config["coach"] = analysis.provenance["coach"]
@@ -275,27 +261,8 @@ def _record_run(db: Database, ex: Exercise, estimate: PoseEstimate, versions: di
         )  # fmt: skip
         store.runs.finish(run_id, status="failed" if error else "succeeded", timings=timings, error=error)
         if error is None:
-            store.runs.add_feedback(run_id, events)
+            store.runs.add_feedback(run_id, analysis.feedback)
     return run_id
-
-
-def _event_rep(f: AnalysisFeedback) -> int | None:
-    rep = (f.details or {}).get("rep")
-    return int(rep) if rep is not None else None
-
-
-def _event_check(f: AnalysisFeedback) -> str | None:
-    """The first evidence tag's check ("rep 3: knee_depth" → "knee_depth")."""
-    tag = f.evidence[0] if f.evidence else ""
-    return tag.split(": ", 1)[1] if ": " in tag else None
-
-
-def _event_payload(f: AnalysisFeedback) -> dict[str, Any]:
-    """``evidence`` stays the list of tags (runs are compared by it); a coach's event adds what it knew."""
-    payload: dict[str, Any] = {"evidence": f.evidence}
-    if f.kind is not None:
-        payload.update(kind=f.kind, n_tokens=f.n_tokens, step=f.step, details=f.details)
-    return payload
 
 
 def _sha256(path: Path) -> str:

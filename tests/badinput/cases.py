@@ -234,7 +234,7 @@ def good_pose(folder: Path) -> Path:
     path = folder / "good.npz"
     if not path.exists():
         from workbench.exercises import load_catalogue
-        from workbench.io.posefile import save_npz
+        from workbench.pose.posefile import save_npz
         from workbench.pose.synthetic import synthesize
 
         track, _ = synthesize(load_catalogue().get("squat"), 3, noise_deg=1.0, seed=0)

@@ -75,7 +75,7 @@ def test_limits_come_from_the_configuration_file(tmp_path: Path) -> None:
 def test_a_raised_limit_lets_the_input_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
     """The probe's 5 MB source string: refused by default, accepted (and kept whole) with the limit raised."""
-    from workbench.io.posefile import load_npz
+    from workbench.pose.posefile import load_npz
 
     monkeypatch.setenv("BIOCOACH_DB", str(tmp_path / "s.duckdb"))
     path = tmp_path / "long_source.npz"

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from workbench.config import current_limits
 from workbench.errors import PoseFileError
-from workbench.io.posefile import load_npz
+from workbench.pose.posefile import load_npz
 from workbench.skeleton import N_DOFS
 from workbench.store.database import ValidationError
 from workbench.store.rules import read_rule_file

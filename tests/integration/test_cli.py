@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import squat_track
-from workbench.io.posefile import save_npz
+from workbench.pose.posefile import save_npz
 
 BIOCOACH = [sys.executable, "-m", "workbench.cli"]
 

@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from workbench.exercises.catalogue import load_catalogue
-from workbench.io.amc import LabelSegment, read_amc, segments
-from workbench.io.amc import cut as cut_track
 from workbench.motion.analysis import analyze
+from workbench.pose.amc import LabelSegment, read_amc, segments
+from workbench.pose.amc import cut as cut_track
 from workbench.pose.track import PoseTrack
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "cmu_mocap6"

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import SHARED
 from workbench.exercises import load_catalogue
-from workbench.io.posefile import save_npz
+from workbench.pose.posefile import save_npz
 from workbench.pose.synthetic import Fault, synthesize
 from workbench.skeleton import dof
 
@@ -68,9 +68,9 @@ def test_coach_on_a_faulty_synthetic_squat(faulty_squat: Path, tmp_path: Path) -
     with Database(os.environ["BIOCOACH_DB"]).store() as store:
         stored = store.runs.feedback(doc["provenance"]["run_id"])
         run_record = store.runs.get(doc["provenance"]["run_id"])
-    assert [e.message for e in stored] == [f["text"] for f in feedback]
-    assert [e.payload["kind"] for e in stored] == [f["kind"] for f in feedback]  # type: ignore[index]
-    assert [e.rep for e in stored if e.severity == "warning"] == [2, 5]
+    assert [e.text for e in stored] == [f["text"] for f in feedback]
+    assert [e.kind for e in stored] == [f["kind"] for f in feedback]
+    assert [(e.details or {}).get("rep") for e in stored if e.kind == "corrective"] == [2, 5]
     assert run_record.config["coach"] == "rule"
 
 
@@ -116,6 +116,6 @@ def test_neural_model_runs_through_the_same_loop(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert doc["provenance"]["coach"] not in ("", "rule") and isinstance(doc["feedback"], list)
     details = doc["provenance"]["coach_details"]  # an untrained model says so in the JSON, not only on stderr
-    assert details["trained"] is False and details["salient_joints_source"] == "catalogue default"
+    assert details["trained"] is False and details["salient_joints_source"] == "the exercise's salient joints"
     for f in doc["feedback"]:
         assert f["t_s"] * 4 == f["step"] and f["n_tokens"] <= 128

@@ -12,7 +12,8 @@ salient joints {pelvis, ankles, lumbar} = 9 joints of 24.
   segment 2: A = P − {thorax} + {head}, B = P               → 22 agree; A yes 9, B yes 9
   pooled: n = 48, p_o = 43/48, p_A = 18/48, p_B = 15/48, p_e = (18·15 + 30·33)/48² = 1260/2304
   kappa = (2064 − 1260) / (2304 − 1260) = 804/1044 = 0.7701
-Proposal vs expert (A1, A2, B1, B2; A3 is rejected): tp 9+8+6+9 = 32, fp 0+1+3+0 = 4, fn 0+1+0+0 = 1.
+Proposal vs expert (A1, A2, B1, B2; A3 is rejected), on the model's own joints M = {hips, knees, thorax} (5; the
+catalogue's 4 fill-ins are counted apart): tp 5+4+4+5 = 18, fp 0+1+1+0 = 2, fn 4+5+2+4 = 15.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ import pytest
 from workbench.llm.client import Completion
 from workbench.review.agreement import agreement
 from workbench.review.client import LabelStudioClient, LabelStudioUnavailable
-from workbench.review.labels import accepted_joint_roles, accepted_salient_labels
 from workbench.review.proposals import propose_roles, propose_salient
 from workbench.review.server import LABEL_STUDIO_BIN, LabelStudioServer, free_port, start_server
-from workbench.review.sync import PROJECTS, pull, push, roles_result, salient_result
+from workbench.review.sync import PROJECTS, project_spec, pull, push, roles_result, salient_result
 from workbench.skeleton import JOINT_NAMES
 from workbench.store.database import Database
+from workbench.store.review_labels import accepted_joint_roles, accepted_salient_labels
 from workbench.store.reviews import ReviewRepository
 from workbench.store.seed import init_from_references
 
@@ -45,6 +46,8 @@ REPO = Path(__file__).resolve().parents[2]
 P = ("pelvis", "femur_r", "tibia_r", "talus_r", "femur_l", "tibia_l", "talus_l", "lumbar_body", "thorax")
 A2 = (*(j for j in P if j != "thorax"), "head")
 B1 = tuple(j for j in P if j not in ("thorax", "talus_r", "talus_l"))
+SALIENT = project_spec("salient", "squat").title  # a synthetic squat observes every channel
+ROLES = PROJECTS["roles"][0]
 
 
 class ScriptedLLM:
@@ -91,15 +94,20 @@ def _client(server: LabelStudioServer, **kw: Any) -> LabelStudioClient:
 
 
 def _tasks(client: LabelStudioClient, kind: str) -> list[dict[str, Any]]:
-    project = client.find_project(PROJECTS[kind][0])
+    project = client.find_project(SALIENT if kind == "salient" else ROLES)
     assert project is not None
     return sorted(client.tasks(int(project["id"])), key=lambda t: float(t["data"].get("start_s") or 0))
 
 
-def _served(client: LabelStudioClient, url: str) -> bytes:
-    """What Label Studio's local-files storage serves for a task's media URL."""
+def _served(server: LabelStudioServer, url: str) -> bytes:
+    """What Label Studio's local-files storage serves for a task's media URL (its #t= fragment stays in the
+    browser); a plain GET with the token, as the labeling page's own requests are (no SDK call serves media)."""
+    import httpx
+
     assert url.startswith("/data/local-files/?d=")
-    return client.request_bytes("GET", "/data/local-files/", query={"d": url.split("d=", 1)[1]})
+    reply = httpx.get(server.url + url.split("#", 1)[0], headers={"Authorization": f"Token {server.credentials.token}"})
+    assert reply.status_code == 200
+    return reply.content
 
 
 def _label_rows(db: Database) -> list[tuple[Any, ...]]:
@@ -110,7 +118,7 @@ def _label_rows(db: Database) -> list[tuple[Any, ...]]:
 
 def test_review_loop(ls: LabelStudioServer, tmp_path: Path) -> None:
     from workbench.exercises import load_catalogue
-    from workbench.io.posefile import save_npz
+    from workbench.pose.posefile import save_npz
     from workbench.pose.synthetic import synthesize
 
     db = Database(tmp_path / "review.duckdb")
@@ -135,18 +143,20 @@ def test_review_loop(ls: LabelStudioServer, tmp_path: Path) -> None:
     client = _client(ls)
     first = push(db, client, ls.data_dir)
     second = push(db, client, ls.data_dir)
-    assert first.created == {PROJECTS["salient"][0]: 3, PROJECTS["roles"][0]: 1}
-    assert second.created == {PROJECTS["salient"][0]: 0, PROJECTS["roles"][0]: 0}
-    assert second.existing == {PROJECTS["salient"][0]: 3, PROJECTS["roles"][0]: 1}
+    assert first.created == {SALIENT: 3, ROLES: 1}
+    assert second.created == {SALIENT: 0, ROLES: 0}
+    assert second.existing == {SALIENT: 3, ROLES: 1}
     with db.session() as s:
         assert s.all("SELECT count(*), count(DISTINCT task_id) FROM review_tasks") == [(4, 4)]
     tasks, role_tasks = _tasks(client, "salient"), _tasks(client, "roles")
     assert len(tasks) == 3 and len(role_tasks) == 1
     assert [t["data"]["proposal_id"] for t in tasks] == [p.id for p in report.created]
     assert tasks[0]["predictions"][0]["result"] == salient_result(P)
+    first = tasks[0]["data"]
+    assert first["fps"] == 30.0 and first["video"].endswith(f"#t={first['start_s']:.3f}")  # its rate, its segment
     # media the server itself serves: the video bytes and the angle CSV (time + the 24 joints)
-    assert _served(client, tasks[0]["data"]["video"]) == video.read_bytes()
-    csv_lines = _served(client, tasks[0]["data"]["angles"]).decode().splitlines()
+    assert _served(ls, tasks[0]["data"]["video"]) == video.read_bytes()
+    csv_lines = _served(ls, tasks[0]["data"]["angles"]).decode().splitlines()
     assert csv_lines[0].split(",") == ["time_s", *JOINT_NAMES]
     assert len(csv_lines) == track.q.shape[0] + 1
 
@@ -204,12 +214,14 @@ def test_review_loop(ls: LabelStudioServer, tmp_path: Path) -> None:
     figures = agreement(db)
     assert figures.kappa_salient.n_tasks == 2 and figures.kappa_salient.n_decisions == 48
     assert figures.kappa_salient.value == pytest.approx(804 / 1044)
-    assert (figures.overall.tp, figures.overall.fp, figures.overall.fn) == (32, 4, 1)
-    assert figures.per_exercise["squat"].precision == pytest.approx(32 / 36)
+    assert (figures.overall.tp, figures.overall.fp, figures.overall.fn) == (18, 2, 15)
+    assert figures.per_exercise["squat"].precision == pytest.approx(18 / 20)
     assert figures.per_joint["thorax"].precision == pytest.approx(2 / 4)  # A1, B2 kept it; A2, B1 dropped it
-    assert figures.per_joint["talus_r"].precision == pytest.approx(3 / 4)  # only B1 dropped it
+    assert figures.per_joint["talus_r"].precision is None  # a catalogue fill-in: not the model's proposal
+    assert (figures.catalogue_filled, figures.catalogue_kept) == (16, 14)  # B1 dropped both ankles
     assert figures.per_joint["head"].recall == 0.0
-    assert figures.roles_kept["squat"] == pytest.approx(22 / 24)
+    assert figures.roles_kept["squat"] == pytest.approx(8 / 8)  # the model's 8 roles; A changed 2 catalogue ones
+    assert figures.roles_catalogue_kept["squat"] == pytest.approx(14 / 16)
     assert figures.status_counts == {"accepted": 2, "corrected": 3, "rejected": 1}
 
     # --- a reviewer changes their mind: a new version, history kept

@@ -42,45 +42,45 @@ def test_fast_decoder_matches_hf_and_int8_keeps_the_greedy_token(smollm: object)
 
 
 def test_untrained_neural_coach_runs_a_session_and_says_so(smollm: object) -> None:
+    from workbench.coach.loop import run_coach
+    from workbench.coach.neural import UNTRAINED_NOTE, load_neural_coach
     from workbench.exercises import load_catalogue
-    from workbench.model.loop import run_coach
-    from workbench.model.stream import UNTRAINED_NOTE, load_neural_coach
     from workbench.pose.synthetic import Fault, synthesize
 
-    coach = load_neural_coach(Config(), "squat")
+    coach = load_neural_coach(Config())
     assert coach.provenance["trained"] is False and UNTRAINED_NOTE in coach.provenance["notes"]
     assert coach.decoder.quantized
     track, _ = synthesize(load_catalogue().get("squat"), 3, period_s=2.0, seed=0,
                           faults=(Fault("shallow", (1,), 30),))  # fmt: skip
-    events = run_coach(coach, track, "squat")
+    events = run_coach(coach, track, load_catalogue().get("squat"))
     assert events == []  # untrained output rows: <next> always wins the tie
     duration = float(track.t[-1])
     assert coach.stats.steps == int(duration * 4) + 1 or coach.stats.steps == int(duration * 4) + 2
     assert coach.stats.refreshes == 1 + 3  # the first step and one per completed rep
-    assert coach.provenance["salient_joints_source"] == "catalogue default"
+    assert coach.provenance["salient_joints_source"] == "the exercise's salient joints"
     assert coach.salient_joints == load_catalogue().get("squat").salient_joints
 
 
 def test_checkpoint_loads_through_the_config(tmp_path: Path, smollm: object) -> None:
+    from workbench.coach.neural import default_config, load_neural_coach
     from workbench.model.modeling_coach import CoachModel
-    from workbench.model.stream import default_config, load_neural_coach
 
     lm = smollm.model  # type: ignore[attr-defined]
     model = CoachModel(default_config(lm, smollm.name), lm)  # type: ignore[attr-defined]
     with torch.no_grad():
         model.special_head.normal_(0, 0.01)
     model.save_pretrained(tmp_path / "ck", {"data": "synthetic", "steps": {"2": 1}})
-    coach = load_neural_coach(Config(coach_checkpoint=tmp_path / "ck"), "squat")
+    coach = load_neural_coach(Config(coach_checkpoint=tmp_path / "ck"))
     assert coach.provenance["trained"] is True and coach.provenance["training"]["data"] == "synthetic"
     assert torch.equal(coach.model.special_head, model.special_head)
     with pytest.raises(MissingModelError, match=r"nowhere.*does not exist"):
-        load_neural_coach(Config(coach_checkpoint=tmp_path / "nowhere"), "squat")
+        load_neural_coach(Config(coach_checkpoint=tmp_path / "nowhere"))
 
 
 @pytest.mark.slow
 def test_fusion_layers_overfit_one_batch_with_the_real_lm(smollm: object) -> None:
+    from workbench.coach.neural import default_config
     from workbench.model.modeling_coach import CoachModel
-    from workbench.model.stream import default_config
     from workbench.model.tokens import StepExample, build_plan, collate
     from workbench.model.train import trainable_parameters
 

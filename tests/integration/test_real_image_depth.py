@@ -20,11 +20,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from workbench.body.reprojection import fit_skeleton
 from workbench.motion.analysis import analyze
 from workbench.motion.results import Analysis
 from workbench.pose.landmark_files import landmarks_to_track, read_landmarks
 from workbench.pose.landmarks import LandmarkTrack
-from workbench.pose.reprojection import fit_skeleton
 from workbench.pose.track import PoseTrack
 from workbench.skeleton import dof_index
 

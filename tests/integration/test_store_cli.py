@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from workbench.exercises import load_catalogue
-from workbench.io.posefile import save_npz
+from workbench.pose.posefile import save_npz
 from workbench.pose.synthetic import Fault, synthesize
 
 pytestmark = pytest.mark.slow

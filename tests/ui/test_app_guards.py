@@ -154,6 +154,7 @@ def test_the_app_works_on_127_0_0_1_with_every_asset_its_own(app: dict[str, Any]
     assert not [u for u in requests if "/components/" in u]
 
 
+@pytest.mark.allow_hosts(REBIND)  # the browser maps it to 127.0.0.1: the attack asks the workbench
 def test_a_dns_rebinding_page_gets_a_403_and_no_session(app: dict[str, Any], chromium: Any) -> None:
     context = chromium.new_context()
     page = context.new_page()

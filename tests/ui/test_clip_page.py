@@ -10,9 +10,9 @@ import pytest
 from tests.ui.conftest import screenshot
 from workbench.dashboard.pages.clip import frame_index
 from workbench.dashboard.state import EXAMPLE_CLIP, EXAMPLE_EXERCISE
-from workbench.io.posefile import load_npz
 from workbench.motion.analysis import analyze
 from workbench.motion.context import pose_state
+from workbench.pose.posefile import load_npz
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -73,4 +73,45 @@ def test_selecting_a_rep_row_moves_the_cursor(page: Any) -> None:
     t_frame, expected = _expected_state(11.345833333333333)
     page.locator(".cursor-readout").get_by_text(f"Cursor {t_frame:.2f} s", exact=False).wait_for(timeout=30_000)
     page.locator(".cursor-readout").get_by_text(expected, exact=False).wait_for(timeout=10_000)
+    assert errors == []
+
+
+def _legend(page: Any, selector: str = ".angle-curves") -> list[str]:
+    return [t.strip() for t in page.locator(f"{selector} .legendtext").all_text_contents()]
+
+
+def _wait_until(page: Any, check: Any, what: str, timeout_ms: int = 30_000) -> None:
+    for _ in range(timeout_ms // 250):
+        if check():
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_picking_joints_changes_the_curves(page: Any) -> None:
+    """The joint picker limits the angle curves (the plot's legend follows it), and the cycle plot shows the DoF
+    chosen; DoFs the example does not observe (the pelvis) are not offered."""
+    errors = _watch(page)
+    page.locator(".cursor-readout").get_by_text("Current pose:").wait_for(timeout=60_000)
+    page.locator(".angle-curves .legendtext").first.wait_for(timeout=30_000)
+    defaults = _legend(page)
+    assert {"right knee flexion", "left knee flexion"} <= set(defaults) and "right elbow flexion" not in defaults
+
+    picker = page.locator(".joint-picker input.choices__input--cloned")
+    picker.click()
+    choices = page.locator(".joint-picker .choices__item--choice")
+    choices.filter(has_text="left elbow flexion").first.wait_for(timeout=10_000)
+    assert choices.filter(has_text="pelvis").count() == 0  # the example does not observe the pelvis
+    picker.fill("right elbow")
+    choices.filter(has_text="right elbow flexion").first.click()
+    _wait_until(page, lambda: "right elbow flexion" in _legend(page), "the right elbow's curve")
+
+    knee = page.locator('.joint-picker .choices__item--selectable[data-value="right knee flexion"]')
+    knee.locator(".choices__button").click()
+    _wait_until(page, lambda: "right knee flexion" not in _legend(page), "the right knee's curve to go")
+    assert "left knee flexion" in _legend(page) and "right elbow flexion" in _legend(page)
+
+    page.locator(".cycle-dof select").select_option(label="right hip flexion")
+    title = page.locator(".cycle-plot .gtitle")
+    title.filter(has_text="right hip flexion (°) per rep").wait_for(timeout=30_000)
     assert errors == []

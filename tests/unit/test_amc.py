@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from workbench.errors import PoseFileError
-from workbench.io.amc import (
+from workbench.pose.amc import (
     MAPPED_DOFS,
     amc_rotation,
     amc_to_track,

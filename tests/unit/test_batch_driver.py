@@ -44,7 +44,7 @@ def test_results_land_in_the_store_and_a_rerun_skips_them(db: Any, tmp_path: Pat
             assert item.result["summary"]["n_reps"] == 3  # synthesised with 3 reps
             assert item.result["analysis"]["provenance"]["input_sha256"] == item.clip_hash
             feedback = item.result["analysis"]["feedback"]
-            stored = [(e.message, e.t_s) for e in store.runs.feedback(run.id)]
+            stored = [(e.text, e.t_s) for e in store.runs.feedback(run.id)]
             assert stored == [(f["text"], f["t_s"]) for f in feedback]
     assert {Path(i.path).name for i in analyses} == {p.name for p in clips}
     again = run_job(spec(), from_folder(tmp_path / "clips"), plan(db), db).job
@@ -225,13 +225,13 @@ def test_reviewed_salient_joints_as_the_pipeline_uses_them(db: Any, tmp_path: Pa
                                                            monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
     from types import SimpleNamespace
 
-    import workbench.review.labels as labels
+    import workbench.store.review_labels as labels
     from workbench.pipeline import analyze_clip
-    from workbench.store.repositories import sha256_file
+    from workbench.store.clips_repo import sha256_file
 
     (clip,) = make_clips(tmp_path / "clips", 1)
     label = SimpleNamespace(clip_hash=sha256_file(clip), joints=("tibia_r", "femur_r"), proposal_id="p7", version=2,
-                            reviewer="ann")  # fmt: skip
+                            reviewer="ann", segment="rep 1", start_s=0.5, end_s=2.5)  # fmt: skip
     monkeypatch.setattr(labels, "accepted_salient_labels", lambda db, exercise=None: [label])
     job = run_job(spec(), from_folder(tmp_path / "clips"), plan(db), db).job
     (item,) = _items(db, job.id, stage="analysis")

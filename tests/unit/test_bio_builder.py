@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from workbench.coach.sessions import CoachingSession
 from workbench.data import miniature as mini
 from workbench.data.bio_builder import REPORT_FILE, build_bio, classify_utterance, motion_feedback_at
 from workbench.data.qevd import QevdWarning, collapse, load_split
-from workbench.model.sessions import CoachingSession
 
 SPLIT = mini.TEST_SPLIT
 

@@ -23,8 +23,8 @@ from workbench.cli import main
 from workbench.data.labelled import read_manifest, write_manifest
 from workbench.exercises import load_catalogue
 from workbench.exercises.scoring import ScoreFeature, Scoring, feature_value, rep_score
-from workbench.io.posefile import load_npz, save_npz
 from workbench.motion.analysis import analyze
+from workbench.pose.posefile import load_npz, save_npz
 from workbench.pose.synthetic import synthesize
 from workbench.skeleton import DOF_NAMES, N_DOFS, dof_index
 from workbench.store.database import Database

@@ -38,7 +38,7 @@ def test_left_and_right_variants_and_aliases() -> None:
 
 def test_reference_files_match_their_rules() -> None:
     """The committed .npy files are what the rules generate (a stale file would silently disagree)."""
-    from workbench.exercises.build import build_reference
+    from workbench.motion.build_references import build_reference
 
     for ex in load_catalogue():
         if ex.fixed_side is None:

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 
 from tests.conftest import squat_track
+from workbench.coach.coaching import MAX_UTTERANCE_TOKENS, DecisionInput, Utterance
+from workbench.coach.loop import CoachStream, live_phase, run_coach, speech_skip
+from workbench.coach.rule_coach import RuleCoach
+from workbench.coach.synthetic_sessions import synthetic_sessions
 from workbench.exercises import load_catalogue
-from workbench.model.coaching import MAX_UTTERANCE_TOKENS, DecisionInput, Utterance
-from workbench.model.loop import CoachStream, live_phase, run_coach, speech_skip
-from workbench.model.rule_coach import RuleCoach
-from workbench.model.synthetic_sessions import synthetic_sessions
+from workbench.exercises.catalogue import Exercise
 from workbench.motion.analysis import analyze
 from workbench.pose.synthetic import Fault, synthesize
 from workbench.skeleton import dof
@@ -31,7 +32,7 @@ class ScriptedCoach:
     def name(self) -> str:
         return "scripted"
 
-    def reset(self, exercise: str, context_morph: str) -> None:
+    def reset(self, exercise: Exercise, context_morph: str) -> None:
         self.resets += 1
         self.calls = []
 
@@ -50,7 +51,7 @@ def test_speech_skip_is_floor_n_over_12_times_4(n: int, skip: int) -> None:
 def test_steps_are_skipped_while_speaking() -> None:
     track = squat_track(3, rest_s=0.5)  # 7.5 s: steps 0 … 30
     coach = ScriptedCoach(script={0: 12, 5: 3, 7: 500})
-    events = run_coach(coach, track, "squat")
+    events = run_coach(coach, track, load_catalogue().get("squat"))
     called = [c.step for c in coach.calls]
     # 12 tokens at step 0 → steps 1-4 skipped; 3 at 5 → 6 skipped; 500 (capped to 128) at 7 → 8-49 skipped
     assert called == [0, 5, 7]
@@ -65,7 +66,7 @@ def test_steps_are_skipped_while_speaking() -> None:
 def test_every_step_fires_once_at_its_time_and_sees_no_future_frame() -> None:
     track = squat_track(2, rest_s=0.5)  # 30 fps, 165 frames: t = 0 … 5.467 s
     coach = ScriptedCoach()
-    run_coach(coach, track, "squat")
+    run_coach(coach, track, load_catalogue().get("squat"))
     steps = [c.step for c in coach.calls]
     assert steps[:22] == list(range(22))  # t = 0, 0.25, … 5.25
     assert steps[22:] in ([], [22]) and (steps[22:] == [] or coach.calls[-1].new_reps)  # finish: only for a rep
@@ -89,7 +90,7 @@ def test_video_frames_go_to_the_step_that_follows_them() -> None:
     track = squat_track(1, rest_s=0.5)
     video = [(i / 16, np.full((4, 6, 3), i, np.uint8)) for i in range(48)]  # 16 fps for 3 s
     coach = ScriptedCoach(script={2: 3})  # speaks at step 2 (0.5 s) → step 3 skipped
-    run_coach(coach, track, "squat", frames=video)
+    run_coach(coach, track, load_catalogue().get("squat"), frames=video)
     got = {c.step: c.frames for c in coach.calls}
     assert got[0] is not None and got[0].shape == (1, 4, 6, 3)  # the frame at t = 0
     assert got[1] is not None and got[1][:, 0, 0, 0].tolist() == [1, 2, 3, 4]  # (0, 0.25]
@@ -175,24 +176,25 @@ def test_a_minute_long_track_runs_far_above_real_time() -> None:
     assert time.perf_counter() - t0 < track.duration_s / 20
 
 
-def test_the_pipeline_decodes_the_video_for_a_coach_that_wants_frames(tmp_path: Path) -> None:
+def test_the_feedback_path_decodes_the_video_for_a_coach_that_wants_frames(tmp_path: Path) -> None:
+    from workbench.coach.feedback import clip_feedback
     from workbench.io.video import write_video
-    from workbench.pipeline import _coach_feedback
-    from workbench.pose.backends import PoseEstimate
 
     track = squat_track(1, rest_s=0.5)  # 3 s
     video = write_video(tmp_path / "clip.mp4", (np.full((32, 48, 3), 2 * i, np.uint8) for i in range(90)), 30.0)
     ex = load_catalogue().get("squat")
-    estimate = PoseEstimate(track=track, backend="pose", video=video)
+
+    def _coach_feedback(coach: ScriptedCoach, *_: object) -> list:  # type: ignore[type-arg]
+        return clip_feedback(coach, track, ex, context_morph="", reps=(), video=video, min_confidence=0.3)
 
     seeing = ScriptedCoach(script={0: 1})
     seeing.video_fps = 16.0  # type: ignore[attr-defined]
-    feedback = _coach_feedback(seeing, estimate, ex, "", None, 0.3)
+    feedback = _coach_feedback(seeing)
     assert [f.step for f in feedback] == [0] and feedback[0].kind == "motivational"
     sizes = [0 if c.frames is None else len(c.frames) for c in seeing.calls]
     assert sizes[:3] == [1, 4, 4] and sum(sizes) == 48  # 16 fps over 3 s, each frame handed over once
     assert seeing.calls[1].frames.shape[1:] == (32, 48, 3)  # type: ignore[union-attr]
 
     blind = ScriptedCoach()
-    _coach_feedback(blind, estimate, ex, "", None, 0.3)
+    _coach_feedback(blind)
     assert all(c.frames is None for c in blind.calls)

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from tests.coach_support import tiny_config, tiny_lm, tiny_model, tokenizer
+from workbench.exercises import load_catalogue
 from workbench.model.backbone import BackboneCheckpointError, CausalVisualBackbone, load_backbone_checkpoint
 from workbench.model.configuration_coach import END, FEEDBACK, NEXT, CoachConfig, CoachConfigError
 from workbench.model.modeling_coach import (
@@ -312,12 +313,12 @@ class _ScriptedScores:
 
 
 def test_neural_coach_speaks_only_through_the_rules() -> None:
-    from workbench.model.coaching import DecisionInput
-    from workbench.model.stream import NeuralCoach
+    from workbench.coach.coaching import DecisionInput
+    from workbench.coach.neural import NeuralCoach
 
     model = tiny_model(seed=4)
     coach = NeuralCoach(model, tokenizer(), weights="float32")
-    coach.reset("squat", "User body: not measured.")
+    coach.reset(load_catalogue().get("squat"), "User body: not measured.")
     scripted = _ScriptedScores(coach.decoder, 49152)
     coach.decoder.logits = scripted  # type: ignore[method-assign]
     inp = DecisionInput(step=0, t_s=0.0, exercise="squat", context_morph="", reps=(), new_reps=(), phase=None,
@@ -338,28 +339,28 @@ def test_neural_coach_speaks_only_through_the_rules() -> None:
 
 
 def test_untrained_coach_stays_silent_and_says_which_joints() -> None:
-    from workbench.model.coaching import DecisionInput
-    from workbench.model.stream import DEFAULT_JOINTS_NOTE, NeuralCoach
+    from workbench.coach.coaching import DecisionInput
+    from workbench.coach.neural import DEFAULT_JOINTS_NOTE, NeuralCoach
 
     coach = NeuralCoach(tiny_model(seed=6), tokenizer(), weights="float32")
-    coach.reset("pushup", "User body: not measured.")
+    coach.reset(load_catalogue().get("pushup"), "User body: not measured.")
     out = [coach.decide(DecisionInput(step=k, t_s=k / 4, exercise="pushup", context_morph="", reps=(),
                                       new_reps=(), phase=None, context_motion="Current pose: no pose yet.\n"
                                       "Form issues: none")) for k in range(4)]  # fmt: skip
     assert out == [None] * 4  # zero output rows: <next> and <feedback> tie, and a tie is <next>
     assert DEFAULT_JOINTS_NOTE in coach.provenance["notes"]
-    assert coach.provenance["salient_joints_source"] == "catalogue default"
+    assert coach.provenance["salient_joints_source"] == "the exercise's salient joints"
     assert np.isfinite(coach.stats.step_ms).all() and coach.stats.refreshes == 1
 
 
 def test_video_frames_drive_a_trained_selector_and_fix_the_joints() -> None:
-    from workbench.model.coaching import DecisionInput
-    from workbench.model.stream import NeuralCoach
+    from workbench.coach.coaching import DecisionInput
+    from workbench.coach.neural import NeuralCoach
 
     model = tiny_model(seed=8, selector_trained=True)
     coach = NeuralCoach(model, tokenizer(), weights="float32")
     assert coach.video_fps == 16.0
-    coach.reset("squat", "User body: not measured.")
+    coach.reset(load_catalogue().get("squat"), "User body: not measured.")
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (6, 90, 120, 3), dtype=np.uint8) for _ in range(5)]  # any size, any count
     for k, f in enumerate(frames):

@@ -10,11 +10,22 @@ import pytest
 import torch
 
 from tests.coach_support import tiny_model, tokenizer
+from workbench.coach.sessions import CoachingSession, TimedUtterance
+from workbench.coach.training_data import prepare as prepare_with
+from workbench.coach.training_data import session_example as example_with
+from workbench.exercises import load_catalogue
 from workbench.model.configuration_coach import END, FEEDBACK, NEXT
 from workbench.model.modeling_coach import CoachModel
-from workbench.model.sessions import CoachingSession, TimedUtterance
 from workbench.model.tokens import VIS, speech_skip
-from workbench.model.train import STATE_NAME, TrainSettings, prepare, session_example, train, windows
+from workbench.model.train import STATE_NAME, TrainSettings, train, windows
+
+
+def session_example(session: CoachingSession, tok: object, config: object) -> object:
+    return example_with(session, tok, config, load_catalogue())  # type: ignore[arg-type]
+
+
+def prepare(sessions: list[CoachingSession], tok: object, config: object, window_steps: int) -> object:
+    return prepare_with(sessions, tok, config, window_steps, load_catalogue())  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -125,7 +136,7 @@ def test_train_command_is_registered_without_heavy_imports() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, argparse; from workbench.model.train_cli import register_train; "
+    code = ("import sys, argparse; from workbench.cli.train import register_train; "
             "p = argparse.ArgumentParser(); register_train(p.add_subparsers()); "
             "a = p.parse_args(['train', '--stage', '2', '--steps', '3', '--resume']); "
             "print(a.stage, a.steps, a.resume, 'torch' in sys.modules)")  # fmt: skip
@@ -136,8 +147,8 @@ def test_train_command_is_registered_without_heavy_imports() -> None:
 def test_streaming_decode_builds_the_training_sequence(squat_session: CoachingSession) -> None:
     """Replaying a session through the neural coach fills its KV cache with exactly the tokens of the training
     plan (refresh blocks after the action of the step a rep completed at, <next> between visual tokens)."""
-    from workbench.model.loop import run_coach
-    from workbench.model.stream import NeuralCoach
+    from workbench.coach.loop import run_coach
+    from workbench.coach.neural import NeuralCoach
 
     model = tiny_model(seed=7)
     tok = tokenizer()
@@ -146,7 +157,7 @@ def test_streaming_decode_builds_the_training_sequence(squat_session: CoachingSe
     assert ex is not None
     plan = prepare([silent], tok, model.config, window_steps=10_000).plans[0]
     coach = NeuralCoach(model, tok, weights="float32")
-    run_coach(coach, silent.track, "squat", context_morph=ex.context_morph)  # type: ignore[arg-type]
+    run_coach(coach, silent.track, load_catalogue().get("squat"), context_morph=ex.context_morph)  # type: ignore[arg-type]
     coach._wait()
     # the coach never speaks (zero output rows): the cache holds exactly the plan's tokens
     assert coach.decoder.pos == len(plan.ids)
@@ -156,8 +167,9 @@ def test_streaming_decode_builds_the_training_sequence(squat_session: CoachingSe
 
 def test_qevd_format_sessions_train(tmp_path: Path) -> None:
     """``--data QEVD_DIR``: the evaluation issue's loader on the miniature split in the published format."""
+    from workbench.cli.train import load_sessions
     from workbench.data.miniature import build_miniature
-    from workbench.model.train import TrainingError, load_sessions
+    from workbench.model.train import TrainingError
 
     root = build_miniature(tmp_path / "qevd")
     sessions = load_sessions(str(root))

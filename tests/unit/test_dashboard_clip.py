@@ -10,6 +10,9 @@ from workbench.dashboard.pages.clip import (  # noqa: E402
     ClipPage,
     angle_figure,
     cursor_from_click,
+    curve_dofs,
+    cycles_figure,
+    dof_choices,
     frame_index,
     motion_text,
     rep_rows,
@@ -17,9 +20,9 @@ from workbench.dashboard.pages.clip import (  # noqa: E402
     trust_summary,
 )
 from workbench.dashboard.state import EXAMPLE_CLIP, EXAMPLE_EXERCISE, AppState  # noqa: E402
-from workbench.io.posefile import load_npz  # noqa: E402
 from workbench.motion.analysis import analyze  # noqa: E402
 from workbench.motion.context import pose_state  # noqa: E402
+from workbench.pose.posefile import load_npz  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -64,6 +67,37 @@ def test_click_and_row_selection_move_the_cursor(state: AppState, page: ClipPage
     assert state.cursor_s == pytest.approx(state.result.analysis.reps[0].start_s)
     page.angles.click_data = {"points": [{"x": 1e6, "y": 0.0}]}  # clamped to the clip
     assert state.cursor_s == pytest.approx(float(state.result.estimate.track.t[-1]))
+
+
+def test_row_click_works_after_opening_another_clip(state: AppState, page: ClipPage) -> None:
+    """Bug: a row selected in one clip stayed selected when another was shown, so clicking the same row number
+    there fired no change and the cursor did not move."""
+    from types import SimpleNamespace
+
+    from tests.conftest import squat_track
+    from workbench.pose.backends import PoseEstimate
+
+    first = state.result
+    track = squat_track(4, rest_s=0.5)
+    other = SimpleNamespace(estimate=PoseEstimate(track=track, backend="pose"), analysis=analyze(track, "squat"),
+                            fit=None, exercise=None)  # fmt: skip
+    try:
+        page.table.selection = [1]
+        state.result = other
+        assert page.table.selection == []
+        state.cursor_s = 0.0
+        page.table.selection = [1]
+        assert state.cursor_s == pytest.approx(other.analysis.reps[1].start_s)
+    finally:
+        state.result = first
+
+
+def test_rep_table_is_sortable_with_full_messages_and_measures(state: AppState, page: ClipPage) -> None:
+    assert page.table.sortable
+    assert page.table._configuration["columnDefaults"]["tooltip"]
+    assert page.table.formatters["messages"] == {"type": "textarea"}
+    row = rep_rows(state.result.analysis)[0]
+    assert {"descent (s)", "hold (s)", "ascent (s)", "checks", "right knee flexion range (°)"} <= set(row)
 
 
 def test_violation_marker_click_jumps_to_its_rep() -> None:
@@ -117,8 +151,147 @@ def test_trust_strip_states_swaps(state: AppState, page: ClipPage) -> None:
     track = SimpleNamespace(**{k: getattr(state.result.estimate.track, k)
                                for k in ("t", "confidence", "observed", "q", "source")}, meta={"swapped_frames": "7"})
     landmarks = SimpleNamespace(analysis=state.result.analysis,
-                                estimate=SimpleNamespace(track=track, backend="landmarks", warnings=[]))
+                                estimate=SimpleNamespace(track=track, backend="landmarks", warnings=[]), fit=None)
     assert "left/right swaps repaired **7** frames" in trust_summary(landmarks)
+
+
+# ------------------------------------------------------------------ curves as the expert wants them
+
+CURVE_JOINTS = ["pelvis", "femur_r", "femur_l", "tibia_r", "tibia_l"]
+
+
+def _squat_result(unobserved: tuple[str, ...] = (), all_nan: tuple[str, ...] = ()):  # type: ignore[no-untyped-def]
+    """A squat result (knees and hips moving, the pelvis at 0°) with the pelvis among the salient joints; the
+    DoFs in ``unobserved`` marked so by the track, those in ``all_nan`` with no value in any frame."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from tests.conftest import squat_track
+    from workbench.pose.backends import PoseEstimate
+    from workbench.pose.track import PoseTrack
+    from workbench.skeleton import N_DOFS, dof_index
+
+    base = squat_track(3, rest_s=0.5)
+    q, observed = base.q.copy(), np.ones(N_DOFS, bool)
+    for name in unobserved:
+        observed[dof_index(name)] = False
+    for name in all_nan:
+        q[:, dof_index(name)] = np.nan
+    track = PoseTrack.from_arrays(q, fps=base.fps, observed=observed, source="analytic:squat")
+    analysis = analyze(track, "squat", salient=CURVE_JOINTS)
+    return SimpleNamespace(estimate=PoseEstimate(track=track, backend="pose"), analysis=analysis, fit=None,
+                           exercise=None)  # fmt: skip
+
+
+def _lines(fig: dict) -> dict[str, dict]:  # type: ignore[type-arg]
+    """The angle figure's curves by legend name (the violation markers left out)."""
+    return {trace["name"]: trace for trace in fig["data"] if trace.get("mode") == "lines"}
+
+
+def test_sided_pairs_share_a_colour_and_each_pair_has_its_own() -> None:
+    """Bug: colours went by ``k // 2`` for sided joints and ``k`` for centre ones, so the pelvis and the right
+    hip shared a colour, the left hip and the right knee, the left knee and the right ankle."""
+    lines = _lines(angle_figure(_squat_result(), 1.0))
+    assert list(lines) == ["pelvis tilt", "right hip flexion", "left hip flexion", "right knee flexion",
+                           "left knee flexion"]  # fmt: skip
+    color = {name: trace["line"]["color"] for name, trace in lines.items()}
+    assert color["right knee flexion"] == color["left knee flexion"]
+    assert color["right hip flexion"] == color["left hip flexion"]
+    assert color["pelvis tilt"] != color["right hip flexion"]
+    assert len({color["pelvis tilt"], color["right hip flexion"], color["right knee flexion"]}) == 3
+    dash = {name: trace["line"]["dash"] for name, trace in lines.items()}
+    assert dash == {"pelvis tilt": "solid", "right hip flexion": "solid", "left hip flexion": "dash",
+                    "right knee flexion": "solid", "left knee flexion": "dash"}  # fmt: skip
+    # A pair keeps its shared colour whatever else is picked; an added centre DoF gets a colour of its own.
+    picked = _lines(angle_figure(_squat_result(), 1.0, ["knee_angle_l", "lumbar_extension", "knee_angle_r"]))
+    assert picked["left knee flexion"]["line"]["color"] == picked["right knee flexion"]["line"]["color"]
+    assert picked["lumbar extension"]["line"]["color"] != picked["right knee flexion"]["line"]["color"]
+
+
+def test_unobserved_dofs_are_neither_drawn_nor_offered(state: AppState, page: ClipPage) -> None:
+    """A DoF the track marks unobserved, or one NaN in every frame, is left out of the curves and the pickers
+    (never drawn as a flat zero)."""
+    result = _squat_result(unobserved=("pelvis_tilt",), all_nan=("knee_angle_l",))
+    assert {"pelvis_tilt", "knee_angle_l"}.isdisjoint(curve_dofs(result))
+    assert {"hip_flexion_r", "knee_angle_r"} <= set(curve_dofs(result))
+    every = ["pelvis_tilt", "hip_flexion_r", "hip_flexion_l", "knee_angle_r", "knee_angle_l"]
+    for fig in (angle_figure(result, 1.0), angle_figure(result, 1.0, every)):
+        assert list(_lines(fig)) == ["right hip flexion", "left hip flexion", "right knee flexion"]
+    first = state.result
+    try:
+        state.result = result
+        assert "pelvis_tilt" not in page.joint_picker.options.values()
+        assert "knee_angle_l" not in page.joint_picker.options.values()
+        assert "knee_angle_l" not in page.cycle_select.options.values()
+        assert page.joint_picker.value == ["hip_flexion_r", "hip_flexion_l", "knee_angle_r"]
+        assert page.cycle_select.value == "knee_angle_r"
+        page.joint_picker.value = ["knee_angle_l", "knee_angle_r"]  # a stale pick draws only what it can
+        assert list(_lines(page.angles.object)) == ["right knee flexion"]
+    finally:
+        state.result = first
+    # The example (a pose .npz) does not observe the pelvis: no pelvis curve, no pelvis in the picker.
+    assert "pelvis_tilt" not in dof_choices(state.result).values()
+    assert "pelvis tilt" not in _lines(angle_figure(state.result, 10.0, ["pelvis_tilt", "knee_angle_r"]))
+
+
+def test_joint_picker_limits_the_curves(state: AppState, page: ClipPage) -> None:
+    salient = [n for n in page.joint_picker.value]
+    assert salient and set(salient) <= set(page.joint_picker.options.values())
+    assert len(_lines(page.angles.object)) == len(salient)
+    page.joint_picker.value = ["elbow_flexion_r", "elbow_flexion_l"]
+    lines = _lines(page.angles.object)
+    assert list(lines) == ["right elbow flexion", "left elbow flexion"]
+    assert lines["right elbow flexion"]["line"]["color"] == lines["left elbow flexion"]["line"]["color"]
+    assert page.angles.object["layout"]["shapes"][-1]["x0"] == pytest.approx(state.cursor_s)  # the cursor stays
+    page.joint_picker.value = salient
+
+
+def test_cycle_plot_for_a_chosen_dof(state: AppState, page: ClipPage) -> None:
+    import numpy as np
+
+    from workbench.motion.align import resample_cycle
+    from workbench.skeleton import dof_index
+
+    result = state.result
+    exercise = page._exercise()
+    assert page.cycle_select.value == exercise.cycle.signal[0] == "knee_angle_r"
+    assert page.cycles.object["layout"]["meta"]["dof"] == "knee_angle_r"
+    page.cycle_select.value = "hip_flexion_l"
+    fig = page.cycles.object
+    assert fig["layout"]["meta"]["dof"] == "hip_flexion_l"
+    assert fig["layout"]["title"]["text"].startswith("left hip flexion (°) per rep")
+    rep = result.analysis.reps[0]
+    d = dof_index("hip_flexion_l")
+    n_ref = exercise.reference.n_samples
+    expected = np.degrees(resample_cycle(result.estimate.track.q[rep.start_frame : rep.end_frame + 1, d], n_ref))
+    curves = [tr for tr in fig["data"] if tr.get("hovertemplate", "").startswith("%{y:.0f}°")]
+    assert len(curves) == len(result.analysis.reps)
+    np.testing.assert_allclose(curves[0]["y"], expected)
+    envelope_mean = next(tr for tr in fig["data"] if tr.get("mode") == "lines")
+    np.testing.assert_allclose(envelope_mean["y"], np.degrees(exercise.reference.mean[d]))  # the chosen DoF's
+    # A DoF the clip does not observe is not plotted: the exercise's cycle signal takes its place.
+    assert cycles_figure(result, exercise, "pelvis_tilt")["layout"]["meta"]["dof"] == "knee_angle_r"
+    page.cycle_select.value = "knee_angle_r"
+
+
+def test_trust_strip_lists_each_warning_once(state: AppState) -> None:
+    """Bug: every pose-stage warning was listed twice, since ``analyze_clip`` copies the estimate's warnings into
+    the analysis's and the trust strip added the estimate's again."""
+    import copy
+    from types import SimpleNamespace
+
+    pose_warning = "pose: 12 frames had no person detected"
+    analysis = copy.copy(state.result.analysis)
+    analysis.warnings = list(analysis.warnings)
+    analysis.prepend_warnings([pose_warning])  # what analyze_clip does
+    estimate = SimpleNamespace(track=state.result.estimate.track, backend="mediapipe", warnings=[pose_warning])
+    text = trust_summary(SimpleNamespace(analysis=analysis, estimate=estimate, fit=None))
+    assert text.count(pose_warning) == 1
+    assert text.count("⚠") == len(set(analysis.warnings))
+    # A warning only the estimate has is still shown.
+    estimate.warnings = [pose_warning, "pose: landmarks smoothed"]
+    assert "- ⚠ pose: landmarks smoothed" in trust_summary(SimpleNamespace(analysis=analysis, estimate=estimate))
 
 
 # ------------------------------------------------------------------ the frame shown is the frame read out
@@ -147,7 +320,8 @@ def _video_result(tmp_path, n: int = 200, fps: float = 30.0):  # type: ignore[no
     track = PoseTrack(q=np.zeros((n, N_DOFS)), t=np.arange(n) / fps, confidence=np.ones(n),
                       observed=np.ones(N_DOFS, bool), source="test")  # fmt: skip
     analysis = analyze(track, "squat")
-    return SimpleNamespace(estimate=PoseEstimate(track=track, backend="mediapipe", video=video), analysis=analysis)
+    return SimpleNamespace(estimate=PoseEstimate(track=track, backend="mediapipe", video=video), analysis=analysis,
+                           fit=None)
 
 
 def _shown_frame(png: bytes) -> int:

@@ -79,11 +79,11 @@ def test_unknown_field_is_refused(state: AppState) -> None:
 
 def test_batch_runs_and_compare(state: AppState) -> None:
     db = state.database()
-    job = editing.BatchJob(paths=[str(EXAMPLE_CLIP)], exercise="squat", db=db)
+    job = editing.BackgroundBatch(paths=[str(EXAMPLE_CLIP)], exercise="squat", db=db)
     job.run()
     assert job.finished and job.percent == 100 and not job.errors and len(job.run_ids) == 1
     editing.save_threshold(db, "squat", "knee_depth", base_version=1, author="a", note="", bounds_deg=(160.0, None))
-    job2 = editing.BatchJob(paths=[str(EXAMPLE_CLIP)], exercise="squat", db=db)
+    job2 = editing.BackgroundBatch(paths=[str(EXAMPLE_CLIP)], exercise="squat", db=db)
     job2.run()
     a, b = job.run_ids[0], job2.run_ids[0]
     rows = editing.list_runs(db)
@@ -97,7 +97,7 @@ def test_batch_runs_and_compare(state: AppState) -> None:
 
 def test_batch_cancel_between_clips(state: AppState) -> None:
     calls: list[str] = []
-    job = editing.BatchJob(paths=["a", "b", "c"], exercise="squat", db=state.database())
+    job = editing.BackgroundBatch(paths=["a", "b", "c"], exercise="squat", db=state.database())
 
     def fake(path: str, exercise: str, db: object) -> None:
         calls.append(path)
@@ -257,7 +257,7 @@ def test_accepted_reps(state: AppState) -> None:
 def test_cycles_of_other_clips_and_reference_from_them(tmp_path: Path) -> None:
     from workbench.exercises import load_catalogue
     from workbench.exercises.profiles import motion_rules
-    from workbench.io.posefile import save_npz
+    from workbench.pose.posefile import save_npz
     from workbench.pose.synthetic import synthesize
     from workbench.skeleton import dof_index
 

@@ -10,6 +10,10 @@ import pytest
 
 pytest.importorskip("panel")
 
+import panel as pn
+from bokeh.document import Document
+from bokeh.models import ImportedStyleSheet
+from panel.io.state import set_curdoc
 from tornado.web import HTTPError
 
 from workbench.cli import build_parser
@@ -18,6 +22,7 @@ from workbench.dashboard.serve import (
     ServeError,
     allowed_hosts,
     host_allowed,
+    local_assets,
     project_module,
 )
 
@@ -73,3 +78,20 @@ def test_the_component_route_serves_the_project_only_and_imports_nothing(
     with pytest.raises(HTTPError) as info:  # a module of the project gets Panel's own checks (no such resource)
         handler.parse_url_path("workbench.dashboard.serve/ProjectComponents/css/a.css")
     assert info.value.log_message != "Module not found"
+
+
+def test_a_session_builds_no_model_with_a_stylesheet_on_a_cdn() -> None:
+    """Panel points the stylesheets of a model built before the page is rendered at cdn.holoviz.org; the served
+    factory's document knows the local folder first (what a fresh clone under load once fetched: loading.css)."""
+    def urls(factory: object) -> list[str]:
+        doc = Document()
+        with set_curdoc(doc):
+            root = factory().get_root(doc)  # type: ignore[operator]
+        return [str(m.url) for m in root.references() if isinstance(m, ImportedStyleSheet)]
+
+    def app() -> object:
+        return pn.Column(pn.widgets.Button(name="go"), pn.pane.Markdown("x"))
+
+    assert any("cdn.holoviz.org" in u for u in urls(app))  # Panel's own behaviour, which the wrapper corrects
+    local = urls(local_assets(app))
+    assert local and not [u for u in local if "://" in u], local

@@ -22,7 +22,7 @@ from workbench.data.kinect import (
 )
 from workbench.data.labelled import MANIFEST_COLUMNS, ManifestError, import_uiprmd, read_manifest
 from workbench.errors import PoseFileError, WorkbenchError
-from workbench.io.posefile import load_npz
+from workbench.pose.posefile import load_npz
 from workbench.skeleton import N_DOFS, dof_index
 
 N = 60

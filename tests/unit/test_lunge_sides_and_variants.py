@@ -13,8 +13,8 @@ from dataclasses import replace
 import numpy as np
 
 from workbench.exercises import load_catalogue
-from workbench.exercises.build import variant_exercise
 from workbench.motion.analysis import analyze, analyze_streaming
+from workbench.motion.build_references import variant_exercise
 from workbench.motion.results import Analysis
 from workbench.pose.synthetic import GroundTruth, synthesize
 from workbench.pose.track import PoseTrack

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 
 from tests.camera_support import SIZE, side_view_squat
+from workbench.body.reprojection import fit_skeleton
 from workbench.pose.landmark_files import landmarks_to_track
-from workbench.pose.reprojection import fit_skeleton
 from workbench.render.overlay import TEXT_COLOR, Box, Label, boxes_overlap, layout_labels, render_frame
 
 W, H = 640, 360

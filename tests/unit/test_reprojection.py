@@ -17,11 +17,11 @@ import pytest
 
 from tests.camera_support import side_view_squat
 from workbench.body.measurements import EYE_HEIGHT_RATIO
+from workbench.body.reprojection import fit_skeleton, project_skeleton, stature
 from workbench.pose.camera import WeakPerspective
 from workbench.pose.fk import ADULT, forward_kinematics
 from workbench.pose.landmark_files import landmarks_to_track
 from workbench.pose.landmarks import N_LANDMARKS, LandmarkTrack
-from workbench.pose.reprojection import fit_skeleton, project_skeleton, stature
 
 SIZE = (1280, 720)
 SCALE = 300.0
@@ -89,7 +89,7 @@ def test_pipeline_reports_pose_fit_in_the_json(tmp_path: Path) -> None:
              landmarks_image=track.image, image_size=np.array(SIZE))  # fmt: skip
     result = analyze_clip(path, "squat", db=None)
     doc = result.analysis.to_json()
-    assert result.estimate.fit is not None
+    assert result.fit is not None
     assert doc["pose_fit"]["error_pct_height"]["median"] < 0.1 and doc["pose_fit"]["error_px"]["median"] < 0.5
     pose_file = tmp_path / "pose.npz"
     np.savez(pose_file, q=np.zeros((40, 46)), fps=30.0)

@@ -12,7 +12,7 @@ import pytest
 
 from workbench.exercises import load_catalogue
 from workbench.llm.client import LocalClient
-from workbench.review.proposals import parse_joints, parse_roles, propose_roles, propose_salient
+from workbench.review.proposals import propose_roles, propose_salient, read_roles_reply, read_salient_reply
 from workbench.skeleton import JOINT_NAMES
 from workbench.store.database import Database
 from workbench.store.reviews import ReviewRepository
@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.slow]
 
 
 def test_smollm2_proposals_are_recorded_honestly(tmp_path: Path) -> None:
-    from workbench.io.posefile import save_npz
+    from workbench.pose.posefile import save_npz
     from workbench.pose.synthetic import synthesize
 
     squat = load_catalogue().get("squat")
@@ -37,14 +37,15 @@ def test_smollm2_proposals_are_recorded_honestly(tmp_path: Path) -> None:
     assert len(salient) == 1
     row = salient[0]
     assert "SmolLM2" in row.model and row.reply.strip()
-    from_llm = parse_joints(row.reply)
-    assert row.parse_status == ("parsed" if from_llm else "unparsable")
-    assert [c["joint"] for c in row.content if c["source"] == "llm"] == list(from_llm)
+    from_llm, status, _ = read_salient_reply(row.reply)  # a reply in a repetition loop counts for nothing
+    assert row.parse_status == status == ("parsed" if from_llm else "unparsable")
+    assert row.model_joints == from_llm
     assert {c["joint"] for c in row.content} == set(from_llm) | set(squat.salient_joints)
-    named = parse_roles(roles.reply)
+    named, roles_status, _ = read_roles_reply(roles.reply)
     assert set(roles.content) == set(JOINT_NAMES)
-    assert {j for j, v in roles.content.items() if v["source"] == "llm"} == set(named)
-    assert roles.parse_status == ("parsed" if len(named) == 24 else "partial" if named else "unparsable")
+    assert set(roles.model_roles) == set(named)
+    assert roles.parse_status == roles_status
+    assert roles_status == ("parsed" if len(named) == 24 else "partial" if named else "unparsable")
     with db.session() as s:
         stored = ReviewRepository(s).proposal(row.id)
     assert stored.reply == row.reply and stored.prompt[1]["content"].startswith("Exercise: Bodyweight squat")

@@ -20,11 +20,11 @@ from tests.review_support import A2, B1, CLIP, KAPPA, A, B, P, seed_reviews
 from workbench.llm.client import Completion, OpenAICompatibleClient
 from workbench.review.agreement import agreement, cohen_kappa
 from workbench.review.client import LabelStudioClient, LabelStudioUnavailable
-from workbench.review.labels import accepted_joint_roles, accepted_salient_labels, salient_joints_for_clip
 from workbench.review.proposals import propose_roles, propose_salient
 from workbench.review.server import credentials, free_port
 from workbench.review.sync import pull
 from workbench.store.database import Database
+from workbench.store.review_labels import accepted_joint_roles, accepted_salient_labels, salient_joints_for_clip
 from workbench.store.reviews import ProposalRow, PulledLabel, ReviewRepository
 from workbench.store.seed import init_from_references
 
@@ -61,14 +61,17 @@ def test_agreement_figures_from_the_store(db: Database) -> None:
     report = agreement(db)
     assert report.kappa_salient.value == pytest.approx(KAPPA)
     assert (report.kappa_salient.n_tasks, report.kappa_salient.n_decisions) == (2, 48)
-    assert (report.overall.tp, report.overall.fp, report.overall.fn) == (32, 4, 1)
-    assert report.overall.precision == pytest.approx(32 / 36) and report.overall.recall == pytest.approx(32 / 33)
+    # measured on the model's own joints (femur_r, thorax), not the 7 the catalogue filled in (review_support)
+    assert (report.overall.tp, report.overall.fp, report.overall.fn) == (6, 2, 27)
+    assert report.overall.precision == pytest.approx(6 / 8) and report.overall.recall == pytest.approx(6 / 33)
+    assert (report.catalogue_filled, report.catalogue_kept) == (28, 26)
     assert report.per_joint["head"].precision is None and report.per_joint["head"].recall == 0.0
     assert report.per_joint["thorax"].precision == pytest.approx(0.5)
+    assert report.per_joint["pelvis"].precision is None  # a catalogue fill-in
     assert "ulna_r" not in report.per_joint  # never proposed nor chosen
     assert report.status_counts == {"accepted": 2, "corrected": 2, "rejected": 1}
     text = "\n".join(report.lines())
-    assert "Cohen's kappa, salient joints: 0.770 (2 task(s)" in text and "precision 0.889, recall 0.970" in text
+    assert "Cohen's kappa, salient joints: 0.770 (2 task(s)" in text and "precision 0.750, recall 0.182" in text
 
 
 def test_labels_versions_and_accepted(db: Database) -> None:
@@ -135,7 +138,7 @@ class Scripted:
 
 def _squat_clip(tmp_path: Path, reps: int = 2) -> tuple[Path, Any]:
     from workbench.exercises import load_catalogue
-    from workbench.io.posefile import save_npz
+    from workbench.pose.posefile import save_npz
     from workbench.pose.synthetic import synthesize
 
     track, truth = synthesize(load_catalogue().get("squat"), reps, fps=30.0, seed=3)
@@ -177,7 +180,8 @@ def test_analysis_uses_accepted_labels_of_the_clip(db: Database, tmp_path: Path)
                                                             datetime(2026, 1, 5, tzinfo=UTC), 1, 1, "1")])  # fmt: skip
     after = analyze_clip(clip, "squat", db=db).analysis
     assert set(after.salient_joints) == {"tibia_r", "tibia_l", "thorax"}
-    assert after.provenance["salient_joints_from"] == f"expert review (1 label(s): {report.created[0].id} v1 by {A})"
+    assert after.provenance["salient_joints_from"] == (f"expert review (1 label(s): {report.created[0].id} v1 by {A}; "
+                                                       "per segment: rep 1: tibia_r, tibia_l, thorax)")
     explicit = analyze_clip(clip, "squat", db=db, salient=["pelvis"]).analysis
     assert explicit.salient_joints == ["pelvis"] and explicit.provenance["salient_joints_from"] == "caller"
 

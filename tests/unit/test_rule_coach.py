@@ -7,8 +7,8 @@ import re
 import pytest
 
 from tests.conftest import squat_track
-from workbench.model.coaching import DecisionInput
-from workbench.model.rule_coach import (
+from workbench.coach.coaching import DecisionInput
+from workbench.coach.rule_coach import (
     RuleCoach,
     classify_utterance,
     corrective_text,
@@ -16,7 +16,8 @@ from workbench.model.rule_coach import (
     instruction_text,
     word_tokens,
 )
-from workbench.model.sessions import CoachingSession
+from workbench.coach.sessions import CoachingSession
+from workbench.exercises import load_catalogue
 from workbench.motion.analysis import analyze
 from workbench.motion.results import PhaseSpan, Rep, Violation
 
@@ -100,7 +101,7 @@ def test_classify_utterance_on_qevd_style_phrases(text: str, kind: str) -> None:
 
 def test_decisions_follow_the_coaching_rules() -> None:
     coach = RuleCoach(seed=3, tokens="words")
-    coach.reset("squat", "")
+    coach.reset(load_catalogue().get("squat"), "")
     said = coach.decide(step(0, [], []))
     assert said is not None and said.kind == "instructional" and said.n_tokens == word_tokens(said.text)
     assert coach.decide(step(1, [], [])) is None  # nothing new: <next>
@@ -131,7 +132,7 @@ def test_decisions_follow_the_coaching_rules() -> None:
 
 def test_a_repeated_fault_escalates_then_is_mentioned_every_other_rep() -> None:
     coach = RuleCoach(tokens="words")
-    coach.reset("squat", "")
+    coach.reset(load_catalogue().get("squat"), "")
     coach.decide(step(0, [], []))
     reps: list[Rep] = []
     spoken = []
@@ -147,7 +148,7 @@ def test_a_repeated_fault_escalates_then_is_mentioned_every_other_rep() -> None:
 def test_same_seed_same_words_and_holds_count_seconds() -> None:
     def run(seed: int) -> list[str]:
         coach = RuleCoach(seed=seed, tokens="words")
-        coach.reset("plank", "")
+        coach.reset(load_catalogue().get("plank"), "")
         out = []
         for k in range(0, 200):
             inp = DecisionInput(step=k, t_s=k / 4, exercise="plank", context_morph="", context_motion="",
@@ -174,13 +175,15 @@ def test_feedback_at_quotes_the_latest_flawed_rep() -> None:
     flawed = analysis.reps[1]
     worst = max(flawed.violations, key=lambda v: v.deviation_deg)
     assert worst.value_deg == pytest.approx(80.0, abs=1.0)
-    assert feedback_at(analysis, flawed.end_s - 0.01) == instruction_text_of("squat")  # nothing flawed yet
-    text = feedback_at(analysis, flawed.end_s)
+    cat = load_catalogue()
+    assert feedback_at(analysis, flawed.end_s - 0.01, catalogue=cat) == instruction_text_of("squat")  # none yet
+    assert feedback_at(analysis, flawed.end_s - 0.01) is None  # no catalogue: no opening line to quote
+    text = feedback_at(analysis, flawed.end_s, catalogue=cat)
     assert text is not None and f"{worst.value_deg:.0f}° (target: 90°)" in text and "knee flexion" in text
-    assert feedback_at(analysis, 1e6) == text  # later clean reps: the last flawed one is still the answer
-    assert feedback_at(analysis.to_json(), flawed.end_s + 0.5) == text
+    assert feedback_at(analysis, 1e6, catalogue=cat) == text  # later clean reps: the last flawed one is the answer
+    assert feedback_at(analysis.to_json(), flawed.end_s + 0.5, catalogue=cat) == text
     session = CoachingSession("s", "squat", track.duration_s, [], track=track)
-    assert feedback_at(session, flawed.end_s + 0.5) == text
+    assert feedback_at(session, flawed.end_s + 0.5, catalogue=cat) == text
 
 
 def instruction_text_of(key: str) -> str:

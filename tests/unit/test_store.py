@@ -15,22 +15,24 @@ import pytest
 import yaml
 
 from tests.conftest import squat_track
+from workbench.exercises.catalogue import Constraint as ThresholdSpec
 from workbench.exercises.catalogue import load_catalogue
+from workbench.motion.results import FeedbackEvent
 from workbench.pose.track import PoseTrack
 from workbench.skeleton import dof_index
 from workbench.store import (
     ConflictError,
     Database,
     MigrationError,
-    ThresholdSpec,
     ValidationError,
     export,
     import_dir,
     init_from_references,
     load_store_catalogue,
 )
+from workbench.store.clips_repo import sha256_file
 from workbench.store.database import MIGRATIONS_DIR
-from workbench.store.repositories import FeedbackEvent, ThresholdRepository, sha256_file
+from workbench.store.thresholds_repo import ThresholdRepository
 
 # ------------------------------------------------------------------------------------ fixtures
 
@@ -76,7 +78,7 @@ def _first_schema_only(path: Path) -> None:
     con.execute((MIGRATIONS_DIR / "0001_initial.sql").read_text(encoding="utf-8"))
     con.execute("INSERT INTO schema_version VALUES (1, 'initial', now())")
     track = squat_track(n_reps=1)
-    from workbench.store.repositories import track_to_npz
+    from workbench.store.poses_repo import track_to_npz
 
     con.execute(
         "INSERT INTO pose_tracks (clip_hash, backend, params_json, npz, n_frames, created_at) "
@@ -502,12 +504,16 @@ def test_runs_feedback_and_evaluation_results(db: Database) -> None:
             threshold_versions={"knee_depth": 2},
         )
         store.runs.add_feedback(
-            run_id, [FeedbackEvent("sit deeper", severity="warning", rep=1, t_s=2.5, constraint_id="knee_depth")]
+            run_id, [FeedbackEvent(2.5, "sit deeper", ["rep 1: knee_depth"], kind="corrective", details={"rep": 1})]
         )
         store.runs.add_evaluation(dataset="synthetic", metric="rep_count_error", value=0.0, run_id=run_id)
         run = store.runs.finish(run_id, status="succeeded", timings={"pose_s": 1.5})
         assert run.threshold_versions == {"knee_depth": 2} and run.timings == {"pose_s": 1.5} and run.finished_at
-        assert store.runs.feedback(run_id)[0].constraint_id == "knee_depth"
+        stored = store.runs.feedback(run_id)[0]
+        assert (stored.text, stored.t_s, stored.evidence, stored.details) == (
+            "sit deeper", 2.5, ["rep 1: knee_depth"], {"rep": 1})
+        row = store.session.one("SELECT rep, constraint_id, severity FROM feedback_events WHERE run_id = ?", [run_id])
+        assert row == (1, "knee_depth", "warning")
         assert store.runs.evaluations(run_id) == [("synthetic", "rep_count_error", 0.0)]
 
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from workbench.errors import PoseFileError
-from workbench.io.posefile import export_mot, load_npz, save_npz
+from workbench.pose.posefile import export_mot, load_npz, save_npz
 from workbench.pose.track import PoseTrack
 from workbench.skeleton import dof_index
 

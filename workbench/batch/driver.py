@@ -17,6 +17,7 @@ the next run resets the dead job's running items to pending and continues.
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -29,10 +30,13 @@ from workbench.batch.engines import Engine, make_engine
 from workbench.batch.jobs import ClipRef, JobSpec, StageResult, Task, TaskResult, canonical
 from workbench.batch.progress import Bar
 from workbench.batch.stages import CACHED_BACKENDS, StagePlan
-from workbench.store.batches import BatchJob, BatchRepository, NewItem, Outcome
-from workbench.store.database import Database, utc_now
-from workbench.store.repositories import Store, canonical_params, sha256_file
-from workbench.store.rules import canonical_json
+from workbench.motion.results import FeedbackEvent
+from workbench.pose.backends import pose_cache_params
+from workbench.store.batches import BatchJob, BatchRepository, NewItem, Outcome, write_parquet_shard
+from workbench.store.clips_repo import sha256_file
+from workbench.store.database import Database
+from workbench.store.facade import Store
+from workbench.store.poses_repo import canonical_params
 
 HEARTBEAT_S = 10.0
 WAIT_S = 2.0
@@ -102,18 +106,9 @@ class ShardWriter:
         """Write the first ``rows`` buffered rows as one shard; returns the outcomes that may now be recorded."""
         if not self.buffer:
             return []
-        import duckdb
-
         final = self.path(self.shard)
         tmp = final.with_suffix(".parquet.tmp")
-        con = duckdb.connect()
-        try:
-            con.execute(f"CREATE TABLE shard ({self.COLUMNS})")
-            con.executemany(f"INSERT INTO shard VALUES ({', '.join('?' for _ in range(11))})", self.buffer[: self.rows])
-            quoted = str(tmp).replace("'", "''")
-            con.execute(f"COPY shard TO '{quoted}' (FORMAT parquet)")
-        finally:
-            con.close()
+        write_parquet_shard(tmp, self.COLUMNS, self.buffer[: self.rows])
         os.replace(tmp, final)
         done = self.waiting[: self.rows]
         self.buffer, self.waiting = self.buffer[self.rows :], self.waiting[self.rows :]
@@ -123,8 +118,10 @@ class ShardWriter:
 
 class Driver:
     def __init__(self, spec: JobSpec, plan: StagePlan, db: Database, *, progress: bool = False,
-                 total_hint: int | None = None, retry_failed: bool = False):  # fmt: skip
+                 total_hint: int | None = None, retry_failed: bool = False,
+                 cancel: threading.Event | None = None):  # fmt: skip
         self.spec = spec
+        self.cancel = cancel  # once set, no new task is started; those in flight finish and are written
         self.plan = plan
         self.db = db
         self.progress = progress
@@ -160,7 +157,7 @@ class Driver:
             if engine is None:
                 engine = make_engine(self.spec.engine, self.spec.workers, self.spec.address, self.spec.ship_code)
             self._loop(engine, self._tasks(iter(clips)))
-            status = "finished"
+            status = "interrupted" if self.cancel is not None and self.cancel.is_set() else "finished"
         finally:
             if own_engine and engine is not None:
                 engine.close()
@@ -179,6 +176,10 @@ class Driver:
         buffered: list[tuple[Task, TaskResult | BaseException]] = []
         while True:
             while len(in_flight) < self.spec.window:
+                if self.cancel is not None and self.cancel.is_set():  # cancelled: what is pending stays so
+                    exhausted = True
+                    self.retries.clear()
+                    break
                 task = self.retries.popleft() if self.retries else (None if exhausted else next(source, None))
                 if task is None:
                     exhausted = True
@@ -208,8 +209,7 @@ class Driver:
         with self.db.store() as store, store.transaction():
             repo = BatchRepository(store.session)
             if status != "finished":  # what was in flight goes back to pending for the next run
-                store.session.execute("UPDATE batch_items SET status = 'pending' WHERE status = 'running' "
-                                      "AND job_id = ?", [self.job_id])  # fmt: skip
+                repo.requeue_running(self.job_id)
             repo.refresh_counts(self.job_id, selection_done=status == "finished" or None, status=status)
 
     # -------------------------------------------------------------------------------------------- selection
@@ -419,28 +419,17 @@ class Driver:
         doc = r.payload.get("analysis", {})
         versions = params.get("versions", {})
         prov = doc.get("provenance", {})
-        # The runs and feedback_events rows RunRepository.start/finish/add_feedback would write, in two
-        # statements instead of 3 + one per event (the driver's writes bound a batch's throughput on small clips).
         config = {"exercise": params["exercise"], "backend": prov.get("backend"), "batch_job": self.job_id,
                   "work_key": p.outcome.work_key}  # fmt: skip
-        now = utc_now()
-        run_id = int(store.session.scalar(
-            "INSERT INTO runs (status, exercise, clip_hash, config_json, code_version, model, reference_version, "
-            "rules_version, threshold_versions, timings_json, started_at, finished_at) "
-            "VALUES ('succeeded', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [params["exercise"], p.task.clip.content_hash, canonical_json(config), __version__, prov.get("backend"),
-             versions.get("reference_version"), versions.get("rules_version"),
-             canonical_json(versions.get("threshold_versions") or {}), canonical_json({"analysis_s": r.seconds}),
-             now, now],
-        ))  # fmt: skip
-        feedback = doc.get("feedback", [])
-        if feedback:
-            store.session.execute(
-                "INSERT INTO feedback_events (run_id, t_s, severity, message, payload_json, created_at) "
-                "SELECT ?, unnest(?::DOUBLE[]), 'warning', unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), ?",
-                [run_id, [f.get("t_s") for f in feedback], [f["text"] for f in feedback],
-                 [canonical_json({"evidence": f.get("evidence", [])}) for f in feedback], now],
-            )  # fmt: skip
+        if self.spec.selection.get("author"):  # who asked for the run (the app's Runs page names them)
+            config["author"] = str(self.spec.selection["author"])
+        run_id = store.runs.record_succeeded(
+            config=config, code_version=__version__, exercise=params["exercise"], clip_hash=p.task.clip.content_hash,
+            model=prov.get("backend"), reference_version=versions.get("reference_version"),
+            rules_version=versions.get("rules_version"), threshold_versions=versions.get("threshold_versions"),
+            timings={"analysis_s": r.seconds},
+            feedback=[FeedbackEvent.from_json(f) for f in doc.get("feedback", [])],
+        )  # fmt: skip
         if self.shards is None and p.outcome.result is not None:
             p.outcome.result["analysis"] = doc
         return run_id
@@ -448,34 +437,23 @@ class Driver:
 
 def _pose_cache_params(params: dict[str, Any]) -> dict[str, Any]:
     """The pipeline's pose cache parameters, so `biocoach analyze` later hits what a batch stored."""
-    from workbench.pose.backends import pose_cache_params
-
     cache = pose_cache_params(params["fps"])
     return dict(cache, code_version=params["code_version"])
 
 
 def _cached(store: Store, clip_hash: str, backend: str, params: dict[str, Any]) -> bytes | None:
-    blob = store.session.scalar("SELECT npz FROM pose_tracks WHERE clip_hash = ? AND backend = ? AND params_json = ?",
-                                [clip_hash, backend, canonical_params(_pose_cache_params(params))])  # fmt: skip
-    return None if blob is None else bytes(blob)
+    return store.poses.get_blob(clip_hash, backend, _pose_cache_params(params))
 
 
 def _put_blob(store: Store, clip_hash: str, backend: str, params: dict[str, Any], blob: bytes, n_frames: int,
               extract_s: float | None) -> None:  # fmt: skip
-    store.session.execute(
-        "INSERT OR REPLACE INTO pose_tracks (clip_hash, backend, params_json, npz, n_frames, created_at, extract_s) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [clip_hash, backend, canonical_params(params), blob, int(n_frames), utc_now(), extract_s],
-    )
+    store.poses.put_blob(clip_hash, backend, params, blob, n_frames=n_frames, extract_s=extract_s)
 
 
 def _register_clips(store: Store, clips: list[ClipRef]) -> None:
     for c in clips:
-        store.session.execute(
-            "INSERT INTO clips (content_hash, path, exercise, n_bytes, registered_at) VALUES (?, ?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            [c.content_hash, str(c.path), c.exercise, c.path.stat().st_size, utc_now()],
-        )
+        assert c.content_hash is not None
+        store.clips.add_known(c.content_hash, c.path, exercise=c.exercise, n_bytes=c.path.stat().st_size)
 
 
 def _provenance(p: _Pending, job_id: int) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from workbench.store.batches import BatchJob
+from workbench.store.batches import BatchJob, BatchRepository, driver_alive
 
 
 class Bar:
@@ -53,8 +53,6 @@ def describe(job: BatchJob) -> str:
 
 def job_rows(db: Any, limit: int = 20) -> tuple[list[dict[str, Any]], dict[int, list[tuple[str, str, int, str]]]]:
     """The latest batch jobs as table rows (newest first) and each job's latest errors, from the store."""
-    from workbench.store.batches import BatchRepository, driver_alive
-
     with db.store() as store:
         repo = BatchRepository(store.session)
         jobs = repo.jobs(limit)

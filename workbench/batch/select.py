@@ -13,9 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import duckdb
+
 from workbench.batch.jobs import ClipRef
 from workbench.batch.stages import BatchError
+from workbench.data import qevd
 from workbench.pose.backends import VIDEO_SUFFIXES
+from workbench.store.clips_repo import ClipRepository
+from workbench.store.session import StoreError
 
 if TYPE_CHECKING:
     from workbench.store.database import Database
@@ -65,8 +70,6 @@ def from_qevd(split: str, root: Path | None, exercise: str | None = None) -> Ite
     if root is None:
         raise BatchError("--qevd: expected the qevd_dir configuration key (biocoach.yaml) naming the QEVD-fit-coach "
                          "folder, got none")  # fmt: skip
-    from workbench.data import qevd
-
     folder = qevd.find_split(root, split)
     for record in qevd.read_records(folder):
         if not record.video.is_file():
@@ -84,9 +87,8 @@ def from_store(db: Database, where: str, exercise: str | None = None) -> Iterato
     while True:
         with db.session() as s:
             try:
-                rows = s.all(f"SELECT content_hash, path, exercise FROM clips WHERE ({where}) "
-                             f"ORDER BY registered_at, content_hash LIMIT {STORE_PAGE} OFFSET {offset}")  # fmt: skip
-            except Exception as exc:
+                rows = ClipRepository(s).page_where(where, limit=STORE_PAGE, offset=offset)
+            except (duckdb.Error, StoreError) as exc:  # the user's condition: refused, or a syntax or binder error
                 raise BatchError(f"--where: expected a condition over the clips table, got {where!r} "
                                  f"({' '.join(str(exc).split())[:200]})") from None  # fmt: skip
         for content_hash, path, ex in rows:

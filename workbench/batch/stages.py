@@ -13,8 +13,8 @@ Stages and the modules they call (imported lazily, in the worker):
   pipeline uses, so ``biocoach analyze`` on the clip later is a cache hit.
 - ``analysis``: the motion analysis of ``workbench.pipeline.analyze_clip`` (body measurements, offline analysis,
   provenance) on that track; the driver records a run with its feedback events.
-- ``coaching``: ``workbench.model.loop.run_coach`` with the rule coach (``workbench.model.rule_coach.RuleCoach``)
-  or the neural coach (``workbench.model.stream.load_neural_coach``, GPU when ``--coach-device cuda``).
+- ``coaching``: ``workbench.coach.loop.run_coach`` with the rule coach (``workbench.coach.rule_coach.RuleCoach``)
+  or the neural coach (``workbench.coach.neural.load_neural_coach``, GPU when ``--coach-device cuda``).
 - ``evaluation``: ``workbench.eval`` metrics of the coaching against the clip's ground-truth feedback sidecar.
 """
 
@@ -23,14 +23,29 @@ from __future__ import annotations
 import hashlib
 import os
 import socket
+import threading
 import time
 import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from workbench import __version__
 from workbench.batch.jobs import STAGE_ORDER, ClipRef, StageName, StageResult, StageSpec, Task, TaskResult, canonical
+from workbench.coach.coaching import Coach
+from workbench.coach.feedback import clip_feedback, coach_events
+from workbench.coach.loading import load_coach
+from workbench.config import load_config
 from workbench.errors import WorkbenchError
+from workbench.eval.evaluate import Clip, EvalSettings, evaluate
+from workbench.io.groundtruth import load_ground_truth, sidecar_path
+from workbench.motion.analysis import analyze
+from workbench.pipeline import _body, resolve
+from workbench.pose.backends import PoseEstimate, detect_backend, estimate_pose
+from workbench.pose.track import check_track
+from workbench.store import review_labels
+from workbench.store.repositories import landmarks_from_npz, landmarks_to_npz, track_from_npz, track_to_npz
 
 if TYPE_CHECKING:
     from workbench.pose.track import PoseTrack
@@ -72,8 +87,6 @@ class StagePlan:
     _labels: dict[str, dict[str, list[Any]]] = field(default_factory=dict)
 
     def pose_kind(self, clip: ClipRef) -> str:
-        from workbench.pose.backends import detect_backend
-
         return str(detect_backend(clip.path)) if self.backend == "auto" else self.backend
 
     def exercise_for(self, clip: ClipRef) -> str | None:
@@ -82,8 +95,6 @@ class StagePlan:
     def _exercise(self, key: str) -> tuple[Any, dict[str, Any]]:
         """The Exercise object and its store versions (cached: one store read per exercise per job)."""
         if key not in self._exercises:
-            from workbench.pipeline import resolve
-
             self._exercises[key] = resolve(key, self.db)
         return self._exercises[key]
 
@@ -92,14 +103,12 @@ class StagePlan:
         per exercise per job; (None, None) when no expert validated any (or there is no store)."""
         if self.db is None:
             return None, None
-        from workbench.review.labels import accepted_salient_labels, reviewed_salient
-
         if exercise not in self._labels:
             by_clip: dict[str, list[Any]] = {}
-            for lab in accepted_salient_labels(self.db, exercise):
+            for lab in review_labels.accepted_salient_labels(self.db, exercise):
                 by_clip.setdefault(lab.clip_hash, []).append(lab)
             self._labels[exercise] = by_clip
-        joints, note = reviewed_salient(self._labels[exercise].get(clip_hash, []))
+        joints, note = review_labels.reviewed_salient(self._labels[exercise].get(clip_hash, []))
         return (None, None) if joints is None else (list(joints), note)
 
     def specs_for(self, clip: ClipRef) -> list[StageSpec]:
@@ -145,6 +154,30 @@ class StagePlan:
 # ------------------------------------------------------------------------------------------------ worker side
 
 
+_FRAMES = threading.local()  # the frame-progress callback of tasks run in this thread (InlineEngine)
+
+
+@contextmanager
+def frame_progress(callback: Callable[[str, Any], None] | None) -> Iterator[None]:
+    """While inside, the pose stage of a task run in *this thread* (the inline engine: ``workers=0``) reports
+    its frames to ``callback(clip_path, workbench.progress.Progress)``. Worker processes and Ray tasks run
+    elsewhere and report nothing; their progress is per item, from the store."""
+    previous = getattr(_FRAMES, "callback", None)
+    _FRAMES.callback = callback
+    try:
+        yield
+    finally:
+        _FRAMES.callback = previous
+
+
+def _frame_report(task: Task) -> Callable[[Any], None] | None:
+    callback = getattr(_FRAMES, "callback", None)
+    if callback is None:
+        return None
+    path = str(task.clip.path)
+    return lambda progress: callback(path, progress)
+
+
 def worker_id() -> str:
     node = ""
     if "ray" in __import__("sys").modules:
@@ -153,7 +186,7 @@ def worker_id() -> str:
 
             if ray.is_initialized():
                 node = ":" + ray.get_runtime_context().get_node_id()[:8]
-        except Exception:  # not inside a Ray worker: the host and pid are enough
+        except RuntimeError:  # ray's context outside a worker: the host and pid are enough
             node = ""
     return f"{socket.gethostname()}:{os.getpid()}{node}"
 
@@ -187,21 +220,15 @@ def execute(task: Task) -> TaskResult:
 
 
 def _track(state: dict[str, Any]) -> PoseTrack:
-    from workbench.store.repositories import track_from_npz
-
     if "track" not in state:
         state["track"] = track_from_npz(state["track_npz"])
     return state["track"]  # type: ignore[no-any-return]
 
 
 def run_pose(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from workbench.pose.backends import estimate_pose
-    from workbench.pose.track import check_track
-    from workbench.store.repositories import landmarks_to_npz, track_to_npz
-
     kind = spec.params["backend"]
     t0 = time.perf_counter()
-    estimate = estimate_pose(task.clip.path, kind, fps=spec.params["fps"])
+    estimate = estimate_pose(task.clip.path, kind, fps=spec.params["fps"], progress=_frame_report(task))
     extract_s = time.perf_counter() - t0
     track = estimate.track
     check_track(track, str(task.clip.path))  # beyond the input limits: a failed item, never a cached pose
@@ -225,7 +252,6 @@ def _ensure_track(task: Task, state: dict[str, Any]) -> PoseTrack:
     does not hold) read again from the file."""
     if "track" in state or "track_npz" in state:
         return _track(state)
-    from workbench.pose.backends import estimate_pose
 
     estimate = estimate_pose(task.clip.path, "pose")
     state["track"] = estimate.track
@@ -235,15 +261,10 @@ def _ensure_track(task: Task, state: dict[str, Any]) -> PoseTrack:
 def run_analysis(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     import json
 
-    from workbench.motion.analysis import analyze
-    from workbench.pipeline import _body
-    from workbench.pose.backends import PoseEstimate
 
     track = _ensure_track(task, state)
     landmarks = state.get("landmarks")
     if landmarks is None and state.get("landmarks_npz") is not None:
-        from workbench.store.repositories import landmarks_from_npz
-
         landmarks = landmarks_from_npz(state["landmarks_npz"])
     warnings = json.loads(track.meta.get("pipeline_warnings", "[]"))
     estimate = PoseEstimate(track=track, backend=state.get("backend", "pose"), landmarks=landmarks, warnings=warnings)
@@ -251,6 +272,8 @@ def run_analysis(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[di
     ex = task.context["exercise"]
     analysis = analyze(track, ex, salient=spec.params.get("salient"), min_confidence=spec.params["min_confidence"],
                        body=body)  # fmt: skip
+    # the analysis JSON's feedback: the rule coach's per-rep review, as `biocoach analyze` writes it
+    analysis.feedback = clip_feedback(None, track, ex, context_morph=analysis.context_morph, reps=analysis.reps)
     analysis.prepend_warnings(estimate.warnings)
     analysis.provenance.update(task.context.get("versions", {}))
     key = task.keys[task.stages.index(spec)]
@@ -279,20 +302,17 @@ def analysis_summary(doc: dict[str, Any]) -> dict[str, Any]:
     }  # fmt: skip
 
 
-_COACHES: dict[tuple[str, str, str], Any] = {}  # one loaded neural coach per worker process, exercise and device
+_COACHES: dict[tuple[str, str], Any] = {}  # one loaded neural coach per worker process and device
 
 
-def _coach(kind: str, device: str, ex: Any) -> Any:
+def _coach(kind: str, device: str) -> Coach:
+    """A fresh rule coach per clip; the neural coach loaded once per worker (the loop resets it per clip, with
+    that clip's exercise as the store has it)."""
     if kind == "rule":
-        from workbench.model.rule_coach import RuleCoach
-
-        return RuleCoach(seed=0, exercise=ex)
-    key = (kind, device, ex.key)
+        return load_coach("rule", load_config())
+    key = (kind, device)
     if key not in _COACHES:  # loading the language model is the slow part: once per worker, not per clip
-        from workbench.config import load_config
-        from workbench.model.stream import load_neural_coach
-
-        coach = load_neural_coach(load_config(), ex.key)
+        coach = load_coach(kind, load_config())
         model = getattr(coach, "model", None)
         if device != "cpu" and model is not None and hasattr(model, "to"):
             model.to(device)
@@ -301,13 +321,15 @@ def _coach(kind: str, device: str, ex: Any) -> Any:
 
 
 def run_coaching(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    from workbench.model.loop import run_coach
-
     if "analysis" not in state:
         raise BatchError("the coaching stage needs the analysis stage's result in the same task")
     ex = task.context["exercise"]
-    coach = _coach(spec.params["coach"], spec.params["device"], ex)
-    events = run_coach(coach, _ensure_track(task, state), ex, context_morph=state["analysis"].context_morph)
+    analysis = state["analysis"]
+    coach = _coach(spec.params["coach"], spec.params["device"])
+    analysis_spec = next((s for s in task.stages if s.name == "analysis"), None)
+    params = analysis_spec.params if analysis_spec is not None else {}
+    events = coach_events(coach, _ensure_track(task, state), ex, context_morph=analysis.context_morph,
+                          salient=params.get("salient"), min_confidence=params.get("min_confidence"))  # fmt: skip
     state["coaching"] = events
     utterances = [{"t_s": round(e.t_s, 3), "text": e.text, "kind": e.kind, "n_tokens": e.n_tokens,
                    "evidence": e.tags()} for e in events]  # fmt: skip
@@ -320,9 +342,6 @@ def run_evaluation(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[
     """T-F score, METEOR and ROUGE-L of the coaching against the clip's ground-truth sidecar
     (``<clip>.feedback.json``); BERTScore and LLM judges stay with ``biocoach eval`` (models per run, not per
     clip)."""
-    from workbench.eval.evaluate import Clip, EvalSettings, evaluate
-    from workbench.io.groundtruth import load_ground_truth, sidecar_path
-
     if "coaching" not in state:
         raise BatchError("the evaluation stage needs the coaching stage's result in the same task")
     truth = load_ground_truth(task.clip.path)

@@ -1,4 +1,8 @@
-"""Body measurements for C_morph: virtual measurements on a user-supplied SMPL-layout mesh, or a landmark estimate."""
+"""Body measurements for C_morph: virtual measurements on a user-supplied SMPL-layout mesh, or a landmark estimate.
+
+The smplx route (``workbench.body.smplx_model.load_smplx_model``) is not re-exported here: it imports torch,
+which the measurement code and its importers (pose.reprojection, render) do without.
+"""
 
 from workbench.body.measurements import (
     BODY_DENSITY_KG_M3,

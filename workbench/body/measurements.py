@@ -291,9 +291,11 @@ def mean_betas(betas: NDArray[np.floating], window: int | None = None) -> tuple[
 
 
 def measure_betas(model: BodyModel, betas: NDArray[np.floating], window: int | None = None) -> Measurements:
-    """Virtual measurements of the model shaped by β̄ (frames averaged as in §3.2) in its zero pose."""
+    """Virtual measurements of the model shaped by β̄ (frames averaged as in §3.2) in its zero pose; the mesh
+    from smplx's forward pass or from the file's plain arrays, as the model was loaded (``model.engine``)."""
     beta_bar, n = mean_betas(betas, window)
-    source = f"{model.path.name}, β̄ of {beta_bar.shape[0]} coefficients over {n} frame{'s' * (n != 1)}"
+    source = (f"{model.path.name} via {model.engine}, β̄ of {beta_bar.shape[0]} coefficients over {n} "
+              f"frame{'s' * (n != 1)}")  # fmt: skip
     m = measure_mesh(model.shaped_vertices(beta_bar), model.faces, source=source)
     return replace(m, n_frames=n)
 

@@ -5,12 +5,18 @@ measurements of the shaped mesh need only SMPL's v_template, shapedirs and f. No
 ships SMPL: the user registers at https://smpl.is.tue.mpg.de and passes the file; the project never
 downloads it.
 
+This module reads and checks the file without torch and shapes the mesh from its plain arrays
+(v_template + shapedirs·β, ``BodyModel.engine == "arrays"``). ``workbench.body.smplx_model`` runs the same
+arrays through ``smplx`` (the reference SMPL implementation) when the file has SMPL's skinning arrays; the
+analysis uses that.
+
 Accepted files:
 - ``.npz`` with v_template (6890×3), shapedirs (6890×3×K, K ≥ 10), f (13776×3); J_regressor, weights,
   posedirs and kintree_table are optional and only checked for consistency.
 - ``.pkl`` as SMPL ships it, but only when it unpickles without chumpy (plain numpy / scipy.sparse
   arrays). SMPL's original pickles hold chumpy objects, and chumpy does not import on Python 3.11; the
   error says how to convert such a file once into an ``.npz``.
+An SMPL-X file (10,475 vertices) is refused with its reason: SKEL/HSMR betas are SMPL betas and shape only SMPL.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from numpy.typing import NDArray
 from workbench.errors import WorkbenchError
 
 N_VERTICES = 6890
+SMPLX_VERTICES = 10475
 N_FACES = 13776
 MIN_BETAS = 10
 REQUIRED_KEYS = ("v_template", "shapedirs", "f")
@@ -70,13 +77,26 @@ class BodyModel:
     def n_betas(self) -> int:
         return int(self.shapedirs.shape[2])
 
+    @property
+    def engine(self) -> str:
+        """What shapes the mesh: "arrays" (v_template + shapedirs·β here) or "smplx" (the subclass)."""
+        return "arrays"
+
     def shaped_vertices(self, betas: NDArray[np.floating]) -> FloatArray:
         """Zero-pose shaped mesh v = v_template + shapedirs[..., :n] · β, with n = len(β)."""
+        return self.plain_vertices(betas)
+
+    def plain_vertices(self, betas: NDArray[np.floating]) -> FloatArray:
+        """v_template + shapedirs[..., :n] · β from the file's arrays, whatever the engine."""
+        b = self.checked_betas(betas)
+        return self.v_template + self.shapedirs[:, :, : b.shape[0]] @ b
+
+    def checked_betas(self, betas: NDArray[np.floating]) -> FloatArray:
         b = np.asarray(betas, dtype=np.float64)
         if b.ndim != 1 or not 1 <= b.shape[0] <= self.n_betas:
             raise BodyModelError(f"betas: expected a vector of 1 to {self.n_betas} coefficients "
                                  f"({self.path.name} has {self.n_betas}), got shape {b.shape}")  # fmt: skip
-        return self.v_template + self.shapedirs[:, :, : b.shape[0]] @ b
+        return b
 
 
 def load_body_model(path: str | Path) -> BodyModel:
@@ -92,9 +112,9 @@ def load_body_model(path: str | Path) -> BodyModel:
 
 
 def _read_npz(p: Path) -> dict[str, Any]:
-    try:
+    try:  # only the keys used are read (other files, SMPL-X's, also hold pickled objects); the rest are named
         with np.load(p, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
+            return {k: data[k] if k in (*REQUIRED_KEYS, *OPTIONAL_KEYS) else None for k in data.files}
     except (OSError, ValueError, zipfile.BadZipFile) as exc:
         raise BodyModelError(f"{p}: not a readable .npz body model ({exc})") from exc
 
@@ -150,6 +170,10 @@ def _validated(raw: dict[str, Any], p: Path) -> BodyModel:
     if missing:
         raise BodyModelError(f"{p}: missing {', '.join(missing)} (expected keys {', '.join(REQUIRED_KEYS)}; "
                              f"got {', '.join(sorted(raw)) or 'none'})")  # fmt: skip
+    if np.ndim(raw["v_template"]) == 2 and np.shape(raw["v_template"])[0] == SMPLX_VERTICES:
+        raise BodyModelError(f"{p}: an SMPL-X model ({SMPLX_VERTICES} vertices). The shape coefficients of a "
+                             "SKEL/HSMR track are SMPL betas, which shape only the SMPL model (6890 vertices): "
+                             f"pass SMPL instead. {_WHERE}")  # fmt: skip
     v = _float_array(raw["v_template"], "v_template", (N_VERTICES, 3), p)
     s = _float_array(raw["shapedirs"], "shapedirs", (N_VERTICES, 3, None), p)
     if s.shape[2] < MIN_BETAS:

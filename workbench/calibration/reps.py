@@ -19,6 +19,7 @@ from workbench.data.labelled import ManifestRow
 from workbench.exercises.catalogue import Constraint, Exercise
 from workbench.motion.analysis import analyze, whole_track_rep
 from workbench.motion.results import Rep
+from workbench.pose.backends import estimate_pose
 from workbench.pose.track import PoseTrack
 from workbench.skeleton import dof
 
@@ -43,8 +44,6 @@ class LabelledRep:
 
 def load_track(path: Path) -> PoseTrack:
     """Any input the pipeline reads, as a pose track (pose files directly; others through their backend)."""
-    from workbench.pose.backends import estimate_pose
-
     return estimate_pose(path).track
 
 

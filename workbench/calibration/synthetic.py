@@ -16,7 +16,7 @@ import numpy as np
 
 from workbench.data.labelled import write_manifest
 from workbench.exercises.catalogue import Exercise
-from workbench.io.posefile import save_npz
+from workbench.pose.posefile import save_npz
 from workbench.pose.synthetic import Fault, synthesize
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from workbench.dashboard.pages import PAGES
 from workbench.dashboard.state import EXAMPLE_CLIP, EXAMPLE_EXERCISE, AppState
 
 EXTENSIONS = ("plotly", "tabulator")  # every extension a page uses must be loaded here, or it renders blank
@@ -13,7 +14,6 @@ def create_app(db_path: str = "", data_dirs: list[str] | None = None, open_examp
     """Build one session's app: a header, a status line and one tab per page."""
     import panel as pn
 
-    from workbench.dashboard.pages import PAGES
 
     pn.extension(*EXTENSIONS, notifications=True)
     state = AppState(db_path=db_path, data_dirs=list(data_dirs or []))

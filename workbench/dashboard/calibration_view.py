@@ -18,8 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from workbench.data.labelled import ManifestRow
+from workbench.calibration.assess import assess
+from workbench.calibration.calibrate import CalibrationError, calibrate, revert_calibration, rows_for
+from workbench.calibration.synthetic import write_labelled_set
+from workbench.data.labelled import ManifestRow, read_manifest
 from workbench.store.database import Database
+from workbench.store.seed import load_store_catalogue
 
 Progress = Callable[[int, int], None]
 
@@ -72,14 +76,10 @@ def view_of(doc: dict[str, Any], exercise: str, *, manifest: str = "", label: st
 
 def exercise_rows(rows: Sequence[ManifestRow], exercise: str, db: Database) -> list[ManifestRow]:
     """The manifest rows labelled with ``exercise`` (aliases and side variants included) by the store's rules."""
-    from workbench.store.seed import load_store_catalogue
-
     return _rows_of(rows, exercise, load_store_catalogue(db).catalogue)
 
 
 def _rows_of(rows: Sequence[ManifestRow], exercise: str, catalogue: Any) -> list[ManifestRow]:
-    from workbench.calibration.calibrate import CalibrationError, rows_for
-
     ex = catalogue.get(exercise)
     mine = rows_for(rows, ex, catalogue.get)
     if not mine:
@@ -91,9 +91,6 @@ def _rows_of(rows: Sequence[ManifestRow], exercise: str, catalogue: Any) -> list
 def assess_exercise(db: Database, rows: Sequence[ManifestRow], exercise: str, *, manifest: str = "",
                     label: str = "assessed", progress: Progress | None = None) -> AssessmentView:  # fmt: skip
     """``assess`` of the exercise's rows with the store's current catalogue."""
-    from workbench.calibration.assess import assess
-    from workbench.store.seed import load_store_catalogue
-
     store_cat = load_store_catalogue(db)
     key = store_cat.catalogue.get(exercise).rule_file.stem
     mine = _rows_of(rows, key, store_cat.catalogue)
@@ -111,8 +108,6 @@ class ManifestRefused(ValueError):
 
 def read_allowed_manifest(path: str | Path, allowed: Callable[[Path], bool]) -> list[ManifestRow]:
     """The manifest's rows, refused when the manifest or any file it lists lies outside ``allowed`` folders."""
-    from workbench.data.labelled import read_manifest
-
     text = str(path).strip()
     if not text:
         raise ManifestRefused("give the path of a labelled manifest (CSV), or make a synthetic labelled set")
@@ -134,9 +129,6 @@ def inside(path: str | Path, roots: Sequence[str | Path]) -> bool:
 
 def make_synthetic_set(db: Database, exercise: str, out: str | Path) -> Any:
     """``write_labelled_set`` for the store's current version of the exercise (a SyntheticSet)."""
-    from workbench.calibration.synthetic import write_labelled_set
-    from workbench.store.seed import load_store_catalogue
-
     return write_labelled_set(load_store_catalogue(db).catalogue.get(exercise), out)
 
 
@@ -308,8 +300,6 @@ class CalibrationOutcome:
 
 def calibrate_then_assess(db: Database, rows: Sequence[ManifestRow], exercise: str, *, manifest: str, author: str,
                           note: str, job: Job | None = None) -> CalibrationOutcome:  # fmt: skip
-    from workbench.calibration.calibrate import calibrate
-
     mine = exercise_rows(rows, exercise, db)
     dataset = ", ".join(sorted({r.source.split(" ")[0] for r in mine if r.source})[:3])  # as `biocoach calibrate`
     report = calibrate(db, exercise, mine, author=author, note=note, dataset=dataset, manifest=manifest,
@@ -321,8 +311,6 @@ def calibrate_then_assess(db: Database, rows: Sequence[ManifestRow], exercise: s
 
 def current_calibration(db: Database, exercise: str) -> str | None:
     """The id of the calibration that wrote the exercise's current scoring, None when it is not calibrated."""
-    from workbench.store.seed import load_store_catalogue
-
     scoring = load_store_catalogue(db).catalogue.get(exercise).scoring
     value = None if scoring is None else (scoring.calibration or {}).get("id")
     return str(value) if value else None
@@ -330,8 +318,6 @@ def current_calibration(db: Database, exercise: str) -> str | None:
 
 def revert_then_assess(db: Database, rows: Sequence[ManifestRow] | None, exercise: str, *, manifest: str,
                        author: str, job: Job | None = None) -> CalibrationOutcome:  # fmt: skip
-    from workbench.calibration.calibrate import CalibrationError, revert_calibration
-
     if current_calibration(db, exercise) is None:
         raise CalibrationError(f"{exercise} is not calibrated: its current rules were not written by a calibration")
     report = revert_calibration(db, exercise, author=author)

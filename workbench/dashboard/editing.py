@@ -11,13 +11,39 @@ The pages only lay these out; every number they show comes from here, the store 
 
 from __future__ import annotations
 
+import re
 import threading
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+# The Runs page reruns clips through the batch machinery (resumable, recorded per clip with its own exercise).
+from workbench.batch.driver import Driver, JobReport
+from workbench.batch.engines import Engine, make_engine
+from workbench.batch.jobs import STAGE_ORDER, ClipRef, JobSpec, StageSpec
+from workbench.batch.select import from_store
+from workbench.batch.stages import BatchError as BatchError
+from workbench.batch.stages import StagePlan, frame_progress, parse_stages
+from workbench.dashboard.state import EXAMPLE_CLIP
+from workbench.exercises.catalogue import Reference
+from workbench.motion.analysis import analyze
+
+# The reference edits are array maths (workbench.motion.reference_edits); the pages reach them through here.
+from workbench.motion.reference_edits import ReferencePair, copy_pair, dof_row, reference_from_cycle_stack, rep_cycles
+from workbench.motion.reference_edits import key_point_index as key_point_index
+from workbench.motion.reference_edits import offset_reference as offset_reference
+from workbench.motion.reference_edits import reference_from_cycles as reference_from_cycles
+from workbench.motion.reference_edits import scale_reference as scale_reference
+from workbench.motion.reference_edits import set_key_point as set_key_point
+from workbench.motion.reference_edits import smooth_reference as smooth_reference
+from workbench.pipeline import analyze_clip, resolve
+from workbench.progress import Progress
+from workbench.skeleton import dof_index
+from workbench.store.batches import BatchRepository
 
 if TYPE_CHECKING:
     from workbench.dashboard.state import AppState
@@ -94,6 +120,33 @@ def format_bounds(pair: tuple[float | None, float | None] | None) -> str:
     return f"[{'open' if lo is None else f'{lo:g}'}, {'open' if hi is None else f'{hi:g}'}]"
 
 
+def threshold_details(spec: Any) -> str:
+    """What a check is held to, in words: only the limits its kind uses, an open end as 'open', never 'None'."""
+    if spec.kind == "stability":
+        return f"Max std {_degrees(spec.max_std_deg)}"
+    if spec.kind == "symmetry":
+        return f"Max difference {_degrees(spec.max_diff_deg)}"
+    parts = []
+    if spec.bounds_deg is not None:
+        parts.append(f"Bounds {format_bounds(spec.bounds_deg)}")
+    if spec.tolerance_deg is not None:
+        parts.append(f"tolerance around the reference {format_bounds(spec.tolerance_deg)}")
+    return ", ".join(parts) or "No bounds (the check is never violated)"
+
+
+def _degrees(x: float | None) -> str:
+    return "open" if x is None else f"{x:g}°"
+
+
+REP_TAG = re.compile(r"\brep (\d+)")
+
+
+def rep_from_one(text: str) -> str:
+    """An evidence tag as stored with a run ('rep 2: knee_depth', reps counted from 0) as a person reads it, the
+    rep counted from 1 ('rep 3: knee_depth')."""
+    return REP_TAG.sub(lambda m: f"rep {int(m.group(1)) + 1}", text)
+
+
 def _check_changes(changes: Mapping[str, Any]) -> None:
     unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
     if unknown:
@@ -140,9 +193,6 @@ class Preview:
 
 def preview(state: AppState, exercise: str, constraint_id: str, changes: Mapping[str, Any]) -> Preview:
     """Re-analyse the open clip with the edited threshold, without saving anything."""
-    from workbench.motion.analysis import analyze
-    from workbench.pipeline import resolve
-
     result = state.result
     if result is None:
         raise ValueError("Expected an open clip to preview on, got none (open one on the Clip page)")
@@ -159,7 +209,8 @@ def violation_keys(violations: Sequence[Violation]) -> set[tuple[int, str]]:
 
 
 def violation_rows(violations: Sequence[Violation]) -> list[dict[str, Any]]:
-    return [{"rep": v.rep, "check": v.check, "dof": v.dof, "value_deg": round(v.value_deg, 1),
+    """The preview's rows, reps numbered from 1 as everywhere a person reads them (``Violation.rep`` is 0-based)."""
+    return [{"rep": v.rep + 1, "check": v.check, "dof": v.dof, "value_deg": round(v.value_deg, 1),
              "bounds": format_bounds(v.bounds_deg), "message": v.message} for v in violations]  # fmt: skip
 
 
@@ -176,8 +227,6 @@ class ReferenceCurve:
 
 def reference_curves(db: Database, exercise: str, dof_name: str) -> list[ReferenceCurve]:
     """Every stored version of the exercise's reference for one DoF, in degrees."""
-    from workbench.skeleton import dof_index
-
     i = dof_index(dof_name)
     with db.store() as store:
         versions = store.references.history(exercise)
@@ -215,181 +264,21 @@ def reference_diff_rows(db: Database, exercise: str, v1: int, v2: int, top: int 
     return lines
 
 
-# ------------------------------------------------------------------------------------------- reference edits
-#
-# Every edit takes and returns a (mean, sd) pair of (46, N_ref) radians and never saves anything; the arrays
-# passed in are not modified. ``dof`` is a DoF name ("knee_angle_r") or its index.
-
-ReferencePair = tuple[np.ndarray, np.ndarray]
-
-
-def _dof_row(dof: str | int) -> int:
-    from workbench.skeleton import dof_index
-
-    return int(dof) if isinstance(dof, int | np.integer) else dof_index(dof)
-
-
-def _copy_pair(mean: np.ndarray, sd: np.ndarray) -> ReferencePair:
-    m, s = np.array(mean, dtype=np.float64, copy=True), np.array(sd, dtype=np.float64, copy=True)
-    if m.ndim != 2 or s.shape != m.shape:
-        raise ValueError(f"Expected mean and sd of the same (46, N_ref) shape, got {m.shape} and {s.shape}")
-    return m, s
-
-
-def scale_reference(mean: np.ndarray, sd: np.ndarray, dof: str | int, factor: float,
-                    about: str | float = "rest") -> ReferencePair:  # fmt: skip
-    """Scale one DoF's excursion by ``factor`` about its rest value (the cycle's first sample), or about
-    ``"mean"`` (the curve's average) or a given value in radians. The SD envelope scales with the excursion
-    (its magnitude: an SD stays non-negative)."""
-    m, s = _copy_pair(mean, sd)
-    i = _dof_row(dof)
-    if about == "rest":
-        pivot = float(m[i, 0])
-    elif about == "mean":
-        pivot = float(np.mean(m[i]))
-    elif isinstance(about, int | float):
-        pivot = float(about)
-    else:
-        raise ValueError(f"Expected about = 'rest', 'mean' or a value in radians, got {about!r}")
-    m[i] = pivot + factor * (m[i] - pivot)
-    s[i] = abs(factor) * s[i]
-    return m, s
-
-
-def offset_reference(mean: np.ndarray, sd: np.ndarray, dof: str | int, deg: float) -> ReferencePair:
-    """Shift one DoF's whole curve by ``deg`` degrees (the SD is unchanged)."""
-    m, s = _copy_pair(mean, sd)
-    m[_dof_row(dof)] += np.radians(deg)
-    return m, s
-
-
-def key_point_index(n_samples: int, index_or_fraction: int | float) -> int:
-    """A sample index from an index (int) or a cycle fraction in [0, 1] (float)."""
-    if isinstance(index_or_fraction, int | np.integer) and not isinstance(index_or_fraction, bool):
-        k = int(index_or_fraction)
-    else:
-        f = float(index_or_fraction)
-        if not 0.0 <= f <= 1.0:
-            raise ValueError(f"Expected a cycle fraction in [0, 1], got {f}")
-        k = round(f * (n_samples - 1))
-    if not 0 <= k < n_samples:
-        raise ValueError(f"Expected a sample index in [0, {n_samples - 1}], got {k}")
-    return k
-
-
-def set_key_point(mean: np.ndarray, sd: np.ndarray, dof: str | int, index_or_fraction: int | float,
-                  value_deg: float, width: float = 0.1) -> ReferencePair:  # fmt: skip
-    """Move one DoF's curve so it passes through ``value_deg`` at a cycle position, smoothly.
-
-    The change is a raised-cosine bump ``delta * 0.5 (1 + cos(pi d / h))`` for ``|d| < h`` (zero beyond), where
-    d is the distance in samples from the key point and h = ``width`` × (N_ref - 1) (``width`` a fraction of the
-    cycle, or a number of samples when ≥ 1). The curve hits the value exactly at the key point, keeps its slope
-    continuous, and samples farther than h are left unchanged. Distances do not wrap around the cycle's ends.
-    """
-    m, s = _copy_pair(mean, sd)
-    i = _dof_row(dof)
-    n = m.shape[1]
-    k = key_point_index(n, index_or_fraction)
-    half = float(width) if width >= 1 else float(width) * (n - 1)
-    half = max(half, 1.0)
-    d = np.abs(np.arange(n) - k)
-    bump = np.where(d < half, 0.5 * (1.0 + np.cos(np.pi * d / half)), 0.0)
-    delta = np.radians(value_deg) - m[i, k]
-    m[i] = m[i] + delta * bump
-    m[i, k] = np.radians(value_deg)  # exactly, whatever the rounding of the bump
-    return m, s
-
-
-def smooth_reference(mean: np.ndarray, sd: np.ndarray, sigma_samples: float,
-                     dofs: Sequence[str | int] | None = None) -> ReferencePair:  # fmt: skip
-    """Gaussian-smooth the curves (all DoFs, or ``dofs``) along the cycle, ``sigma_samples`` in samples.
-
-    Edges use 'reflect' padding (workbench.motion.smoothing.smooth), not wrap-around: a cycle starts and ends
-    at rest but its first and last samples need not be equal, and a circular filter would pull one end
-    towards the other. A constant curve is unchanged; the SD envelope is smoothed the same way.
-    """
-    from workbench.motion.smoothing import smooth
-
-    m, s = _copy_pair(mean, sd)
-    if sigma_samples <= 0:
-        return m, s
-    rows = list(range(m.shape[0])) if dofs is None else [_dof_row(d) for d in dofs]
-    m[rows] = smooth(m[rows].T, float(sigma_samples)).T
-    s[rows] = np.maximum(smooth(s[rows].T, float(sigma_samples)).T, 0.0)
-    return m, s
-
-
-def rep_cycles(track_q: np.ndarray, reps: Sequence[Any], n_ref: int,
-               mirror_to: str | None = None) -> np.ndarray:  # fmt: skip
-    """Each rep's frames [start_frame, end_frame] resampled to ``n_ref`` samples: (n_reps, 46, n_ref) radians.
-
-    With ``mirror_to`` ("right"/"left") a rep whose working side is the other one is mirrored, as the analysis
-    mirrors the reference for it. Reps without frames are skipped.
-    """
-    from workbench.motion.align import resample_cycle
-    from workbench.skeleton import mirror_pose
-
-    q = np.asarray(track_q, dtype=np.float64)
-    out = []
-    for r in reps:
-        if r.end_frame <= r.start_frame:
-            continue
-        seg = q[r.start_frame : r.end_frame + 1]
-        if mirror_to is not None and r.side is not None and r.side != mirror_to:
-            seg = mirror_pose(seg)
-        out.append(resample_cycle(seg, n_ref).T)
-    return np.stack(out) if out else np.empty((0, q.shape[1], n_ref))
-
-
-def reference_from_cycles(
-    track_q: np.ndarray, reps: Sequence[Any], n_ref: int, *, fallback: ReferencePair | None = None,
-    mirror_to: str | None = None,
-) -> ReferencePair:  # fmt: skip
-    """The mean ± SD (population SD, ddof 0) of the reps' time-normalised cycles, all 46 DoFs.
-
-    NaN-safe: a sample is averaged over the reps that have it; where no rep has it (an unobserved DoF) the
-    value comes from ``fallback`` (e.g. the current reference) or is 0 (mean) and 0 (SD).
-    """
-    return reference_from_cycle_stack(rep_cycles(track_q, reps, n_ref, mirror_to), n_ref, fallback=fallback)
-
-
-def reference_from_cycle_stack(cycles: np.ndarray, n_ref: int, *, fallback: ReferencePair | None = None
-                               ) -> ReferencePair:  # fmt: skip
-    """reference_from_cycles on cycles already time-normalised: (n_cycles, 46, n_ref) radians, from any clips."""
-    cycles = np.asarray(cycles, dtype=np.float64)
-    if cycles.ndim != 3 or cycles.shape[0] == 0:
-        raise ValueError("Expected at least one rep with frames to build a reference from, got none")
-    have = np.isfinite(cycles)
-    count = have.sum(axis=0)
-    filled = np.where(have, cycles, 0.0)
-    mean = np.divide(filled.sum(axis=0), count, out=np.full(count.shape, np.nan), where=count > 0)
-    dev = np.where(have, cycles - mean, 0.0)
-    sd = np.sqrt(np.divide((dev**2).sum(axis=0), count, out=np.full(count.shape, np.nan), where=count > 0))
-    missing = count == 0
-    if missing.any():
-        if fallback is not None:
-            fm = _on_samples(np.asarray(fallback[0], dtype=np.float64), n_ref)
-            fs = _on_samples(np.asarray(fallback[1], dtype=np.float64), n_ref)
-            mean[missing], sd[missing] = fm[missing], fs[missing]
-        else:
-            mean[missing], sd[missing] = 0.0, 0.0
-    return mean, sd
-
-
-def _on_samples(x: np.ndarray, n: int) -> np.ndarray:
-    from workbench.motion.align import resample_cycle
-
-    return x if x.shape[1] == n else resample_cycle(x.T, n).T
-
-
 # ------------------------------------------------------------------------------------------- other clips
 #
 # The editor overlays the cycles of other clips on the reference. The pipeline registers only the cached
 # backends' inputs (videos, landmark files) in the store's ``clips`` table, not pose .npz files, so the choice
 # is the registered clips still on disk and allowed, plus the example and the files under the data folders.
 
-_CLIP_CACHE: dict[tuple[str, ...], Any] = {}
+# One cache per browser session (its AppState), dropped with the session: a session never sees what another
+# analysed, and the ClipResult objects it holds (which the pages may mutate) are never shared.
+_CLIP_CACHES: weakref.WeakKeyDictionary[AppState, dict[tuple[str, ...], Any]] = weakref.WeakKeyDictionary()
 _CLIP_CACHE_MAX = 32
+
+
+def session_clip_cache(state: AppState) -> dict[tuple[str, ...], Any]:
+    """The clip analyses cached for this session (``state``), oldest first."""
+    return _CLIP_CACHES.setdefault(state, {})
 
 
 def overlay_clip_choices(state: AppState) -> list[str]:
@@ -397,7 +286,7 @@ def overlay_clip_choices(state: AppState) -> list[str]:
     clips registered in the store (when still on disk and inside the allowed folders)."""
     found = candidate_clips(state)
     with state.database().store() as store:
-        registered = [str(r[0]) for r in store.session.all("SELECT path FROM clips ORDER BY path")]
+        registered = store.clips.paths()
     found += [p for p in registered if p and Path(p).is_file() and state.allowed(p)]
     return list(dict.fromkeys(found))
 
@@ -407,7 +296,6 @@ def analyse_clip_cached(state: AppState, exercise: str, path: str) -> Any:
     (so the overlay does not re-analyse, nor record a new run, on every redraw)."""
     import json
 
-    from workbench.pipeline import analyze_clip, resolve
 
     p = Path(path)
     if not state.allowed(p):
@@ -417,11 +305,12 @@ def analyse_clip_cached(state: AppState, exercise: str, path: str) -> Any:
     stat = p.stat()
     key = (str(db.path), str(p.resolve()), str(stat.st_mtime_ns),
            str(stat.st_size), exercise, json.dumps(versions, sort_keys=True, default=str))  # fmt: skip
-    if key not in _CLIP_CACHE:
-        if len(_CLIP_CACHE) >= _CLIP_CACHE_MAX:
-            _CLIP_CACHE.pop(next(iter(_CLIP_CACHE)))
-        _CLIP_CACHE[key] = analyze_clip(p, exercise, db=db)
-    return _CLIP_CACHE[key]
+    cache = session_clip_cache(state)
+    if key not in cache:
+        if len(cache) >= _CLIP_CACHE_MAX:
+            cache.pop(next(iter(cache)))
+        cache[key] = analyze_clip(p, exercise, db=db)
+    return cache[key]
 
 
 def reference_length(state: AppState, exercise: str, default: int = 100) -> int:
@@ -434,8 +323,6 @@ def clip_cycles(state: AppState, exercise: str, paths: Sequence[str], n_ref: int
     """Each clip's rep cycles (all 46 DoFs) time-normalised to ``n_ref`` samples (default: the current
     reference's length), mirrored to the reference's side: path → (n_reps, 46, n_ref) radians. With
     ``accepted_only`` only the reps without violations."""
-    from workbench.pipeline import resolve
-
     n = n_ref or reference_length(state, exercise)
     ex, _ = resolve(exercise, state.database())
     out: dict[str, np.ndarray] = {}
@@ -449,7 +336,7 @@ def clip_cycles(state: AppState, exercise: str, paths: Sequence[str], n_ref: int
 def cycles_of_clips(state: AppState, exercise: str, paths: Sequence[str], dof: str | int, n_ref: int | None = None,
                     *, accepted_only: bool = True) -> dict[str, list[np.ndarray]]:  # fmt: skip
     """One DoF's time-normalised cycles per clip: path → [(n_ref,) radians, one per rep]."""
-    i = _dof_row(dof)
+    i = dof_row(dof)
     return {p: [c[i] for c in cyc] for p, cyc in clip_cycles(state, exercise, paths, n_ref,
                                                                accepted_only=accepted_only).items()}  # fmt: skip
 
@@ -516,16 +403,12 @@ def _count_by_rep(violations: Sequence[Violation]) -> dict[int, int]:
 
 def preview_reference(state: AppState, exercise: str, mean: np.ndarray, sd: np.ndarray) -> ReferencePreview:
     """Re-analyse the open clip with the edited reference (the Exercise's Reference replaced), saving nothing."""
-    from workbench.exercises.catalogue import Reference
-    from workbench.motion.analysis import analyze
-    from workbench.pipeline import resolve
-
     result = state.result
     if result is None:
         raise ValueError("Expected an open clip to preview on, got none (open one on the Clip page)")
     if state.exercise != exercise:
         raise ValueError(f"Expected the open clip's exercise {state.exercise!r}, got {exercise!r}")
-    m, s = _copy_pair(mean, sd)
+    m, s = copy_pair(mean, sd)
     ex, _ = resolve(exercise, state.database())
     base = ex.reference.version if ex.reference is not None else "none"
     edited = replace(ex, reference=Reference(mean=m, sd=s, version=f"{base}+edit (unsaved)"))
@@ -553,8 +436,6 @@ def save_reference(db: Database, exercise: str, mean: np.ndarray, sd: np.ndarray
 def candidate_clips(state: AppState) -> list[str]:
     """The bundled example and the clip files under the session's data folders (a link that leads out of them is
     left out: ``state.allowed``)."""
-    from workbench.dashboard.state import EXAMPLE_CLIP
-
     found = [str(EXAMPLE_CLIP)]
     for d in state.data_dirs:
         root = Path(d)
@@ -566,7 +447,7 @@ def candidate_clips(state: AppState) -> list[str]:
 def list_runs(db: Database, limit: int = 200) -> list[dict[str, Any]]:
     """The latest runs, newest first, with their provenance (the clip by its registered path when known)."""
     with db.store() as store:
-        ids = [int(r[0]) for r in store.session.all("SELECT id FROM runs ORDER BY id DESC LIMIT ?", [limit])]
+        ids = store.runs.recent_ids(limit)
         runs = [store.runs.get(i) for i in ids]
         paths = {r.clip_hash: store.clips.get(r.clip_hash) for r in runs if r.clip_hash}
     rows = []
@@ -577,9 +458,241 @@ def list_runs(db: Database, limit: int = 200) -> list[dict[str, Any]]:
             "clip": Path(clip.path).name if clip else (r.clip_hash or "")[:12], "status": r.status,
             "code_version": r.code_version, "reference_version": r.reference_version,
             "threshold_versions": ", ".join(f"{k}@v{v}" for k, v in sorted(r.threshold_versions.items())),
-            "total_s": round(float(r.timings.get("total_s", float("nan"))), 3),
+            "total_s": round(float(r.timings.get("total_s", r.timings.get("analysis_s", float("nan")))), 3),
+            "author": str(r.config.get("author") or ""), "batch_job": r.config.get("batch_job"),
+            "clip_hash": r.clip_hash or "",
         })  # fmt: skip
     return rows
+
+
+def filter_runs(rows: Sequence[Mapping[str, Any]], *, clip: str = "", exercise: str = "", author: str = "",
+                since: Any = None, until: Any = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The rows of :func:`list_runs` that match: ``clip`` and ``author`` as case-insensitive parts of the name,
+    ``exercise`` exactly ('' = any), ``since``/``until`` dates (``datetime.date`` or 'YYYY-MM-DD', both ends
+    included) on the day the run started."""
+    lo, hi = (None if d in (None, "") else str(d)[:10] for d in (since, until))
+    out = []
+    for r in rows:
+        day = str(r.get("started_at", ""))[:10]
+        if clip and clip.lower() not in str(r.get("clip", "")).lower():
+            continue
+        if exercise and r.get("exercise") != exercise:
+            continue
+        if author and author.lower() not in str(r.get("author", "")).lower():
+            continue
+        if (lo is not None and day < lo) or (hi is not None and day > hi):
+            continue
+        out.append(dict(r))
+    return out
+
+
+def same_clip_runs(rows: Sequence[Mapping[str, Any]], run_id: Any) -> list[int]:
+    """The ids of the runs (among ``rows``) of the same clip (same content) as run ``run_id``, itself included."""
+    chosen = next((r for r in rows if r["id"] == run_id), None)
+    if chosen is None:
+        return []
+    key = chosen.get("clip_hash") or f"name:{chosen.get('clip')}"
+    return [int(r["id"]) for r in rows if (r.get("clip_hash") or f"name:{r.get('clip')}") == key]
+
+
+# ------------------------------------------------------------------------------------------- runs: rerun clips
+
+RERUN_STAGES: tuple[str, ...] = STAGE_ORDER
+ENGINES = {"in the app (frame progress)": "inline", "local process pool": "local", "Ray": "ray"}
+
+
+def guess_exercise(path: str | Path, keys: Sequence[str]) -> str | None:
+    """The exercise a clip's file name names ('lunge_003.npz' → 'lunge'; the longest key that is a whole part of
+    the name), None when it names none."""
+    name = Path(path).name.lower()
+    for key in sorted(keys, key=len, reverse=True):
+        if re.search(rf"(^|[^a-z]){re.escape(key)}([^a-z]|$)", name):
+            return key
+    return None
+
+
+def registered_exercises(db: Database) -> dict[str, str]:
+    """Each registered clip's exercise (resolved path → key), for the clips the store knows one of."""
+    with db.store() as store:
+        rows = store.session.all("SELECT path, exercise FROM clips WHERE exercise IS NOT NULL", [])
+    out: dict[str, str] = {}
+    for path, ex in rows:
+        try:
+            out[str(Path(path).resolve())] = str(ex)
+        except (OSError, RuntimeError):
+            continue
+    return out
+
+
+def clip_rows(db: Database, paths: Sequence[str], keys: Sequence[str],
+              known: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+    """The table of clips to run: one row per clip with its own exercise — ``known`` (e.g. a store query's),
+    else the store's registration of the clip, else the one its file name names, else '' (to be chosen)."""
+    registered = registered_exercises(db)
+    rows = []
+    for p in dict.fromkeys(str(x) for x in paths):
+        given = (known or {}).get(p)
+        reg = registered.get(str(Path(p).resolve()))
+        guess = guess_exercise(p, keys)
+        exercise, source = ((given, "store query") if given in keys else (reg, "store") if reg in keys
+                            else (guess, "file name") if guess else ("", "choose one"))  # fmt: skip
+        rows.append({"run": True, "clip": Path(p).name, "exercise": exercise, "exercise_from": source, "path": p})
+    return rows
+
+
+def store_query_clips(db: Database, where: str, allowed: Callable[[str], bool],
+                      limit: int = 500) -> tuple[dict[str, str | None], list[str]]:  # fmt: skip
+    """The registered clips matching ``where`` (an SQL condition over the clips table, as ``biocoach batch run
+    --where``) that are on disk and readable by the session: ({path: exercise}, [refused or missing names]).
+    BatchError when the condition is refused."""
+    found: dict[str, str | None] = {}
+    left_out: list[str] = []
+    for ref in from_store(db, where):
+        p = str(ref.path)
+        if not ref.path.is_file() or not allowed(p):
+            left_out.append(ref.path.name)
+        else:
+            found[p] = ref.exercise
+        if len(found) >= limit:
+            break
+    return found, left_out
+
+
+def clips_to_run(rows: Sequence[Mapping[str, Any]], keys: Sequence[str]) -> list[ClipRef]:
+    """The ticked rows as the batch's clips, each with its own exercise. ValueError naming the clips whose
+    exercise is missing or unknown (nothing is run then: no clip is analysed as another exercise)."""
+    chosen = [r for r in rows if r.get("run", True)]
+    if not chosen:
+        raise ValueError("Choose at least one clip.")
+    bad = [f"{r['clip']} ({r.get('exercise') or 'none'})" for r in chosen if r.get("exercise") not in keys]
+    if bad:
+        raise ValueError(f"Choose an exercise for: {', '.join(bad)}; nothing was run.")
+    return [ClipRef(path=Path(str(r["path"])), exercise=str(r["exercise"]), source="app") for r in chosen]
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA device (HSMR pose and the neural coach can use it); False without torch."""
+    try:
+        import torch
+    except ImportError:
+        return False
+    return bool(torch.cuda.is_available())
+
+
+@dataclass
+class BatchRerun:
+    """Clips rerun through the batch driver (workbench.batch) in a background thread of the app: each clip with
+    its own exercise, the chosen stages, coach, device and engine. Resumable like ``biocoach batch run``: what
+    is already done with the same inputs and versions is not redone, and a cancelled job's clips are picked up by
+    the next run. ``frames`` is the current clip's pose progress (the in-app engine only)."""
+
+    clips: list[ClipRef]
+    db: Database
+    stages: list[str] = field(default_factory=lambda: ["pose", "analysis"])
+    coach: str = "rule"
+    device: str = "cpu"
+    backend: str = "auto"
+    engine: str = "inline"  # inline (in this process), local (process pool) or ray
+    workers: int = 2
+    address: str | None = None
+    author: str = ""
+    job_id: int | None = None
+    done: int = 0  # clips finished (succeeded or not)
+    current: str | None = None
+    frames: Progress | None = None
+    report: JobReport | None = None
+    error: str | None = None
+    finished: bool = False
+    cancelled: bool = False
+    _cancel: threading.Event = field(default_factory=threading.Event)
+    _driver: Driver | None = None
+
+    @property
+    def percent(self) -> int:
+        if not self.clips or self.finished:
+            return 100
+        part = (self.frames.fraction or 0.0) if self.frames is not None and not self.frames.finished else 0.0
+        return min(99, round(100 * (self.done + part) / len(self.clips)))
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def plan(self) -> tuple[JobSpec, StagePlan]:
+        stages = parse_stages(",".join(self.stages))
+        plan = StagePlan(stages=stages, backend=self.backend, coach=self.coach, coach_device=self.device, db=self.db)
+        selection = {"clips": [str(c.path) for c in self.clips], "author": self.author or "anonymous"}
+        inline = self.engine == "inline"
+        spec = JobSpec(name=f"app: {len(self.clips)} clip(s)", selection=selection,
+                       stages=[StageSpec(s) for s in stages],  # type: ignore[arg-type]
+                       engine="local" if inline else self.engine,  # type: ignore[arg-type]
+                       workers=0 if inline else self.workers, address=self.address or None)  # fmt: skip
+        return spec, plan
+
+    def _frame(self, path: str, progress: Progress) -> None:
+        self.current, self.frames = path, progress
+
+    def run(self) -> None:
+        engine: Engine | None = None
+        try:
+            spec, plan = self.plan()
+            engine = _Watched(make_engine(spec.engine, spec.workers, spec.address), self)
+            self._driver = Driver(spec, plan, self.db, cancel=self._cancel)
+            with frame_progress(self._frame):
+                self.report = self._driver.run(iter(self.clips), engine)
+            self.job_id = self.report.job.id
+            self.cancelled = self._cancel.is_set() and self.report.job.status != "finished"
+        except Exception as exc:  # shown on the page in one line, never a traceback
+            self.error = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
+            if self._driver is not None and self._driver.job_id:
+                self.job_id = self._driver.job_id
+        finally:
+            if engine is not None:
+                engine.close()
+            self.finished = True
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.run, name="biocoach-rerun", daemon=True)
+        thread.start()
+        return thread
+
+    def results(self) -> list[dict[str, Any]]:
+        """One row per clip of the job: its exercise, the analysis's status, the run recorded (or found done
+        before, by an earlier job) and the error."""
+        if self.job_id is None:
+            return []
+        with self.db.store() as store:
+            repo = BatchRepository(store.session)
+            items = repo.items(self.job_id)
+        rows: dict[str, dict[str, Any]] = {}
+        for it in items:
+            row = rows.setdefault(it.path, {"clip": Path(it.path).name, "exercise": it.exercise or "",
+                                            "status": "done", "run": None, "error": ""})  # fmt: skip
+            if it.status != "done" and row["status"] == "done":
+                row["status"] = it.status
+            if it.error and not row["error"]:
+                row["error"] = f"{it.stage}: {' '.join(it.error.split())[:200]}"
+            if it.stage == "analysis" and it.result_kind == "run" and it.result_ref:
+                row["run"] = int(it.result_ref)
+        return list(rows.values())
+
+
+class _Watched:
+    """An engine that tells its BatchRerun which clip runs now and how many have finished."""
+
+    def __init__(self, inner: Engine, job: BatchRerun):
+        self.inner, self.job, self.name = inner, job, inner.name
+
+    def submit(self, task: Any) -> Any:
+        self.job.current, self.job.frames = str(task.clip.path), None
+        return self.inner.submit(task)
+
+    def wait_some(self, handles: list[Any], timeout_s: float | None) -> list[tuple[Any, Any]]:
+        finished = self.inner.wait_some(handles, timeout_s)
+        self.job.done += len(finished)
+        return finished
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 @dataclass
@@ -612,21 +725,20 @@ def compare_runs(db: Database, a: int, b: int) -> RunComparison:
         if va != vb:
             provenance[f"threshold {key}"] = (va, vb)
 
-    def evidence(events: Sequence[Any]) -> list[str]:
-        return [str(e) for ev in events for e in (ev.payload or {}).get("evidence", [])]
-
-    ev_a, ev_b = evidence(fb_a), evidence(fb_b)
-    msg_a, msg_b = [e.message for e in fb_a], [e.message for e in fb_b]
+    ev_a, ev_b = [tag for e in fb_a for tag in e.evidence], [tag for e in fb_b for tag in e.evidence]
+    msg_a, msg_b = [e.text for e in fb_a], [e.text for e in fb_b]
     return RunComparison(
         a=a, b=b, provenance=provenance,
-        violations_only_a=[e for e in ev_a if e not in ev_b], violations_only_b=[e for e in ev_b if e not in ev_a],
+        violations_only_a=[rep_from_one(e) for e in ev_a if e not in ev_b],
+        violations_only_b=[rep_from_one(e) for e in ev_b if e not in ev_a],
         feedback_only_a=[m for m in msg_a if m not in msg_b], feedback_only_b=[m for m in msg_b if m not in msg_a],
     )  # fmt: skip
 
 
 @dataclass
-class BatchJob:
-    """A batch of clips analysed one after another in a background thread; cancel is checked between clips."""
+class BackgroundBatch:
+    """A batch of clips analysed one after another in a background thread of the dashboard; cancel is checked
+    between clips. (A batch job of the batch driver, recorded in the store, is workbench.store.batches.BatchJob.)"""
 
     paths: list[str]
     exercise: str
@@ -647,8 +759,6 @@ class BatchJob:
 
     def run(self, analyze: Callable[..., Any] | None = None) -> None:
         """Analyse each clip (``analyze`` defaults to workbench.pipeline.analyze_clip)."""
-        from workbench.pipeline import analyze_clip
-
         analyze = analyze or analyze_clip
         try:
             for path in self.paths:

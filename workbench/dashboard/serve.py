@@ -12,6 +12,14 @@ Three guards on top of Panel/Bokeh's Tornado server:
   importing whatever module the URL names. Here the route answers for the workbench's own, already imported
   modules only; every other name is a 404 and nothing is imported. (The pages use none today: every asset comes
   from ``/static/``, served from the installed packages, never a CDN.)
+* **/clip-media/.** The clip videos the pages show, by an unguessable token per file a page registered after its
+  path checks (``dashboard.media``); nothing else.
+* **Offline.** Every asset is the app's own (``/static/``): Bokeh's resources are forced to ``server`` (whatever
+  ``BOKEH_RESOURCES`` says), and each session's document knows its local stylesheet folder *before* the factory
+  builds the pages (:func:`local_assets`). Panel (1.9) points a component's stylesheets (``loading.css`` and the
+  widgets' own) at cdn.holoviz.org when it is built for a document that does not yet know that folder, and
+  re-points only the models the page's roots reach when it renders the page; a model built then but shown later
+  (or built while a loaded server renders the page) would make the browser fetch ``loading.css`` from the CDN.
 
 The allowed hosts are the address served (with ``localhost`` and ``127.0.0.1`` when it is the loopback), plus each
 ``--allow-host`` (a reverse proxy's public name). Nothing here authenticates anyone: on a shared network, put the
@@ -26,9 +34,13 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from bokeh.server.util import check_allowlist, create_hosts_allowlist
+from bokeh.settings import settings
+from panel.io.resources import LOCAL_DIST
 from panel.io.server import ComponentResourceHandler
+from panel.io.state import state
 from tornado.web import Application, HTTPError, RequestHandler
 
+from workbench.dashboard.media import MEDIA_ROUTE
 from workbench.errors import WorkbenchError
 
 log = logging.getLogger(__name__)
@@ -121,14 +133,30 @@ class ProjectComponents(ComponentResourceHandler):
 COMPONENT_ROUTE: tuple[str, type, dict[str, Any]] = (r"/components/(.*)", ProjectComponents, {})
 
 
+def local_assets(factory: Callable[[], Any]) -> Callable[[], Any]:
+    """``factory`` run with the session's document already pointed at the server's own stylesheet folder (the
+    ``dist_url`` Panel sets only when it renders the page, after the factory), so no model of the session is
+    ever built with a stylesheet on cdn.holoviz.org."""
+
+    def session_app() -> Any:
+        doc = state.curdoc
+        if doc is not None:
+            doc._template_variables["dist_url"] = f"{state.rel_path}/{LOCAL_DIST}" if state.rel_path else LOCAL_DIST
+        return factory()
+
+    return session_app
+
+
 def serve(factory: Callable[[], Any], *, port: int, address: str = DEFAULT_ADDRESS, allow_hosts: Sequence[str] = (),
           show: bool = False, title: str = "BioCoach Workbench") -> None:  # fmt: skip
     """Serve ``factory`` (called once per browser session) on ``address:port`` until Ctrl-C."""
     import panel as pn
 
     hosts = allowed_hosts(address, port, allow_hosts)
-    server = pn.serve({"/": factory}, port=port, address=address, websocket_origin=hosts, show=False, start=False,
-                      title=title, verbose=False, extra_patterns=[COMPONENT_ROUTE])  # fmt: skip
+    settings.resources.set_value("server")  # every script and stylesheet from /static/, never a CDN
+    server = pn.serve({"/": local_assets(factory)}, port=port, address=address, websocket_origin=hosts, show=False,
+                      start=False, title=title, verbose=False,
+                      extra_patterns=[COMPONENT_ROUTE, MEDIA_ROUTE])  # fmt: skip
     guard_hosts(server._tornado, hosts)  # Bokeh's Server keeps its Tornado application there, and offers no accessor
     server.start()
     print(f"BioCoach Workbench on http://{address or 'localhost'}:{server.port}/ for the hosts "

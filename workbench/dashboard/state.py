@@ -14,7 +14,10 @@ from typing import Any
 
 import param
 
+from workbench.coach.loading import COACH_KINDS, load_coach
+from workbench.config import load_config
 from workbench.exercises.catalogue import REFERENCES_DIR
+from workbench.pipeline import analyze_clip, default_database
 from workbench.progress import Progress
 
 EXAMPLE_CLIP = REFERENCES_DIR / "examples" / "squat_cmu_14_14.npz"
@@ -31,6 +34,8 @@ class AppState(param.Parameterized):
     cursor_s = param.Number(default=0.0, bounds=(0, None), doc="the time cursor, seconds")
     result = param.Parameter(default=None, doc="workbench.pipeline.ClipResult of the open clip")
     status = param.String(default="", doc="one line for the user: what happened last")
+    coach: param.Selector = param.Selector(default="rule", objects=list(COACH_KINDS),
+                                           doc="who speaks on the feedback timeline")  # fmt: skip
 
     def allowed(self, path: str | Path) -> bool:
         """Whether a page may read ``path``: the one check every page uses for every data-folder entry (the clip
@@ -39,8 +44,6 @@ class AppState(param.Parameterized):
         return resolves_inside(path, roots)
 
     def database(self) -> Any:
-        from workbench.pipeline import default_database
-
         return default_database(self.db_path or None)
 
     def open_clip(self, path: str, exercise: str) -> None:
@@ -61,10 +64,13 @@ class AppState(param.Parameterized):
         return job
 
     def analyse(self, path: str, exercise: str, progress: Any = None) -> Any:
-        """The pipeline's analysis of a clip, for this session's store; changes nothing in the state."""
-        from workbench.pipeline import analyze_clip
-
-        return analyze_clip(path, exercise, db=self.database(), need_landmarks=True, progress=progress)
+        """The pipeline's analysis of a clip, for this session's store, with the feedback of the session's coach
+        (the rule coach by default, as ``biocoach coach`` runs it); changes nothing in the state."""
+        coach = load_coach(self.coach, load_config())
+        # The bundled example is what every session opens first: analysed with the store's rules, never
+        # recorded as a run (opening the app must not add a run per browser session).
+        return analyze_clip(path, exercise, db=self.database(), need_landmarks=True, progress=progress, coach=coach,
+                            record=not is_example(path))  # fmt: skip
 
     def show_clip(self, path: str, exercise: str, result: Any) -> None:
         """Make an analysed clip the open one (every page follows)."""
@@ -74,6 +80,14 @@ class AppState(param.Parameterized):
     def _refuse(self, path: str | Path) -> None:
         self.status = (f"refused: {path} is outside the data folders or links out of them "
                        f"({', '.join(self.data_dirs) or 'none'})")  # fmt: skip
+
+
+def is_example(path: str | Path) -> bool:
+    """Whether ``path`` is the bundled example clip (the clip every session opens)."""
+    try:
+        return Path(path).resolve() == EXAMPLE_CLIP.resolve()
+    except (OSError, RuntimeError):
+        return False
 
 
 def resolves_inside(path: str | Path, roots: list[Path]) -> bool:

@@ -9,13 +9,15 @@ says why. The output is a split folder in the same format (the JSON's per-frame 
 time stamps and pose sidecars copied) plus ``bio_rewrite_report.json``.
 
 ``feedback_fn(session, t_s) -> str | None`` supplies the replacement; by default
-``workbench.model.rule_coach.feedback_at``; the classifier ``workbench.model.rule_coach.classify_utterance``.
+``workbench.coach.rule_coach.feedback_at``; the classifier ``workbench.coach.rule_coach.classify_utterance``.
 (:func:`motion_feedback_at` and :func:`classify_utterance` here are the stricter variants a caller may pass:
 no line before the first rep, and QEVD-fit-coach's own labels for posture cues.)
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import re
 import shutil
@@ -26,7 +28,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workbench.model.sessions import CoachingSession
+import numpy as np
+
+from workbench.coach.rule_coach import classify_utterance as rule_classifier
+from workbench.coach.rule_coach import feedback_at
+from workbench.coach.sessions import CoachingSession
+from workbench.data.qevd import QevdFormatError, QevdWarning, collapse, read_records, segments, slice_track
+from workbench.errors import WorkbenchError
+from workbench.exercises import load_catalogue
+from workbench.exercises.catalogue import Catalogue
+from workbench.motion.analysis import analyze
+from workbench.pose.posefile import load_npz
+from workbench.pose.track import PoseTrack
+from workbench.skeleton import dof
 
 FeedbackFn = Callable[[CoachingSession, float], "str | None"]
 Classifier = Callable[[str], str]
@@ -98,8 +112,6 @@ def motion_feedback_at(session: CoachingSession, t_s: float) -> str | None:
 
 def violation_text(v: Any) -> str:
     """"Right knee flexion 52° (target: 90°). Increase it by 38° at the bottom phase." (supplement §6 style)."""
-    from workbench.skeleton import dof
-
     label = dof(v.dof).label
     label = label[:1].upper() + label[1:]
     if v.type == "stability":
@@ -117,16 +129,33 @@ def violation_text(v: Any) -> str:
     return f"{head} {tail}{cue}".replace("..", ".")
 
 
-_ANALYSES: dict[int, Any] = {}
+# Analyses by content (the exercise and the track's arrays): a rewrite visits each segment's utterances one by
+# one and they share the segment's track. Never keyed by id(track): ids are reused once a track is collected.
+_ANALYSES: dict[str, Any] = {}
+_ANALYSES_MAX = 256
+
+
+def track_digest(exercise: str, track: PoseTrack) -> str:
+    """sha256 of what an analysis of ``track`` as ``exercise`` depends on."""
+    h = hashlib.sha256(exercise.encode())
+    h.update(repr(track.nominal_fps).encode())
+    for array in (track.q, track.t, track.confidence, track.observed, track.dof_confidence):
+        if array is None:
+            h.update(b"none")
+            continue
+        a = np.ascontiguousarray(array)
+        h.update(f"{a.dtype.str}{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 def _analysis(session: CoachingSession) -> Any:
     if session.track is None:
         return None
-    key = id(session.track)
+    key = track_digest(session.exercise, session.track)
     if key not in _ANALYSES:
-        from workbench.errors import WorkbenchError
-        from workbench.motion.analysis import analyze
+        if len(_ANALYSES) >= _ANALYSES_MAX:
+            _ANALYSES.pop(next(iter(_ANALYSES)))
 
         try:
             _ANALYSES[key] = analyze(session.track, session.exercise)
@@ -135,15 +164,12 @@ def _analysis(session: CoachingSession) -> Any:
     return _ANALYSES[key]
 
 
-def default_feedback_fn() -> FeedbackFn:
-    from workbench.model.rule_coach import feedback_at
-
-    return feedback_at  # type: ignore[return-value]
+def default_feedback_fn(catalogue: Catalogue | None = None) -> FeedbackFn:
+    """The rule coach's ``feedback_at`` on the exercises of ``catalogue`` (references/ by default)."""
+    return functools.partial(feedback_at, catalogue=catalogue or load_catalogue())
 
 
 def default_classifier() -> Classifier:
-    from workbench.model.rule_coach import classify_utterance as rule_classifier
-
     return rule_classifier
 
 
@@ -180,8 +206,6 @@ class BuildReport:
 def build_bio(split_dir: str | Path, out_dir: str | Path, *, feedback_fn: FeedbackFn | None = None,
               classifier: Classifier | None = None) -> BuildReport:  # fmt: skip
     """Write the QEVD-bio version of a split folder into ``out_dir/<split name>``; returns the report."""
-    from workbench.data.qevd import QevdFormatError, QevdWarning, collapse, read_records, segments, slice_track
-
     src = Path(split_dir)
     dst = Path(out_dir) / src.name
     if dst.resolve() == src.resolve():
@@ -240,7 +264,6 @@ def _sidecar(video: Path) -> Any:
     path = video.with_name(f"{video.stem}_pose.npz")
     if not path.is_file():
         return None
-    from workbench.io.posefile import load_npz
 
     return load_npz(path)
 
@@ -261,6 +284,7 @@ def _write_split(src: Path, dst: Path, records: list[Any], out_records: list[dic
 
 
 def _name(fn: Callable[..., Any]) -> str:
+    fn = fn.func if isinstance(fn, functools.partial) else fn  # the function, not its bound catalogue
     return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
 
 

@@ -19,8 +19,8 @@ import numpy as np
 from workbench.data.kinect import kinect_landmarks, read_kinect_rep, unobserved_mask
 from workbench.errors import WorkbenchError
 from workbench.io.inputs import require_regular_file
-from workbench.io.posefile import save_npz
 from workbench.pose.landmark_files import landmarks_to_track
+from workbench.pose.posefile import save_npz
 from workbench.pose.track import PoseTrack
 
 MANIFEST_COLUMNS = ("file", "exercise", "label", "subject", "episode", "source")

@@ -23,7 +23,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from workbench.skeleton import N_DOFS
+from workbench.exercises import load_catalogue
+from workbench.io.video import write_video
+from workbench.pose.synthetic import Fault, synthesize
+from workbench.skeleton import N_DOFS, dof_index
 
 TIME_OFFSET_S = 28800.0  # QEVD's clock: seconds = ns / 1e9 + 28800
 FPS = 30.0
@@ -153,9 +156,6 @@ def _write_session(folder: Path, video_id: str, blocks: tuple[Block, ...], rng: 
 def _pose(blocks: tuple[Block, ...], starts: list[float], clock: NDArray[np.float64],
           rng: np.random.Generator) -> NDArray[np.float64]:  # fmt: skip
     """Synthetic SKEL angles on the frame clock: each exercise starts after its transition line."""
-    from workbench.exercises import load_catalogue
-    from workbench.pose.synthetic import Fault, synthesize
-
     catalogue = load_catalogue()
     q = np.zeros((clock.size, N_DOFS))
     for block, start in zip(blocks, starts, strict=True):
@@ -176,9 +176,6 @@ def _pose(blocks: tuple[Block, ...], starts: list[float], clock: NDArray[np.floa
 
 def _write_video(path: Path, q: NDArray[np.float64], *, rotate: bool) -> None:
     """A schematic picture per frame: a red band marks the top of the upright image, a bar follows the motion."""
-    from workbench.io.video import write_video
-    from workbench.skeleton import dof_index
-
     knee = dof_index("knee_angle_r")
     up_w, up_h = (FRAME_H, FRAME_W) if rotate else (FRAME_W, FRAME_H)
 

@@ -35,8 +35,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from workbench.coach.sessions import CoachingSession, TimedUtterance
 from workbench.errors import WorkbenchError
-from workbench.model.sessions import CoachingSession, TimedUtterance
+from workbench.exercises import load_catalogue
+from workbench.pose.posefile import load_npz
 from workbench.pose.track import PoseTrack
 
 TIME_OFFSET_S = 28800.0
@@ -120,8 +122,6 @@ def exercise_name(transition: str) -> str:
 def exercise_key(name: str, catalogue: Any = None) -> str | None:
     """The catalogue key for a QEVD exercise name, or None when the catalogue does not know it."""
     if catalogue is None:
-        from workbench.exercises import load_catalogue
-
         catalogue = load_catalogue()
     base = name.strip().lower()
     side = None
@@ -248,8 +248,6 @@ def load_split(split_dir: str | Path, *, with_tracks: bool = True, catalogue: An
         if with_tracks:
             sidecar = record.video.with_name(f"{record.video_id}_pose.npz")
             if sidecar.is_file():
-                from workbench.io.posefile import load_npz
-
                 full = load_npz(sidecar)
                 for s in segs:
                     s.track = slice_track(full, s.video_start_s, s.video_start_s + s.duration_s)

@@ -16,8 +16,9 @@ JUDGE_CHOICES = {"accuracy": ("llm_accuracy",), "bio": ("llm_bio_accuracy",),
 DEFAULT_JUDGE_LIMIT = 200
 
 
-def register(sub: Any) -> None:
-    """Add this package's commands to the ``biocoach`` subparsers."""
+def register(sub: Any) -> Any:
+    """Add this package's commands to the ``biocoach`` subparsers; returns the ``data`` group's subparsers, to
+    which other packages add their importers (``workbench.calibration.cli.register_data``)."""
     p = sub.add_parser("eval", help="score predicted feedback against ground truth: T-F-Score, METEOR, ROUGE-L, "
                        "BERTScore, optional LLM judges (QEVD-fit-coach protocol)")  # fmt: skip
     p.add_argument("predictions", type=Path, help="a submission JSON [{mini_episode_id, pred_feedbacks, "
@@ -74,10 +75,8 @@ def register(sub: Any) -> None:
     d.add_argument("--json", dest="json_out", metavar="OUT", help="write the ground truth as JSON [{mini_episode_id, "
                    "feedbacks, feedback_timestamps, exercise}] ('-': stdout)")  # fmt: skip
     d.set_defaults(func=cmd_segments)
-    from workbench.calibration.cli import register_data
-
-    register_data(dsub)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
+    return dsub
 
 
 def _db_path(args: argparse.Namespace) -> Path | None:
@@ -219,14 +218,18 @@ def cmd_build_bio(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import warnings
 
+    from workbench.coach.loading import load_coach
+    from workbench.config import load_config
     from workbench.data.qevd import QevdWarning, load_split
-    from workbench.eval.baselines import coach_factory, predict_sessions
+    from workbench.eval.baselines import predict_sessions
+    from workbench.exercises import load_catalogue
 
     check_output_file(args.out, "data predict OUT")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QevdWarning)
         sessions = load_split(args.split)
-    preds = predict_sessions(sessions, coach_factory(args.model, config=args.config, seed=args.seed))
+    coach = load_coach(args.model, load_config(args.config), seed=args.seed)
+    preds = predict_sessions(sessions, coach, load_catalogue())
     preds.write(args.out)
     n = sum(len(i["pred_feedbacks"]) for i in preds.items)
     print(f"{preds.coach or args.model}: {n} utterances over {len(preds.items)} segments in {preds.seconds:.1f} s "

@@ -22,10 +22,15 @@ from pathlib import Path
 from typing import Any
 
 from workbench.config import current_limits
+from workbench.data.qevd import QevdWarning, find_split, load_split
 from workbench.errors import WorkbenchError
-from workbench.eval.tfscore import TOLERANCE_S, ClipFeedback, t_f_score
+from workbench.eval import text_metrics as tm
+from workbench.eval.judges import judge_pairs
+from workbench.eval.text_metrics import mean
+from workbench.eval.tfscore import TOLERANCE_S, ClipFeedback, TFScore, t_f_score
 from workbench.io.inputs import read_json
 from workbench.limits import exceeded
+from workbench.llm import get_client
 
 JSON_SCHEMA = "biocoach.evaluation/1"
 
@@ -84,8 +89,6 @@ def load_ground_truth(path: str | Path, split: str = "test") -> tuple[str, dict[
     """(dataset name, clips by id) from a QEVD split folder or a ground-truth JSON list."""
     p = Path(path)
     if p.is_dir():
-        from workbench.data.qevd import QevdWarning, find_split, load_split
-
         folder = find_split(p, split)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QevdWarning)
@@ -243,8 +246,6 @@ def evaluate(
     progress: Callable[[str], None] | None = None,
 ) -> EvalResult:
     """Score every ground-truth clip (missing predictions = none) and pool the counts."""
-    from workbench.eval import text_metrics as tm
-
     settings = settings or EvalSettings()
     say = progress or (lambda _msg: None)
     notes: list[str] = []
@@ -292,12 +293,8 @@ def evaluate(
 
     judged: dict[str, Any] = {}
     if settings.judges:
-        from workbench.eval.judges import judge_pairs
-
         client = judge_client
         if client is None:
-            from workbench.llm import get_client
-
             client = get_client(config, role="judge")
         models["judge"] = client.model_name
         for kind in settings.judges:
@@ -331,9 +328,6 @@ def evaluate(
 def _clip_row(m: Any, clip: ClipFeedback, exercise: str | None, index: dict[tuple[str, int, int], int],
               meteor_s: Sequence[float], rouge_s: Sequence[float], bert_s: Sequence[float],
               judged: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
-    from workbench.eval.text_metrics import mean
-    from workbench.eval.tfscore import TFScore
-
     one = TFScore(m.n_gt, m.n_pred, m.matched_gt, m.matched_pred)
     matches = []
     ks = []

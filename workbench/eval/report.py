@@ -11,6 +11,8 @@ import io
 from pathlib import Path
 from typing import Any
 
+from workbench.eval.evaluate import _f
+
 MAX_TIMELINE_CLIPS = 60  # beyond that the timeline figure is split into several images
 
 
@@ -82,8 +84,6 @@ def distributions_figure(per_clip: list[dict[str, Any]]) -> str:
 
 
 def render_html(doc: dict[str, Any], title: str = "BioCoach evaluation") -> str:
-    from workbench.eval.evaluate import _f
-
     per_clip = doc.get("per_clip", [])
     models = doc.get("models", {})
     judges = doc.get("judges", {})

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.llm.models import cache_dir
 
 METEOR_ALPHA, METEOR_BETA, METEOR_GAMMA = 0.9, 3.0, 0.5
 WORDNET_SOURCE = Path("/usr/share/wordnet")
@@ -62,7 +63,6 @@ def nltk_data_dir() -> Path:
     """The private NLTK data folder ($BIOCOACH_NLTK_DATA, else <cache>/biocoach/nltk_data)."""
     if os.environ.get("BIOCOACH_NLTK_DATA"):
         return Path(os.environ["BIOCOACH_NLTK_DATA"])
-    from workbench.llm.models import cache_dir
 
     return cache_dir() / "nltk_data"
 

@@ -7,7 +7,7 @@ checks and types it, so an expert edits a number in a file, never in code.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
 from pathlib import Path
 from typing import Any, Literal
@@ -22,6 +22,27 @@ from workbench.skeleton import DOF_NAMES, JOINT_NAMES, N_DOFS, dof, mirror_dof_n
 CycleKind = Literal["repetitive", "alternating", "static_hold"]
 Laterality = Literal["bilateral", "unilateral", "alternating"]
 ConstraintKind = Literal["dynamic", "stability", "posture", "symmetry"]
+Sidedness = Literal["one_side", "both_sides"]
+Pair = tuple[float | None, float | None]
+# A constraint's fields in the order a rule file lists them (``version`` is the store's, see store.rules).
+CONSTRAINT_ORDER = (
+    "id",
+    "version",
+    "dof",
+    "kind",
+    "both_sides",
+    "key_frame",
+    "bounds_deg",
+    "tolerance_deg",
+    "max_std_deg",
+    "max_diff_deg",
+    "requires_motion_deg",
+    "issue_low",
+    "cue_low",
+    "issue_high",
+    "cue_high",
+    "source",
+)
 
 REFERENCES_DIR = Path(__file__).resolve().parents[2] / "references"
 DEFAULT_PROMINENCE_DEG = math.degrees(0.1)  # paper supplement §10: 0.1 rad
@@ -89,10 +110,61 @@ class Constraint:
     cue_low: str = ""
     cue_high: str = ""
     source: str = ""
+    # Where the constraint stands in its rule file, and how it is stored and edited (store.thresholds): a
+    # both_sides item is one stored threshold that the catalogue checks on both sides (see ``mirrored``).
+    position: int = 0
+    sidedness: Sidedness = "one_side"
+    active: bool = True  # False: removed from the exercise (kept in the store's history)
 
     @property
     def joint(self) -> str:
         return dof(self.dof).joint
+
+    def rule_item(self, version: int | None = None) -> dict[str, Any]:
+        """The constraint as a rule-file mapping: defaults left out, fields in a fixed order."""
+        defaults = {f.name: f.default for f in fields(Constraint)}
+        item: dict[str, Any] = {"id": self.id, "version": version, "dof": self.dof, "kind": self.kind}
+        if self.sidedness == "both_sides":
+            item["both_sides"] = True
+        for name in CONSTRAINT_ORDER[5:]:
+            value = getattr(self, name)
+            if value is not None and value != defaults[name]:
+                item[name] = list(value) if isinstance(value, tuple) else value
+        return {k: v for k, v in item.items() if v is not None}
+
+    @classmethod
+    def from_rule_item(cls, item: dict[str, Any], position: int) -> Constraint:
+        """From a rule-file mapping the catalogue parser has already accepted (one item, before mirroring)."""
+
+        def num(key: str) -> float | None:
+            return None if item.get(key) is None else float(item[key])
+
+        return cls(
+            id=str(item["id"]),
+            dof=str(item["dof"]),
+            kind=str(item["kind"]),  # type: ignore[arg-type]  # checked by the parser
+            position=position,
+            sidedness="both_sides" if item.get("both_sides", False) else "one_side",
+            key_frame=item.get("key_frame"),
+            bounds_deg=_float_pair(item.get("bounds_deg")),
+            tolerance_deg=_float_pair(item.get("tolerance_deg")),
+            max_std_deg=num("max_std_deg"),
+            max_diff_deg=num("max_diff_deg"),
+            requires_motion_deg=num("requires_motion_deg"),
+            issue_low=str(item.get("issue_low", "insufficient")),
+            issue_high=str(item.get("issue_high", "excessive")),
+            cue_low=str(item.get("cue_low", "")),
+            cue_high=str(item.get("cue_high", "")),
+            source=str(item.get("source", "")),
+        )
+
+    def changes_from(self, other: Constraint) -> dict[str, tuple[Any, Any]]:
+        """Field-by-field differences ``{field: (other's value, this value)}``."""
+        return {
+            f.name: (getattr(other, f.name), getattr(self, f.name))
+            for f in fields(Constraint)
+            if getattr(other, f.name) != getattr(self, f.name)
+        }
 
     def mirrored(self) -> Constraint:
         """The same check on the other side of the body, with signs flipped where SKEL's mirror flips them."""
@@ -112,7 +184,15 @@ class Constraint:
             max_std_deg=self.max_std_deg, max_diff_deg=self.max_diff_deg,
             requires_motion_deg=self.requires_motion_deg, issue_low=issue_low,
             issue_high=issue_high, cue_low=cue_low, cue_high=cue_high, source=self.source,
+            position=self.position, sidedness=self.sidedness, active=self.active,
         )  # fmt: skip
+
+
+def _float_pair(raw: Any) -> Pair | None:
+    if raw is None:
+        return None
+    lo, hi = raw
+    return (None if lo is None else float(lo), None if hi is None else float(hi))
 
 
 @dataclass(frozen=True)
@@ -323,7 +403,8 @@ def _constraints(items: Any, where: str, frames: tuple[KeyFrame, ...]) -> tuple[
             requires_motion_deg=None if item.get("requires_motion_deg") is None else float(item["requires_motion_deg"]),
             issue_low=str(item.get("issue_low", "insufficient")), issue_high=str(item.get("issue_high", "excessive")),
             cue_low=str(item.get("cue_low", "")), cue_high=str(item.get("cue_high", "")),
-            source=str(item.get("source", "")),
+            source=str(item.get("source", "")), position=i,
+            sidedness="both_sides" if item.get("both_sides", False) else "one_side",
         )  # fmt: skip
         _check_constraint(c, here, key_frames)
         out.append(c)

@@ -22,8 +22,8 @@ import numpy as np
 
 from workbench.config import current_limits
 from workbench.errors import PoseFileError, WorkbenchError
+from workbench.io.checks import check_duration, check_fps, check_times
 from workbench.limits import Limits, exceeded
-from workbench.pose.track import check_duration, check_fps, check_times
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol, TypedDict
 
+from workbench.config import load_config
 from workbench.errors import WorkbenchError
+from workbench.llm.models import DEFAULT_MODEL_NAME, load_causal_lm
 
 
 class ChatMessage(TypedDict):
@@ -61,8 +63,6 @@ class LocalClient:
 
     def _model(self) -> Any:
         if self._loaded is None:
-            from workbench.llm.models import load_causal_lm
-
             self._loaded = load_causal_lm(self._path, device=self._device, cache=self._cache)
         return self._loaded
 
@@ -70,7 +70,6 @@ class LocalClient:
     def model_name(self) -> str:
         if self._path is not None:
             return str(self._path)
-        from workbench.llm.models import DEFAULT_MODEL_NAME
 
         return DEFAULT_MODEL_NAME
 
@@ -178,8 +177,6 @@ def get_client(config: Any = None, *, role: Literal["llm", "judge"] = "llm") -> 
     labelled with its name and are not comparable with published ones).
     """
     if config is None:
-        from workbench.config import load_config
-
         config = load_config()
     endpoint = getattr(config, f"{role}_endpoint", None) or getattr(config, "llm_endpoint", None)
     if endpoint:

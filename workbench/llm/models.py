@@ -33,6 +33,11 @@ class LoadedModel:
     path: Path
 
 
+def cached_tokenizer_file(configured: Path | None = None) -> Path:
+    """The packaged model's ``tokenizer.json`` in the cache (written by the first ``load_causal_lm()``)."""
+    return cache_dir(configured) / _CACHE_NAME / "tokenizer.json"
+
+
 def cache_dir(configured: Path | None = None) -> Path:
     """Where dequantised copies live: the configured folder, else $BIOCOACH_CACHE, else the XDG cache."""
     if configured is not None:

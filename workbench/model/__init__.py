@@ -1,10 +1,12 @@
-"""workbench.model: the coaching model (issue 6).
+"""workbench.model: the neural coaching network (paper §3.3–3.6) and nothing else.
 
-- ``coaching``: the contract between the loop and a coach (DecisionInput, Utterance, Evidence, Coach).
-- ``loop``: the 4 Hz streaming decision loop (``CoachStream``, ``run_coach``) around the streaming tracker.
-- ``rule_coach``: the rule-based coach, ``feedback_at`` and ``classify_utterance`` for the evaluation.
-- ``synthetic_sessions``: synthetic tracks with injected faults + the rule coach's feedback, for training/tests.
-- ``configuration_coach`` / ``modeling_coach`` / ``stream`` / ``train``: the neural coach.
+- ``configuration_coach``: every size and switch, saved with the weights; the streaming schedule's constants.
+- ``backbone`` / ``modeling_coach``: the causal visual backbone, DoF selector, cross-attention fusion, LM glue.
+- ``tokens``: the token layout of a session (shared by training and decoding).
+- ``fastlm``: the static-KV-cache, int8 decoder used at 4 Hz.
+- ``train``: the two training stages on prepared examples (``workbench.coach.training_data`` prepares them).
+- ``fasttrain``: the training loss with the frozen head cached, no padding and the LM pass fused (same gradients).
 
-Nothing is imported here: ``biocoach --help`` must not pay for numpy or torch.
+The coach interface, the loop and the rule coach live in ``workbench.coach``, one layer up.
+Nothing is imported here: ``biocoach --help`` must not pay for torch.
 """

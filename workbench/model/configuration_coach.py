@@ -23,6 +23,11 @@ CODE_VERSION = "coach/1"  # bump when a saved checkpoint can no longer be read b
 
 NEXT, FEEDBACK, END = "<next>", "<feedback>", "<eos_fb>"
 
+# The streaming schedule the model is trained for and the loop (workbench.coach.loop) runs.
+DECISION_HZ = 4.0  # one decision per visual token (Stream-VLM, BioCoach)
+SPEECH_TOKENS_PER_S = 12.0  # simulated speech: floor(n / 12 × 4) decision steps are skipped after n tokens
+MAX_UTTERANCE_TOKENS = 128
+
 DEFAULT_PROMPT = (
     "You are a fitness coach watching a live {exercise} session. After each video frame, output <next> to "
     "keep watching or <feedback> followed by one short, specific cue grounded in the measurements."

@@ -28,8 +28,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from workbench.model.coaching import DECISION_HZ, SPEECH_TOKENS_PER_S
-from workbench.model.configuration_coach import END, FEEDBACK, NEXT, CoachConfig
+from workbench.model.configuration_coach import DECISION_HZ, END, FEEDBACK, NEXT, SPEECH_TOKENS_PER_S, CoachConfig
 from workbench.motion.context import motion_context
 from workbench.motion.results import Violation
 from workbench.skeleton import JOINT_NAMES, N_DOFS, joint

@@ -5,10 +5,12 @@ store per exercise, else the catalogue's salient joints). Stage 2 freezes it and
 cross-attention, the projection into the LM, and the added tokens' embeddings and output rows — with the
 autoregressive loss, ``<next>`` targets weighted α = 0.1. AdamW, lr 2e-5, batch 8 by default.
 
-Sessions become token sequences by replaying them through the same streaming loop the coach runs in
-(``workbench.model.loop``) with a teacher coach that says the ground-truth utterance at the first decision
-step at or after its time: C_motion, rep completions and speech-time skipping are exactly what the neural
-coach will see. Long sessions are cut into windows of ``window_steps`` decision steps.
+The loss is computed on the fast path of ``workbench.model.fasttrain`` (the same loss and gradients as
+``CoachModel.forward`` on a padded batch, 3.5× faster per step on the CPU; ``TrainSettings(fast=False)`` keeps
+the plain one; BENCHMARKS.md, "Training speed").
+
+Sessions become ``SessionExample``s in ``workbench.coach.training_data`` (replayed through the streaming loop
+the coach runs in); here they are cut into windows of ``window_steps`` decision steps, batched and trained on.
 
 Checkpoints (``--out``): coach_config.json, coach.safetensors, provenance.json (data, steps, seed, LM,
 code version) and training_state.pt (optimizer, stage, step, RNG states) for ``--resume``.
@@ -28,12 +30,10 @@ import numpy as np
 import torch
 
 from workbench.errors import WorkbenchError
-from workbench.model.coaching import DecisionInput, Utterance
 from workbench.model.configuration_coach import CODE_VERSION, CoachConfig
+from workbench.model.fasttrain import FastLoss, FastOptions
 from workbench.model.modeling_coach import CoachModel, balanced_bce
-from workbench.model.sessions import CoachingSession
-from workbench.model.tokens import CoachBatch, Plan, StepExample, build_plan, collate, encode, utterance_ids
-from workbench.skeleton import JOINT_NAMES
+from workbench.model.tokens import CoachBatch, Plan, StepExample, build_plan, collate, encode
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ class TrainSettings:
     window_steps: int = 32  # decision steps per training window (8 s)
     save_every: int = 10
     data: str = "synthetic"
+    fast: bool = True  # the optimised loss (workbench.model.fasttrain); False: CoachModel.forward on padded batches
+    bf16: bool = False  # fast path only: the frozen LM pass in bfloat16 (bench/bench_train.py prints the loss change)
 
 
 @dataclass
@@ -65,57 +67,6 @@ class SessionExample:
     steps: list[StepExample]
     labels: torch.Tensor  # (24,) salient joints
     n_utterances: int = 0
-
-
-# ------------------------------------------------------------------------------------ data preparation
-class _TeacherCoach:
-    """Says each ground-truth utterance at the first decision step at or after its time (teacher forcing),
-    recording what the coach saw at every called step."""
-
-    def __init__(self, session: CoachingSession, count: Callable[[str], int]):
-        self.todo = sorted(session.utterances, key=lambda u: u.t_s)
-        self.count = count
-        self.seen: list[tuple[DecisionInput, str | None]] = []
-
-    @property
-    def name(self) -> str:
-        return "teacher"
-
-    def reset(self, exercise: str, context_morph: str) -> None:
-        del exercise, context_morph
-
-    def decide(self, inp: DecisionInput) -> Utterance | None:
-        said = None
-        while self.todo and self.todo[0].t_s <= inp.t_s + 1e-9:
-            u = self.todo.pop(0)
-            said = u.text if said is None else said  # several due at once: the first is said, the rest dropped
-        self.seen.append((inp, said))
-        if said is None:
-            return None
-        return Utterance(text=said, n_tokens=self.count(said), kind="corrective")
-
-
-def session_example(session: CoachingSession, tokenizer: Any, config: CoachConfig,
-                    labels: dict[str, tuple[str, ...]] | None = None) -> SessionExample | None:  # fmt: skip
-    """Replay a session through the streaming loop; None when it has no pose track."""
-    from workbench.model.loop import run_coach
-    from workbench.motion.context import morph_context
-
-    if session.track is None:
-        return None
-    joints = (labels or {}).get(session.exercise) or _catalogue_joints(session.exercise)
-    teacher = _TeacherCoach(session, lambda text: len(utterance_ids(tokenizer, config, text)))
-    morph = str(session.metadata.get("context_morph") or morph_context(None))
-    run_coach(teacher, session.track, session.exercise, context_morph=morph, salient=joints)
-    steps = []
-    for k, (inp, said) in enumerate(teacher.seen):
-        refresh = k == 0 or bool(inp.new_reps)
-        steps.append(StepExample(step=inp.step, context_motion=inp.context_motion if refresh else None,
-                                 utterance=said))  # fmt: skip
-    label = torch.zeros(len(JOINT_NAMES))
-    label[[JOINT_NAMES.index(j) for j in joints]] = 1.0
-    return SessionExample(session.session_id, session.exercise, morph, steps, label,
-                          sum(s.utterance is not None for s in steps))  # fmt: skip
 
 
 def windows(ex: SessionExample, window_steps: int) -> list[list[StepExample]]:
@@ -136,50 +87,6 @@ def windows(ex: SessionExample, window_steps: int) -> list[list[StepExample]]:
         out.append(current)
     # steps restart at 0 inside a window: visual features are per window
     return [[replace(s, step=s.step - w[0].step) for s in w] for w in out]
-
-
-def _catalogue_joints(exercise: str) -> tuple[str, ...]:
-    from workbench.exercises import load_catalogue
-
-    return tuple(load_catalogue().get(exercise).salient_joints)
-
-
-def salient_labels_from_store(db: Any = None) -> dict[str, tuple[str, ...]]:
-    """Accepted salient-joint labels per exercise from the review store (the most frequent joint set); an
-    exercise no expert has labelled is absent, and the catalogue's joints are used for it."""
-    from workbench.review.labels import accepted_salient_labels
-
-    if db is None:
-        from workbench.store.database import Database
-
-        db = Database()
-    labels = accepted_salient_labels(db)
-    by_ex: dict[str, dict[tuple[str, ...], int]] = {}
-    for lab in labels:
-        key = tuple(sorted(lab.joints))
-        by_ex.setdefault(lab.exercise, {}).setdefault(key, 0)
-        by_ex[lab.exercise][key] += 1
-    return {ex: max(counts, key=lambda k: counts[k]) for ex, counts in by_ex.items() if counts}
-
-
-def load_sessions(data: str, n_synthetic: int = 32, seed: int = 0) -> list[CoachingSession]:
-    """``synthetic`` (the project's generator) or a QEVD folder (the evaluation issue's loader)."""
-    if data == "synthetic":
-        from workbench.model.synthetic_sessions import synthetic_sessions
-
-        return synthetic_sessions(n_synthetic, seed=seed)
-    folder = Path(data)
-    if not folder.is_dir():
-        raise TrainingError(f"--data: expected 'synthetic' or a QEVD-fit-coach folder, got {data!r} (not a folder)")
-    from workbench.data import qevd
-
-    loader = getattr(qevd, "load_sessions", None) or getattr(qevd, "iter_sessions", None)
-    if loader is None:
-        raise TrainingError("the QEVD loader (workbench.data.qevd) offers no load_sessions/iter_sessions function")
-    sessions = [s for s in loader(folder) if s.track is not None]
-    if not sessions:
-        raise TrainingError(f"{folder}: no QEVD session with a pose track (run the pose stage on the clips first)")
-    return sessions
 
 
 # ----------------------------------------------------------------------------------------- batching
@@ -291,11 +198,14 @@ def train(model: CoachModel, dataset: Dataset, settings: TrainSettings, out: Pat
         model.lm.eval()
         if stage == "2":
             model.selector.eval()  # frozen: its dropout stays off
+        fast = FastLoss(model, FastOptions(bf16=settings.bf16), max(p.n_steps for p in dataset.plans)) \
+            if settings.fast else None  # fmt: skip
         while done[stage] < settings.steps:
             # the batch order depends only on (seed, stage, step): a resumed run sees the same batches
             step_rng = np.random.default_rng([settings.seed, int(stage), done[stage]])
             idx = step_rng.choice(len(dataset), size=min(settings.batch_size, len(dataset)), replace=False)
-            loss = stage_loss(model, dataset.batch(idx.tolist()), stage, settings.alpha)
+            batch = dataset.batch(idx.tolist())
+            loss = fast.loss(batch, stage, settings.alpha) if fast else stage_loss(model, batch, stage, settings.alpha)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -324,6 +234,7 @@ def _save(model: CoachModel, out: Path, settings: TrainSettings, done: dict[str,
         "code_version": CODE_VERSION, "data": settings.data, "n_windows": len(dataset),
         "n_sessions": len(set(dataset.sources)), "steps": done, "seed": settings.seed, "lr": settings.lr,
         "batch_size": settings.batch_size, "alpha": settings.alpha, "window_steps": settings.window_steps,
+        "loss_path": ("fast, bf16 LM pass" if settings.bf16 else "fast") if settings.fast else "padded batch",
         "language_model": model.config.lm_name, "final_loss": {k: v[-1] for k, v in losses.items() if v},
         "frames": f"pose-only sessions: the backbone saw black frames ({model.config.pose_only_frames})",
         "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -334,9 +245,3 @@ def _save(model: CoachModel, out: Path, settings: TrainSettings, done: dict[str,
     tmp = out / f".{STATE_NAME}.tmp"
     torch.save(state, tmp)
     tmp.replace(out / STATE_NAME)
-
-
-def prepare(sessions: Sequence[CoachingSession], tokenizer: Any, config: CoachConfig, window_steps: int,
-            labels: dict[str, tuple[str, ...]] | None = None) -> Dataset:  # fmt: skip
-    examples = [e for s in sessions if (e := session_example(s, tokenizer, config, labels)) is not None]
-    return build_dataset(examples, tokenizer, config, window_steps)

@@ -1,4 +1,7 @@
-"""Offline motion analysis of a whole pose track: cycles, alignment, checks, context and feedback.
+"""Offline motion analysis of a whole pose track: cycles, alignment, checks and context.
+
+Feedback is not the analysis's: the coach the caller chose writes it (``workbench.coach``; the rule coach's
+per-rep review by default, ``workbench.pipeline.analyze_clip``). ``Analysis.feedback`` is empty here.
 
 It feeds the same engine as the streaming tracker, vectorised where the arithmetic is per element
 (smoothing), so the two find identical reps and violations.
@@ -8,14 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from workbench import __version__
+from workbench.body.measurements import Measurements
 from workbench.exercises.catalogue import Catalogue, Exercise, load_catalogue
 from workbench.motion.context import morph_context, motion_context, pose_state
-from workbench.motion.cycles import CycleSegmenter
+from workbench.motion.cycles import Cycle, CycleSegmenter, Phase
 from workbench.motion.engine import (
     DEFAULT_MIN_CONFIDENCE,
     CycleEvaluator,
@@ -25,14 +29,12 @@ from workbench.motion.engine import (
     describe_unobserved,
     describe_untrusted,
 )
-from workbench.motion.results import Analysis, FeedbackEvent, Rep, unique
+from workbench.motion.results import Analysis, Rep, unique
 from workbench.motion.signal import SMOOTH_SIGMA_S
 from workbench.motion.smoothing import sigma_frames, smooth
+from workbench.motion.tracker import StreamingTracker
 from workbench.pose.track import PoseTrack, check_track
 from workbench.skeleton import DOF_NAMES
-
-if TYPE_CHECKING:
-    from workbench.body.measurements import Measurements
 
 
 def resolve_exercise(exercise: str | Exercise, catalogue: Catalogue | None = None) -> Exercise:
@@ -95,8 +97,6 @@ def analyze_streaming(
     body: Measurements | None = None,
 ) -> Analysis:
     """The same analysis, fed frame by frame through the streaming tracker (what a live session sees)."""
-    from workbench.motion.tracker import StreamingTracker
-
     ex = resolve_exercise(exercise, catalogue)
     track, warnings = prepare_track(track)
     tracker = StreamingTracker(ex, track.observed, track.fps, salient, min_confidence, side_view(track))
@@ -137,7 +137,7 @@ def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.n
     return Analysis(
         exercise=ex.key, fps=track.fps, n_frames=track.n_frames, duration_s=track.duration_s,
         salient_joints=list(joints), reps=reps, context_morph=morph_context(body),
-        context_motion=motion_context(state, last), feedback=rule_feedback(reps, ex),
+        context_motion=motion_context(state, last), feedback=[],
         warnings=unique(warnings + (list(body.warnings) if body is not None else [])), provenance=prov,
         body=None if body is None else body.to_json(),
     )  # fmt: skip
@@ -199,11 +199,18 @@ def _reps(evaluator: CycleEvaluator, frames: RepairedFrames) -> tuple[list[Rep],
             cycles += found
     cycles += segmenter.finish()
     reps = [evaluator.rep(k, c, q_s[c.start : c.end + 1], q[c.start : c.end + 1], t[c.start : c.end + 1],
-                          sig[c.start : c.end + 1], None if conf is None else conf[c.start : c.end + 1])
+                          sig[c.start : c.end + 1], None if conf is None else conf[c.start : c.end + 1],
+                          _span(c, q, t, sig))
             for k, c in enumerate(cycles)]  # fmt: skip
     warnings = [f"candidate cycle {t[r.start]:.2f}-{t[r.end]:.2f} s not counted: {r.reason}"
                 for r in segmenter.rejected]  # fmt: skip
     return reps, warnings
+
+
+def _span(c: Cycle, q: np.ndarray, t: np.ndarray, sig: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Repaired angles, times and smoothed signal over the rep's whole excursion (its measures read them)."""
+    a, b = c.span
+    return q[a : b + 1], t[a : b + 1], sig[a : b + 1]
 
 
 def whole_track_rep(
@@ -215,8 +222,6 @@ def whole_track_rep(
 ) -> Rep | None:
     """The whole track judged as one repetition (a segmented data set's file whose cycle was not found
     as exactly one rep), through the same evaluator; None when it has no usable frame."""
-    from workbench.motion.cycles import Cycle, Phase
-
     ex = resolve_exercise(exercise, catalogue)
     track, _ = prepare_track(track)
     evaluator = CycleEvaluator(ex, track.observed, track.fps, default_salient(ex, None), side_view(track))
@@ -240,25 +245,6 @@ def _no_rep_reason(ex: Exercise, t: np.ndarray) -> str:
         return f"no repetition found: the track ({span:.2f} s) is shorter than one cycle ({lo:.1f} s minimum)"
     return (f"no repetition found: the {ex.cycle.signal[0]} signal never moved by the {ex.cycle.prominence_deg:.1f}° "
             f"prominence that a repetition needs")  # fmt: skip
-
-
-def rule_feedback(reps: Sequence[Rep], ex: Exercise | None = None) -> list[FeedbackEvent]:
-    """One corrective line per flawed rep, at its end, from its largest violation, in the rule coach's words
-    (``workbench.model.rule_coach``). ``biocoach coach`` replaces these with a coach's 4 Hz streaming decisions."""
-    from workbench.model.coaching import Evidence
-    from workbench.model.rule_coach import corrective_text, key_frame_of, worst_first
-
-    events = []
-    for rep in reps:
-        if not rep.violations:
-            continue
-        ranked = worst_first(rep.violations)
-        worst = ranked[0]
-        text = corrective_text(worst, key_frame=key_frame_of(ex, worst.check))
-        evidence = Evidence(violations=tuple(ranked), rep=rep.index, phase=worst.phase)
-        events.append(FeedbackEvent(t_s=rep.end_s, text=text, evidence=[f"rep {rep.index}: {worst.check}"],
-                                    kind="corrective", details=evidence.to_json()))  # fmt: skip
-    return events
 
 
 def provenance(ex: Exercise, track: PoseTrack, default_joints: bool) -> dict[str, Any]:

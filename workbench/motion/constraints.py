@@ -59,10 +59,12 @@ def evaluate(
     salient: set[str],
     skipped: set[str] | None = None,
     values: dict[str, float] | None = None,
+    bounds: dict[str, tuple[float | None, float | None]] | None = None,
 ) -> list[Violation]:
     """Violations of one cycle. Checks whose DoF must take part in the movement (``requires_motion_deg``)
     but stayed still are added to ``skipped`` instead of being judged. ``values`` receives every judged
-    check's measured value by constraint id, violated or not (calibration and assessment read them)."""
+    check's measured value by constraint id, violated or not (calibration and assessment read them), and
+    ``bounds`` the bounds each was held to."""
     out: list[Violation] = []
     for c in constraints:
         i = dof_index(c.dof)
@@ -72,10 +74,12 @@ def evaluate(
             if skipped is not None:
                 skipped.add(c.id)
             continue
-        value, bounds, at = measure(ex, c, view, i)
+        value, held_to, at = measure(ex, c, view, i)
         if values is not None:
             values[c.id] = value
-        v = _violation(c, view, rep, value, bounds, at)
+        if bounds is not None:
+            bounds[c.id] = held_to
+        v = _violation(c, view, rep, value, held_to, at)
         if v is not None:
             out.append(v)
     return out

@@ -17,6 +17,7 @@ from workbench.motion.results import Violation
 
 if TYPE_CHECKING:
     from workbench.body.measurements import Measurements
+from workbench.body.measurements import Measurements
 from workbench.skeleton import joint
 
 NO_ISSUES = "none"
@@ -49,18 +50,30 @@ def violation_message(label: str, issue: str, value: float, target: float, kind:
     """'Right knee flexion insufficient (85° detected, 90° required)'."""
     subject = label[:1].upper() + label[1:]
     if kind == "stability":
-        return f"{subject} {issue} ({value:.1f}° variation, under {target:.0f}° required)"
+        shown, bound = distinct(value, target, 1)
+        return f"{subject} {issue} ({shown}° variation, under {bound}° required)"
+    shown, bound = distinct(value, target)
     if kind == "symmetry":
-        return f"{subject} {issue} ({value:.0f}° apart from the other side, at most {target:.0f}°)"
+        return f"{subject} {issue} ({shown}° apart from the other side, at most {bound}°)"
     need = "required" if low else "maximum"
-    return f"{subject} {issue} ({value:.0f}° detected, {target:.0f}° {need})"
+    return f"{subject} {issue} ({shown}° detected, {bound}° {need})"
+
+
+def distinct(value: float, bound: float, decimals: int = 0) -> tuple[str, str]:
+    """``value`` and the ``bound`` it violates as text, whole degrees unless they would read equal ('45°
+    detected, 45° maximum'): then with as many decimals as tell them apart (up to three). A whole-degree bound
+    stays whole."""
+    for nd in range(decimals, 4):
+        shown = f"{value:.{nd}f}"
+        bound_text = f"{bound:.{nd}f}"
+        if shown != bound_text:
+            return shown, (f"{bound:.0f}" if float(bound).is_integer() else bound_text)
+    return f"{value:.3f}", f"{bound:.3f}"
 
 
 def morph_context(measurements: Measurements | dict[str, float] | None) -> str:
     """C_morph (§3.4.1): body measurements in the paper's format; a landmark estimate states its method and
     uncertainty (``Measurements.to_context``); without measurements it says so."""
-    from workbench.body.measurements import Measurements
-
     if isinstance(measurements, Measurements):
         return measurements.to_context()
     if not measurements:

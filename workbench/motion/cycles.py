@@ -74,6 +74,17 @@ class Cycle:
     work: int  # frame of the working extreme of the representative signal
     kind: Literal["rep", "alternating", "hold"]
     phases: tuple[Phase, ...]
+    # The whole excursion of a rep, valley to valley: the bounds above are trimmed to where the signal leaves and
+    # regains rest, which cuts the ends of the movement off (per-rep measures read the whole). None: the bounds.
+    valley_before: int | None = None
+    valley_after: int | None = None
+
+    @property
+    def span(self) -> tuple[int, int]:
+        """Frames (inclusive) of the rep's whole excursion: from the valley before it to the valley after it."""
+        a = self.start if self.valley_before is None else min(self.start, self.valley_before)
+        b = self.end if self.valley_after is None else max(self.end, self.valley_after)
+        return a, b
 
 
 @dataclass(frozen=True)
@@ -251,7 +262,7 @@ class CycleSegmenter:
         if not self._passes(start, end, min(s[peak] - s[v0], s[peak] - s[v1])):
             return []
         phases = (Phase("descent", start, peak), Phase("ascent", peak, end))
-        return [Cycle(start, end, peak, "rep", phases)]
+        return [Cycle(start, end, peak, "rep", phases, valley_before=v0, valley_after=v1)]
 
     # ---------------------------------------------------------------------------------- safeguards
     def _passes(self, start: int, end: int, amplitude: float) -> bool:

@@ -10,12 +10,13 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from workbench.exercises.build import Variant, build_variants
 from workbench.exercises.catalogue import Constraint, Exercise, Reference
 from workbench.exercises.scoring import RepScore, rep_score
 from workbench.motion.align import cycle_quality, resample_cycle
+from workbench.motion.build_references import Variant, build_variants
 from workbench.motion.constraints import CycleView, evaluate
 from workbench.motion.cycles import Cycle, CycleParams, FrameCues
+from workbench.motion.measures import rep_measures
 from workbench.motion.results import PhaseSpan, Rep
 from workbench.motion.signal import SMOOTH_SIGMA_S, SignalSpec, cycle_params, signal_spec, trunk_inclination
 from workbench.motion.smoothing import gaussian_kernel, sigma_frames
@@ -142,9 +143,11 @@ class CycleEvaluator:
 
     def rep(self, index: int, cycle: Cycle, q: NDArray[np.float64], raw: NDArray[np.float64],
             t: NDArray[np.float64], signal: NDArray[np.float64],
-            dof_confidence: NDArray[np.float64] | None = None) -> Rep:  # fmt: skip
+            dof_confidence: NDArray[np.float64] | None = None,
+            span: tuple[NDArray[np.float64], ...] | None = None) -> Rep:  # fmt: skip
         """``q`` (smoothed), ``raw``, ``t``, ``signal`` and ``dof_confidence`` (per-DoF confidence, when the
-        source gives it) cover exactly the cycle's frames."""
+        source gives it) cover exactly the cycle's frames; ``span`` is (raw, t, signal) over the rep's whole
+        excursion, ``cycle.span``, for its measures (without it they read the cycle's frames)."""
         ex = self.exercise
         trusted = self.trusted(dof_confidence)
         side, side_known = self._working_side(q) if ex.laterality == "unilateral" else (None, True)
@@ -164,16 +167,25 @@ class CycleEvaluator:
             constraints = [c for c in constraints if c.kind != "symmetry"]
         constraints, not_judged = self._judgeable(constraints, set(salient), trusted, index)
         values: dict[str, float] = {}
-        violations = evaluate(ex, constraints, view, index, self.observed, set(salient), self.skipped, values)
+        held_to: dict[str, tuple[float | None, float | None]] = {}
+        violations = evaluate(ex, constraints, view, index, self.observed, set(salient), self.skipped, values,
+                              held_to)  # fmt: skip
         phases = tuple(PhaseSpan(p.name, float(t[p.start - cycle.start]), float(t[p.end - cycle.start]))
                        for p in cycle.phases)  # fmt: skip
         normalised = self._normalised(q, mirrored, chosen)
         score = self._score(normalised, mirrored, trusted, chosen)
         if not side_known:
             self.side_unknown.append(index)
+        quality = self._quality(raw, reference, salient, trusted)
+        if span is None:
+            span, cycle = (raw, t, signal), replace(cycle, valley_before=None, valley_after=None)
+        measured = [i for j in self.salient for i in joint(j).dofs if self.observed[i]]
+        span_raw, span_t, span_signal = span
+        measures = rep_measures(cycle, span_raw, span_t, span_signal, measured, quality=quality, values=values,
+                                bounds=held_to)  # fmt: skip
         return Rep(
             index=index, start_s=float(t[0]), end_s=float(t[-1]), kind=cycle.kind,
-            quality=self._quality(raw, reference, salient, trusted), phases=phases, violations=tuple(violations),
+            quality=quality, phases=phases, violations=tuple(violations), measures=measures,
             side=side, start_frame=cycle.start, end_frame=cycle.end, score=None if score is None else score.value,
             score_terms=() if score is None else score.terms, cycle=normalised, check_values=values,
             not_judged=not_judged, side_known=side_known, variant=None if variant is None else variant.name,

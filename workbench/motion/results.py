@@ -48,6 +48,55 @@ class PhaseSpan:
 
 
 @dataclass(frozen=True)
+class DofMeasure:
+    """One DoF's extremes over a rep's whole excursion (smoothed angles, degrees)."""
+
+    peak_deg: float
+    min_deg: float
+
+    @property
+    def range_deg(self) -> float:
+        return self.peak_deg - self.min_deg
+
+
+@dataclass(frozen=True)
+class CheckMeasure:
+    """One judged check's value in a rep against the bounds it was held to (None: open)."""
+
+    value_deg: float
+    bounds_deg: tuple[float | None, float | None]
+
+    @property
+    def passed(self) -> bool:
+        lo, hi = self.bounds_deg
+        return not ((lo is not None and self.value_deg < lo) or (hi is not None and self.value_deg > hi))
+
+
+@dataclass(frozen=True)
+class RepMeasures:
+    """What was measured in one rep, clean or not (``workbench.motion.measures``). JSON: ``dofs`` (SKEL name →
+    ``peak_deg``, ``min_deg``, ``range_deg``; the observed DoFs of the salient joints only), ``tempo`` (seconds:
+    ``descent_s``, ``hold_s``, ``ascent_s`` for a rep; each phase's ``<name>_s`` otherwise), ``quality`` and
+    ``checks`` (constraint id → ``value_deg``, ``bounds_deg`` [low, high] with null open, ``passed``)."""
+
+    dofs: dict[str, DofMeasure] = field(default_factory=dict)
+    tempo: dict[str, float] = field(default_factory=dict)
+    quality: float | None = None
+    checks: dict[str, CheckMeasure] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dofs": {n: {"peak_deg": _r(m.peak_deg), "min_deg": _r(m.min_deg), "range_deg": _r(m.range_deg)}
+                     for n, m in self.dofs.items()},
+            "tempo": {k: _r(v, 3) for k, v in self.tempo.items()},
+            "quality": None if self.quality is None else _r(self.quality, 4),
+            "checks": {k: {"value_deg": _r(c.value_deg),
+                           "bounds_deg": [None if b is None else _r(b) for b in c.bounds_deg], "passed": c.passed}
+                       for k, c in self.checks.items()},
+        }  # fmt: skip
+
+
+@dataclass(frozen=True)
 class Rep:
     index: int
     start_s: float
@@ -72,6 +121,7 @@ class Rep:
     not_judged: tuple[str, ...] = ()
     side_known: bool = True  # unilateral: False when the data did not tell the working side (reference side assumed)
     variant: str | None = None  # the exercise variant whose reference the rep was compared with (None: the main one)
+    measures: RepMeasures = field(default_factory=RepMeasures, compare=False, repr=False)  # per-rep measures
 
     @property
     def severity_deg(self) -> float:
@@ -85,6 +135,7 @@ class Rep:
             "violations": [v.to_json() for v in self.violations],
             "severity_deg": _r(self.severity_deg),
             "score": None if self.score is None else _r(self.score, 4),
+            "measures": self.measures.to_json(),
         }  # fmt: skip
         if self.score_terms:
             out["score_terms"] = [{"feature": n, "value": _r(v, 3), "term": _r(z, 4)} for n, v, z in self.score_terms]
@@ -116,6 +167,18 @@ class FeedbackEvent:
     def to_json(self) -> dict[str, Any]:
         return {"t_s": _r(self.t_s, 3), "text": self.text, "kind": self.kind, "n_tokens": self.n_tokens,
                 "step": self.step, "evidence": {"tags": list(self.evidence), **(self.details or {})}}  # fmt: skip
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any]) -> FeedbackEvent:
+        """The inverse of :meth:`to_json` (``evidence`` may also be a plain list of tags)."""
+        evidence = doc.get("evidence") or {}
+        if isinstance(evidence, dict):
+            tags, details = list(evidence.get("tags", [])), {k: v for k, v in evidence.items() if k != "tags"}
+        else:
+            tags, details = [str(e) for e in evidence], {}
+        return cls(t_s=float(doc.get("t_s") or 0.0), text=str(doc.get("text", "")), evidence=tags,
+                   kind=doc.get("kind"), n_tokens=doc.get("n_tokens"), step=doc.get("step"),
+                   details=details or None)  # fmt: skip
 
 
 @dataclass

@@ -136,7 +136,11 @@ class StreamingTracker:
             signal = np.asarray(self.segmenter.signal[c.start : c.end + 1])
             raw = self._q[c.start : c.end + 1]
             conf = None if self._dof_conf is None else self._dof_conf[c.start : c.end + 1]
-            rep = self.evaluator.rep(len(self.reps), c, q, raw, t, signal, conf)
+            a, b = c.span
+            span = (raw, t, signal) if (a, b) == (c.start, c.end) else (
+                self._q[a : b + 1], np.asarray(self._t[a : b + 1]),
+                np.asarray(self.segmenter.signal[a : b + 1]))  # fmt: skip
+            rep = self.evaluator.rep(len(self.reps), c, q, raw, t, signal, conf, span)
             self.reps.append(rep)
             self.last_violations = rep.violations
             out.append(rep)

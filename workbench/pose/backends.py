@@ -7,26 +7,31 @@
     estimate = estimate_pose("track.npz")                     # a pose track already in SKEL angles
 
 ``estimate.track`` is the PoseTrack every later stage takes; ``estimate.landmarks`` keeps the landmarks
-(for the overlay); ``estimate.warnings`` says what was repaired or guessed; ``estimate.fit`` is the fitted
-SKEL skeleton in the image with its reprojection error (``pose.reprojection``; set by ``workbench.pipeline``).
+(for the overlay); ``estimate.warnings`` says what was repaired or guessed. The fitted SKEL skeleton in the
+image with its reprojection error is ``workbench.pipeline.ClipResult.fit`` (``body.reprojection``).
 """
 
 from __future__ import annotations
 
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 import numpy as np
 
+from workbench import __version__
+from workbench.config import load_config
 from workbench.errors import PoseFileError
 from workbench.io.inputs import check_input_file
+from workbench.io.video import iter_frames, probe, read_ahead
+from workbench.pose.hsmr import import_hsmr_outputs, run_hsmr
+from workbench.pose.landmark_files import landmarks_to_track, read_landmarks
 from workbench.pose.landmarks import LandmarkTrack
+from workbench.pose.mediapipe_backend import track_video_frames
+from workbench.pose.posefile import load_npz
 from workbench.pose.track import PoseTrack
 from workbench.progress import ProgressCallback
-
-if TYPE_CHECKING:  # the fit needs body measurements, which the pipeline imports when it makes one
-    from workbench.pose.reprojection import SkeletonFit
 
 Backend = Literal["auto", "mediapipe", "landmarks", "hsmr", "pose"]
 VIDEO_SUFFIXES = frozenset(
@@ -42,8 +47,6 @@ LANDMARK_ANGLES_VERSION = 3
 
 def pose_cache_params(fps: float = ANALYSIS_FPS) -> dict[str, object]:
     """The parameters the store's pose cache is keyed by, the same for `biocoach analyze` and the batch."""
-    from workbench import __version__
-
     return {"fps": fps, "code_version": __version__, "landmark_angles": LANDMARK_ANGLES_VERSION}
 
 
@@ -54,7 +57,6 @@ class PoseEstimate:
     landmarks: LandmarkTrack | None = None
     warnings: list[str] = field(default_factory=list)
     video: Path | None = None
-    fit: SkeletonFit | None = None
 
 
 def is_video(path: Path) -> bool:
@@ -70,10 +72,13 @@ def detect_backend(path: Path) -> Backend:
         return "landmarks"
     if path.suffix.lower() == ".npz" and path.is_file():  # not a FIFO or device: reading one never ends
         try:
-            with np.load(path, allow_pickle=False) as data:
-                keys = set(data.files)
-        except Exception:  # any unreadable file: the pose reader gives the precise error
+            loaded = np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile):  # unreadable: the pose reader says precisely why
             return "pose"
+        if not isinstance(loaded, np.lib.npyio.NpzFile):  # a bare array named .npz: the pose reader names it
+            return "pose"
+        with loaded as data:
+            keys = set(data.files)
         if "landmarks_world" in keys:
             return "landmarks"
         if "poses" in keys and "q" not in keys:
@@ -100,8 +105,6 @@ def estimate_pose(
         check_input_file(path)
     kind = detect_backend(path) if backend == "auto" else backend
     if kind == "pose":
-        from workbench.io.posefile import load_npz
-
         return PoseEstimate(track=load_npz(path), backend="pose")
     if kind == "landmarks" and not is_video(path):
         return _from_landmark_file(path)
@@ -113,12 +116,8 @@ def estimate_pose(
 
 
 def _mediapipe(path: Path, fps: float, progress: ProgressCallback | None) -> PoseEstimate:
-    from workbench.io.video import iter_frames, probe, read_ahead
-
     info = probe(path)  # a broken file fails here, before MediaPipe is loaded
 
-    from workbench.pose.landmark_files import landmarks_to_track
-    from workbench.pose.mediapipe_backend import track_video_frames
 
     warnings: list[str] = []
     frames = read_ahead(iter_frames(path, fps=fps, warnings_out=warnings))  # decoding overlaps inference
@@ -136,8 +135,6 @@ def _mediapipe(path: Path, fps: float, progress: ProgressCallback | None) -> Pos
 
 
 def _from_landmark_file(path: Path) -> PoseEstimate:
-    from workbench.pose.landmark_files import landmarks_to_track, read_landmarks
-
     landmarks = read_landmarks(path)
     if not landmarks.detected.any():
         raise PoseFileError(f"{path}: no frame with a detected person")
@@ -146,11 +143,7 @@ def _from_landmark_file(path: Path) -> PoseEstimate:
 
 
 def _hsmr(path: Path, fps: float, config_path: str | Path | None) -> PoseEstimate:
-    from workbench.pose.hsmr import import_hsmr_outputs, run_hsmr
-
     if is_video(path):
-        from workbench.config import load_config
-
         track, warnings = run_hsmr(path, load_config(config_path), fps=fps)
         return PoseEstimate(track=track, backend="hsmr", warnings=warnings, video=path)
     track, warnings = import_hsmr_outputs(path, fps=fps)

@@ -25,7 +25,10 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
+from workbench.config import Config
 from workbench.errors import PoseFileError
+from workbench.io.video import iter_frames
+from workbench.pose.filtering import hold_last_valid, lowpass
 from workbench.pose.track import PoseTrack
 from workbench.skeleton import N_DOFS
 
@@ -200,8 +203,6 @@ def smooth_angles(q: NDArray[np.float64], have: NDArray[np.bool_], fps: float) -
     """HSMR's per-frame estimates jitter; the shared zero-phase low-pass (which keeps a fast rep's range,
     workbench.pose.filtering) smooths them. Frames without a person hold the last pose while filtering (so the
     filter does not ring into the gap) and stay NaN in the output; angles are unwrapped first."""
-    from workbench.pose.filtering import hold_last_valid, lowpass
-
     if not have.any():
         return q
     filled = hold_last_valid(q, ~have)
@@ -235,8 +236,6 @@ def _fill_betas(betas: NDArray[np.float64]) -> NDArray[np.float64] | None:
 
 def run_hsmr(video: str | Path, config: object, fps: float = 30.0) -> tuple[PoseTrack, list[str]]:
     """Run HSMR from the user's checkout on a video (GPU). Every missing piece is named before anything runs."""
-    from workbench.config import Config
-
     assert isinstance(config, Config)
     code = config.require("hsmr_code")
     checkpoint = config.require("hsmr_checkpoint")
@@ -265,7 +264,6 @@ def _run_hsmr_checkout(
         imgs_det2patches,
     )
 
-    from workbench.io.video import iter_frames
 
     frames = [f.rgb for f in iter_frames(video, fps=fps)]
     detector = build_detector(batch_size=8, max_img_size=512, device=device)

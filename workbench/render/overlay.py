@@ -29,10 +29,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from workbench.body.reprojection import SkeletonFit
 from workbench.io.video import VideoError, iter_frames, read_frame_at, write_video
 from workbench.motion.results import Analysis, Rep
 from workbench.pose.landmarks import MP_EDGES, MP_INDEX, LandmarkTrack
-from workbench.pose.reprojection import SkeletonFit
 from workbench.pose.track import PoseTrack
 from workbench.skeleton import joint
 

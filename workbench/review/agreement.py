@@ -1,10 +1,14 @@
 """How well the proposals matched the experts, and how well the experts matched each other.
 
-* Proposal vs expert (salient joints): for every current accepted or corrected label, each joint is a true
-  positive (proposed and chosen), a false positive (proposed, not chosen) or a false negative (chosen, not
-  proposed); precision and recall per joint, per exercise (pooled over its labels) and overall. Rejected
-  labels carry no joint decisions and are only counted.
-* Static/dynamic: the fraction of joints whose proposed role the expert kept, per exercise.
+* Proposal vs expert (salient joints): what the model itself named is its proposal (``ProposalRow.model_joints``);
+  joints the catalogue filled in are not. For every current accepted or corrected label, each joint is a true
+  positive (the model named it and the expert chose it), a false positive (named, not chosen) or a false
+  negative (chosen, not named — a catalogue fill-in the expert kept is one); precision and recall per joint,
+  per exercise (pooled over its labels) and overall. An unparsable reply named nothing: its labels add only
+  false negatives. The catalogue's fill-ins are counted apart (how many the experts kept). Rejected labels
+  carry no joint decisions and are only counted.
+* Static/dynamic: per exercise, the share of the roles the model itself gave that the experts kept (pooled
+  over labels; the catalogue's roles for the other joints are counted apart).
 * Inter-annotator agreement: Cohen's kappa where two experts labelled the same task. Each task gives 24
   binary decisions (joint salient or not; joint dynamic or not), pooled over tasks; with more than two
   reviewers on a task the first two by name are paired.
@@ -70,7 +74,12 @@ class AgreementReport:
     per_joint: dict[str, PrecisionRecall] = field(default_factory=dict)
     per_exercise: dict[str, PrecisionRecall] = field(default_factory=dict)
     overall: PrecisionRecall = field(default_factory=lambda: PrecisionRecall(0, 0, 0))
-    roles_kept: dict[str, float] = field(default_factory=dict)  # exercise → share of proposed roles kept
+    roles_kept: dict[str, float] = field(default_factory=dict)  # exercise → share of the model's roles kept
+    roles_model: dict[str, int] = field(default_factory=dict)  # exercise → model-given role decisions reviewed
+    roles_catalogue_kept: dict[str, float] = field(default_factory=dict)  # exercise → share of catalogue roles kept
+    catalogue_filled: int = 0  # catalogue fill-ins on the labelled salient proposals (label by label)
+    catalogue_kept: int = 0  # of those, chosen by the expert
+    unparsable_labelled: int = 0  # accepted/corrected salient labels on a proposal whose reply named nothing
     kappa_salient: Kappa = field(default_factory=lambda: Kappa(None, None, None, 0, 0))
     kappa_roles: Kappa = field(default_factory=lambda: Kappa(None, None, None, 0, 0))
     status_counts: dict[str, int] = field(default_factory=dict)  # current labels by status
@@ -83,13 +92,19 @@ class AgreementReport:
         out = [
             f"labels (current versions): {self.n_labels} "
             f"({', '.join(f'{k} {v}' for k, v in sorted(self.status_counts.items())) or 'none'})",
-            f"proposal vs expert, salient joints: precision {f(self.overall.precision)}, "
-            f"recall {f(self.overall.recall)} (tp {self.overall.tp}, fp {self.overall.fp}, fn {self.overall.fn})",
+            f"model's own proposal vs expert, salient joints: precision {f(self.overall.precision)}, "
+            f"recall {f(self.overall.recall)} (tp {self.overall.tp}, fp {self.overall.fp}, fn {self.overall.fn}; "
+            f"{self.unparsable_labelled} label(s) on unparsable replies)",
+            f"catalogue fill-ins (not the model's, not counted above): {self.catalogue_kept} of "
+            f"{self.catalogue_filled} kept by the experts",
         ]
         for ex, pr in sorted(self.per_exercise.items()):
             out.append(f"  {ex}: precision {f(pr.precision)}, recall {f(pr.recall)}")
-        for ex, kept in sorted(self.roles_kept.items()):
-            out.append(f"static/dynamic {ex}: {kept:.0%} of proposed roles kept")
+        for ex in sorted(set(self.roles_kept) | set(self.roles_catalogue_kept)):
+            own = (f"{self.roles_kept[ex]:.0%} of the model's {self.roles_model[ex]} role decision(s) kept"
+                   if ex in self.roles_kept else "no roles from the model")  # fmt: skip
+            cat = self.roles_catalogue_kept.get(ex)
+            out.append(f"static/dynamic {ex}: {own}" + ("" if cat is None else f"; catalogue roles {cat:.0%} kept"))
         for name, k in (("salient joints", self.kappa_salient), ("static/dynamic", self.kappa_roles)):
             out.append(f"Cohen's kappa, {name}: {f(k.value)} ({k.n_tasks} task(s) with two experts, "
                        f"{k.n_decisions} decisions)")  # fmt: skip
@@ -112,22 +127,32 @@ def agreement(db: Database) -> AgreementReport:
         by_proposal.setdefault(lab.proposal_id, []).append(lab)
         p = proposals[lab.proposal_id]
         if p.kind == "salient":
-            proposed, chosen = set(p.joints), set(lab.content)
+            proposed, chosen = set(p.model_joints), set(lab.content)
+            filled = set(p.catalogue_joints)
+            report.catalogue_filled += len(filled)
+            report.catalogue_kept += len(filled & chosen)
+            report.unparsable_labelled += int(p.parse_status == "unparsable")
             for j in JOINT_NAMES:
                 pr = PrecisionRecall(int(j in proposed and j in chosen), int(j in proposed and j not in chosen),
                                      int(j in chosen and j not in proposed))  # fmt: skip
                 report.per_joint[j] += pr
                 report.per_exercise[p.exercise] = report.per_exercise.get(p.exercise, PrecisionRecall(0, 0, 0)) + pr
                 report.overall += pr
-    kept: dict[str, list[float]] = {}
+    kept: dict[tuple[str, str], list[int]] = {}  # (exercise, "llm" | "catalogue") → [kept, decisions]
     for pid, labs in by_proposal.items():
         p = proposals[pid]
         if p.kind == "roles":
+            own = p.model_roles
             for lab in labs:
-                kept.setdefault(p.exercise, []).append(
-                    sum(lab.content.get(j) == r for j, r in p.roles.items()) / len(JOINT_NAMES)
-                )
-    report.roles_kept = {ex: sum(v) / len(v) for ex, v in kept.items()}
+                for j, r in p.roles.items():
+                    tally = kept.setdefault((p.exercise, "llm" if j in own else "catalogue"), [0, 0])
+                    tally[0] += int(lab.content.get(j) == r)
+                    tally[1] += 1
+    for (ex, source), (n_kept, n) in kept.items():
+        if source == "llm":
+            report.roles_kept[ex], report.roles_model[ex] = n_kept / n, n
+        else:
+            report.roles_catalogue_kept[ex] = n_kept / n
     report.kappa_salient = _pooled_kappa(by_proposal, proposals, "salient")
     report.kappa_roles = _pooled_kappa(by_proposal, proposals, "roles")
     report.per_joint = {j: pr for j, pr in report.per_joint.items() if pr.tp + pr.fp + pr.fn}

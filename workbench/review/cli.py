@@ -35,6 +35,8 @@ def register(sub: Any) -> None:
     q.add_argument("--frames", type=_FRAMES, default=None, help="frames sent per segment (default: 4 with an "
                    "llm_endpoint, 0 with the local text-only model)")  # fmt: skip
     q.add_argument("--export-dir", type=Path, help="where proposal JSON goes (default: annotations/proposals/)")
+    q.add_argument("--decoder", choices=("int8", "transformers"), default="int8", help="how the local model "
+                   "decodes: the coach's int8 FastDecoder (default, CPU) or plain transformers generate")  # fmt: skip
     common(q, server=False)
     q.set_defaults(func=cmd_propose)
 
@@ -76,8 +78,8 @@ def _client(args: argparse.Namespace, token: bool = True) -> tuple[Any, Path]:
 
 def cmd_propose(args: argparse.Namespace) -> int:
     from workbench.config import load_config
-    from workbench.llm.client import OpenAICompatibleClient, get_client
-    from workbench.review.proposals import DEFAULT_EXPORT_DIR, propose_roles, propose_salient
+    from workbench.llm.client import LocalClient, OpenAICompatibleClient, get_client
+    from workbench.review.proposals import DEFAULT_EXPORT_DIR, describe, propose_roles, propose_salient
 
     missing = [str(c) for c in args.clips if not c.is_file()]
     if missing:
@@ -89,21 +91,23 @@ def cmd_propose(args: argparse.Namespace) -> int:
     db = _db(args)  # before the language model loads: a refused store costs nothing
     config = load_config(args.config)
     client = get_client(config)
+    if isinstance(client, LocalClient) and args.decoder == "int8" and config.device != "cuda":
+        from workbench.review.decoding import FastLocalClient
+
+        client = FastLocalClient(config.language_model, cache=config.model_cache_dir)
     frames = args.frames if args.frames is not None else (4 if isinstance(client, OpenAICompatibleClient) else 0)
     for clip in args.clips:
         report = propose_salient(db, clip, args.exercise, client, video=args.video, window_s=args.window_s,
                                  n_frames=frames, export_dir=export_dir)  # fmt: skip
         for row in report.created:
-            sources = ", ".join(f"{c['joint']}[{c['source']}]" for c in row.content)
             where = f"{clip.name} {row.segment} {row.start_s:.2f}-{row.end_s:.2f} s"
-            print(f"{row.id}  {where}  {row.parse_status}: {sources}")
+            print(f"{row.id}  {where}  {describe(row)}")
         if report.existing:
             print(f"{clip.name}: {len(report.existing)} proposal(s) already stored (same segments, same model)")
     if args.roles or not args.clips:
         report = propose_roles(db, args.exercise, client, export_dir=export_dir)
         for row in report.created:
-            dyn = [j for j, r in row.roles.items() if r == "dynamic"]
-            print(f"{row.id}  {args.exercise} roles {row.parse_status}: dynamic {', '.join(dyn) or 'none'}")
+            print(f"{row.id}  {args.exercise} roles {describe(row)}")
         if report.existing:
             print(f"{args.exercise}: static/dynamic proposal already stored ({report.existing[0]})")
     print(f"model: {client.model_name}; proposals exported to {export_dir}")

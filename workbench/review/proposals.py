@@ -9,8 +9,14 @@ Two kinds of proposal:
 
 The default model is the packaged SmolLM2-135M: tiny, so its replies are often poor. Parsing is therefore
 lenient (SKEL names, "right knee", "knees", "spine", …) and honest: the raw prompt and reply are kept,
-a reply with nothing usable is recorded as 'unparsable', and every joint says where it came from
-(``llm``, or ``catalogue`` when the exercise catalogue filled a gap).
+a reply with nothing usable is recorded as 'unparsable' with the reason (``parse_reason``), and every joint
+says where it came from (``llm``, or ``catalogue`` when the exercise catalogue filled a gap). Only the
+model's own joints are its proposal (``ProposalRow.model_joints``); the catalogue's fill-ins are kept apart
+(``ProposalRow.catalogue_joints``) and agreement is measured on the model's own (``workbench.review.agreement``).
+
+A reply stuck in a repetition loop — the same one to four words said four or more times in a row, as in
+"Knee-chest-upper-lower-pelvis-lumbar-spine-pelvis-pelvis-pelvis-…" — is unparsable as a whole: a model in
+a loop is not answering, and the joint words it happens to string together are not its proposal.
 """
 
 from __future__ import annotations
@@ -25,7 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from workbench.io.video import iter_frames
+from workbench.llm.client import OpenAICompatibleClient
+from workbench.pipeline import analyze_clip, resolve
+from workbench.pose.backends import is_video
 from workbench.skeleton import JOINT_NAMES
+from workbench.store.clips_repo import sha256_file
 from workbench.store.reviews import ParseStatus, ProposalRow, ReviewRepository
 
 if TYPE_CHECKING:
@@ -61,6 +72,8 @@ _CENTRAL = {
     "head": "head", "neck": "head",
 }  # fmt: skip
 _TOKEN = re.compile(r"[a-z_]+")
+_LOOP_PERIOD = 4  # longest word cycle looked for
+_LOOP_REPEATS = 4  # a cycle said this many times in a row is a repetition loop
 _SIDE_WORDS = {"right": "r", "r": "r", "left": "l", "l": "l"}
 
 
@@ -139,6 +152,84 @@ def parse_roles(text: str) -> dict[str, Role]:
             for j in parse_joints(line):
                 roles.setdefault(j, role)
     return roles
+
+
+def repetition_loop(text: str) -> str | None:
+    """The first repetition loop of a reply, described (``'pelvis' 37 times in a row``); None when there is
+    none. A loop: a cycle of one to four words said at least four times in a row, punctuation aside."""
+    words = _TOKEN.findall(text.lower())
+    for i in range(len(words)):
+        for period in range(1, _LOOP_PERIOD + 1):
+            unit = words[i : i + period]
+            if len(unit) < period:
+                break
+            n = 1
+            while words[i + n * period : i + (n + 1) * period] == unit:
+                n += 1
+            if n >= _LOOP_REPEATS:
+                return f"{' '.join(unit)!r} {n} times in a row"
+    return None
+
+
+def read_salient_reply(text: str) -> tuple[tuple[str, ...], ParseStatus, str]:
+    """(the model's own joints, parse status, reason) of a salient-joints reply. The reason is '' when the
+    reply parsed; an empty reply, a repetition loop or a reply naming no joint is 'unparsable' with no joints
+    of the model's."""
+    reason = _unusable(text)
+    if reason:
+        return (), "unparsable", reason
+    joints = parse_joints(text)
+    if not joints:
+        return (), "unparsable", "the reply names no joint"
+    return joints, "parsed", ""
+
+
+def read_roles_reply(text: str) -> tuple[dict[str, Role], ParseStatus, str]:
+    """({joint: role} the model gave, parse status, reason) of a static/dynamic reply: 'parsed' when all 24
+    joints got a role, 'partial' when some did, 'unparsable' (no roles of the model's) when none did, the reply
+    is empty or it is stuck in a repetition loop."""
+    reason = _unusable(text)
+    if reason:
+        return {}, "unparsable", reason
+    roles = parse_roles(text)
+    if not roles:
+        return {}, "unparsable", "the reply gives no joint a static or dynamic role"
+    if len(roles) < len(JOINT_NAMES):
+        return roles, "partial", f"the model gave {len(roles)} of {len(JOINT_NAMES)} joints a role"
+    return roles, "parsed", ""
+
+
+def parse_reason(row: ProposalRow) -> str:
+    """Why a stored proposal is not fully the model's ('' when it parsed), re-read from its stored reply with
+    the rules above."""
+    if row.kind == "salient":
+        return read_salient_reply(row.reply)[2]
+    return read_roles_reply(row.reply)[2]
+
+
+def describe(row: ProposalRow) -> str:
+    """One line on what the model proposed and what the catalogue filled in, as the CLI prints it:
+    ``parsed: model tibia_r, tibia_l; catalogue pelvis, …`` or ``unparsable (the reply is stuck in a
+    repetition loop …): nothing from the model; catalogue …``."""
+    reason = parse_reason(row)
+    head = f"{row.parse_status} ({reason})" if reason else row.parse_status
+    if row.kind == "salient":
+        model, catalogue = row.model_joints, row.catalogue_joints
+        said = f"model {', '.join(model)}" if model else "nothing from the model"
+        return f"{head}: {said}; catalogue {', '.join(catalogue) or 'none'}"
+    own = row.model_roles
+    dynamic = [j for j, r in row.roles.items() if r == "dynamic"]
+    said = f"model gave {len(own)} of {len(JOINT_NAMES)} roles" if own else "no roles from the model"
+    return f"{head}: {said}, the catalogue the rest; dynamic {', '.join(dynamic) or 'none'}"
+
+
+def _unusable(text: str) -> str:
+    if not text.strip():
+        return "the reply is empty"
+    loop = repetition_loop(text)
+    if loop:
+        return f"the reply is stuck in a repetition loop ({loop})"
+    return ""
 
 
 def salient_content(llm_joints: Sequence[str], ex: Exercise) -> tuple[list[dict[str, str]], ParseStatus]:
@@ -240,7 +331,6 @@ def video_frames(video: Path, start_s: float, end_s: float, n: int, max_side: in
     """``n`` JPEG frames evenly spread over a segment of a video."""
     from PIL import Image
 
-    from workbench.io.video import iter_frames
 
     if n <= 0:
         return []
@@ -287,10 +377,6 @@ def propose_salient(
     only when ``n_frames`` > 0, there is a video and the client is a served (OpenAI-compatible) model: the
     local text-only model gets the text alone.
     """
-    from workbench.pipeline import analyze_clip
-    from workbench.pose.backends import is_video
-    from workbench.store.repositories import sha256_file
-
     clip = Path(clip)
     result = analyze_clip(clip, exercise, db=db)
     analysis = result.analysis
@@ -308,7 +394,8 @@ def propose_salient(
         frames = video_frames(watch, seg.start_s, seg.end_s, n_frames) if (watch and n_frames) else []
         messages = salient_messages(ex, seg, analysis.context_motion, frames)
         completion = client.complete(_as_chat(messages), max_new_tokens=SALIENT_TOKENS)
-        content, status = salient_content(parse_joints(completion.text), ex)
+        joints, status, _ = read_salient_reply(completion.text)
+        content, _ = salient_content(joints, ex)
         row = ProposalRow(
             id=pid, kind="salient", exercise=ex.key, content=content, model=completion.model,
             prompt=storable_prompt(messages), reply=completion.text, parse_status=status, clip_hash=clip_hash,
@@ -330,7 +417,8 @@ def propose_roles(
         return ProposeReport([], [pid])
     messages = roles_messages(ex)
     completion = client.complete(_as_chat(messages), max_new_tokens=ROLES_TOKENS)
-    content, status = roles_content(parse_roles(completion.text), ex)
+    roles, status, _ = read_roles_reply(completion.text)
+    content, _ = roles_content(roles, ex)
     row = ProposalRow(id=pid, kind="roles", exercise=ex.key, content=content, model=completion.model,
                       prompt=storable_prompt(messages), reply=completion.text, parse_status=status)  # fmt: skip
     _store(db, row, export_dir)
@@ -338,9 +426,14 @@ def propose_roles(
 
 
 def export_proposal(row: ProposalRow, directory: Path) -> Path:
-    """One JSON file per proposal (sorted keys: the same proposal gives the same bytes)."""
+    """One JSON file per proposal (sorted keys: the same proposal gives the same bytes). Besides the content
+    (each joint with its source), ``model_joints``/``catalogue_joints`` (salient) or ``model_roles`` (roles)
+    say what the model itself proposed, and ``parse_reason`` why a reply was not (fully) usable."""
     directory.mkdir(parents=True, exist_ok=True)
+    own: dict[str, Any] = ({"model_joints": list(row.model_joints), "catalogue_joints": list(row.catalogue_joints)}
+                           if row.kind == "salient" else {"model_roles": row.model_roles})  # fmt: skip
     body = {
+        **own, "parse_reason": parse_reason(row),
         "schema": "biocoach.proposal/1", "id": row.id, "kind": row.kind, "exercise": row.exercise,
         "clip_hash": row.clip_hash, "clip_path": row.clip_path, "video_path": row.video_path,
         "segment": row.segment, "start_s": row.start_s, "end_s": row.end_s, "content": row.content,
@@ -353,8 +446,6 @@ def export_proposal(row: ProposalRow, directory: Path) -> Path:
 
 
 def _takes_images(client: LLMClient) -> bool:
-    from workbench.llm.client import OpenAICompatibleClient
-
     return isinstance(client, OpenAICompatibleClient)
 
 
@@ -366,7 +457,7 @@ def _as_chat(messages: list[dict[str, Any]]) -> list[ChatMessage]:
 
 def _exists(db: Database, pid: str) -> bool:
     with db.session() as s:
-        return bool(s.scalar("SELECT count(*) FROM review_proposals WHERE id = ?", [pid]))
+        return ReviewRepository(s).has_proposal(pid)
 
 
 def _store(db: Database, row: ProposalRow, export_dir: Path | None) -> None:
@@ -377,6 +468,4 @@ def _store(db: Database, row: ProposalRow, export_dir: Path | None) -> None:
 
 
 def _exercise(db: Database, exercise: str) -> Exercise:
-    from workbench.pipeline import resolve
-
     return resolve(exercise, db)[0]

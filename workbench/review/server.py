@@ -204,6 +204,13 @@ def start_server(
     return server
 
 
+# Label Studio's feature flags, set through its environment (``flag_set`` reads a variable of the flag's name).
+# With "interactive view all" on (its default in 1.23.2), the labeling UI builds each task's tree before the
+# annotation store is ready: the Video and TimeSeries of the salient config then never join their sync group,
+# and the TimeSeries' first seek after its CSV loads throws "Cannot read properties of null (reading 'sync')".
+LABELING_FLAGS = {"fflag_fix_front_dev_3391_interactive_view_all": "false"}
+
+
 def server_environment(data_dir: Path, creds: Credentials) -> dict[str, str]:
     """Label Studio's environment: offline settings, local-files storage, and the admin account. The secrets go
     here, where only their owner can read them (``/proc/PID/environ`` is 0400), not on the command line."""
@@ -213,7 +220,7 @@ def server_environment(data_dir: Path, creds: Credentials) -> dict[str, str]:
         LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true", LOCAL_FILES_SERVING_ENABLED="true",
         LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(data_dir), LOCAL_FILES_DOCUMENT_ROOT=str(data_dir),
         LABEL_STUDIO_USERNAME=creds.username, LABEL_STUDIO_PASSWORD=creds.password,
-        LABEL_STUDIO_USER_TOKEN=creds.token,
+        LABEL_STUDIO_USER_TOKEN=creds.token, **LABELING_FLAGS,
     )  # fmt: skip
     return env
 

@@ -13,6 +13,7 @@
 See ``database.py`` for the concurrency design (one writer process at a time, compare-and-swap edits).
 """
 
+from workbench.store.clips_repo import RegisteredClip, sha256_file
 from workbench.store.database import (
     DEFAULT_DB_PATH,
     ConflictError,
@@ -23,21 +24,12 @@ from workbench.store.database import (
     StoreError,
     ValidationError,
 )
-from workbench.store.repositories import (
-    Clip,
-    FeedbackEvent,
-    HistoryEntry,
-    ReferenceDiff,
-    ReferenceVersion,
-    RulesVersion,
-    Run,
-    SalientLabel,
-    Store,
-    StoreStatus,
-    ThresholdVersion,
-    sha256_file,
-)
-from workbench.store.rules import StoreVersions, ThresholdSpec
+from workbench.store.facade import HistoryEntry, Store, StoreStatus
+from workbench.store.labels_repo import SalientLabelVersion
+from workbench.store.references_repo import ReferenceDiff, ReferenceVersion
+from workbench.store.rules import StoreVersions
+from workbench.store.rules_repo import RulesVersion
+from workbench.store.runs_repo import Run
 from workbench.store.seed import (
     ExportReport,
     ImportReport,
@@ -48,23 +40,23 @@ from workbench.store.seed import (
     init_from_references,
     load_store_catalogue,
 )
+from workbench.store.thresholds_repo import ThresholdVersion
 
 __all__ = [
     "DEFAULT_DB_PATH",
-    "Clip",
     "ConflictError",
     "Database",
     "ExportReport",
-    "FeedbackEvent",
     "HistoryEntry",
     "ImportReport",
     "InitReport",
     "MigrationError",
     "ReferenceDiff",
     "ReferenceVersion",
+    "RegisteredClip",
     "RulesVersion",
     "Run",
-    "SalientLabel",
+    "SalientLabelVersion",
     "Session",
     "Store",
     "StoreBusyError",
@@ -72,7 +64,6 @@ __all__ = [
     "StoreError",
     "StoreStatus",
     "StoreVersions",
-    "ThresholdSpec",
     "ThresholdVersion",
     "ValidationError",
     "export",

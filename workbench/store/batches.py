@@ -19,7 +19,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from workbench.store.database import Session, StoreError, utc_now
+import duckdb
+
+from workbench.store.session import Session, StoreError, utc_now
 
 STALE_HEARTBEAT = timedelta(minutes=5)  # a driver on another host that has not written for this long is dead
 
@@ -192,6 +194,10 @@ class BatchRepository:
     def heartbeat(self, job_id: int) -> None:
         self.s.execute("UPDATE batch_jobs SET heartbeat_at = ? WHERE id = ?", [utc_now(), job_id])
 
+    def requeue_running(self, job_id: int) -> None:
+        """The job's items still running (an interrupted run) go back to pending for the next run."""
+        self.s.execute("UPDATE batch_items SET status = 'pending' WHERE status = 'running' AND job_id = ?", [job_id])
+
     def refresh_counts(self, job_id: int, *, selection_done: bool | None = None, status: str | None = None) -> BatchJob:
         """Recount the job's items (one aggregate query) into its row, with a heartbeat."""
         now = utc_now()
@@ -345,6 +351,20 @@ class BatchRepository:
         cur = self.s.con.execute("SELECT * FROM read_parquet(?) ORDER BY shard, row", [pattern])
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
+
+
+def write_parquet_shard(path: str | os.PathLike[str], columns: str, rows: Sequence[Sequence[object]]) -> None:
+    """Write ``rows`` (``columns``: the SQL column definitions, in row order) as one Parquet file at ``path``,
+    through an in-memory DuckDB (the shards :meth:`BatchRepository.shard_results` reads back)."""
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE shard ({columns})")
+        if rows:
+            con.executemany(f"INSERT INTO shard VALUES ({', '.join('?' for _ in rows[0])})", list(rows))
+        quoted = str(path).replace("'", "''")
+        con.execute(f"COPY shard TO '{quoted}' (FORMAT parquet)")
+    finally:
+        con.close()
 
 
 def _job_row(r: tuple[Any, ...]) -> BatchJob:

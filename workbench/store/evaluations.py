@@ -13,8 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from workbench.io.outputs import json_text
-from workbench.store.database import Session, StoreError, utc_now
 from workbench.store.rules import canonical_json
+from workbench.store.session import Session, StoreError, utc_now
 
 METRICS = ("t_f_score", "precision", "recall", "meteor", "rouge_l", "bertscore", "llm_accuracy", "llm_bio_accuracy")
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from workbench.store.database import Session, StoreError, utc_now
+from workbench.store.session import Session, StoreError, utc_now
 
 ProposalKind = Literal["salient", "roles"]
 ParseStatus = Literal["parsed", "partial", "unparsable"]
@@ -56,6 +56,23 @@ class ProposalRow:
     def roles(self) -> dict[str, str]:
         """Roles proposals: {joint: 'static' | 'dynamic'}."""
         return {j: v["role"] for j, v in self.content.items()} if self.kind == "roles" else {}
+
+    @property
+    def model_joints(self) -> tuple[str, ...]:
+        """Salient proposals: the joints the model itself named (source 'llm'); what its quality is measured on."""
+        return tuple(c["joint"] for c in self.content if c["source"] == "llm") if self.kind == "salient" else ()
+
+    @property
+    def catalogue_joints(self) -> tuple[str, ...]:
+        """Salient proposals: the joints filled in from the exercise catalogue (not the model's proposal)."""
+        return tuple(c["joint"] for c in self.content if c["source"] != "llm") if self.kind == "salient" else ()
+
+    @property
+    def model_roles(self) -> dict[str, str]:
+        """Roles proposals: the roles the model itself gave (the others came from the catalogue)."""
+        if self.kind != "roles":
+            return {}
+        return {j: v["role"] for j, v in self.content.items() if v["source"] == "llm"}
 
 
 @dataclass(frozen=True)
@@ -141,6 +158,9 @@ class ReviewRepository:
                  "proposed", p.created_at or utc_now()],
             )  # fmt: skip
         return True
+
+    def has_proposal(self, proposal_id: str) -> bool:
+        return bool(self.s.scalar("SELECT count(*) FROM review_proposals WHERE id = ?", [proposal_id]))
 
     def proposal(self, proposal_id: str) -> ProposalRow:
         row = self.s.one(f"SELECT {_PROPOSAL_COLUMNS} FROM review_proposals WHERE id = ?", [proposal_id])

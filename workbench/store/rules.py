@@ -15,23 +15,21 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import yaml
 from numpy.typing import NDArray
 
 from workbench.errors import CatalogueError
-from workbench.exercises.catalogue import Exercise, parse_exercise
+from workbench.exercises.catalogue import CONSTRAINT_ORDER, Constraint, Exercise, parse_exercise
 from workbench.io.inputs import json_depth, require_regular_file
 from workbench.skeleton import DOF_NAMES, N_DOFS, dof
-from workbench.store.database import ValidationError
+from workbench.store.session import ValidationError
 
 FloatArray = NDArray[np.float64]
-Pair = tuple[float | None, float | None]
-Sidedness = Literal["one_side", "both_sides"]
 
 # SKEL's soft limits are exceeded by legitimate poses (a deltoid stretch takes shoulder_r_z to 115° against
 # a 90° limit), so a value is implausible only beyond the limit plus this margin; degrees typed where
@@ -61,24 +59,6 @@ TOP_LEVEL_ORDER = (
     "store",
 )
 SPLIT_FIELDS = frozenset({"key", "dynamic_joints", "static_joints", "constraints", "store"})
-CONSTRAINT_ORDER = (
-    "id",
-    "version",
-    "dof",
-    "kind",
-    "both_sides",
-    "key_frame",
-    "bounds_deg",
-    "tolerance_deg",
-    "max_std_deg",
-    "max_diff_deg",
-    "requires_motion_deg",
-    "issue_low",
-    "cue_low",
-    "issue_high",
-    "cue_high",
-    "source",
-)
 KEY_FRAME_ORDER = ("name", "at", "extreme", "dof", "phase")
 STORE_FIELDS = ("rules_version", "reference_version")
 # libyaml's loader parses the same documents about ten times faster; the pure-Python one is the fallback.
@@ -92,82 +72,6 @@ EXPORT_HEADER = (
 
 
 # ---------------------------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class ThresholdSpec:
-    """The editable content of one constraint as written in a rule file (see catalogue.Constraint)."""
-
-    id: str
-    dof: str
-    kind: str
-    position: int = 0  # order in the rule file
-    sidedness: Sidedness = "one_side"  # both_sides: the catalogue adds the mirrored check
-    key_frame: str | None = None
-    bounds_deg: Pair | None = None
-    tolerance_deg: Pair | None = None
-    max_std_deg: float | None = None
-    max_diff_deg: float | None = None
-    requires_motion_deg: float | None = None
-    issue_low: str = "insufficient"
-    issue_high: str = "excessive"
-    cue_low: str = ""
-    cue_high: str = ""
-    source: str = ""
-    active: bool = True  # False: removed from the exercise
-
-    def rule_item(self, version: int | None = None) -> dict[str, Any]:
-        """The constraint as a rule-file mapping: defaults left out, fields in a fixed order."""
-        defaults = {f.name: f.default for f in fields(ThresholdSpec)}
-        item: dict[str, Any] = {"id": self.id, "version": version, "dof": self.dof, "kind": self.kind}
-        if self.sidedness == "both_sides":
-            item["both_sides"] = True
-        for name in CONSTRAINT_ORDER[5:]:
-            value = getattr(self, name)
-            if value is not None and value != defaults[name]:
-                item[name] = list(value) if isinstance(value, tuple) else value
-        return {k: v for k, v in item.items() if v is not None}
-
-    @classmethod
-    def from_rule_item(cls, item: dict[str, Any], position: int) -> ThresholdSpec:
-        """From a mapping the catalogue parser has already accepted."""
-
-        def num(key: str) -> float | None:
-            return None if item.get(key) is None else float(item[key])
-
-        return cls(
-            id=str(item["id"]),
-            dof=str(item["dof"]),
-            kind=str(item["kind"]),
-            position=position,
-            sidedness="both_sides" if item.get("both_sides", False) else "one_side",
-            key_frame=item.get("key_frame"),
-            bounds_deg=_pair(item.get("bounds_deg")),
-            tolerance_deg=_pair(item.get("tolerance_deg")),
-            max_std_deg=num("max_std_deg"),
-            max_diff_deg=num("max_diff_deg"),
-            requires_motion_deg=num("requires_motion_deg"),
-            issue_low=str(item.get("issue_low", "insufficient")),
-            issue_high=str(item.get("issue_high", "excessive")),
-            cue_low=str(item.get("cue_low", "")),
-            cue_high=str(item.get("cue_high", "")),
-            source=str(item.get("source", "")),
-        )
-
-    def changes_from(self, other: ThresholdSpec) -> dict[str, tuple[Any, Any]]:
-        """Field-by-field differences ``{field: (other's value, this value)}``."""
-        return {
-            f.name: (getattr(other, f.name), getattr(self, f.name))
-            for f in fields(ThresholdSpec)
-            if getattr(other, f.name) != getattr(self, f.name)
-        }
-
-
-def _pair(raw: Any) -> Pair | None:
-    if raw is None:
-        return None
-    lo, hi = raw
-    return (None if lo is None else float(lo), None if hi is None else float(hi))
 
 
 @dataclass(frozen=True)
@@ -188,7 +92,7 @@ class RuleFile:
     body: dict[str, Any]
     dynamic_joints: tuple[str, ...]
     static_joints: tuple[str, ...]
-    thresholds: tuple[ThresholdSpec, ...]
+    thresholds: tuple[Constraint, ...]
     base: StoreVersions
     path: Path
 
@@ -289,7 +193,7 @@ def split_rule_file(raw: dict[str, Any], path: Path) -> RuleFile:
         body={k: v for k, v in raw.items() if k not in SPLIT_FIELDS},
         dynamic_joints=tuple(raw.get("dynamic_joints") or ()),
         static_joints=tuple(raw.get("static_joints") or ()),
-        thresholds=tuple(ThresholdSpec.from_rule_item(item, i) for i, item in enumerate(items)),
+        thresholds=tuple(Constraint.from_rule_item(item, i) for i, item in enumerate(items)),
         base=StoreVersions(
             rules=store.get("rules_version"),
             reference=store.get("reference_version"),
@@ -404,7 +308,7 @@ def rule_dict(
     body: dict[str, Any],
     dynamic_joints: tuple[str, ...],
     static_joints: tuple[str, ...],
-    thresholds: tuple[ThresholdSpec, ...],
+    thresholds: tuple[Constraint, ...],
     versions: StoreVersions | None = None,
 ) -> dict[str, Any]:
     """A rule file rebuilt from store records, in the canonical field order (export and catalogue both use

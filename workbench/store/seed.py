@@ -20,7 +20,9 @@ import numpy as np
 
 from workbench.exercises.catalogue import REFERENCES_DIR, Catalogue, Exercise, parse_exercise
 from workbench.store.database import ConflictError, Database, ValidationError
-from workbench.store.repositories import JointClassSource, ReferenceVersion, Store
+from workbench.store.facade import Store
+from workbench.store.joint_classes_repo import JointClassSource
+from workbench.store.references_repo import ReferenceVersion
 from workbench.store.rules import (
     FloatArray,
     RuleFile,

@@ -1,7 +1,9 @@
 """The Clip page: one clip's analysis as a linked review surface, everything seeking with one time cursor.
 
 Curves of the salient joints' primary angles with rep bands, phase marks and violation markers; the video
-frame with the skeleton overlay (when the clip has a video); per-rep cycles over the reference envelope;
+frame with the skeleton overlay (when the clip has a video: played by the browser's own player,
+``dashboard.player``, which moves the cursor as it plays); the fitted skeleton in 3D with the reference pose of the
+same phase (``render.skeleton3d``); per-rep cycles over the reference envelope;
 a per-rep table; C_morph and C_motion as of the cursor; the feedback timeline; a trust strip. Clicking a
 curve, a marker or a table row moves ``AppState.cursor_s``, and every view follows it.
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import functools
 import io
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,11 +27,19 @@ import panel as pn
 import param
 from numpy.typing import NDArray
 
+from workbench.dashboard.media import media_url
+from workbench.dashboard.player import VideoPlayer, frames_payload, player_fps
 from workbench.dashboard.state import AnalysisJob, AppState
+from workbench.exercises import load_catalogue
+from workbench.io.groundtruth import load_ground_truth
+from workbench.io.video import read_frame_at
 from workbench.motion.align import resample_cycle
 from workbench.motion.context import motion_context, pose_state
-from workbench.motion.results import Analysis, Rep
-from workbench.skeleton import DOF_NAMES, dof_index, joint
+from workbench.motion.results import Analysis, Rep, unique
+from workbench.pipeline import resolve
+from workbench.render.overlay import OverlayTimeline, render_annotation
+from workbench.render.skeleton3d import clip_skeleton_figure
+from workbench.skeleton import DOF_NAMES, dof, dof_index, joint
 
 # Okabe-Ito: distinguishable for colour-blind readers; right side solid, left side dashed.
 PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
@@ -78,6 +89,37 @@ def salient_angles(result: Any) -> list[tuple[str, int]]:
     return out
 
 
+def curve_dofs(result: Any) -> list[str]:
+    """The DoFs the clip can draw, in SKEL order: those the track observes and has some value for. An unobserved
+    DoF (or one that is NaN throughout) is never drawn, not even as a flat zero, nor offered in the pickers."""
+    track = result.estimate.track
+    q = np.asarray(track.q)
+    return [name for i, name in enumerate(DOF_NAMES[: q.shape[1]])
+            if track.observed[i] and not np.isnan(q[:, i]).all()]  # fmt: skip
+
+
+def salient_dofs(result: Any) -> list[str]:
+    """The curves shown by default: the salient joints' primary DoFs that the clip can draw."""
+    drawable = set(curve_dofs(result))
+    return [DOF_NAMES[d] for _, d in salient_angles(result) if DOF_NAMES[d] in drawable]
+
+
+def dof_choices(result: Any) -> dict[str, str]:
+    """What the joint and cycle pickers offer: label ('right knee flexion') → DoF name, for each drawable DoF."""
+    return {dof_label(name): name for name in curve_dofs(result)}
+
+
+def curve_colors(names: Sequence[str]) -> dict[str, str]:
+    """A colour per curve: the right and left DoF of a pair share one (solid right, dashed left), each centre DoF
+    has its own; pairs take the palette's colours in order of first appearance."""
+    pairs: dict[str, str] = {}
+    colors = {}
+    for name in names:
+        key = dof(name).generic  # 'knee_angle' for both knees; a centre DoF's own name
+        colors[name] = pairs.setdefault(key, PALETTE[len(pairs) % len(PALETTE)])
+    return colors
+
+
 def readout_text(result: Any, t_s: float) -> str:
     """'Cursor 9.50 s · frame 54 — Current pose: right hip 95°, …' (the pose state of Eq. 7 at the cursor)."""
     track = result.estimate.track
@@ -100,16 +142,54 @@ def motion_text(result: Any, t_s: float) -> str:
     return motion_context(state, rep.violations if rep else ())
 
 
+TABLE_COLUMNS = ["rep", "start (s)", "end (s)", "quality", "issues", "messages"]
+MOVING_DEG = 5.0  # the rep table shows the measures of DoFs whose range reaches this in some rep
+
+
 def rep_rows(analysis: Analysis) -> list[dict[str, Any]]:
-    """One row per rep for the table (rep numbers from 1, as a coach counts)."""
+    """One row per rep for the table (rep numbers from 1, as a coach counts): times, quality, the violations'
+    messages in full, then the rep's measures (``Rep.measures``): tempo, each check's value against its bounds,
+    and the peak, minimum and range of each DoF that moves (range ``MOVING_DEG`` or more in some rep)."""
+    moving = [n for n in dict.fromkeys(n for r in analysis.reps for n in r.measures.dofs)
+              if max((r.measures.dofs[n].range_deg for r in analysis.reps if n in r.measures.dofs),
+                     default=0.0) >= MOVING_DEG]  # fmt: skip
     rows = []
     for r in analysis.reps:
-        rows.append({
+        m = r.measures
+        row: dict[str, Any] = {
             "rep": r.index + 1, "start (s)": round(r.start_s, 2), "end (s)": round(r.end_s, 2),
             "quality": None if r.quality is None else round(r.quality, 3), "issues": len(r.violations),
             "messages": "; ".join(v.message for v in r.violations) or "—",
-        })  # fmt: skip
+        }  # fmt: skip
+        for key, seconds in m.tempo.items():
+            row[f"{key.removesuffix('_s')} (s)"] = round(seconds, 2)
+        row["checks"] = "; ".join(f"{cid} {format_check(c.value_deg, c.bounds_deg)}" for cid, c in m.checks.items())
+        for name in moving:
+            d = m.dofs.get(name)
+            label = dof_label(name)
+            row[f"{label} peak (°)"] = None if d is None else round(d.peak_deg, 1)
+            row[f"{label} min (°)"] = None if d is None else round(d.min_deg, 1)
+            row[f"{label} range (°)"] = None if d is None else round(d.range_deg, 1)
+        rows.append(row)
     return rows
+
+
+def format_check(value: float, bounds: tuple[float | None, float | None]) -> str:
+    """'99.8° (≥ 90°)', '12.0° (≤ 10°)', '3.0° (5° to 20°)'; '(no bound)' when both ends are open."""
+    lo, hi = bounds
+    if lo is not None and hi is not None:
+        held = f"{lo:g}° to {hi:g}°"
+    elif lo is not None:
+        held = f"≥ {lo:g}°"
+    elif hi is not None:
+        held = f"≤ {hi:g}°"
+    else:
+        held = "no bound"
+    return f"{value:.1f}° ({held})"
+
+
+def dof_label(name: str) -> str:
+    return dof(name).label
 
 
 def cursor_from_click(click: dict[str, Any] | None) -> float | None:
@@ -131,18 +211,22 @@ def _cursor_shape(t_s: float, yref: str = "paper") -> dict[str, Any]:
             "line": {"color": CURSOR_COLOR, "width": 2}, "name": "cursor"}  # fmt: skip
 
 
-def angle_figure(result: Any, t_s: float) -> dict[str, Any]:
-    """Salient joints' primary angles (degrees) vs time, rep bands, phase marks, violation markers, cursor."""
+def angle_figure(result: Any, t_s: float, dofs: Sequence[str] | None = None) -> dict[str, Any]:
+    """Angles (degrees) vs time of ``dofs`` (default: the salient joints' primary DoFs), with rep bands, phase
+    marks, violation markers and the cursor. DoFs the clip cannot draw (``curve_dofs``) are left out."""
     track, analysis = result.estimate.track, result.analysis
     t = track.t
+    drawable = set(curve_dofs(result))
+    names = salient_dofs(result) if dofs is None else [n for n in dict.fromkeys(dofs) if n in drawable]
+    colors = curve_colors(names)
     data: list[dict[str, Any]] = []
-    for k, (name, d) in enumerate(salient_angles(result)):
-        j = joint(name)
-        dash = "dash" if j.side == "left" else "solid"
-        color = PALETTE[(k // 2 if j.side in ("right", "left") else k) % len(PALETTE)]
-        data.append({"type": "scatter", "mode": "lines", "x": t, "y": np.degrees(track.q[:, d]), "name": j.label,
-                     "line": {"color": color, "width": 1.6, "dash": dash},
-                     "hovertemplate": f"{j.label} %{{y:.0f}}°<extra>%{{x:.2f}} s</extra>"})  # fmt: skip
+    for name in names:
+        d = dof(name)
+        dash = "dash" if d.side == "left" else "solid"
+        data.append({"type": "scatter", "mode": "lines", "x": t, "y": np.degrees(track.q[:, d.index]),
+                     "name": d.label, "legendgroup": d.generic,
+                     "line": {"color": colors[name], "width": 1.6, "dash": dash},
+                     "hovertemplate": f"{d.label} %{{y:.0f}}°<extra>%{{x:.2f}} s</extra>"})  # fmt: skip
     shapes: list[dict[str, Any]] = []
     for r in analysis.reps:
         shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": r.start_s, "x1": r.end_s, "y0": 0,
@@ -185,11 +269,24 @@ def representative_dof(exercise: Any, observed: NDArray[np.bool_]) -> str:
     return str(exercise.cycle.signal[0])
 
 
-def cycles_figure(result: Any, exercise: Any) -> dict[str, Any]:
-    """Small multiples: each rep's time-normalised cycle of the representative DoF over the reference
-    envelope (mean ± SD), in degrees against % of the cycle."""
+def cycle_dof(result: Any, exercise: Any) -> str | None:
+    """The DoF the cycle plot shows by default: the first of the exercise's cycle signal that the clip can
+    draw, else the first drawable DoF (None when it can draw none)."""
+    drawable = curve_dofs(result)
+    for name in exercise.cycle.signal:
+        if name in drawable:
+            return str(name)
+    return drawable[0] if drawable else None
+
+
+def cycles_figure(result: Any, exercise: Any, dof_name: str | None = None) -> dict[str, Any]:
+    """Small multiples: each rep's time-normalised cycle of ``dof_name`` (default: the exercise's cycle signal,
+    ``cycle_dof``) over the reference envelope (mean ± SD), in degrees against % of the cycle. A DoF the clip
+    cannot draw (``curve_dofs``) is not plotted: the default takes its place."""
     track, analysis = result.estimate.track, result.analysis
-    name = representative_dof(exercise, track.observed)
+    if dof_name is None or dof_name not in curve_dofs(result):
+        dof_name = cycle_dof(result, exercise)
+    name = dof_name or representative_dof(exercise, track.observed)
     d = dof_index(name)
     ref = exercise.reference
     n_ref = ref.n_samples if ref is not None else 100
@@ -202,7 +299,7 @@ def cycles_figure(result: Any, exercise: Any) -> dict[str, Any]:
     data: list[dict[str, Any]] = []
     layout: dict[str, Any] = {
         "height": 190 * rows + 30, "margin": {"l": 40, "r": 10, "t": 30, "b": 20}, "font": FONT,
-        "template": "plotly_white", "showlegend": False, "annotations": [],
+        "template": "plotly_white", "showlegend": False, "annotations": [], "meta": {"dof": name},
     }  # fmt: skip
     mean = sd = None
     if ref is not None:
@@ -246,7 +343,7 @@ def cycles_figure(result: Any, exercise: Any) -> dict[str, Any]:
                                       "font": {"size": 11}})  # fmt: skip
     more = f" (first {MAX_SMALL_MULTIPLES} of {len(analysis.reps)})" if len(analysis.reps) > len(reps) else ""
     ref_note = f"reference {ref.version} mean ± SD" if ref is not None else "no reference"
-    layout["title"] = {"text": f"{DOF_NAMES[d]} (°) per rep over the {ref_note}{more}", "font": {"size": 12},
+    layout["title"] = {"text": f"{dof_label(name)} (°) per rep over the {ref_note}{more}", "font": {"size": 12},
                        "x": 0.01, "y": 0.995}  # fmt: skip
     return {"data": data, "layout": layout}
 
@@ -314,15 +411,14 @@ def trust_summary(result: Any) -> str:
         f"{swaps_text(track.meta)}",
         f"- {fit_text(getattr(result.estimate, 'fit', None))}",
     ]
-    warnings = list(result.analysis.warnings) + list(result.estimate.warnings)
+    # The pipeline copies the pose stage's warnings into the analysis's (``Analysis.prepend_warnings``): each once.
+    warnings = unique([*result.analysis.warnings, *getattr(result.estimate, "warnings", [])])
     lines += [f"- ⚠ {w}" for w in warnings] or ["- no warnings"]
     return "\n".join(lines)
 
 
 def feedback_text(result: Any, t_s: float) -> str:
     """Predicted feedback, and the ground truth beside it when the clip has a sidecar (workbench.io.groundtruth)."""
-    from workbench.io.groundtruth import load_ground_truth
-
     predicted = _timeline([(e.t_s, e.text) for e in result.analysis.feedback], t_s, "No feedback events for this clip.")
     clip = result.analysis.provenance.get("input")
     truth = load_ground_truth(clip) if clip else None
@@ -346,15 +442,13 @@ class _Frame:
 
 def overlay_png(result: Any, t_s: float, max_side: int = 720, raw_landmarks: bool = False) -> _Frame:
     """The video frame at ``t_s`` with the skeleton and angles drawn, as PNG bytes (None without a video). The
-    skeleton is the fitted SKEL one (``result.estimate.fit``) when there is one, MediaPipe's raw landmarks
+    skeleton is the fitted SKEL one (``result.fit``) when there is one, MediaPipe's raw landmarks
     under it with ``raw_landmarks``; without a fit, the raw landmarks."""
     video = result.estimate.video
     if video is None or not Path(video).exists():
         return _Frame(None, "No video for this clip (a pose track): the curves and tables show everything.")
     from PIL import Image
 
-    from workbench.io.video import read_frame_at
-    from workbench.render.overlay import OverlayTimeline, render_annotation
 
     # The sample the read-out shows, and the video frame the analysis took for it (the latest decoded frame at
     # or before the sample's time, as ``iter_frames`` resamples): never the frame nearest the raw cursor.
@@ -362,7 +456,7 @@ def overlay_png(result: Any, t_s: float, max_side: int = 720, raw_landmarks: boo
     i = frame_index(track.t, t_s)
     t_i = float(track.t[i]) if track.t.size else t_s
     frame = read_frame_at(video, t_i, max_side=max_side)
-    fit = getattr(result.estimate, "fit", None)
+    fit = result.fit
     a = OverlayTimeline(result.estimate.landmarks, track, result.analysis, fit=fit, raw_landmarks=raw_landmarks).at(t_i)
     img = render_annotation(frame.rgb, a)
     buf = io.BytesIO()
@@ -409,14 +503,29 @@ class ClipPage(pn.viewable.Viewer):
                                                              width=120, css_classes=["cursor-input"])  # fmt: skip
         self.readout = pn.pane.Markdown("", css_classes=["cursor-readout"], sizing_mode="stretch_width",
                                         styles={"font-size": "15px", "font-weight": "500"})  # fmt: skip
-        self.angles = pn.pane.Plotly(None, sizing_mode="stretch_width", height=340, config={"displaylogo": False})
+        self.angles = pn.pane.Plotly(None, sizing_mode="stretch_width", height=340, config={"displaylogo": False},
+                                     css_classes=["angle-curves"])  # fmt: skip
         self.trust_plot = pn.pane.Plotly(None, sizing_mode="stretch_width", height=110,
                                          config={"displayModeBar": False})  # fmt: skip
         self.trust_text = pn.pane.Markdown("", sizing_mode="stretch_width", styles={"font-size": "12px"})
-        self.cycles = pn.pane.Plotly(None, sizing_mode="stretch_width", config={"displaylogo": False})
-        self.table = pn.widgets.Tabulator(None, disabled=True, selectable=1, show_index=False, layout="fit_columns",
-                                          sizing_mode="stretch_width", height=220,
-                                          css_classes=["rep-table"])  # fmt: skip
+        self.cycles = pn.pane.Plotly(None, sizing_mode="stretch_width", config={"displaylogo": False},
+                                     css_classes=["cycle-plot"])  # fmt: skip
+        # Which curves the angle plot draws (default the salient joints' primary DoFs) and which DoF the cycle
+        # plot shows (default the exercise's cycle signal): the clip's drawable DoFs only (``curve_dofs``).
+        self.joint_picker = pn.widgets.MultiChoice(name="Curves", options={}, value=[], placeholder="Add a DoF",
+                                                   sizing_mode="stretch_width",
+                                                   css_classes=["joint-picker"])  # fmt: skip
+        self.cycle_select = pn.widgets.Select(name="Cycle of", options={}, width=260,
+                                              css_classes=["cycle-dof"])  # fmt: skip
+        self._syncing = False  # True while _on_result sets the pickers for a new clip
+        # Every column sorts from its header; messages and checks wrap, so they are read in full (and show whole
+        # in a tooltip); a row's index stays its rep's however the table is sorted.
+        self.table = pn.widgets.Tabulator(None, disabled=True, selectable=1, show_index=False, layout="fit_data_table",
+                                          sizing_mode="stretch_width", height=260, css_classes=["rep-table"],
+                                          formatters={"messages": {"type": "textarea"}, "checks": {"type": "textarea"}},
+                                          widths={"messages": 360, "checks": 360}, frozen_columns=["rep"],
+                                          sortable=True,
+                                          configuration={"columnDefaults": {"tooltip": True}})  # fmt: skip
         self.morph = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["c-morph"])
         self.motion = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["c-motion"])
         self.feedback = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["feedback"])
@@ -424,12 +533,23 @@ class ClipPage(pn.viewable.Viewer):
         self.frame_note = pn.pane.Markdown("", styles={"color": "#666", "font-size": "12px"})
         self.raw_landmarks = pn.widgets.Checkbox(name="MediaPipe's raw landmarks under the fitted skeleton",
                                                  value=False, css_classes=["raw-landmarks"])  # fmt: skip
-        self.raw_landmarks.param.watch(lambda _e: self._on_cursor(), "value")
+        self.raw_landmarks.param.watch(self._on_raw_landmarks, "value")
+        # The clip's video in the browser's player (the browser decodes it; the server sends the 2D skeleton of
+        # every frame once), and the fitted skeleton in 3D; both follow the cursor, and the player moves it.
+        self.player = VideoPlayer(sizing_mode="stretch_width", min_height=200, visible=False,
+                                  css_classes=["clip-player"])  # fmt: skip
+        self.player.param.watch(self._on_player_time, "time_s")
+        self._from_player = False
+        self.skeleton3d = pn.pane.Plotly(None, sizing_mode="stretch_width", height=420, css_classes=["skeleton-3d"],
+                                         config={"displaylogo": False})  # fmt: skip
+        self._exercise_shown: Any = None
         self._fig: dict[str, Any] | None = None
         self._trust_fig: dict[str, Any] | None = None
         self.angles.param.watch(self._on_click, "click_data")
         self.trust_plot.param.watch(self._on_click, "click_data")
         self.table.param.watch(self._on_select, "selection")
+        self.joint_picker.param.watch(self._on_joints, "value")
+        self.cycle_select.param.watch(self._on_cycle_dof, "value")
         st.param.watch(self._on_result, "result")
         st.param.watch(self._on_cursor, "cursor_s")
         self._on_result()
@@ -491,6 +611,31 @@ class ClipPage(pn.viewable.Viewer):
         if 0 <= k < len(rows):
             self.move_cursor(rows[k].start_s)
 
+    def _on_player_time(self, event: Any) -> None:
+        """The player played, stepped or was seeked: move the cursor there, without seeking the player back."""
+        self._from_player = True
+        try:
+            self.move_cursor(float(event.new))
+        finally:
+            self._from_player = False
+
+    def _on_raw_landmarks(self, _event: Any = None) -> None:
+        result = self._st.result
+        if self.player.visible and result is not None:
+            self.player.frames = frames_payload(result, raw_landmarks=self.raw_landmarks.value)
+        else:
+            self._on_cursor()
+
+    def _show_player(self, result: Any) -> None:
+        """The clip's video in the player (hidden, with the PNG frame as the fallback, when there is none)."""
+        video = result.estimate.video
+        if video is None or not Path(video).is_file():
+            self.player.param.update(visible=False, src="")
+            return
+        self.player.param.update(src=media_url(video), fps=player_fps(result), time_s=self._st.cursor_s,
+                                 frames=frames_payload(result, raw_landmarks=self.raw_landmarks.value),
+                                 visible=True)  # fmt: skip
+
     def move_cursor(self, t_s: float) -> None:
         """Move the session's cursor, clamped to the clip."""
         result = self._st.result
@@ -512,13 +657,25 @@ class ClipPage(pn.viewable.Viewer):
         self.path_input.value = self._st.clip_path
         if self._st.exercise in self.exercise_select.options:
             self.exercise_select.value = self._st.exercise
-        self._fig = angle_figure(result, self._st.cursor_s)
+        exercise = self._exercise()
+        choices = dof_choices(result)
+        self._syncing = True
+        try:
+            self.joint_picker.param.update(options=choices, value=salient_dofs(result))
+            self.cycle_select.param.update(options=choices, value=cycle_dof(result, exercise))
+        finally:
+            self._syncing = False
+        self._fig = angle_figure(result, self._st.cursor_s, self.joint_picker.value)
         self._trust_fig = trust_figure(result, self._st.cursor_s)
+        # A selection left from the clip shown before would make clicking the same row number fire no change.
+        self.table.selection = []
         self.table.value = _frame(rep_rows(analysis))
         self.morph.object = f"**C_morph** · {analysis.context_morph}"
         self.trust_text.object = trust_summary(result)
-        self.cycles.object = cycles_figure(result, self._exercise())
+        self.cycles.object = cycles_figure(result, exercise, self.cycle_select.value)
         self.cycles.height = int(self.cycles.object["layout"]["height"])
+        self._exercise_shown = exercise
+        self._show_player(result)
         if not t0 <= self._st.cursor_s <= t1:
             self._st.cursor_s = t0  # triggers _on_cursor
         else:
@@ -538,19 +695,40 @@ class ClipPage(pn.viewable.Viewer):
         body = motion_text(result, t_s).replace("\n", "  \n")
         self.motion.object = f"**C_motion** as of the cursor{since}  \n{body}"
         self.feedback.object = feedback_text(result, t_s)
+        self.skeleton3d.object = clip_skeleton_figure(result, t_s, self._exercise_shown)
+        if self.player.visible:  # the browser draws the video and its skeleton: no frame decoded here
+            if not self._from_player:
+                self.player.time_s = t_s
+            self.frame.visible = False
+            self.frame_note.object = ""
+            return
         shot = overlay_png(result, t_s, raw_landmarks=self.raw_landmarks.value)
         self.frame.object = shot.png
         self.frame.visible = shot.png is not None
         self.frame_note.object = shot.note
 
-    def _exercise(self) -> Any:
-        """The exercise the analysis used: the store's current version, else references/."""
-        from workbench.pipeline import resolve
+    def _on_joints(self, _event: Any = None) -> None:
+        """Redraw the angle curves for the joints picked."""
+        result = self._st.result
+        if self._syncing or result is None:
+            return
+        self._fig = angle_figure(result, self._st.cursor_s, self.joint_picker.value)
+        self.angles.object = with_cursor(self._fig, self._st.cursor_s)
 
-        try:
-            return resolve(self._st.exercise, self._st.database())[0]
-        except Exception:  # the store may be busy or absent: the shipped references are the same rules
-            return resolve(self._st.exercise, None)[0]
+    def _on_cycle_dof(self, _event: Any = None) -> None:
+        """Redraw the cycle plot for the DoF chosen."""
+        result = self._st.result
+        if self._syncing or result is None:
+            return
+        self.cycles.object = cycles_figure(result, self._exercise(), self.cycle_select.value)
+        self.cycles.height = int(self.cycles.object["layout"]["height"])
+
+    def _exercise(self) -> Any:
+        """The exercise the analysis used, as it resolved it (the store's versions at that time)."""
+        result = self._st.result
+        if result is not None and result.exercise is not None:
+            return result.exercise
+        return resolve(self._st.exercise, self._st.database())[0]
 
     # ---------------------------------------------------------------- layout
 
@@ -561,12 +739,17 @@ class ClipPage(pn.viewable.Viewer):
         cursor = pn.Row(self.slider, self.cursor_input, sizing_mode="stretch_width")
         card = {"styles": CARD_STYLES, "sizing_mode": "stretch_width", "margin": (4, 4)}
         left = pn.Column(
-            pn.Column(self.angles, self.trust_plot, self.trust_text, **card),
-            pn.Column(pn.pane.Markdown("#### Cycles over the reference envelope"), self.cycles, **card),
+            pn.Column(self.joint_picker, self.angles, self.trust_plot, self.trust_text, **card),
+            pn.Column(
+                pn.Row(pn.pane.Markdown("#### Cycles over the reference envelope"), self.cycle_select),
+                self.cycles,
+                **card,
+            ),
             sizing_mode="stretch_width",
         )
         right = pn.Column(
-            pn.Column(self.frame, self.frame_note, self.raw_landmarks, **card),
+            pn.Column(self.player, self.frame, self.frame_note, self.raw_landmarks, **card),
+            pn.Column(pn.pane.Markdown("#### Fitted skeleton in 3D (drag to rotate)"), self.skeleton3d, **card),
             pn.Column(pn.pane.Markdown("#### Context as of the cursor"), self.motion, self.morph, **card),
             pn.Column(pn.pane.Markdown("#### Reps (select a row to jump)"), self.table, **card),
             pn.Column(pn.pane.Markdown("#### Feedback timeline"), self.feedback, **card),
@@ -578,13 +761,11 @@ class ClipPage(pn.viewable.Viewer):
 
 @functools.lru_cache(maxsize=1)
 def _catalogue_keys() -> list[str]:
-    from workbench.exercises import load_catalogue
-
     return load_catalogue().keys()
 
 
 def _frame(rows: list[dict[str, Any]]) -> Any:
     import pandas as pd
 
-    cols = ["rep", "start (s)", "end (s)", "quality", "issues", "messages"]
+    cols = list(dict.fromkeys(k for row in rows for k in row)) or TABLE_COLUMNS
     return pd.DataFrame(rows, columns=cols)

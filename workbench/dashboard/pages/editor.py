@@ -17,7 +17,9 @@ import param
 from workbench.dashboard import calibration_view as cv
 from workbench.dashboard import editing
 from workbench.dashboard.state import AppState
-from workbench.store.database import ConflictError, StoreError
+from workbench.pipeline import resolve
+from workbench.skeleton import dof_index
+from workbench.store.database import ConflictError, StoreError, ValidationError
 
 
 class EditorPage(pn.viewable.Viewer):
@@ -37,6 +39,8 @@ class EditorPage(pn.viewable.Viewer):
         self.low_open = pn.widgets.Checkbox(name="lower open")
         self.high = pn.widgets.FloatInput(name="Upper bound (deg)", width=140)
         self.high_open = pn.widgets.Checkbox(name="upper open")
+        self.low_open.param.watch(lambda e: setattr(self.low, "disabled", bool(e.new)), "value")
+        self.high_open.param.watch(lambda e: setattr(self.high, "disabled", bool(e.new)), "value")
         self.limit = pn.widgets.FloatInput(name="Limit (deg)", width=140)
         self.author = pn.widgets.TextInput(name="Author", value="expert", width=160)
         self.note = pn.widgets.TextInput(name="Note", placeholder="why this change", width=320)
@@ -152,7 +156,6 @@ class EditorPage(pn.viewable.Viewer):
             self._load_constraint()
         else:
             self.constraint.value = ids[0] if ids else None
-        from workbench.pipeline import resolve
 
         ex, _ = resolve(self.exercise.value, db)
         dofs = list(dict.fromkeys(c.dof for c in ex.constraints))
@@ -176,14 +179,14 @@ class EditorPage(pn.viewable.Viewer):
             + (f" at key frame `{spec.key_frame}`" if spec.key_frame else "")
             + f" ({spec.sidedness.replace('_', ' ')})  \n"
             f"Current version **{t.version}** by {t.author}: {t.note or '(no note)'}  \n"
-            f"Bounds {editing.format_bounds(spec.bounds_deg)}, tolerance {editing.format_bounds(spec.tolerance_deg)}, "
-            f"max std {spec.max_std_deg}, max diff {spec.max_diff_deg}"
+            + editing.threshold_details(spec)
         )
         pair_field = self._pair_field()
         pair = getattr(spec, pair_field) if pair_field else None
         lo, hi = pair or (None, None)
-        self.low.value, self.low_open.value = (lo if lo is not None else 0.0), lo is None
-        self.high.value, self.high_open.value = (hi if hi is not None else 0.0), hi is None
+        # An open end shows empty and greyed out, never as a bound of 0.
+        self.low.value, self.low_open.value, self.low.disabled = lo, lo is None, lo is None
+        self.high.value, self.high_open.value, self.high.disabled = hi, hi is None, hi is None
         self.limit.value = spec.max_std_deg if spec.kind == "stability" else spec.max_diff_deg
         is_pair = pair_field is not None
         for w in (self.low, self.low_open, self.high, self.high_open):
@@ -379,7 +382,6 @@ class EditorPage(pn.viewable.Viewer):
 
         if not self.dof.value:
             return
-        from workbench.skeleton import dof_index
 
         i = dof_index(self.dof.value)
         curves = editing.reference_curves(self.state.database(), self.exercise.value, self.dof.value)
@@ -439,8 +441,6 @@ class EditorPage(pn.viewable.Viewer):
             self.ref_revert_to.value = versions[0] if versions else None
 
     def _ref_side(self) -> str | None:
-        from workbench.pipeline import resolve
-
         ex, _ = resolve(self.exercise.value, self.state.database())
         return ex.reference_side
 
@@ -489,8 +489,6 @@ class EditorPage(pn.viewable.Viewer):
         )
 
     def _save_reference(self) -> None:
-        from workbench.store.database import ValidationError
-
         edited = self._edited()
         if edited is None or self._ref_loaded is None:
             self._say_ref("This exercise has no reference to edit.", "danger")

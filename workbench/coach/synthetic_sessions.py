@@ -16,9 +16,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from workbench.model.loop import run_coach
-from workbench.model.rule_coach import RuleCoach, TokenCounter
-from workbench.model.sessions import CoachingSession
+from workbench.coach.loop import run_coach
+from workbench.coach.rule_coach import RuleCoach, TokenCounter
+from workbench.coach.sessions import CoachingSession
+from workbench.exercises import load_catalogue
+from workbench.exercises.catalogue import Catalogue, Exercise
 from workbench.pose.synthetic import Fault, synthesize
 
 # Exercises whose synthetic tracks the analysis segments reliably, across the cycle kinds (reps, holds).
@@ -26,27 +28,23 @@ DEFAULT_EXERCISES = ("squat", "lunge", "pushup", "bicep_curl", "jumping_jack", "
 
 
 def synthetic_sessions(n: int, exercises: Sequence[str] = DEFAULT_EXERCISES, *, seed: int = 0,
-                       reps: tuple[int, int] = (6, 12), fps: float = 30.0,
-                       tokens: str | TokenCounter = "words") -> list[CoachingSession]:  # fmt: skip
+                       reps: tuple[int, int] = (6, 12), fps: float = 30.0, tokens: str | TokenCounter = "words",
+                       catalogue: Catalogue | None = None) -> list[CoachingSession]:  # fmt: skip
     """``n`` sessions cycling through ``exercises``; each draws its rep count, tempo jitter, noise and faults
-    from a generator seeded by (seed, index), so session i is the same whatever n is."""
-    from workbench.exercises import load_catalogue
-
-    catalogue = load_catalogue()
+    from a generator seeded by (seed, index), so session i is the same whatever n is. The exercises come from
+    ``catalogue`` (the store's, say), else from references/."""
+    catalogue = catalogue or load_catalogue()
     return [_session(i, catalogue.get(exercises[i % len(exercises)]), seed, reps, fps, tokens) for i in range(n)]
 
 
-def _session(i: int, ex: object, seed: int, reps: tuple[int, int], fps: float,
+def _session(i: int, ex: Exercise, seed: int, reps: tuple[int, int], fps: float,
              tokens: str | TokenCounter) -> CoachingSession:  # fmt: skip
-    from workbench.exercises.catalogue import Exercise
-
-    assert isinstance(ex, Exercise)
     rng = np.random.default_rng([seed, i])
     n_reps = int(rng.integers(reps[0], reps[1] + 1))
     faults = _faults(rng, n_reps) if ex.cycle.kind != "static_hold" else ()
     track, truth = synthesize(ex, n_reps, jitter=float(rng.uniform(0.0, 0.08)), noise_deg=float(rng.uniform(0.5, 2.0)),
                               faults=faults, fps=fps, seed=int(rng.integers(2**31)))  # fmt: skip
-    events = run_coach(RuleCoach(seed=seed * 100_003 + i, tokens=tokens, exercise=ex), track, ex)
+    events = run_coach(RuleCoach(seed=seed * 100_003 + i, tokens=tokens), track, ex)
     return CoachingSession(
         session_id=f"synthetic-{seed}-{i:04d}-{ex.key}", exercise=ex.key, duration_s=track.duration_s,
         utterances=[e.to_timed() for e in events], track=track, source=f"synthetic:seed={seed}#{i}",

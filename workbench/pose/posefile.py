@@ -20,9 +20,10 @@ import numpy as np
 
 from workbench.config import current_limits
 from workbench.errors import PoseFileError
+from workbench.io.checks import check_duration, check_fps, check_times
 from workbench.io.inputs import Member, check_npz
 from workbench.limits import Limits, exceeded
-from workbench.pose.track import PoseTrack, check_angles, check_duration, check_fps, check_frame_count, check_times
+from workbench.pose.track import PoseTrack, check_angles, check_frame_count
 from workbench.skeleton import DOF_NAMES, N_DOFS
 
 _KNOWN_KEYS = {"q", "fps", "t", "observed", "confidence", "betas", "source", "dof_confidence"}

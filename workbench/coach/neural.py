@@ -26,17 +26,23 @@ The same sequence layout is used in training (``workbench.model.tokens``).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+import os
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 from torch import Tensor
 
-from workbench.model.coaching import DecisionInput, Evidence, Utterance, UtteranceKind
+from workbench.coach.coaching import DecisionInput, Evidence, Utterance, UtteranceKind
+from workbench.config import Config
+from workbench.exercises.catalogue import Exercise
+from workbench.llm import load_causal_lm
+from workbench.model.backbone import load_backbone_checkpoint
 from workbench.model.configuration_coach import END, FEEDBACK, NEXT, CoachConfig
+from workbench.model.fastlm import FastDecoder
 from workbench.model.modeling_coach import CoachModel, constrain_utterance_logits, read_provenance
 from workbench.model.tokens import (
     encode,
@@ -46,15 +52,12 @@ from workbench.model.tokens import (
     prefix_text,
 )
 
-if TYPE_CHECKING:
-    from workbench.config import Config
-
 log = logging.getLogger(__name__)
 
 UNTRAINED_NOTE = ("neural coach: no coach_checkpoint configured, so the fusion layers and new tokens are "
                   "UNTRAINED (it will not speak); train one with `biocoach train` and set "
                   "coach_checkpoint")  # fmt: skip
-DEFAULT_JOINTS_NOTE = "DoF selector not trained: the catalogue's default salient joints are used"
+DEFAULT_JOINTS_NOTE = "DoF selector not trained: the exercise's salient joints (as the store has them) are used"
 
 
 @dataclass
@@ -71,12 +74,10 @@ class DecodeStats:
 
 
 class NeuralCoach:
-    """The neural coach behind the ``Coach`` protocol (``workbench.model.coaching``)."""
+    """The neural coach behind the ``Coach`` protocol (``workbench.coach.coaching``)."""
 
     def __init__(self, model: CoachModel, tokenizer: Any, *, provenance: dict[str, Any] | None = None,
                  weights: str | None = None, threads: int | None = None):  # fmt: skip
-        from workbench.model.fastlm import FastDecoder
-
         self.model = model.eval()
         self.config: CoachConfig = model.config
         self.tokenizer = tokenizer
@@ -122,23 +123,22 @@ class NeuralCoach:
         return float(self.config.fps)
 
     # ------------------------------------------------------------------------------------- session
-    def reset(self, exercise: str, context_morph: str) -> None:
-        """Prefill the fixed prefix (off the 4 Hz hot path) and clear the per-session state."""
-        from workbench.exercises import load_catalogue
-
+    def reset(self, exercise: Exercise, context_morph: str) -> None:
+        """Prefill the fixed prefix (off the 4 Hz hot path) and clear the per-session state. The salient joints
+        are the exercise's as the caller resolved it (the store's current list, or the clip's reviewed one)."""
         self._wait()
-        self.exercise = exercise
-        self.salient_joints = tuple(load_catalogue().get(exercise).salient_joints)[: self.config.top_k]
+        self.exercise = exercise.key
+        self.salient_joints = tuple(exercise.salient_joints)[: self.config.top_k]
         self._selector_fixed = not self.config.selector_trained
         notes = self.provenance["notes"]
         if not self.config.selector_trained and DEFAULT_JOINTS_NOTE not in notes:
             notes.append(DEFAULT_JOINTS_NOTE)
         self.provenance["salient_joints"] = list(self.salient_joints)
         self.provenance["salient_joints_source"] = ("DoF selector" if self.config.selector_trained
-                                                    else "catalogue default")  # fmt: skip
+                                                    else "the exercise's salient joints")  # fmt: skip
         self.stats = DecodeStats()
         with torch.inference_mode():
-            ids = torch.tensor(encode(self.tokenizer, prefix_text(self.config, exercise, context_morph)))
+            ids = torch.tensor(encode(self.tokenizer, prefix_text(self.config, exercise.key, context_morph)))
             self.decoder.reset(0)
             self.decoder.append(self.model.embed_ids(ids)[None])
             self._prefix_len = self.decoder.pos
@@ -176,9 +176,9 @@ class NeuralCoach:
                 self._const_z = m.fuse(vis[:, None], self._morph, None)[0, 0][None]
                 if not self._selector_fixed:  # pose-only: nothing for the selector to see
                     self._selector_fixed = True
-                    self.provenance["salient_joints_source"] = "catalogue default"
+                    self.provenance["salient_joints_source"] = "the exercise's salient joints"
                     self.provenance["notes"].append("pose-only input: DoF selector not applied to black frames; "
-                                                    "catalogue default salient joints used")  # fmt: skip
+                                                    "the exercise's salient joints used")  # fmt: skip
             return self._const_z
         vis, self._vis_state = m.backbone.step(self._frames_tensor(frames), self._vis_state)
         if not self._selector_fixed:
@@ -306,8 +306,6 @@ class NeuralCoach:
 
 def auto_threads() -> int:
     """All cores when the 1-minute load average leaves them free, else one."""
-    import os
-
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
         busy = os.getloadavg()[0]
@@ -323,14 +321,11 @@ def _kind(text: str, violations: tuple[Any, ...]) -> UtteranceKind:
 
 
 # ------------------------------------------------------------------------------------------- loading
-def load_neural_coach(config: Config, exercise: str) -> NeuralCoach:
+def load_neural_coach(config: Config) -> NeuralCoach:
     """The neural coach for ``biocoach coach --model neural``: the checkpoint at ``coach_checkpoint`` when
     configured (its config names the LM it was trained with; ``language_model`` overrides the folder), else
-    an untrained model on ``language_model`` or the packaged SmolLM2 — said loudly in the provenance."""
-    from workbench.exercises import load_catalogue
-    from workbench.llm import load_causal_lm
-
-    load_catalogue().get(exercise)  # an unknown exercise fails here, naming the valid keys
+    an untrained model on ``language_model`` or the packaged SmolLM2 — said loudly in the provenance. It is
+    told the exercise at every ``reset``."""
     if config.coach_checkpoint is not None:
         folder = config.require("coach_checkpoint")
         coach_config = CoachConfig.load(folder)
@@ -347,8 +342,6 @@ def load_neural_coach(config: Config, exercise: str) -> NeuralCoach:
                       "notes": [UNTRAINED_NOTE]}  # fmt: skip
         log.warning(UNTRAINED_NOTE)
     if config.backbone_checkpoint is not None:
-        from workbench.model.backbone import load_backbone_checkpoint
-
         load_backbone_checkpoint(model.backbone, config.require("backbone_checkpoint"))
         provenance["backbone"] = str(config.backbone_checkpoint)
     else:
@@ -359,8 +352,6 @@ def load_neural_coach(config: Config, exercise: str) -> NeuralCoach:
 
 def default_config(lm: Any, lm_name: str, lm_path: Path | None = None, **overrides: Any) -> CoachConfig:
     """A CoachConfig sized for the given LM (CPU defaults otherwise)."""
-    from dataclasses import replace
-
     base = CoachConfig(lm_hidden=int(lm.config.hidden_size), lm_vocab=int(lm.get_input_embeddings().weight.shape[0]),
                        lm_name=lm_name, language_model=str(lm_path) if lm_path else None)  # fmt: skip
     return replace(base, **overrides)

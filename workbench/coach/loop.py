@@ -9,7 +9,10 @@ One loop drives every coach (``RuleCoach``, the neural coach) live or offline:
     stream.finish()                                 # closes the last rep; may add one event
     stream.events                                   # everything said, in time order
 
-    events = run_coach(coach, track, "squat")       # the same over a whole PoseTrack
+    events = run_coach(coach, track, exercise)      # the same over a whole PoseTrack
+
+``exercise`` is always a resolved ``Exercise`` (``workbench.pipeline.resolve``: the store's current rules,
+reference, thresholds and salient joints, or the YAML catalogue without a store); the coach is reset with it.
 
 Timing rules (all in track time, seconds):
 
@@ -32,8 +35,7 @@ Timing rules (all in track time, seconds):
 Video: ``run_coach(..., frames=iterator of (t, RGB H×W×3 uint8))`` interleaves video frames with the pose
 frames by time. ``workbench.pipeline.analyze_clip(..., coach=c)`` (``biocoach coach``) decodes the clip's video
 for a coach that has a ``video_fps`` attribute (the rate it wants, e.g. 16.0) and gives pose-only input
-(``frames=None``) to one without. A coach with a ``use_exercise(ex)`` method is handed the resolved
-``Exercise`` (store versions included) before ``reset``.
+(``frames=None``) to one without.
 
 The loop is chunking-invariant: pushing a track frame by frame, or through ``run_coach``, gives identical
 events (the tracker is, and the step schedule depends only on frame times).
@@ -43,14 +45,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from workbench.model.coaching import (
+from workbench.coach.coaching import (
     DECISION_HZ,
     MAX_UTTERANCE_TOKENS,
     SPEECH_TOKENS_PER_S,
@@ -60,13 +62,13 @@ from workbench.model.coaching import (
     Utterance,
     UtteranceKind,
 )
+from workbench.coach.sessions import TimedUtterance
+from workbench.exercises.catalogue import Exercise
+from workbench.motion.analysis import prepare_track, side_view
+from workbench.motion.engine import DEFAULT_MIN_CONFIDENCE
 from workbench.motion.results import FeedbackEvent, Rep
-
-if TYPE_CHECKING:
-    from workbench.exercises.catalogue import Catalogue, Exercise
-    from workbench.model.sessions import TimedUtterance
-    from workbench.motion.tracker import StreamingTracker
-    from workbench.pose.track import PoseTrack
+from workbench.motion.tracker import StreamingTracker
+from workbench.pose.track import PoseTrack
 
 STEP_EPS_S = 1e-6  # frame times are floats (i / fps): a frame at 0.5 - 1e-12 s counts as the 0.5 s step's
 
@@ -112,8 +114,6 @@ class CoachEvent:
                              n_tokens=self.n_tokens, step=self.step, details=self.evidence.to_json())  # fmt: skip
 
     def to_timed(self) -> TimedUtterance:
-        from workbench.model.sessions import TimedUtterance
-
         return TimedUtterance(t_s=self.t_s, text=self.text, kind=self.kind)
 
 
@@ -145,16 +145,12 @@ def live_phase(tracker: StreamingTracker) -> str | None:
 class CoachStream:
     """The incremental loop around one ``StreamingTracker`` and one coach (see the module docstring)."""
 
-    def __init__(self, coach: Coach, exercise: str | Exercise, observed: NDArray[np.bool_], fps: float, *,
+    def __init__(self, coach: Coach, exercise: Exercise, observed: NDArray[np.bool_], fps: float, *,
                  context_morph: str = "", rate_hz: float = DECISION_HZ, t0: float = 0.0,
                  salient: Sequence[str] | None = None, min_confidence: float | None = None,
-                 side_view: bool = False, catalogue: Catalogue | None = None,
-                 on_event: Callable[[CoachEvent], None] | None = None):  # fmt: skip
-        from workbench.motion.analysis import resolve_exercise
-        from workbench.motion.engine import DEFAULT_MIN_CONFIDENCE
-        from workbench.motion.tracker import StreamingTracker
-
-        self.exercise = resolve_exercise(exercise, catalogue)
+                 side_view: bool = False, on_event: Callable[[CoachEvent], None] | None = None):  # fmt: skip
+        # the joints the caller chose (a clip's reviewed labels) are the exercise's for this session
+        self.exercise = _resolved(exercise, salient)
         conf = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
         self.tracker = StreamingTracker(self.exercise, observed, fps, salient, conf, side_view)
         self.coach = coach
@@ -170,10 +166,7 @@ class CoachStream:
         self._images: list[NDArray[np.uint8]] = []
         self._finished = False
         self._reps_seen: tuple[Rep, ...] = ()
-        use = getattr(coach, "use_exercise", None)
-        if use is not None:  # a coach that reads the rules (RuleCoach) gets the resolved ones: store versions
-            use(self.exercise)
-        coach.reset(self.exercise.key, context_morph)
+        coach.reset(self.exercise, context_morph)
 
     # ------------------------------------------------------------------------------------- input
     def push(self, row: NDArray[np.float64], t: float, confidence: float = 1.0,
@@ -253,19 +246,16 @@ class CoachStream:
                              phase=live_phase(self.tracker), frames=frames)  # fmt: skip
 
 
-def iter_coach(coach: Coach, track: PoseTrack, exercise: str | Exercise, *, context_morph: str = "",
+def iter_coach(coach: Coach, track: PoseTrack, exercise: Exercise, *, context_morph: str = "",
                frames: Iterable[tuple[float, NDArray[np.uint8]]] | None = None, rate_hz: float = DECISION_HZ,
                salient: Sequence[str] | None = None, min_confidence: float | None = None,
-               catalogue: Catalogue | None = None, t0: float = 0.0) -> Iterator[CoachEvent]:  # fmt: skip
+               t0: float = 0.0) -> Iterator[CoachEvent]:  # fmt: skip
     """Yield events as the track's frames are pushed (``frames``: optional (t, RGB) video frames, in time order,
     handed to the step that follows them; ``t0``: the time of step 0, the session's start on the track's
     clock). The track is made uniform first, as the analysis does."""
-    from workbench.motion.analysis import prepare_track, side_view
-
     track, _ = prepare_track(track)
     stream = CoachStream(coach, exercise, track.observed, track.fps, context_morph=context_morph, rate_hz=rate_hz,
-                         salient=salient, min_confidence=min_confidence, side_view=side_view(track),
-                         catalogue=catalogue, t0=t0)  # fmt: skip
+                         salient=salient, min_confidence=min_confidence, side_view=side_view(track), t0=t0)  # fmt: skip
     images = iter(frames) if frames is not None else None
     held: tuple[float, NDArray[np.uint8]] | None = None
     dof_conf = track.dof_confidence
@@ -294,15 +284,24 @@ def _feed_images(stream: CoachStream, images: Iterator[tuple[float, NDArray[np.u
         held = None
 
 
-def run_coach(coach: Coach, track: PoseTrack, exercise: str | Exercise, *, context_morph: str = "",
+def run_coach(coach: Coach, track: PoseTrack, exercise: Exercise, *, context_morph: str = "",
               frames: Iterable[tuple[float, NDArray[np.uint8]]] | None = None, rate_hz: float = DECISION_HZ,
               salient: Sequence[str] | None = None, min_confidence: float | None = None,
-              catalogue: Catalogue | None = None, t0: float = 0.0) -> list[CoachEvent]:  # fmt: skip
+              t0: float = 0.0) -> list[CoachEvent]:  # fmt: skip
     """Every event of a coach over a whole track (``iter_coach`` collected)."""
     return list(iter_coach(coach, track, exercise, context_morph=context_morph, frames=frames, rate_hz=rate_hz,
-                           salient=salient, min_confidence=min_confidence, catalogue=catalogue, t0=t0))  # fmt: skip
+                           salient=salient, min_confidence=min_confidence, t0=t0))  # fmt: skip
 
 
 def feedback_events(events: Iterable[CoachEvent]) -> list[FeedbackEvent]:
     """The analysis JSON's ``feedback`` list."""
     return [e.to_feedback() for e in events]
+
+
+def _resolved(exercise: Exercise, salient: Sequence[str] | None) -> Exercise:
+    """A coach is reset with the exercise as the caller resolved it (store versions included), never a name
+    it would have to look up itself."""
+    if not isinstance(exercise, Exercise):
+        raise TypeError(f"the coaching loop needs a resolved Exercise (workbench.pipeline.resolve or "
+                        f"Catalogue.get), got {type(exercise).__name__} {exercise!r}")  # fmt: skip
+    return exercise if salient is None else replace(exercise, salient_joints=tuple(salient))

@@ -1,4 +1,5 @@
-"""`biocoach coach` and `biocoach train` (issue 6). register() declares arguments only: no heavy imports here."""
+"""`biocoach coach` and `biocoach train`. register() declares arguments only; the pipeline and the coaches are
+imported when the command runs (start-up reason: ``biocoach --help`` under 0.5 s, bench/bench_help.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from workbench.cli.output import emit
+from workbench.cli.train import register_train
 from workbench.cli_args import add_db_option, check_output_file, integer, probability, store_path
 
 
@@ -38,41 +41,27 @@ def register(sub: Any) -> None:
 
 
 def _register_train(sub: Any) -> None:
-    """`biocoach train` lives with the neural model (its register only declares arguments: no torch import)."""
-    from workbench.model.train_cli import register_train
-
     register_train(sub)
 
 
-def load_coach(model: str, exercise: str, *, config: Path | None = None, seed: int = 0) -> Any:
-    """The coach behind ``--model``: the rule coach, or the neural one from the configured checkpoint."""
-    if model == "rule":
-        from workbench.model.rule_coach import RuleCoach
-
-        return RuleCoach(seed=seed)
-    from workbench.config import load_config
-    from workbench.model.stream import load_neural_coach
-
-    coach = load_neural_coach(load_config(config), exercise)
-    return coach
-
-
 def cmd_coach(args: argparse.Namespace) -> int:
-    from workbench.cli import _emit
-    from workbench.pipeline import analyze_clip
+    from workbench.coach.loading import load_coach
+    from workbench.config import load_config
+    from workbench.pipeline import analyze_clip, default_database, resolve
 
     check_output_file(args.json_out, "--json")  # before any work
-    db = None if args.no_db else (str(store_path(args)) if args.db else "default")
-    coach = load_coach(args.model, args.exercise, config=args.config, seed=args.seed)
+    database = None if args.no_db else default_database(store_path(args) if args.db else None)
+    resolve(args.exercise, database)  # an unknown exercise fails before a model is loaded
+    coach = load_coach(args.model, load_config(args.config), seed=args.seed)
     progress = not args.quiet and sys.stderr.isatty()
     written: list[dict[str, Any]] = []
 
     def outputs(clip: Any) -> None:  # written before the run is recorded as succeeded
         written.append(clip.analysis.to_json())
         if args.json_out:
-            _emit(written[0], args.json_out, quiet=True)
+            emit(written[0], args.json_out, quiet=True)
 
-    analyze_clip(args.input, args.exercise, backend=args.backend, db=db, min_confidence=args.min_confidence,
+    analyze_clip(args.input, args.exercise, backend=args.backend, db=database, min_confidence=args.min_confidence,
                  config_path=args.config, progress=progress, coach=coach, outputs=outputs)  # fmt: skip
     doc = written[0]
     if not args.quiet and args.json_out != "-":

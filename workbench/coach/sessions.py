@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench.model.coaching import UtteranceKind
+from workbench.coach.coaching import UtteranceKind
 from workbench.pose.track import PoseTrack
 
 

@@ -13,6 +13,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from workbench.batch.cli import register as register_batch
+from workbench.calibration.cli import register as register_calibration
+from workbench.calibration.cli import register_data
+from workbench.cli.coach import register as register_coach
+from workbench.cli.output import emit
 from workbench.cli_args import (
     MAX_MASS_KG,
     add_db_option,
@@ -26,6 +31,8 @@ from workbench.cli_args import (
     probability,
     store_path,
 )
+from workbench.eval.cli import register as register_eval
+from workbench.review.cli import register as register_review
 
 EXIT_OK, EXIT_INPUT = 0, 2
 
@@ -145,6 +152,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=integer(0, 2**32 - 1, what="a seed"), default=0)
     p.set_defaults(func=cmd_synth)
 
+    p = sub.add_parser("export", help="analyse a clip and write its per-rep measures and angle curves: DIR/reps.csv "
+                       "(one row per rep), DIR/angles.csv (one row per frame), and the same as .parquet")  # fmt: skip
+    p.add_argument("input", type=Path, help="what `biocoach analyze` reads: a video, a landmark file or a pose track")
+    p.add_argument("--exercise", "-e", required=True, help="exercise key (see `biocoach exercises`)")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into (created if needed)")
+    p.add_argument("--backend", "-b", default="auto", choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
+                   help="how to get SKEL angles (auto: from the file type; videos use mediapipe)")  # fmt: skip
+    add_db_option(p, help="the store, as for `biocoach analyze` (default: $BIOCOACH_DB or db/biocoach.duckdb)")
+    p.add_argument("--no-db", action="store_true", help="use references/ directly, without the store or its cache")
+    p.add_argument("--min-confidence", type=probability, default=0.3, help="frames below this are lost (default 0.3)")
+    p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
+    p.set_defaults(func=cmd_export)
+
     p = sub.add_parser("export-mot", help="convert a pose .npz to an OpenSim .mot (degrees)")
     p.add_argument("input", type=Path)
     p.add_argument("out", type=Path)
@@ -189,13 +209,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_references)
 
     # Command groups that live with their packages; each register() only declares arguments (no heavy imports).
-    from workbench.batch.cli import register as register_batch
-    from workbench.calibration.cli import register as register_calibration
-    from workbench.eval.cli import register as register_eval
-    from workbench.model.cli import register as register_model
-    from workbench.review.cli import register as register_review
-
-    for register in (register_model, register_eval, register_review, register_batch, register_calibration):
+    register_coach(sub)
+    data_commands = register_eval(sub)
+    register_data(data_commands)  # `biocoach data import-uiprmd`: the calibration's importer
+    for register in (register_review, register_batch, register_calibration):
         register(sub)
     return parser
 
@@ -237,7 +254,7 @@ def _check_analyze_outputs(args: argparse.Namespace) -> None:
 
 def _write_analyze_outputs(args: argparse.Namespace, clip: Any) -> None:
     """What `analyze` writes; the pipeline records the run as succeeded only once all of it is written."""
-    from workbench.io.posefile import save_npz, unknown_keys
+    from workbench.pose.posefile import save_npz, unknown_keys
 
     estimate, result = clip.estimate, clip.analysis
     if estimate.backend == "pose" and args.input.suffix == ".npz":
@@ -251,8 +268,8 @@ def _write_analyze_outputs(args: argparse.Namespace, clip: Any) -> None:
 
         assert estimate.video is not None
         render_overlay(estimate.video, estimate.landmarks, estimate.track, result, args.overlay,
-                       fps=estimate.track.fps, fit=estimate.fit, raw_landmarks=args.overlay_landmarks)  # fmt: skip
-    _emit(result.to_json(), args.json_out, quiet=args.quiet)
+                       fps=estimate.track.fps, fit=clip.fit, raw_landmarks=args.overlay_landmarks)  # fmt: skip
+    emit(result.to_json(), args.json_out, quiet=args.quiet)
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -349,14 +366,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """The main job on the embedded defaults: a real squat, then a synthetic session with a known answer."""
     from workbench.exercises import load_catalogue
     from workbench.exercises.catalogue import REFERENCES_DIR
-    from workbench.io.posefile import load_npz
+    from workbench.pose.posefile import load_npz
     from workbench.pose.synthetic import Fault, synthesize
 
     example = REFERENCES_DIR / "examples" / "squat_cmu_14_14.npz"
     print(f"1. {example.name}: real CMU motion capture of two bodyweight squats\n")
     result = _run(load_npz(example), "squat", None, 0.3, stream=False)
     result.provenance["input"] = str(example)
-    _emit(result.to_json(), args.json_out, quiet=False)
+    emit(result.to_json(), args.json_out, quiet=False)
 
     squat = load_catalogue().get("squat")
     track, truth = synthesize(squat, 6, jitter=0.08, noise_deg=2.0, seed=1,
@@ -364,12 +381,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print("\n2. a synthetic squat session with a known answer: 6 reps, rep 3 made 30° shallower, "
           "a 12° lumbar wobble in rep 5; analysed frame by frame by the streaming tracker\n")
     streamed = _run(track, squat, None, 0.3, stream=True)
-    _emit(streamed.to_json(), None, quiet=False)
+    emit(streamed.to_json(), None, quiet=False)
     found = {r.index: sorted({v.type for v in r.violations}) for r in streamed.reps if r.violations}
     print(f"\nground truth faults (rep index from 0): {truth.faults}; found: {found}")
 
-    from workbench.model.loop import run_coach
-    from workbench.model.rule_coach import RuleCoach
+    from workbench.coach.loop import run_coach
+    from workbench.coach.rule_coach import RuleCoach
 
     print("\n3. the same session coached live: the rule-based coach decides 4 times a second from the streaming "
           "tracker (speech simulated at 12 tokens/s; `biocoach coach` does this for any clip)\n")
@@ -398,7 +415,7 @@ def cmd_exercises(args: argparse.Namespace) -> int:
 
 def cmd_synth(args: argparse.Namespace) -> int:
     from workbench.exercises import load_catalogue
-    from workbench.io.posefile import save_npz
+    from workbench.pose.posefile import save_npz
     from workbench.pose.synthetic import synthesize
 
     check_output_file(args.out, "synth OUT")
@@ -412,8 +429,31 @@ def cmd_synth(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from workbench.io.tables import columns_of, write_csv, write_parquet
+    from workbench.motion.measures import angle_rows, rep_rows
+    from workbench.pipeline import analyze_clip
+    from workbench.progress import terminal_progress
+
+    check_output_dir(args.out, "--out")
+    db = None if args.no_db else (str(store_path(args)) if args.db else "default")
+    clip = analyze_clip(args.input, args.exercise, backend=args.backend, db=db, min_confidence=args.min_confidence,
+                        progress=terminal_progress(args.quiet))  # fmt: skip
+    track, reps = clip.estimate.track, clip.analysis.reps
+    args.out.mkdir(parents=True, exist_ok=True)
+    tables = {"reps": rep_rows(reps), "angles": angle_rows(track.t, track.q, track.observed, reps)}
+    written = []
+    for name, rows in tables.items():
+        columns = columns_of(rows) or (["rep"] if name == "reps" else ["frame", "t_s", "rep"])
+        written += [write_csv(args.out / f"{name}.csv", rows, columns),
+                    write_parquet(args.out / f"{name}.parquet", rows, columns)]  # fmt: skip
+    if not args.quiet:
+        print(f"{len(reps)} rep(s), {track.n_frames} frame(s): " + ", ".join(str(p) for p in written))
+    return EXIT_OK
+
+
 def cmd_export_mot(args: argparse.Namespace) -> int:
-    from workbench.io.posefile import export_mot, load_npz
+    from workbench.pose.posefile import export_mot, load_npz
 
     check_output_file(args.out, "export-mot OUT")
     export_mot(load_npz(args.input), args.out)
@@ -422,7 +462,7 @@ def cmd_export_mot(args: argparse.Namespace) -> int:
 
 
 def cmd_references(args: argparse.Namespace) -> int:
-    from workbench.exercises.build import write_references
+    from workbench.motion.build_references import write_references
 
     for path in write_references():
         print(path)
@@ -440,10 +480,16 @@ def _user() -> str:
 
 def _run(track: Any, exercise: Any, salient: list[str] | None, min_confidence: float, stream: bool,
          body: Any = None) -> Any:  # fmt: skip
+    from workbench.coach.feedback import clip_feedback
+    from workbench.exercises import load_catalogue
     from workbench.motion.analysis import analyze, analyze_streaming
 
+    ex = load_catalogue().get(exercise) if isinstance(exercise, str) else exercise
     run = analyze_streaming if stream else analyze
-    return run(track, exercise, salient=salient, min_confidence=min_confidence, body=body)
+    analysis = run(track, ex, salient=salient, min_confidence=min_confidence, body=body)
+    # the analysis JSON's feedback is the rule coach's per-rep review, as `biocoach analyze` gives it
+    analysis.feedback = clip_feedback(None, track, ex, context_morph=analysis.context_morph, reps=analysis.reps)
+    return analysis
 
 
 def _check_joints(names: list[str]) -> None:
@@ -482,40 +528,6 @@ def _sha256(path: Path) -> str:
     import hashlib
 
     return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def _emit(doc: dict[str, Any], json_out: str | None, quiet: bool) -> None:
-    """The analysis JSON (standard JSON: a non-finite number is null) to stdout or a file written whole."""
-    from workbench.io.outputs import json_text, write_text
-
-    text = json_text(doc, indent=2)
-    if json_out == "-":
-        print(text)
-        return
-    if json_out:
-        write_text(json_out, text + "\n")
-    if not quiet:
-        print(summary(doc))
-        if json_out:
-            print(f"\nanalysis written to {json_out}")
-
-
-def summary(doc: dict[str, Any]) -> str:
-    """A human-readable digest of an analysis JSON."""
-    lines = [f"exercise {doc['exercise']}: {len(doc['reps'])} rep(s) in {doc['duration_s']:.1f} s at "
-             f"{doc['fps']:.1f} fps"]  # fmt: skip
-    for rep in doc["reps"]:
-        q = "-" if rep["quality"] is None else f"{rep['quality']:.2f}"
-        side = f" {rep['side']}" if rep.get("side") else ""
-        lines.append(f"  rep {rep['index'] + 1:>3}{side}: {rep['start_s']:7.2f}-{rep['end_s']:7.2f} s  quality {q}  "
-                     f"{len(rep['violations'])} issue(s)")  # fmt: skip
-        lines += [f"        {v['message']}" for v in rep["violations"]]
-    lines += ["", doc["context"]["morph"], doc["context"]["motion"]]
-    if doc["feedback"]:
-        lines += ["", "feedback:"] + [f"  {f['t_s']:7.2f} s  {f['text']}" for f in doc["feedback"]]
-    if doc["warnings"]:
-        lines += ["", "warnings:"] + [f"  - {w}" for w in doc["warnings"]]
-    return "\n".join(lines)
 
 
 if __name__ == "__main__":

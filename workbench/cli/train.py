@@ -1,4 +1,5 @@
-"""`biocoach train`: declares arguments only (no torch import until the command runs)."""
+"""`biocoach train`: declares arguments only; torch and the language model are imported when the command runs
+(start-up reason: ``biocoach --help`` stays under 0.5 s, bench/bench_help.py)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ def register_train(sub: Any) -> None:
     p.add_argument("--alpha", type=float, default=0.1, help="<next> token loss weight (default 0.1, paper)")
     p.add_argument("--window-steps", type=int, default=32, help="decision steps per training window (default 32)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--bf16", action="store_true", help="run the frozen language model's pass in bfloat16 (about 2× "
+                   "faster on a CPU with AVX-512 BF16; the loss moves by < 1 %%, BENCHMARKS.md)")  # fmt: skip
     p.add_argument("--config", type=Path, help="configuration file (language_model, model_cache_dir, …)")
     add_db_option(p, help="the store with accepted salient-joint labels (default: $BIOCOACH_DB); a --db that does not "
                   "exist is refused unless --create")  # fmt: skip
@@ -35,13 +38,16 @@ def register_train(sub: Any) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from workbench.coach.neural import default_config
+    from workbench.coach.training_data import prepare
     from workbench.config import load_config
     from workbench.errors import WorkbenchError
     from workbench.llm import load_causal_lm
+    from workbench.model.backbone import load_backbone_checkpoint
     from workbench.model.configuration_coach import CONFIG_NAME
     from workbench.model.modeling_coach import CoachModel
-    from workbench.model.stream import default_config
-    from workbench.model.train import TrainSettings, load_sessions, prepare, salient_labels_from_store, train
+    from workbench.model.train import TrainSettings, train
+    from workbench.pipeline import default_database, resolve_catalogue
 
     if args.steps < 1:
         raise WorkbenchError(f"--steps: expected a positive number of steps, got {args.steps}")
@@ -53,21 +59,16 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         model = CoachModel(default_config(lm.model, lm.name, config.language_model), lm.model)
     if config.backbone_checkpoint is not None:
-        from workbench.model.backbone import load_backbone_checkpoint
-
         load_backbone_checkpoint(model.backbone, config.require("backbone_checkpoint"))
-    db = None
-    if db_path is not None:
-        from workbench.store.database import Database
-
-        db = Database(db_path)
+    db = default_database(db_path) if db_path is not None else default_database()
+    catalogue, _ = resolve_catalogue(db)  # the exercises as the store has them now
     labels = salient_labels_from_store(db)
     sessions = load_sessions(args.data, n_synthetic=args.sessions, seed=args.seed)
     settings = TrainSettings(stage=args.stage, steps=args.steps, lr=args.lr, batch_size=args.batch_size,
-                             alpha=args.alpha, seed=args.seed, window_steps=args.window_steps,
+                             alpha=args.alpha, seed=args.seed, window_steps=args.window_steps, bf16=args.bf16,
                              data=args.data if args.data == "synthetic"
                              else str(Path(args.data).resolve()))  # fmt: skip
-    dataset = prepare(sessions, lm.tokenizer, model.config, args.window_steps, labels)
+    dataset = prepare(sessions, lm.tokenizer, model.config, args.window_steps, catalogue, labels)
     say = (lambda *a: None) if args.quiet else print
     source = f"store ({', '.join(sorted(labels))})" if labels else "catalogue defaults"
     say(f"training on {len(dataset)} windows from {len(sessions)} sessions ({args.data}); LM {lm.name}; "
@@ -84,3 +85,33 @@ def cmd_train(args: argparse.Namespace) -> int:
     say(f"checkpoint written to {result.out} ({stages}"
         f", {result.seconds:.1f} s); set coach_checkpoint: {result.out} in biocoach.yaml")  # fmt: skip
     return 0
+
+
+def salient_labels_from_store(db: Any) -> dict[str, tuple[str, ...]]:
+    """Accepted salient-joint labels per exercise from the review store (the most frequent joint set); an
+    exercise no expert has labelled is absent, and the catalogue's joints are used for it."""
+    from workbench.store.review_labels import accepted_salient_labels
+
+    by_ex: dict[str, dict[tuple[str, ...], int]] = {}
+    for lab in accepted_salient_labels(db):
+        key = tuple(sorted(lab.joints))
+        by_ex.setdefault(lab.exercise, {}).setdefault(key, 0)
+        by_ex[lab.exercise][key] += 1
+    return {ex: max(counts, key=lambda k: counts[k]) for ex, counts in by_ex.items() if counts}
+
+
+def load_sessions(data: str, n_synthetic: int = 32, seed: int = 0) -> list[Any]:
+    """``synthetic`` (the project's generator) or a QEVD folder (the evaluation issue's loader)."""
+    from workbench.coach.synthetic_sessions import synthetic_sessions
+    from workbench.data import qevd
+    from workbench.model.train import TrainingError
+
+    if data == "synthetic":
+        return synthetic_sessions(n_synthetic, seed=seed)
+    folder = Path(data)
+    if not folder.is_dir():
+        raise TrainingError(f"--data: expected 'synthetic' or a QEVD-fit-coach folder, got {data!r} (not a folder)")
+    sessions = [s for s in qevd.load_sessions(folder) if s.track is not None]
+    if not sessions:
+        raise TrainingError(f"{folder}: no QEVD session with a pose track (run the pose stage on the clips first)")
+    return sessions

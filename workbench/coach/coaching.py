@@ -1,6 +1,6 @@
 """The contract between the streaming loop and a coach (rule-based or neural).
 
-The loop (``workbench.model.loop``) feeds frames to the StreamingTracker and, 4 times a second, hands the
+The loop (``workbench.coach.loop``) feeds frames to the StreamingTracker and, 4 times a second, hands the
 coach a ``DecisionInput``: what the motion analysis knows at that instant. The coach answers ``None`` (the
 paper's ``<next>``) or an ``Utterance`` (``<feedback>`` followed by text). While an utterance is being
 spoken (12 tokens/s, EVALUATION.md) the loop skips decision steps. Every event records the evidence it was
@@ -15,13 +15,16 @@ from typing import Any, Literal, Protocol
 import numpy as np
 from numpy.typing import NDArray
 
+from workbench.exercises.catalogue import Exercise
+from workbench.model.configuration_coach import DECISION_HZ, MAX_UTTERANCE_TOKENS, SPEECH_TOKENS_PER_S
 from workbench.motion.results import Rep, Violation
 
 UtteranceKind = Literal["corrective", "instructional", "motivational", "counting"]
 
-DECISION_HZ = 4.0  # one decision per visual token (Stream-VLM, BioCoach)
-SPEECH_TOKENS_PER_S = 12.0  # simulated speech: floor(n / 12 × 4) decision steps are skipped after n tokens
-MAX_UTTERANCE_TOKENS = 128
+__all__ = [
+    "DECISION_HZ", "MAX_UTTERANCE_TOKENS", "SPEECH_TOKENS_PER_S", "Coach", "DecisionInput", "Evidence", "Utterance",
+    "UtteranceKind",
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -67,8 +70,10 @@ class Coach(Protocol):
     @property
     def name(self) -> str: ...
 
-    def reset(self, exercise: str, context_morph: str) -> None:
-        """Start a new session (clears caches, counters)."""
+    def reset(self, exercise: Exercise, context_morph: str) -> None:
+        """Start a new session (clears caches, counters) on the exercise as the caller resolved it: its rules,
+        reference, thresholds and salient joints as the store has them now. A coach never looks an exercise
+        up itself."""
         ...
 
     def decide(self, inp: DecisionInput) -> Utterance | None:

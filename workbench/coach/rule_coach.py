@@ -1,7 +1,7 @@
 """The rule-based coach: feedback sentences straight from violations and counts (supplement §6 style).
 
-``RuleCoach`` implements the ``Coach`` protocol (``workbench.model.coaching``) and runs in the streaming loop
-(``workbench.model.loop``) like the neural coach. It is the evaluation's baseline and the text generator of
+``RuleCoach`` implements the ``Coach`` protocol (``workbench.coach.coaching``) and runs in the streaming loop
+(``workbench.coach.loop``) like the neural coach. It is the evaluation's baseline and the text generator of
 the synthetic coaching sessions. At a decision step it says, in this order of priority:
 
 - instructional, at the first step: "Let's do bodyweight squats! Sit deeper at the bottom, and push the knees
@@ -24,11 +24,16 @@ no torch), else ceil(words × 1.3); pass ``tokens=word_tokens`` to pin the fallb
 
 Two functions for the evaluation's QEVD-bio-fit-coach builder:
 
-- ``feedback_at(session_or_analysis, t_s) -> str | None``: the corrective/instructional sentence a coach would
-  say at time t: the rule coach's first-level sentence for the worst violation of the most recent completed
+- ``feedback_at(session_or_analysis, t_s, catalogue=…) -> str | None``: the corrective/instructional sentence a
+  coach would say at time t: the rule coach's first-level sentence for the worst violation of the most recent completed
   rep (end ≤ t) that has violations, else the exercise's instructional cue, else None. Accepts an
   ``Analysis``, its JSON dict (``biocoach.analysis/1``), or a ``CoachingSession`` with a pose track (analysed
-  offline first; pass ``analysis=`` to reuse one).
+  offline first; pass ``analysis=`` to reuse one). The exercises come from the ``catalogue`` the caller passes
+  (the store's or the YAML one); without one the sentences carry no key frame or cue and there is no opening.
+
+``review_reps(reps, exercise)`` is the rule coach's offline review of a whole clip: one corrective line per
+flawed rep, at its end. It is the feedback of ``biocoach analyze`` (the default when the caller chose no
+streaming coach).
 - ``classify_utterance(text) -> UtteranceKind``: corrective / instructional / motivational / counting by
   keyword and pattern rules, covering QEVD-style phrases ("Nice job!", "Keep going", "That's 10", "Go lower",
   "Keep your back straight", "5 more reps").
@@ -36,6 +41,7 @@ Two functions for the evaluation's QEVD-bio-fit-coach builder:
 
 from __future__ import annotations
 
+import logging
 import math
 import random
 import re
@@ -44,17 +50,19 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from workbench.model.coaching import DecisionInput, Evidence, Utterance, UtteranceKind
-from workbench.motion.results import Rep, Violation
+from tokenizers import Tokenizer
+
+from workbench.coach.coaching import DecisionInput, Evidence, Utterance, UtteranceKind
+from workbench.coach.sessions import CoachingSession
+from workbench.errors import UnknownExerciseError
+from workbench.exercises.catalogue import Catalogue, Exercise
+from workbench.llm.models import cached_tokenizer_file
+from workbench.motion.analysis import analyze
+from workbench.motion.results import Analysis, FeedbackEvent, Rep, Violation
+from workbench.pose.track import PoseTrack
 from workbench.skeleton import DOF_NAMES, dof
-
-if TYPE_CHECKING:
-    from workbench.exercises.catalogue import Exercise
-    from workbench.model.sessions import CoachingSession
-    from workbench.motion.results import Analysis
-    from workbench.pose.track import PoseTrack
 
 COUNT_EVERY = 5  # reps between counting lines
 PRAISE_EVERY = 3  # clean reps in a row between motivational lines
@@ -63,6 +71,8 @@ MAX_STREAK_EVERY_REP = 3  # a check corrected this many reps in a row is then me
 ROTATE_MIN_FRACTION = 0.5  # rotate to another issue only when it is at least this share of the repeated one
 
 TokenCounter = Callable[[str], int]
+
+log = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------------------------- tokens
@@ -77,16 +87,13 @@ def word_tokens(text: str) -> int:
 def packaged_tokenizer_counter() -> TokenCounter | None:
     """Token counts with the packaged LM's tokenizer, read from its cached ``tokenizer.json`` (no torch);
     None when the cached copy has not been written yet (the first ``load_causal_lm()`` writes it)."""
-    from workbench.llm.models import _CACHE_NAME, cache_dir
-
-    file = Path(cache_dir()) / _CACHE_NAME / "tokenizer.json"
+    file = Path(cached_tokenizer_file())
     if not file.is_file():
         return None
     try:
-        from tokenizers import Tokenizer
-
         tok = Tokenizer.from_file(str(file))
-    except Exception:  # a broken cache must not stop a rule-based coach: fall back to the estimate
+    except (OSError, ValueError, RuntimeError) as exc:  # a broken cache must not stop a rule-based coach
+        log.warning("%s: unreadable tokenizer (%s); token counts estimated from words", file, exc)
         return None
 
     def count(text: str) -> int:
@@ -239,34 +246,30 @@ class _State:
 class RuleCoach:
     """Deterministic, violation-grounded coaching (see the module docstring)."""
 
-    def __init__(self, seed: int = 0, tokens: str | TokenCounter = "auto", exercise: Exercise | None = None):
+    def __init__(self, seed: int = 0, tokens: str | TokenCounter = "auto"):
         self.seed = seed
         self.count_tokens = token_counter(tokens)
-        self._exercise = exercise
         self.state = _State()
 
     @property
     def name(self) -> str:
         return "rule"
 
-    def use_exercise(self, ex: Exercise) -> None:
-        """The loop hands over the exercise it resolved (store versions included), saving a catalogue read."""
-        self._exercise = ex
-
-    def reset(self, exercise: str, context_morph: str) -> None:
-        ex = self._exercise if self._exercise is not None and self._exercise.key == exercise else _exercise(exercise)
-        rng = random.Random(zlib.crc32(f"{self.seed}:{exercise}".encode()))
-        self.state = _State(exercise=ex, context_morph=context_morph, rng=rng)
+    def reset(self, exercise: Exercise, context_morph: str) -> None:
+        """A new session on ``exercise`` as resolved by the caller: its cues, key frames and checks are the
+        store's current ones."""
+        rng = random.Random(zlib.crc32(f"{self.seed}:{exercise.key}".encode()))
+        self.state = _State(exercise=exercise, context_morph=context_morph, rng=rng)
 
     # ------------------------------------------------------------------------------------ decide
     def decide(self, inp: DecisionInput) -> Utterance | None:
         st = self.state
         if st.exercise is None or st.exercise.key != inp.exercise:
-            self.reset(inp.exercise, inp.context_morph)
-            st = self.state
+            raise RuntimeError(f"RuleCoach.decide: reset the coach with the {inp.exercise!r} exercise first "
+                               f"(it was reset with {None if st.exercise is None else st.exercise.key!r})")  # fmt: skip
         if not st.introduced:
             st.introduced = True
-            return self._say(instruction_text(st.exercise), "instructional", inp)  # type: ignore[arg-type]
+            return self._say(instruction_text(st.exercise), "instructional", inp)
         flawed = [r for r in inp.new_reps if r.violations]
         if flawed:
             said = self._correct(flawed[-1], inp)
@@ -343,18 +346,6 @@ class RuleCoach:
         return Utterance(text=text, n_tokens=self.count_tokens(text), kind=kind, evidence=evidence)
 
 
-@cache
-def _catalogue() -> Any:
-    from workbench.exercises import load_catalogue
-
-    return load_catalogue()
-
-
-def _exercise(key: str) -> Exercise:
-    ex: Exercise = _catalogue().get(key)
-    return ex
-
-
 def _base(check: str) -> str:
     """'knee_depth@knee_angle_l' → 'knee_depth': a mirrored copy is the same issue for a coach."""
     return check.split("@", 1)[0]
@@ -377,66 +368,80 @@ def _has_depth_check(ex: Exercise | None) -> bool:
 
 
 def feedback_at(session_or_analysis: Analysis | dict[str, Any] | CoachingSession, t_s: float, *,
-                analysis: Analysis | None = None) -> str | None:  # fmt: skip
+                analysis: Analysis | None = None, catalogue: Catalogue | None = None) -> str | None:  # fmt: skip
     """The corrective/instructional sentence a coach would say at ``t_s`` (see the module docstring)."""
-    from workbench.model.sessions import CoachingSession
-    from workbench.motion.results import Analysis as AnalysisType
-
     source: Any = session_or_analysis
     if isinstance(source, CoachingSession):
         if analysis is None:
             if source.track is None:
-                return _instruction_or_none(source.exercise)
-            analysis = _session_analysis(source.track, source.exercise)
+                return _instruction_or_none(_lookup(catalogue, source.exercise))
+            analysis = _session_analysis(source.track, source.exercise, catalogue)
         source = analysis
-    if isinstance(source, AnalysisType):
+    if isinstance(source, Analysis):
         key, reps = source.exercise, [(r.end_s, list(r.violations)) for r in source.reps]
     elif isinstance(source, dict):
         key = str(source["exercise"])
-        cues = _cues(key)
+        cues = _cues(_lookup(catalogue, key))
         reps = [(float(r["end_s"]), [_violation_from_json(v, int(r["index"]), cues) for v in r["violations"]])
                 for r in source.get("reps", [])]  # fmt: skip
     else:
         raise TypeError(f"feedback_at: expected an Analysis, its JSON dict or a CoachingSession, got {type(source)}")
     done = [vs for end, vs in reps if end <= t_s + 1e-9 and vs]
+    ex = _lookup(catalogue, key)
     if not done:
-        return _instruction_or_none(key)
+        return _instruction_or_none(ex)
     worst = worst_first(done[-1])[0]
-    try:
-        ex: Exercise | None = _exercise(key)
-    except Exception:  # an exercise outside the catalogue still gets its sentence, without the key frame
-        ex = None
     return corrective_text(worst, level=0, key_frame=key_frame_of(ex, worst.check))
+
+
+def _lookup(catalogue: Catalogue | None, key: str) -> Exercise | None:
+    """The exercise in the caller's catalogue; None without one, or for an exercise outside it (its sentences
+    then carry no key frame or cue, and there is no opening line)."""
+    if catalogue is None:
+        return None
+    try:
+        return catalogue.get(key)
+    except UnknownExerciseError:
+        return None
 
 
 _ANALYSES: list[tuple[PoseTrack, str, Analysis]] = []  # the last few sessions' analyses (a builder asks many t)
 
 
-def _session_analysis(track: PoseTrack, exercise: str) -> Analysis:
+def _session_analysis(track: PoseTrack, exercise: str, catalogue: Catalogue | None) -> Analysis:
+    # identity, not id(): the list holds the track, so it cannot be collected and its id reused
     for cached_track, key, result in _ANALYSES:
         if cached_track is track and key == exercise:
             return result
-    from workbench.motion.analysis import analyze
-
-    result = analyze(track, exercise)
+    result = analyze(track, exercise, catalogue=catalogue)
     _ANALYSES.insert(0, (track, exercise, result))
     del _ANALYSES[8:]
     return result
 
 
-def _instruction_or_none(key: str) -> str | None:
-    try:
-        return instruction_text(_exercise(key))
-    except Exception:  # unknown exercise: nothing grounded to say
-        return None
+def _instruction_or_none(ex: Exercise | None) -> str | None:
+    return None if ex is None else instruction_text(ex)
 
 
-def _cues(key: str) -> dict[str, tuple[str, str]]:
+def _cues(ex: Exercise | None) -> dict[str, tuple[str, str]]:
     """check id → (cue when too low, cue when too high): the analysis JSON does not carry the cue."""
-    try:
-        return {c.id: (c.cue_low, c.cue_high) for c in _exercise(key).constraints}
-    except Exception:  # an exercise outside the catalogue: sentences without a cue
-        return {}
+    return {} if ex is None else {c.id: (c.cue_low, c.cue_high) for c in ex.constraints}
+
+
+def review_reps(reps: Sequence[Rep], ex: Exercise | None = None) -> list[FeedbackEvent]:
+    """The rule coach's offline review of a clip: one corrective line per flawed rep, at its end, from its
+    largest violation (``biocoach analyze``'s feedback)."""
+    events = []
+    for rep in reps:
+        if not rep.violations:
+            continue
+        ranked = worst_first(rep.violations)
+        worst = ranked[0]
+        text = corrective_text(worst, key_frame=key_frame_of(ex, worst.check))
+        evidence = Evidence(violations=tuple(ranked), rep=rep.index, phase=worst.phase)
+        events.append(FeedbackEvent(t_s=rep.end_s, text=text, evidence=[f"rep {rep.index}: {worst.check}"],
+                                    kind="corrective", details=evidence.to_json()))  # fmt: skip
+    return events
 
 
 def _violation_from_json(v: dict[str, Any], rep: int, cues: dict[str, tuple[str, str]]) -> Violation:
