@@ -33,8 +33,9 @@ def _job(engine_name: str, workers: int, clips: Path, store: Path, engine: Any =
 
     db = squat_store(store)
     start = time.perf_counter()
-    report = run_job(spec("bench", engine=engine_name, workers=workers), from_folder(clips), plan(db), db,
-                     engine=engine)  # fmt: skip
+    report = run_job(
+        spec("bench", engine=engine_name, workers=workers), from_folder(clips), plan(db), db, engine=engine
+    )
     seconds = time.perf_counter() - start
     assert report.job.n_failed == 0 and report.job.n_executed == report.job.n_selected, report.job
     return seconds
@@ -74,16 +75,24 @@ def main(n_long: int = 24, long_reps: int = 200, n_short: int = 48) -> dict[str,
             ray.shutdown()
     r = {k: n_long / t[k] for k in ("inline", "pool1", "pool2", "pool1_cold", "pool2_cold")}
     print(f"batch (pose + analysis); load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
-    print(f"  {n_long} sessions of {long_reps} reps: in the driver (baseline) {t['inline']:.2f} s = "
-          f"{r['inline']:.2f} clips/s")  # fmt: skip
+    print(
+        f"  {n_long} sessions of {long_reps} reps: in the driver (baseline) {t['inline']:.2f} s = "
+        f"{r['inline']:.2f} clips/s"
+    )
     for w in (1, 2):
-        print(f"  local pool, {w} worker(s): warm {t[f'pool{w}']:.2f} s = {r[f'pool{w}']:.2f} clips/s "
-              f"({r[f'pool{w}'] / r['inline']:.2f}x the baseline); cold {t[f'pool{w}_cold']:.2f} s")
-    print(f"  scaling 2 workers / 1 worker: {r['pool2'] / r['pool1']:.2f}x warm, "
-          f"{r['pool2_cold'] / r['pool1_cold']:.2f}x cold")
-    print(f"  {n_short} clips of 4 reps: warm 2-worker pool {t['short_pool2']:.2f} s, warm Ray (2 CPUs) "
-          f"{t['short_ray']:.2f} s = {t['short_ray'] / t['short_pool2']:.2f}x the pool's time, "
-          f"{(t['short_ray'] - t['short_pool2']) / n_short * 1000:+.1f} ms per clip; ray.init {t['ray_init']:.1f} s")
+        print(
+            f"  local pool, {w} worker(s): warm {t[f'pool{w}']:.2f} s = {r[f'pool{w}']:.2f} clips/s "
+            f"({r[f'pool{w}'] / r['inline']:.2f}x the baseline); cold {t[f'pool{w}_cold']:.2f} s"
+        )
+    print(
+        f"  scaling 2 workers / 1 worker: {r['pool2'] / r['pool1']:.2f}x warm, "
+        f"{r['pool2_cold'] / r['pool1_cold']:.2f}x cold"
+    )
+    print(
+        f"  {n_short} clips of 4 reps: warm 2-worker pool {t['short_pool2']:.2f} s, warm Ray (2 CPUs) "
+        f"{t['short_ray']:.2f} s = {t['short_ray'] / t['short_pool2']:.2f}x the pool's time, "
+        f"{(t['short_ray'] - t['short_pool2']) / n_short * 1000:+.1f} ms per clip; ray.init {t['ray_init']:.1f} s"
+    )
     return t
 
 

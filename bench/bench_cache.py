@@ -25,15 +25,23 @@ def main() -> dict[str, float]:
         t_first = time.perf_counter() - start
         with db.store() as store:
             current = store.thresholds.get("bicep_curl", "peak_contraction")
-            store.thresholds.edit("bicep_curl", "peak_contraction", base_version=current.version, author="bench",
-                                  note="looser", bounds_deg=(100.0, None))  # fmt: skip
+            store.thresholds.edit(
+                "bicep_curl",
+                "peak_contraction",
+                base_version=current.version,
+                author="bench",
+                note="looser",
+                bounds_deg=(100.0, None),
+            )
         start = time.perf_counter()
         second = analyze_clip(clip, "bicep_curl", db=db)
         t_second = time.perf_counter() - start
     assert second.cache_hit and not first.cache_hit
     assert second.analysis.provenance["threshold_versions"]["peak_contraction"] == current.version + 1
-    print(f"cache: first analysis (MediaPipe) {t_first:.2f} s, re-analysis after a threshold edit {t_second:.3f} s: "
-          f"{t_first / t_second:.0f}x faster (target >= 20x)")
+    print(
+        f"cache: first analysis (MediaPipe) {t_first:.2f} s, re-analysis after a threshold edit {t_second:.3f} s: "
+        f"{t_first / t_second:.0f}x faster (target >= 20x)"
+    )
     return {"first_s": t_first, "cached_s": t_second}
 
 

@@ -78,8 +78,15 @@ def main() -> dict[str, Any]:
     model = CoachModel(default_config(lm.model, lm.name), lm.model).eval()
     ex = load_catalogue().get("squat")
     n_reps = int(args.seconds / 2.5)
-    track, _ = synthesize(ex, n_reps, period_s=2.5, noise_deg=2.0, rest_s=0.0, seed=0,
-                          faults=(Fault("shallow", tuple(range(0, n_reps, 3)), 30),))  # fmt: skip
+    track, _ = synthesize(
+        ex,
+        n_reps,
+        period_s=2.5,
+        noise_deg=2.0,
+        rest_s=0.0,
+        seed=0,
+        faults=(Fault("shallow", tuple(range(0, n_reps, 3)), 30),),
+    )
     duration = float(track.t[-1] - track.t[0])
 
     # --- baselines: the plain HF forward step (1 token with a KV cache) and a 150-token re-encode
@@ -127,8 +134,9 @@ def main() -> dict[str, Any]:
 
     # --- live pacing: one decision every 250 ms of wall time, so a background C_motion refresh has the gap
     paced = _Paced(coach)
-    short, _ = synthesize(ex, 8, period_s=2.5, noise_deg=2.0, rest_s=0.0, seed=1,
-                          faults=(Fault("shallow", (1, 4, 7), 30),))  # fmt: skip
+    short, _ = synthesize(
+        ex, 8, period_s=2.5, noise_deg=2.0, rest_s=0.0, seed=1, faults=(Fault("shallow", (1, 4, 7), 30),)
+    )
     run_coach(paced, short, ex, context_morph="User body: height 1.78m, mass 73.2kg.")
     live_wait = list(coach.stats.wait_ms)
     live_steps = list(coach.stats.step_ms)
@@ -156,25 +164,32 @@ def main() -> dict[str, Any]:
         state = model.backbone.initial_state()
         backbone_ms = _time(lambda: model.backbone.step(frames, state), 10)
     res = {
-        "threads": args.threads, "weights": chosen,
+        "threads": args.threads,
+        "weights": chosen,
         "median_by_weights": {w: round(statistics.median(v["best"]["step_ms"]), 2) for w, v in variants.items()},
-        "session_s": round(duration, 1), "decisions": len(steps),
-        "decision_ms_median": round(statistics.median(steps), 2), "decision_ms_p95": round(_pct(steps, 95), 2),
-        "decision_ms_max": round(max(steps), 2), "refresh_steps": best["refreshes"],
+        "session_s": round(duration, 1),
+        "decisions": len(steps),
+        "decision_ms_median": round(statistics.median(steps), 2),
+        "decision_ms_p95": round(_pct(steps, 95), 2),
+        "decision_ms_max": round(max(steps), 2),
+        "refresh_steps": best["refreshes"],
         "refresh_prefill_ms_median": round(statistics.median(best["refresh_ms"]), 1) if best["refresh_ms"] else None,
         "offline_wait_ms_max": round(max(best["wait_ms"]), 1),
         "live_decision_ms_median": round(statistics.median(live_steps), 2),
-        "live_decision_ms_p95": round(_pct(live_steps, 95), 2), "live_wait_ms_max": round(max(live_wait), 2),
+        "live_decision_ms_p95": round(_pct(live_steps, 95), 2),
+        "live_wait_ms_max": round(max(live_wait), 2),
         "decode_core_ms_median": round(statistics.median(core_ms), 2),
-        "hf_step_ms_median": round(statistics.median(hf_step), 2), "hf_step_ms_p95": round(_pct(hf_step, 95), 2),
+        "hf_step_ms_median": round(statistics.median(hf_step), 2),
+        "hf_step_ms_p95": round(_pct(hf_step, 95), 2),
         "reencode150_ms_median": round(statistics.median(reencode), 1),
         "utterance_token_ms_median": round(statistics.median(utter_ms), 2),
         "backbone_step_ms_median": round(statistics.median(backbone_ms), 2),
         "speedup_vs_hf_step": round(statistics.median(hf_step) / statistics.median(steps), 2),
         "real_time_factor": round(duration / (sum(steps) / 1000), 1),
-        "loop_wall_s": round(best["wall_s"], 2), "repeats": args.repeats,
+        "loop_wall_s": round(best["wall_s"], 2),
+        "repeats": args.repeats,
         "median_of_each_repeat": [round(statistics.median(r["step_ms"]), 2) for r in runs],
-    }  # fmt: skip
+    }
     print(
         f"neural coach, 4 Hz loop, SmolLM2-135M {chosen} decode, {args.threads} threads, {len(steps)} decisions "
         f"over {duration:.0f} s (best of {args.repeats}):"

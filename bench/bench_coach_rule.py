@@ -52,9 +52,11 @@ def main() -> dict[str, float]:
         coached()
         t_coach = min(t_coach, time.perf_counter() - start)
     duration = float(times[-1] - times[0])
-    print(f"rule coach loop: {n / t_coach:,.0f} frames/s on one core = {duration / t_coach:,.0f}x real time "
-          f"({n:,} frames, {duration / 3600:.2f} h, {len(events)} events, {int(duration * 4):,} decision steps); "
-          f"bare tracker {n / t_bare:,.0f} frames/s; the loop costs {t_coach / t_bare:.2f}x the tracker")  # fmt: skip
+    print(
+        f"rule coach loop: {n / t_coach:,.0f} frames/s on one core = {duration / t_coach:,.0f}x real time "
+        f"({n:,} frames, {duration / 3600:.2f} h, {len(events)} events, {int(duration * 4):,} decision steps); "
+        f"bare tracker {n / t_bare:,.0f} frames/s; the loop costs {t_coach / t_bare:.2f}x the tracker"
+    )
     return {"frames_per_s": n / t_coach, "realtime_x": duration / t_coach, "bare_frames_per_s": n / t_bare}
 
 

@@ -29,8 +29,15 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 SESSION_TARGET_S = 3.0
 CURSOR_TARGET_MS = 150.0
 SESSIONS = 5
@@ -69,8 +76,9 @@ def _free_port() -> int:
 def _start(args: list[str], env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, *args, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT,
-                                env=env, cwd=REPO)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, *args, "--port", str(port)], stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO
+        )
     url = f"http://127.0.0.1:{port}/"
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -164,11 +172,15 @@ def main() -> dict[str, float]:
                 proc.wait(timeout=30)
     ok = {True: "OK", False: "MISSED"}
     print(f"dashboard in the browser: 5-min clip ({t.size} frames); its first open (analysis) {first_open_s:.1f} s")
-    print(f"  new session interactive: {app_s:.2f} s (target < {SESSION_TARGET_S:.0f} s: "
-          f"{ok[app_s < SESSION_TARGET_S]}); bare Panel page {bare_s:.2f} s, ratio {app_s / bare_s:.1f}x")  # fmt: skip
-    print(f"  cursor move reflected (5-min clip): {app_ms:.0f} ms (target < {CURSOR_TARGET_MS:.0f} ms: "
-          f"{ok[app_ms < CURSOR_TARGET_MS]}); bare Panel page {bare_ms:.0f} ms, "
-          f"ratio {app_ms / bare_ms:.1f}x")  # fmt: skip
+    print(
+        f"  new session interactive: {app_s:.2f} s (target < {SESSION_TARGET_S:.0f} s: "
+        f"{ok[app_s < SESSION_TARGET_S]}); bare Panel page {bare_s:.2f} s, ratio {app_s / bare_s:.1f}x"
+    )
+    print(
+        f"  cursor move reflected (5-min clip): {app_ms:.0f} ms (target < {CURSOR_TARGET_MS:.0f} ms: "
+        f"{ok[app_ms < CURSOR_TARGET_MS]}); bare Panel page {bare_ms:.0f} ms, "
+        f"ratio {app_ms / bare_ms:.1f}x"
+    )
     return {"session_s": app_s, "session_bare_s": bare_s, "cursor_ms": app_ms, "cursor_bare_ms": bare_ms}
 
 

@@ -22,19 +22,28 @@ def main() -> dict[str, float]:
         os.environ["BIOCOACH_DB"] = str(Path(tmp) / "store.duckdb")  # the CLI reads its rules from a store
         path = hour_track(Path(tmp) / "hour.npz")
         out = Path(tmp) / "hour.json"
-        baseline = best_of(lambda: subprocess.run(
-            [sys.executable, "-c", f"import numpy as np; d = np.load({str(path)!r}); d['q'].sum()"], check=True))
+        baseline = best_of(
+            lambda: subprocess.run(
+                [sys.executable, "-c", f"import numpy as np; d = np.load({str(path)!r}); d['q'].sum()"], check=True
+            )
+        )
         analyze = best_of(lambda: run_cli("analyze", str(path), "-e", "squat", "--json", str(out), "-q"))
-        stream = best_of(lambda: run_cli("analyze", str(path), "-e", "squat", "--json", str(out), "-q", "--stream"),
-                         repeats=1)
+        stream = best_of(
+            lambda: run_cli("analyze", str(path), "-e", "squat", "--json", str(out), "-q", "--stream"), repeats=1
+        )
     duration = 3600.0
     result = {
-        "baseline_s": baseline, "analyze_s": analyze, "analyze_stream_s": stream,
-        "analyze_per_track_second": analyze / duration, "analyze_vs_baseline": analyze / baseline,
+        "baseline_s": baseline,
+        "analyze_s": analyze,
+        "analyze_stream_s": stream,
+        "analyze_per_track_second": analyze / duration,
+        "analyze_vs_baseline": analyze / baseline,
     }
-    print(f"offline: 1 h track analysed by the CLI in {analyze:.2f} s = {analyze / duration * 1000:.3f}/1000 of its "
-          f"duration (target <= 1/1000); baseline (start-up + numpy + read) {baseline:.2f} s, "
-          f"ratio {analyze / baseline:.2f}x; --stream CLI {stream:.2f} s")
+    print(
+        f"offline: 1 h track analysed by the CLI in {analyze:.2f} s = {analyze / duration * 1000:.3f}/1000 of its "
+        f"duration (target <= 1/1000); baseline (start-up + numpy + read) {baseline:.2f} s, "
+        f"ratio {analyze / baseline:.2f}x; --stream CLI {stream:.2f} s"
+    )
     return result
 
 

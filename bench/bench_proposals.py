@@ -43,8 +43,10 @@ def main() -> dict[str, Any]:
     analysis = analyze(track, ex)
     calls = [(salient_messages(ex, seg, analysis.context_motion), SALIENT_TOKENS) for seg in segments_of(analysis)]
     calls.append((roles_messages(ex), ROLES_TOKENS))
-    clients: dict[str, Any] = {"int8 FastDecoder": FastLocalClient(threads=args.threads),
-                               "transformers generate": LocalClient()}  # fmt: skip
+    clients: dict[str, Any] = {
+        "int8 FastDecoder": FastLocalClient(threads=args.threads),
+        "transformers generate": LocalClient(),
+    }
     for client in clients.values():  # load the model and build the int8 copy outside the timing
         client.complete(calls[0][0], max_new_tokens=1)
     times: dict[str, list[float]] = {name: [] for name in clients}
@@ -58,10 +60,12 @@ def main() -> dict[str, Any]:
     fast, plain = (statistics.median(times[name]) for name in clients)
     per_min = {name: 60.0 * len(calls) / statistics.median(ts) for name, ts in times.items()}
     same = sum(a == b for a, b in zip(*replies.values(), strict=True))
-    print(f"proposals: {len(calls)} proposals ({len(calls) - 1} reps + roles), {args.threads} threads, median of "
-          f"{args.rounds} rounds: int8 FastDecoder {fast:.1f} s = {per_min['int8 FastDecoder']:.1f} proposals/min; "
-          f"transformers generate {plain:.1f} s = {per_min['transformers generate']:.1f} proposals/min; "
-          f"ratio {plain / fast:.2f}x; identical replies {same}/{len(calls)}")
+    print(
+        f"proposals: {len(calls)} proposals ({len(calls) - 1} reps + roles), {args.threads} threads, median of "
+        f"{args.rounds} rounds: int8 FastDecoder {fast:.1f} s = {per_min['int8 FastDecoder']:.1f} proposals/min; "
+        f"transformers generate {plain:.1f} s = {per_min['transformers generate']:.1f} proposals/min; "
+        f"ratio {plain / fast:.2f}x; identical replies {same}/{len(calls)}"
+    )
     print("rounds (s): " + "; ".join(f"{name} " + ", ".join(f"{t:.1f}" for t in ts) for name, ts in times.items()))
     return {"fast_s": fast, "plain_s": plain, "per_min": per_min, "ratio": plain / fast, "identical": same}
 

@@ -41,8 +41,10 @@ def main() -> dict[str, float]:
         tracker.finish()
         best = min(best, time.perf_counter() - start)
     fps_tracker, fps_base = n / best, n / baseline
-    print(f"stream: {fps_tracker:,.0f} frames/s on one core (target >= 20,000; {len(tracker.reps)} reps); "
-          f"baseline row-copy loop {fps_base:,.0f} frames/s; tracker costs {fps_base / fps_tracker:.1f}x the baseline")
+    print(
+        f"stream: {fps_tracker:,.0f} frames/s on one core (target >= 20,000; {len(tracker.reps)} reps); "
+        f"baseline row-copy loop {fps_base:,.0f} frames/s; tracker costs {fps_base / fps_tracker:.1f}x the baseline"
+    )
     return {"frames_per_s": fps_tracker, "baseline_frames_per_s": fps_base}
 
 

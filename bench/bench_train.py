@@ -52,8 +52,12 @@ def main() -> dict[str, Any]:
     ap.add_argument("--window-steps", type=int, default=32)
     ap.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated subset (baseline always runs)")
     ap.add_argument("--stage1-only", action="store_true")
-    ap.add_argument("--baseline-again", action="store_true", help="time the baseline again after the variants "
-                    "(the load on a shared machine drifts; the ratios are then against the mean of both)")  # fmt: skip
+    ap.add_argument(
+        "--baseline-again",
+        action="store_true",
+        help="time the baseline again after the variants "
+        "(the load on a shared machine drifts; the ratios are then against the mean of both)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     from workbench.coach.neural import default_config
@@ -70,8 +74,9 @@ def main() -> dict[str, Any]:
     torch.manual_seed(0)
     model = CoachModel(default_config(lm.model, lm.name), lm.model)
     initial = {k: v.clone() for k, v in model.state_dict().items()}
-    ds = prepare(synthetic_sessions(args.sessions, seed=0), lm.tokenizer, model.config, args.window_steps,
-                 load_catalogue())  # fmt: skip
+    ds = prepare(
+        synthetic_sessions(args.sessions, seed=0), lm.tokenizer, model.config, args.window_steps, load_catalogue()
+    )
     bs = min(args.batch_size, len(ds))
 
     def batch_idx(stage: str, step: int) -> list[int]:
@@ -104,8 +109,13 @@ def main() -> dict[str, Any]:
             losses.append(float(loss.detach()))
             tokens.append(real_tokens(idx))
         s = sum(times)
-        return {"s_per_step": s / steps, "steps_per_s": steps / s, "tokens_per_s": sum(tokens) / s,
-                "losses": losses, "grads": grads}  # fmt: skip
+        return {
+            "s_per_step": s / steps,
+            "steps_per_s": steps / s,
+            "tokens_per_s": sum(tokens) / s,
+            "losses": losses,
+            "grads": grads,
+        }
 
     def grad_diff(a: list[torch.Tensor], b: list[torch.Tensor]) -> float:
         """‖g − g_baseline‖ / ‖g_baseline‖ over all trainable tensors together."""
@@ -121,14 +131,18 @@ def main() -> dict[str, Any]:
     fast1.visual_features(None, 1, max_steps)  # one-time: the backbone on black frames, longest window
     s1_fill = time.perf_counter() - t0
     s1_fast = run("1", args.stage1_steps, fast1)
-    results["stage1"] = {"baseline_steps_per_s": s1_base["steps_per_s"], "fast_steps_per_s": s1_fast["steps_per_s"],
-                         "ratio": s1_fast["steps_per_s"] / s1_base["steps_per_s"],
-                         "max_loss_diff": max(abs(a - b) for a, b in zip(s1_fast["losses"], s1_base["losses"],
-                                                                           strict=True))}  # fmt: skip
-    print(f"stage 1 ({args.stage1_steps} steps, batch {bs}, {args.threads} thread(s)): baseline "
-          f"{s1_base['steps_per_s']:.2f} steps/s, fast {s1_fast['steps_per_s']:.1f} steps/s "
-          f"({results['stage1']['ratio']:.0f}×; the backbone output computed once beforehand in {s1_fill:.2f} s), "
-          f"max |Δloss| {results['stage1']['max_loss_diff']:.1e}")  # fmt: skip
+    results["stage1"] = {
+        "baseline_steps_per_s": s1_base["steps_per_s"],
+        "fast_steps_per_s": s1_fast["steps_per_s"],
+        "ratio": s1_fast["steps_per_s"] / s1_base["steps_per_s"],
+        "max_loss_diff": max(abs(a - b) for a, b in zip(s1_fast["losses"], s1_base["losses"], strict=True)),
+    }
+    print(
+        f"stage 1 ({args.stage1_steps} steps, batch {bs}, {args.threads} thread(s)): baseline "
+        f"{s1_base['steps_per_s']:.2f} steps/s, fast {s1_fast['steps_per_s']:.1f} steps/s "
+        f"({results['stage1']['ratio']:.0f}×; the backbone output computed once beforehand in {s1_fill:.2f} s), "
+        f"max |Δloss| {results['stage1']['max_loss_diff']:.1e}"
+    )
     results["stage1"]["backbone_once_s"] = s1_fill
     if args.stage1_only:
         print(json.dumps(results, default=float))
@@ -137,9 +151,11 @@ def main() -> dict[str, Any]:
     plans = ds.plans
     targets = [max(i for i, lab in enumerate(p.labels) if lab != IGNORE) + 1 for p in plans]
     lengths = [len(p.ids) for p in plans]
-    print(f"stage 2: {len(ds)} windows from {args.sessions} sessions, real length {min(lengths)}–{max(lengths)} "
-          f"tokens (mean {np.mean(lengths):.0f}), last target at mean {np.mean(targets):.0f}; batch {bs}, "
-          f"{args.steps} steps per variant, {args.threads} thread(s)")  # fmt: skip
+    print(
+        f"stage 2: {len(ds)} windows from {args.sessions} sessions, real length {min(lengths)}–{max(lengths)} "
+        f"tokens (mean {np.mean(lengths):.0f}), last target at mean {np.mean(targets):.0f}; batch {bs}, "
+        f"{args.steps} steps per variant, {args.threads} thread(s)"
+    )
     wanted = [v for v in args.variants.split(",") if v]
     base: dict[str, Any] | None = None
     rows: dict[str, Any] = {}
@@ -159,26 +175,38 @@ def main() -> dict[str, Any]:
         r = run("2", args.steps, fast)
         base = base or r
         assert base is not None and r["grads"] is not None and base["grads"] is not None
-        row = {"s_per_step": r["s_per_step"], "steps_per_s": r["steps_per_s"], "tokens_per_s": r["tokens_per_s"],
-               "speedup": base["s_per_step"] / r["s_per_step"],
-               "max_rel_loss_diff": max(abs(a - b) / abs(b) for a, b in zip(r["losses"], base["losses"], strict=True)),
-               "max_rel_grad_diff": grad_diff(r["grads"], base["grads"]), "cache_fill_s": fill}  # fmt: skip
+        row = {
+            "s_per_step": r["s_per_step"],
+            "steps_per_s": r["steps_per_s"],
+            "tokens_per_s": r["tokens_per_s"],
+            "speedup": base["s_per_step"] / r["s_per_step"],
+            "max_rel_loss_diff": max(abs(a - b) / abs(b) for a, b in zip(r["losses"], base["losses"], strict=True)),
+            "max_rel_grad_diff": grad_diff(r["grads"], base["grads"]),
+            "cache_fill_s": fill,
+        }
         rows[name] = row
         extra = f", head cache filled once in {fill:.1f} s ({fast.head_bytes / 2**20:.0f} MB)" if fill else ""
-        print(f"  {name:14s} {row['s_per_step']:8.2f} s/step  {row['steps_per_s']:.4f} steps/s  "
-              f"{row['tokens_per_s']:7.1f} tokens/s  {row['speedup']:5.1f}× baseline  "
-              f"|Δloss|/loss {row['max_rel_loss_diff']:.1e}  ‖Δgrad‖/‖grad‖ {row['max_rel_grad_diff']:.1e}{extra}",
-              flush=True)  # fmt: skip
+        print(
+            f"  {name:14s} {row['s_per_step']:8.2f} s/step  {row['steps_per_s']:.4f} steps/s  "
+            f"{row['tokens_per_s']:7.1f} tokens/s  {row['speedup']:5.1f}× baseline  "
+            f"|Δloss|/loss {row['max_rel_loss_diff']:.1e}  ‖Δgrad‖/‖grad‖ {row['max_rel_grad_diff']:.1e}{extra}",
+            flush=True,
+        )
     if args.baseline_again:
         again = run("2", args.steps, None)
         mean_s = (base["s_per_step"] + again["s_per_step"]) / 2
-        print(f"  baseline again {again['s_per_step']:8.2f} s/step; against the mean of both baselines "
-              f"({mean_s:.2f} s/step): " + ", ".join(f"{k} {mean_s / r['s_per_step']:.1f}×" for k, r in rows.items()
-                                                      if k != "baseline"))  # fmt: skip
+        print(
+            f"  baseline again {again['s_per_step']:8.2f} s/step; against the mean of both baselines "
+            f"({mean_s:.2f} s/step): "
+            + ", ".join(f"{k} {mean_s / r['s_per_step']:.1f}×" for k, r in rows.items() if k != "baseline")
+        )
         for row in rows.values():
             row["speedup_vs_mean_baseline"] = mean_s / row["s_per_step"]
-        rows["baseline_again"] = {"s_per_step": again["s_per_step"], "steps_per_s": again["steps_per_s"],
-                                  "tokens_per_s": again["tokens_per_s"]}  # fmt: skip
+        rows["baseline_again"] = {
+            "s_per_step": again["s_per_step"],
+            "steps_per_s": again["steps_per_s"],
+            "tokens_per_s": again["tokens_per_s"],
+        }
     results["stage2"] = rows
     print(json.dumps(results, default=float))
     return results

@@ -143,10 +143,19 @@ def main(argv: Sequence[str] | None = None) -> dict[str, object]:
     ratios = [w / b - 1.0 for w, b in zip(whole, bare, strict=True)]
     realtime = [args.seconds / w for w in whole]
     out: dict[str, object] = {
-        "date": time.strftime("%Y-%m-%d %H:%M %Z"), "cpus": len(cpus), "load_1min": load, "repeats": args.repeats,
-        "clip_s": args.seconds, "bare_s": spread(bare), "whole_s": spread(whole), "overhead": spread(ratios),
-        "realtime_factor": spread(realtime), "decode_alone_s": decode, "bare_runs_s": bare, "whole_runs_s": whole,
-    }  # fmt: skip
+        "date": time.strftime("%Y-%m-%d %H:%M %Z"),
+        "cpus": len(cpus),
+        "load_1min": load,
+        "repeats": args.repeats,
+        "clip_s": args.seconds,
+        "bare_s": spread(bare),
+        "whole_s": spread(whole),
+        "overhead": spread(ratios),
+        "realtime_factor": spread(realtime),
+        "decode_alone_s": decode,
+        "bare_runs_s": bare,
+        "whole_runs_s": whole,
+    }
     print(report(out))
     if args.json:
         args.json.write_text(json.dumps(out, indent=2))

@@ -43,7 +43,15 @@ def hour_track(path: Path, seconds: float = 3600.0) -> Path:
 
     ex = load_catalogue().get("squat")
     n = int(seconds / 2.5)
-    track, _ = synthesize(ex, n, period_s=2.5, jitter=0.05, noise_deg=2.0, rest_s=0.0, seed=0,
-                          faults=(Fault("shallow", tuple(range(0, n, 7)), 30),))  # fmt: skip
+    track, _ = synthesize(
+        ex,
+        n,
+        period_s=2.5,
+        jitter=0.05,
+        noise_deg=2.0,
+        rest_s=0.0,
+        seed=0,
+        faults=(Fault("shallow", tuple(range(0, n, 7)), 30),),
+    )
     save_npz(track, path)
     return path

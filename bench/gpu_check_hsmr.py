@@ -43,8 +43,10 @@ def main() -> int:
         start = time.perf_counter()
         track, warnings = run_hsmr(video, config)
         elapsed = time.perf_counter() - start
-    print(f"hsmr on {torch.cuda.get_device_name(0)}: {track.n_frames} frames in {elapsed:.1f} s "
-          f"({track.n_frames / elapsed:.1f} frames/s); frames with a person: {(track.confidence > 0).mean():.0%}")
+    print(
+        f"hsmr on {torch.cuda.get_device_name(0)}: {track.n_frames} frames in {elapsed:.1f} s "
+        f"({track.n_frames / elapsed:.1f} frames/s); frames with a person: {(track.confidence > 0).mean():.0%}"
+    )
     for w in warnings:
         print(f"  - {w}")
     return 0

@@ -28,10 +28,24 @@ from typing import Any
 
 import torch
 
-LLAMA2_7B = {"vocab_size": 32000, "hidden_size": 4096, "intermediate_size": 11008, "num_hidden_layers": 32,
-             "num_attention_heads": 32, "num_key_value_heads": 32, "max_position_embeddings": 4096}  # fmt: skip
-TINY = {"vocab_size": 32000, "hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-        "num_attention_heads": 4, "num_key_value_heads": 2, "max_position_embeddings": 4096}  # fmt: skip
+LLAMA2_7B = {
+    "vocab_size": 32000,
+    "hidden_size": 4096,
+    "intermediate_size": 11008,
+    "num_hidden_layers": 32,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 32,
+    "max_position_embeddings": 4096,
+}
+TINY = {
+    "vocab_size": 32000,
+    "hidden_size": 64,
+    "intermediate_size": 128,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 4096,
+}
 STEP_BUDGET_MS = 250.0  # 4 decisions per second per stream
 
 
@@ -52,17 +66,23 @@ def build(smoke: bool, device: torch.device, dtype: torch.dtype, lm_tokens: int)
         torch.set_default_dtype(previous)
     lm.requires_grad_(False)
     if smoke:
-        coach_cfg = CoachConfig(d_vis=64, backbone_channels=(8, 8, 16, 32), lm_hidden=cfg.hidden_size,
-                                lm_vocab=cfg.vocab_size, lm_visual_tokens=lm_tokens,
-                                decode_weights="float32")  # fmt: skip
+        coach_cfg = CoachConfig(
+            d_vis=64,
+            backbone_channels=(8, 8, 16, 32),
+            lm_hidden=cfg.hidden_size,
+            lm_vocab=cfg.vocab_size,
+            lm_visual_tokens=lm_tokens,
+            decode_weights="float32",
+        )
     else:
         coach_cfg = CoachConfig.paper(lm_visual_tokens=lm_tokens, lm_name="LLaMA-2-7B config, random bf16 weights")
     model = CoachModel(coach_cfg, lm).to(device=device, dtype=dtype).eval()
     return model, lm
 
 
-def sweep(model: Any, lm: Any, *, batches: list[int], context: int, steps: int, device: torch.device,
-          dtype: torch.dtype) -> list[dict[str, Any]]:  # fmt: skip
+def sweep(
+    model: Any, lm: Any, *, batches: list[int], context: int, steps: int, device: torch.device, dtype: torch.dtype
+) -> list[dict[str, Any]]:
     from workbench.model.fastlm import FastDecoder
 
     c = model.config
@@ -71,8 +91,9 @@ def sweep(model: Any, lm: Any, *, batches: list[int], context: int, steps: int, 
     rows_out = []
     for b in batches:
         try:
-            dec = FastDecoder(lm, max_len=context + (steps + 2) * per_step, batch=b, dtype=dtype, device=device,
-                              share_weights=True)  # no second copy of the 7B weights  # fmt: skip
+            dec = FastDecoder(
+                lm, max_len=context + (steps + 2) * per_step, batch=b, dtype=dtype, device=device, share_weights=True
+            )  # no second copy of the 7B weights
         except torch.OutOfMemoryError:
             rows_out.append({"batch": b, "oom": True})
             break
@@ -105,8 +126,14 @@ def sweep(model: Any, lm: Any, *, batches: list[int], context: int, steps: int, 
             break
         times.sort()
         ms = times[len(times) // 2]
-        rows_out.append({"batch": b, "step_ms": round(ms, 2), "decisions_per_s": round(b * 1000 / ms, 1),
-                         "real_time": ms <= STEP_BUDGET_MS})  # fmt: skip
+        rows_out.append(
+            {
+                "batch": b,
+                "step_ms": round(ms, 2),
+                "decisions_per_s": round(b * 1000 / ms, 1),
+                "real_time": ms <= STEP_BUDGET_MS,
+            }
+        )
         del dec
         if device.type == "cuda":
             torch.cuda.empty_cache()
@@ -131,15 +158,23 @@ def main(argv: list[str] | None = None) -> int:
     batches = [b for b in (1, 2, 4, 8, 16, 32, 48, 64, 96, 128, 160, 192, 256, 384, 512) if b <= args.max_batch]
     name = torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu (smoke)"
     t0 = time.perf_counter()
-    results: dict[str, Any] = {"device": name, "lm": "tiny" if args.smoke else "LLaMA-2-7B config (random bf16)",
-                               "context": args.context, "budget_ms": STEP_BUDGET_MS, "sweeps": {}}  # fmt: skip
+    results: dict[str, Any] = {
+        "device": name,
+        "lm": "tiny" if args.smoke else "LLaMA-2-7B config (random bf16)",
+        "context": args.context,
+        "budget_ms": STEP_BUDGET_MS,
+        "sweeps": {},
+    }
     for lm_tokens in [int(x) for x in args.lm_tokens.split(",")]:
         model, lm = build(args.smoke, device, dtype, lm_tokens)
         rows = sweep(model, lm, batches=batches, context=args.context, steps=args.steps, device=device, dtype=dtype)
         ok = [r["batch"] for r in rows if r.get("real_time")]
         best = max((r["decisions_per_s"] for r in rows if "decisions_per_s" in r), default=0.0)
-        results["sweeps"][str(lm_tokens)] = {"rows": rows, "max_real_time_streams": max(ok, default=0),
-                                             "peak_decisions_per_s": best}  # fmt: skip
+        results["sweeps"][str(lm_tokens)] = {
+            "rows": rows,
+            "max_real_time_streams": max(ok, default=0),
+            "peak_decisions_per_s": best,
+        }
         print(f"\n{name}: {results['lm']}, {lm_tokens} LM token(s) per step, {args.context} cached positions")
         print(f"{'streams':>8} {'step ms':>9} {'decisions/s':>12} {'real time':>10}")
         for r in rows:

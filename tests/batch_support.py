@@ -50,10 +50,18 @@ def squat_store(path: Path) -> Database:
     return db
 
 
-def spec(name: str = "test", *, engine: str = "local", workers: int = 0, max_attempts: int = 2,
-         **kwargs: Any) -> JobSpec:  # fmt: skip
-    return JobSpec(name=name, selection={"test": name}, stages=[StageSpec("pose"), StageSpec("analysis")],
-                   engine=engine, workers=workers, max_attempts=max_attempts, **kwargs)  # type: ignore[arg-type]
+def spec(
+    name: str = "test", *, engine: str = "local", workers: int = 0, max_attempts: int = 2, **kwargs: Any
+) -> JobSpec:
+    return JobSpec(
+        name=name,
+        selection={"test": name},
+        stages=[StageSpec("pose"), StageSpec("analysis")],
+        engine=engine,
+        workers=workers,
+        max_attempts=max_attempts,
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def plan(db: Database, exercise: str | None = "squat") -> StagePlan:

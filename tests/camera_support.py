@@ -39,9 +39,14 @@ class SideView:
 
     def track(self, *, with_image: bool = True, visibility: np.ndarray | None = None) -> LandmarkTrack:
         vis = np.ones((self.t.size, N_LANDMARKS)) if visibility is None else visibility
-        return LandmarkTrack(world=self.world, visibility=vis, t=self.t,
-                             image=self.image if with_image else None, image_size=SIZE if with_image else None,
-                             source="synthetic side view")  # fmt: skip
+        return LandmarkTrack(
+            world=self.world,
+            visibility=vis,
+            t=self.t,
+            image=self.image if with_image else None,
+            image_size=SIZE if with_image else None,
+            source="synthetic side view",
+        )
 
 
 def side_view_squat(seconds: float = 6.0, seed: int = 0, segments: Segments = ADULT, yaw_deg: float = 80.0) -> SideView:

@@ -29,8 +29,19 @@ def chat_server(reply: Reply, model: str = "fixed-judge") -> Iterator[tuple[str,
                 self.send_error(404)
                 return
             answer = reply(body)
-            status, doc = answer if isinstance(answer, tuple) else (200, {"model": model, "choices": [
-                {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}]})
+            status, doc = (
+                answer
+                if isinstance(answer, tuple)
+                else (
+                    200,
+                    {
+                        "model": model,
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": answer}, "finish_reason": "stop"}
+                        ],
+                    },
+                )
+            )
             payload = json.dumps(doc).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -59,8 +70,12 @@ def local_model_reply() -> Reply:
     client = LocalClient()
 
     def reply(body: dict[str, Any]) -> str:
-        return client.complete(body["messages"], max_new_tokens=int(body.get("max_tokens", 64)),
-                               temperature=float(body.get("temperature", 0.0)), top_p=float(body.get("top_p", 1.0)),
-                               seed=int(body.get("seed", 0))).text  # fmt: skip
+        return client.complete(
+            body["messages"],
+            max_new_tokens=int(body.get("max_tokens", 64)),
+            temperature=float(body.get("temperature", 0.0)),
+            top_p=float(body.get("top_p", 1.0)),
+            seed=int(body.get("seed", 0)),
+        ).text
 
     return reply

@@ -29,17 +29,45 @@ def seed_reviews(db: Database) -> list[str]:
         repo = ReviewRepository(s)
         for k, pid in enumerate(ids):
             content = [{"joint": j, "source": "llm" if j in ("femur_r", "thorax") else "catalogue"} for j in P]
-            repo.add_proposal(ProposalRow(
-                id=pid, kind="salient", exercise="squat", content=content, model="scripted",
-                prompt=[{"role": "user", "content": "which joints?"}], reply="hips, thorax", parse_status="parsed",
-                clip_hash=CLIP, clip_path="/clips/squat.npz", start_s=1.0 + 2 * k, end_s=3.0 + 2 * k,
-                segment=f"rep {k + 1}"))  # fmt: skip
-        decisions = [(ids[0], A, "accepted", P, 1), (ids[1], A, "corrected", A2, 2), (ids[2], A, "rejected", P, 3),
-                     (ids[0], B, "corrected", B1, 4), (ids[1], B, "accepted", P, 5)]  # fmt: skip
+            repo.add_proposal(
+                ProposalRow(
+                    id=pid,
+                    kind="salient",
+                    exercise="squat",
+                    content=content,
+                    model="scripted",
+                    prompt=[{"role": "user", "content": "which joints?"}],
+                    reply="hips, thorax",
+                    parse_status="parsed",
+                    clip_hash=CLIP,
+                    clip_path="/clips/squat.npz",
+                    start_s=1.0 + 2 * k,
+                    end_s=3.0 + 2 * k,
+                    segment=f"rep {k + 1}",
+                )
+            )
+        decisions = [
+            (ids[0], A, "accepted", P, 1),
+            (ids[1], A, "corrected", A2, 2),
+            (ids[2], A, "rejected", P, 3),
+            (ids[0], B, "corrected", B1, 4),
+            (ids[1], B, "accepted", P, 5),
+        ]
         for pid, who, status, joints, n in decisions:
-            repo.record_pulled("http://ls.test", [PulledLabel(
-                proposal_id=pid, reviewer=who, status=status, content=list(joints), comment="",
-                ls_task_id=ids.index(pid), reviewed_at=t0 + timedelta(minutes=n), ls_annotation_id=n,
-                ls_updated_at=f"2026-01-05T09:0{n}:00Z"),
-            ])  # fmt: skip
+            repo.record_pulled(
+                "http://ls.test",
+                [
+                    PulledLabel(
+                        proposal_id=pid,
+                        reviewer=who,
+                        status=status,
+                        content=list(joints),
+                        comment="",
+                        ls_task_id=ids.index(pid),
+                        reviewed_at=t0 + timedelta(minutes=n),
+                        ls_annotation_id=n,
+                        ls_updated_at=f"2026-01-05T09:0{n}:00Z",
+                    ),
+                ],
+            )
     return ids

@@ -32,8 +32,9 @@ MAX_MASS_KG = 500.0  # heavier than any person measured; 1e308 is a typo, not a 
 # ---------------------------------------------------------------------------------------------- option values
 
 
-def number(low: float, high: float, *, low_open: bool = False, high_open: bool = False,
-           what: str = "a number") -> Callable[[str], float]:  # fmt: skip
+def number(
+    low: float, high: float, *, low_open: bool = False, high_open: bool = False, what: str = "a number"
+) -> Callable[[str], float]:
     """An argparse type: a finite float in the interval (``low``/``high`` open or closed)."""
     left, right = "(" if low_open else "[", ")" if high_open else "]"
 
@@ -126,8 +127,13 @@ def _kind(path: Path) -> str:
         return f"unreadable ({exc.strerror})"
     if stat.S_ISREG(mode):
         return "a file"
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a device"),
-                       (stat.S_ISBLK, "a device"), (stat.S_ISSOCK, "a socket")):  # fmt: skip
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISCHR, "a device"),
+        (stat.S_ISBLK, "a device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
@@ -141,8 +147,12 @@ def add_db_option(parser: argparse.ArgumentParser, *, suppress: bool = False, he
     group's options, so ``biocoach db --db X status`` and ``biocoach db status --db X`` both work)."""
     default: Any = argparse.SUPPRESS if suppress else None
     parser.add_argument("--db", type=Path, default=default, metavar="PATH", help=help)
-    parser.add_argument("--create", action="store_true", default=argparse.SUPPRESS if suppress else False,
-                        help="create the store at --db if it does not exist (`biocoach db init` does too)")  # fmt: skip
+    parser.add_argument(
+        "--create",
+        action="store_true",
+        default=argparse.SUPPRESS if suppress else False,
+        help="create the store at --db if it does not exist (`biocoach db init` does too)",
+    )
 
 
 def store_path(args: argparse.Namespace, *, create: bool = False) -> Path | None:
@@ -160,5 +170,7 @@ def store_path(args: argparse.Namespace, *, create: bool = False) -> Path | None
         check_output_dir(path.parent, "--db")  # its folders are made: none of them may be a file
         return path
     hint = "no folder " + str(path.parent) if not path.parent.is_dir() else "no such file"
-    raise WorkbenchError(f"--db {path}: expected an existing store, got {hint}; `biocoach db init --db {path}` "
-                         f"creates one (or add --create)")  # fmt: skip
+    raise WorkbenchError(
+        f"--db {path}: expected an existing store, got {hint}; `biocoach db init --db {path}` "
+        f"creates one (or add --create)"
+    )

@@ -39,8 +39,17 @@ WHERE = {
 }
 
 # Settings that are plain strings (URLs, names), not paths.
-STRING_KEYS = ("device", "llm_endpoint", "llm_model", "llm_api_key_env", "judge_endpoint", "judge_model",
-               "judge_api_key_env", "label_studio_url", "ray_address")
+STRING_KEYS = (
+    "device",
+    "llm_endpoint",
+    "llm_model",
+    "llm_api_key_env",
+    "judge_endpoint",
+    "judge_model",
+    "judge_api_key_env",
+    "label_studio_url",
+    "ray_address",
+)
 
 
 class MissingModelError(WorkbenchError):
@@ -79,12 +88,16 @@ class Config:
         value = getattr(self, key)
         what = WHERE[key]
         if value is None:
-            raise MissingModelError(f"{key} is not configured: BioCoach needs {what}. Put its path under "
-                                    f"`{key}:` in biocoach.yaml (see biocoach.example.yaml); it is never "
-                                    f"downloaded.")  # fmt: skip
+            raise MissingModelError(
+                f"{key} is not configured: BioCoach needs {what}. Put its path under "
+                f"`{key}:` in biocoach.yaml (see biocoach.example.yaml); it is never "
+                f"downloaded."
+            )
         if not Path(value).exists():
-            raise MissingModelError(f"{key}: expected {value} (set in {self.source}), but it does not exist. "
-                                    f"It is {what}; it is never downloaded.")  # fmt: skip
+            raise MissingModelError(
+                f"{key}: expected {value} (set in {self.source}), but it does not exist. "
+                f"It is {what}; it is never downloaded."
+            )
         return Path(value)
 
 
@@ -99,8 +112,9 @@ def load_config(path: str | Path | None = None) -> Config:
         file = Path(candidate).expanduser()
         if file.exists():
             if not file.is_file():  # a FIFO or a device would be read forever
-                raise WorkbenchError(f"{file}: expected a configuration file (YAML), got something else (a folder, "
-                                     f"a FIFO or a device)")  # fmt: skip
+                raise WorkbenchError(
+                    f"{file}: expected a configuration file (YAML), got something else (a folder, a FIFO or a device)"
+                )
             try:
                 raw = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
             except yaml.YAMLError as exc:

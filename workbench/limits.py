@@ -64,8 +64,9 @@ def from_mapping(raw: Any, where: str) -> Limits:
     known = {f.name: f.type for f in fields(Limits)}
     unknown = sorted(set(raw) - set(known))
     if unknown:
-        raise WorkbenchError(f"{where}: limits: unknown limit(s) {', '.join(map(str, unknown))}; expected "
-                             f"{', '.join(sorted(known))}")  # fmt: skip
+        raise WorkbenchError(
+            f"{where}: limits: unknown limit(s) {', '.join(map(str, unknown))}; expected {', '.join(sorted(known))}"
+        )
     values: dict[str, Any] = {}
     for name, value in raw.items():
         if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
@@ -79,8 +80,10 @@ def from_mapping(raw: Any, where: str) -> Limits:
 
 def exceeded(what: str, value: float, limit: float, name: str) -> str:
     """The message of a refusal: what, the value, the limit and where to change it."""
-    return (f"{what}: expected at most {_number(limit)}, got {_number(value)} (limit {name}; raise it under "
-            f"`limits:` in biocoach.yaml)")  # fmt: skip
+    return (
+        f"{what}: expected at most {_number(limit)}, got {_number(value)} (limit {name}; raise it under "
+        f"`limits:` in biocoach.yaml)"
+    )
 
 
 def _number(x: float) -> str:

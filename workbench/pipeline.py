@@ -134,9 +134,16 @@ def analyze_clip(
     analysis = run(estimate.track, ex, salient=salient, min_confidence=min_confidence, body=body)
     timings["analysis_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    analysis.feedback = clip_feedback(coach, estimate.track, ex, context_morph=analysis.context_morph,
-                                      reps=analysis.reps, video=estimate.video, salient=salient,
-                                      min_confidence=min_confidence)  # fmt: skip
+    analysis.feedback = clip_feedback(
+        coach,
+        estimate.track,
+        ex,
+        context_morph=analysis.context_morph,
+        reps=analysis.reps,
+        video=estimate.video,
+        salient=salient,
+        min_confidence=min_confidence,
+    )
     if coach is not None:
         analysis.provenance["coach"] = coach.name
         # A neural coach says whether it is trained, where its salient joints came from and how it decoded.
@@ -148,14 +155,16 @@ def analyze_clip(
     analysis.prepend_warnings(estimate.warnings)
     analysis.provenance.update(versions)
     analysis.provenance.update(
-        input=str(path), input_sha256=clip_hash or _sha256(path), backend=estimate.backend,
-        code_version=__version__, pose_cache="hit" if hit else ("stored" if database and clip_hash else "off"),
-    )  # fmt: skip
+        input=str(path),
+        input_sha256=clip_hash or _sha256(path),
+        backend=estimate.backend,
+        code_version=__version__,
+        pose_cache="hit" if hit else ("stored" if database and clip_hash else "off"),
+    )
     if reviewed is not None:
         analysis.provenance["salient_joints_from"] = reviewed
     timings["total_s"] = time.perf_counter() - start
-    result = ClipResult(analysis=analysis, estimate=estimate, timings_s=timings, cache_hit=hit, exercise=ex,
-                        fit=fit)
+    result = ClipResult(analysis=analysis, estimate=estimate, timings_s=timings, cache_hit=hit, exercise=ex, fit=fit)
     if database is None or not record:
         if outputs is not None:
             outputs(result)
@@ -167,8 +176,17 @@ def analyze_clip(
             outputs(result)
     except BaseException as exc:
         with suppress(Exception):  # the outputs' own error is the one to report, even if the store fails too
-            _record_run(database, ex, estimate, versions, clip_hash, timings, analysis, run_id,
-                        error=f"outputs not written: {type(exc).__name__}: {exc}")  # fmt: skip
+            _record_run(
+                database,
+                ex,
+                estimate,
+                versions,
+                clip_hash,
+                timings,
+                analysis,
+                run_id,
+                error=f"outputs not written: {type(exc).__name__}: {exc}",
+            )
         raise
     _record_run(database, ex, estimate, versions, clip_hash, timings, analysis, run_id)
     return result
@@ -186,8 +204,14 @@ def _as_db(db: Database | str) -> Database:
     return default_database(db) if isinstance(db, str) else db
 
 
-def _pose(path: Path, kind: str, db: Database | None, progress: ProgressCallback | None,
-          config_path: str | Path | None, need_landmarks: bool) -> tuple[PoseEstimate, bool, str | None]:  # fmt: skip
+def _pose(
+    path: Path,
+    kind: str,
+    db: Database | None,
+    progress: ProgressCallback | None,
+    config_path: str | Path | None,
+    need_landmarks: bool,
+) -> tuple[PoseEstimate, bool, str | None]:
     if db is None or kind not in CACHED_BACKENDS or not path.is_file():
         return estimate_pose(path, kind, progress=progress, config_path=config_path), False, None  # type: ignore[arg-type]
     params = pose_cache_params()
@@ -224,8 +248,13 @@ def skeleton_fit(estimate: PoseEstimate) -> SkeletonFit | None:
     return fit_skeleton(estimate.track, estimate.landmarks)
 
 
-def _body(estimate: PoseEstimate, body_model: Path | None, mass_kg: float | None,
-          config_path: str | Path | None, height_m: float | None = None) -> Any:  # fmt: skip
+def _body(
+    estimate: PoseEstimate,
+    body_model: Path | None,
+    mass_kg: float | None,
+    config_path: str | Path | None,
+    height_m: float | None = None,
+) -> Any:
     """Body measurements for C_morph: from the shape and a body model when both exist, else the landmarks;
     a height the user states rescales them. Only the warnings of the way go to the pipeline's list: the
     measurement's own travel with it, and the analysis lists those (once)."""
@@ -233,8 +262,9 @@ def _body(estimate: PoseEstimate, body_model: Path | None, mass_kg: float | None
 
     model_path = body_model or load_config(config_path).smpl_model
     model = load_smplx_model(model_path) if model_path is not None and estimate.track.betas is not None else None
-    body, warnings = estimate_body(betas=estimate.track.betas, landmarks=estimate.landmarks, model=model,
-                                   mass_kg=mass_kg, height_m=height_m)  # fmt: skip
+    body, warnings = estimate_body(
+        betas=estimate.track.betas, landmarks=estimate.landmarks, model=model, mass_kg=mass_kg, height_m=height_m
+    )
     estimate.warnings += warnings
     return body
 
@@ -244,9 +274,17 @@ def _reserve_run_id(db: Database) -> int:
         return store.runs.reserve_id()
 
 
-def _record_run(db: Database, ex: Exercise, estimate: PoseEstimate, versions: dict[str, Any],
-                clip_hash: str | None, timings: dict[str, float], analysis: Analysis, run_id: int,
-                error: str | None = None) -> int:  # fmt: skip
+def _record_run(
+    db: Database,
+    ex: Exercise,
+    estimate: PoseEstimate,
+    versions: dict[str, Any],
+    clip_hash: str | None,
+    timings: dict[str, float],
+    analysis: Analysis,
+    run_id: int,
+    error: str | None = None,
+) -> int:
     """A run record with its provenance and its feedback events (one per flawed rep, with the evidence), in one
     transaction: succeeded, or failed with ``error``."""
     config = {"exercise": ex.key, "backend": estimate.backend}
@@ -254,11 +292,16 @@ def _record_run(db: Database, ex: Exercise, estimate: PoseEstimate, versions: di
         config["coach"] = analysis.provenance["coach"]
     with db.store() as store, store.transaction():
         store.runs.start(
-            config=config, code_version=__version__, exercise=ex.key,
-            clip_hash=clip_hash, model=estimate.backend, reference_version=versions.get("reference_version"),
-            rules_version=versions.get("rules_version"), threshold_versions=versions.get("threshold_versions"),
+            config=config,
+            code_version=__version__,
+            exercise=ex.key,
+            clip_hash=clip_hash,
+            model=estimate.backend,
+            reference_version=versions.get("reference_version"),
+            rules_version=versions.get("rules_version"),
+            threshold_versions=versions.get("threshold_versions"),
             run_id=run_id,
-        )  # fmt: skip
+        )
         store.runs.finish(run_id, status="failed" if error else "succeeded", timings=timings, error=error)
         if error is None:
             store.runs.add_feedback(run_id, analysis.feedback)

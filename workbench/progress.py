@@ -82,8 +82,14 @@ def _clock(seconds: float, up: bool = False) -> str:
 class ProgressMeter:
     """Counts work done and reports it to a callback, at most every ``interval_s`` and once at the end."""
 
-    def __init__(self, callback: ProgressCallback | None, total: int | None = None, stage: str = "pose",
-                 interval_s: float = 0.25, clock: Callable[[], float] = time.perf_counter) -> None:  # fmt: skip
+    def __init__(
+        self,
+        callback: ProgressCallback | None,
+        total: int | None = None,
+        stage: str = "pose",
+        interval_s: float = 0.25,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.callback, self.total, self.stage = callback, total, stage
         self.interval_s, self._clock = interval_s, clock
         self.done = 0

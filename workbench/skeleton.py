@@ -23,30 +23,81 @@ from numpy.typing import NDArray
 Side = Literal["right", "left", "center"]
 
 DOF_NAMES: tuple[str, ...] = (
-    "pelvis_tilt", "pelvis_list", "pelvis_rotation",
-    "hip_flexion_r", "hip_adduction_r", "hip_rotation_r", "knee_angle_r", "ankle_angle_r",
-    "subtalar_angle_r", "mtp_angle_r",
-    "hip_flexion_l", "hip_adduction_l", "hip_rotation_l", "knee_angle_l", "ankle_angle_l",
-    "subtalar_angle_l", "mtp_angle_l",
-    "lumbar_bending", "lumbar_extension", "lumbar_twist",
-    "thorax_bending", "thorax_extension", "thorax_twist",
-    "head_bending", "head_extension", "head_twist",
-    "scapula_abduction_r", "scapula_elevation_r", "scapula_upward_rot_r",
-    "shoulder_r_x", "shoulder_r_y", "shoulder_r_z", "elbow_flexion_r", "pro_sup_r",
-    "wrist_flexion_r", "wrist_deviation_r",
-    "scapula_abduction_l", "scapula_elevation_l", "scapula_upward_rot_l",
-    "shoulder_l_x", "shoulder_l_y", "shoulder_l_z", "elbow_flexion_l", "pro_sup_l",
-    "wrist_flexion_l", "wrist_deviation_l",
-)  # fmt: skip
+    "pelvis_tilt",
+    "pelvis_list",
+    "pelvis_rotation",
+    "hip_flexion_r",
+    "hip_adduction_r",
+    "hip_rotation_r",
+    "knee_angle_r",
+    "ankle_angle_r",
+    "subtalar_angle_r",
+    "mtp_angle_r",
+    "hip_flexion_l",
+    "hip_adduction_l",
+    "hip_rotation_l",
+    "knee_angle_l",
+    "ankle_angle_l",
+    "subtalar_angle_l",
+    "mtp_angle_l",
+    "lumbar_bending",
+    "lumbar_extension",
+    "lumbar_twist",
+    "thorax_bending",
+    "thorax_extension",
+    "thorax_twist",
+    "head_bending",
+    "head_extension",
+    "head_twist",
+    "scapula_abduction_r",
+    "scapula_elevation_r",
+    "scapula_upward_rot_r",
+    "shoulder_r_x",
+    "shoulder_r_y",
+    "shoulder_r_z",
+    "elbow_flexion_r",
+    "pro_sup_r",
+    "wrist_flexion_r",
+    "wrist_deviation_r",
+    "scapula_abduction_l",
+    "scapula_elevation_l",
+    "scapula_upward_rot_l",
+    "shoulder_l_x",
+    "shoulder_l_y",
+    "shoulder_l_z",
+    "elbow_flexion_l",
+    "pro_sup_l",
+    "wrist_flexion_l",
+    "wrist_deviation_l",
+)
 N_DOFS = len(DOF_NAMES)
 
 JOINT_NAMES: tuple[str, ...] = (
-    "pelvis", "femur_r", "tibia_r", "talus_r", "calcn_r", "toes_r",
-    "femur_l", "tibia_l", "talus_l", "calcn_l", "toes_l",
-    "lumbar_body", "thorax", "head",
-    "scapula_r", "humerus_r", "ulna_r", "radius_r", "hand_r",
-    "scapula_l", "humerus_l", "ulna_l", "radius_l", "hand_l",
-)  # fmt: skip
+    "pelvis",
+    "femur_r",
+    "tibia_r",
+    "talus_r",
+    "calcn_r",
+    "toes_r",
+    "femur_l",
+    "tibia_l",
+    "talus_l",
+    "calcn_l",
+    "toes_l",
+    "lumbar_body",
+    "thorax",
+    "head",
+    "scapula_r",
+    "humerus_r",
+    "ulna_r",
+    "radius_r",
+    "hand_r",
+    "scapula_l",
+    "humerus_l",
+    "ulna_l",
+    "radius_l",
+    "hand_l",
+)
 N_JOINTS = len(JOINT_NAMES)
 
 _DOFS_PER_JOINT = (3, 3, 1, 1, 1, 1, 3, 1, 1, 1, 1, 3, 3, 3, 3, 3, 1, 1, 2, 3, 3, 1, 1, 2)
@@ -54,59 +105,124 @@ _PARENTS = (-1, 0, 1, 2, 3, 4, 0, 6, 7, 8, 9, 0, 11, 12, 12, 14, 15, 16, 17, 12,
 
 # What a coach calls each joint ("right knee"), keyed by the side-free joint name.
 _JOINT_WORDS = {
-    "pelvis": "pelvis", "femur": "hip", "tibia": "knee", "talus": "ankle", "calcn": "subtalar joint",
-    "toes": "toes", "lumbar_body": "lumbar spine", "thorax": "thorax", "head": "head",
-    "scapula": "shoulder blade", "humerus": "shoulder", "ulna": "elbow", "radius": "forearm",
+    "pelvis": "pelvis",
+    "femur": "hip",
+    "tibia": "knee",
+    "talus": "ankle",
+    "calcn": "subtalar joint",
+    "toes": "toes",
+    "lumbar_body": "lumbar spine",
+    "thorax": "thorax",
+    "head": "head",
+    "scapula": "shoulder blade",
+    "humerus": "shoulder",
+    "ulna": "elbow",
+    "radius": "forearm",
     "hand": "wrist",
-}  # fmt: skip
+}
 
 # The DoF that stands for the joint in pose-state text and cycle detection (paper Eq. 7: d(j)).
 _PRIMARY = {
-    "pelvis": "pelvis_tilt", "femur": "hip_flexion", "tibia": "knee_angle", "talus": "ankle_angle",
-    "calcn": "subtalar_angle", "toes": "mtp_angle", "lumbar_body": "lumbar_extension",
-    "thorax": "thorax_extension", "head": "head_extension", "scapula": "scapula_abduction",
-    "humerus": "shoulder_{s}_x", "ulna": "elbow_flexion", "radius": "pro_sup", "hand": "wrist_flexion",
-}  # fmt: skip
+    "pelvis": "pelvis_tilt",
+    "femur": "hip_flexion",
+    "tibia": "knee_angle",
+    "talus": "ankle_angle",
+    "calcn": "subtalar_angle",
+    "toes": "mtp_angle",
+    "lumbar_body": "lumbar_extension",
+    "thorax": "thorax_extension",
+    "head": "head_extension",
+    "scapula": "scapula_abduction",
+    "humerus": "shoulder_{s}_x",
+    "ulna": "elbow_flexion",
+    "radius": "pro_sup",
+    "hand": "wrist_flexion",
+}
 
 # What each DoF measures, in words (side added in front).
 _DOF_WORDS = {
-    "pelvis_tilt": "pelvis tilt", "pelvis_list": "pelvis list", "pelvis_rotation": "pelvis rotation",
-    "hip_flexion": "hip flexion", "hip_adduction": "hip adduction", "hip_rotation": "hip rotation",
-    "knee_angle": "knee flexion", "ankle_angle": "ankle dorsiflexion", "subtalar_angle": "subtalar inversion",
-    "mtp_angle": "toe extension", "lumbar_bending": "lumbar side bending",
-    "lumbar_extension": "lumbar extension", "lumbar_twist": "lumbar twist",
-    "thorax_bending": "thorax side bending", "thorax_extension": "thorax extension",
-    "thorax_twist": "thorax twist", "head_bending": "head side bending",
-    "head_extension": "head extension", "head_twist": "head twist",
-    "scapula_abduction": "scapula abduction", "scapula_elevation": "scapula elevation",
-    "scapula_upward_rot": "scapula upward rotation", "shoulder_x": "shoulder elevation",
-    "shoulder_y": "shoulder axial rotation", "shoulder_z": "shoulder horizontal flexion",
-    "elbow_flexion": "elbow flexion", "pro_sup": "forearm pronation", "wrist_flexion": "wrist flexion",
+    "pelvis_tilt": "pelvis tilt",
+    "pelvis_list": "pelvis list",
+    "pelvis_rotation": "pelvis rotation",
+    "hip_flexion": "hip flexion",
+    "hip_adduction": "hip adduction",
+    "hip_rotation": "hip rotation",
+    "knee_angle": "knee flexion",
+    "ankle_angle": "ankle dorsiflexion",
+    "subtalar_angle": "subtalar inversion",
+    "mtp_angle": "toe extension",
+    "lumbar_bending": "lumbar side bending",
+    "lumbar_extension": "lumbar extension",
+    "lumbar_twist": "lumbar twist",
+    "thorax_bending": "thorax side bending",
+    "thorax_extension": "thorax extension",
+    "thorax_twist": "thorax twist",
+    "head_bending": "head side bending",
+    "head_extension": "head extension",
+    "head_twist": "head twist",
+    "scapula_abduction": "scapula abduction",
+    "scapula_elevation": "scapula elevation",
+    "scapula_upward_rot": "scapula upward rotation",
+    "shoulder_x": "shoulder elevation",
+    "shoulder_y": "shoulder axial rotation",
+    "shoulder_z": "shoulder horizontal flexion",
+    "elbow_flexion": "elbow flexion",
+    "pro_sup": "forearm pronation",
+    "wrist_flexion": "wrist flexion",
     "wrist_deviation": "wrist deviation",
-}  # fmt: skip
+}
 
 # Soft plausibility limits in degrees (SKEL_DOFS.md). SKEL does not clamp; neither do we: the limits flag
 # implausible estimates. scapula_elevation is listed once there and applied to both sides as written.
 _LIMITS_DEG: dict[str, tuple[float, float]] = {
-    "scapula_abduction": (-36.0, 36.0), "scapula_elevation": (-22.9, -5.7),
-    "scapula_upward_rot_r": (-10.9, 18.3), "scapula_upward_rot_l": (-12.0, 12.5),
-    "elbow_flexion": (0.0, 135.0), "pro_sup_r": (-67.5, 67.5), "pro_sup_l": (-90.0, 90.0),
-    "wrist_flexion": (-90.0, 90.0), "wrist_deviation": (-45.0, 45.0),
-    "lumbar_bending": (-30.0, 30.0), "lumbar_extension": (-45.0, 45.0), "lumbar_twist": (-45.0, 45.0),
-    "thorax_bending": (-45.0, 45.0), "thorax_extension": (-45.0, 45.0), "thorax_twist": (-45.0, 45.0),
-    "head_bending": (-45.0, 45.0), "head_extension": (-45.0, 45.0), "head_twist": (-45.0, 45.0),
-    "ankle_angle": (-45.0, 45.0), "subtalar_angle": (-45.0, 45.0), "mtp_angle": (-45.0, 45.0),
-    "knee_angle": (0.0, 135.0), "hip_flexion": (-45.0, 135.0), "hip_adduction": (-45.0, 30.0),
-    "hip_rotation": (-45.0, 45.0), "shoulder_r_x": (-90.0, 175.9), "shoulder_l_x": (-175.9, 90.0),
-    "shoulder_y": (-90.0, 90.0), "shoulder_z": (-90.0, 90.0),
-}  # fmt: skip
+    "scapula_abduction": (-36.0, 36.0),
+    "scapula_elevation": (-22.9, -5.7),
+    "scapula_upward_rot_r": (-10.9, 18.3),
+    "scapula_upward_rot_l": (-12.0, 12.5),
+    "elbow_flexion": (0.0, 135.0),
+    "pro_sup_r": (-67.5, 67.5),
+    "pro_sup_l": (-90.0, 90.0),
+    "wrist_flexion": (-90.0, 90.0),
+    "wrist_deviation": (-45.0, 45.0),
+    "lumbar_bending": (-30.0, 30.0),
+    "lumbar_extension": (-45.0, 45.0),
+    "lumbar_twist": (-45.0, 45.0),
+    "thorax_bending": (-45.0, 45.0),
+    "thorax_extension": (-45.0, 45.0),
+    "thorax_twist": (-45.0, 45.0),
+    "head_bending": (-45.0, 45.0),
+    "head_extension": (-45.0, 45.0),
+    "head_twist": (-45.0, 45.0),
+    "ankle_angle": (-45.0, 45.0),
+    "subtalar_angle": (-45.0, 45.0),
+    "mtp_angle": (-45.0, 45.0),
+    "knee_angle": (0.0, 135.0),
+    "hip_flexion": (-45.0, 135.0),
+    "hip_adduction": (-45.0, 30.0),
+    "hip_rotation": (-45.0, 45.0),
+    "shoulder_r_x": (-90.0, 175.9),
+    "shoulder_l_x": (-175.9, 90.0),
+    "shoulder_y": (-90.0, 90.0),
+    "shoulder_z": (-90.0, 90.0),
+}
 
 # Mirroring left<->right negates these (by side-free DoF name); every other DoF keeps its sign.
-_MIRROR_NEGATES = frozenset({
-    "pelvis_list", "pelvis_rotation", "lumbar_bending", "lumbar_twist", "thorax_bending",
-    "thorax_twist", "head_bending", "head_twist", "scapula_abduction", "scapula_elevation",
-    "shoulder_x", "shoulder_y",
-})  # fmt: skip
+_MIRROR_NEGATES = frozenset(
+    {
+        "pelvis_list",
+        "pelvis_rotation",
+        "lumbar_bending",
+        "lumbar_twist",
+        "thorax_bending",
+        "thorax_twist",
+        "head_bending",
+        "head_twist",
+        "scapula_abduction",
+        "scapula_elevation",
+        "shoulder_x",
+        "shoulder_y",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -181,21 +297,32 @@ def _build() -> tuple[tuple[Dof, ...], tuple[Joint, ...]]:
             limits = _LIMITS_DEG.get(name) or _LIMITS_DEG.get(generic)
             dofs.append(
                 Dof(
-                    index=i, name=name, joint=jname, side=_side_of(name), generic=generic,
-                    label=_words(_side_of(name), _DOF_WORDS[generic]), limits_deg=limits,
-                    mirror=_swap_side(name), mirror_sign=-1 if generic in _MIRROR_NEGATES else 1,
+                    index=i,
+                    name=name,
+                    joint=jname,
+                    side=_side_of(name),
+                    generic=generic,
+                    label=_words(_side_of(name), _DOF_WORDS[generic]),
+                    limits_deg=limits,
+                    mirror=_swap_side(name),
+                    mirror_sign=-1 if generic in _MIRROR_NEGATES else 1,
                 )
-            )  # fmt: skip
+            )
         primary = _PRIMARY[jgeneric].format(s=jname[-1]) if jside != "center" else _PRIMARY[jgeneric]
         if jside != "center" and not primary.endswith(("_r", "_l")) and "_r_" not in primary and "_l_" not in primary:
             primary = f"{primary}_{jname[-1]}"
         joints.append(
             Joint(
-                id=jid, name=jname, side=jside, parent=parent, dofs=indices,
-                primary_dof=DOF_NAMES.index(primary), label=_words(jside, _JOINT_WORDS[jgeneric]),
+                id=jid,
+                name=jname,
+                side=jside,
+                parent=parent,
+                dofs=indices,
+                primary_dof=DOF_NAMES.index(primary),
+                label=_words(jside, _JOINT_WORDS[jgeneric]),
                 mirror=_swap_side(jname),
             )
-        )  # fmt: skip
+        )
         start += count
     return tuple(dofs), tuple(joints)
 

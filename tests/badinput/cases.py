@@ -79,8 +79,9 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 def _huge_compressed_q(path: Path) -> None:
     """The probe's 1.8 MB file holding 10 million frames of q (float32 zeros), streamed through deflate."""
     header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(header, {"descr": "<f4", "fortran_order": False,
-                                                  "shape": (10_000_000, N_DOFS)})  # fmt: skip
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "<f4", "fortran_order": False, "shape": (10_000_000, N_DOFS)}
+    )
     chunk = bytes(1 << 22)
     total = 10_000_000 * N_DOFS * 4
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -170,35 +171,46 @@ POSE_FILES: dict[str, tuple[Callable[[Path], None], tuple[str, ...]]] = {
     "probe_t_negative": (_npz(q=_q(), t=_times(60) - 5.0), ("key 't'", "expected seconds from 0 on", "got -5")),
     "t_decreasing": (_npz(q=_q(), t=_times(60)[::-1].copy()), ("key 't'", "strictly increasing")),
     "t_repeated": (_npz(q=_q(), t=_t_with(60, i3=_times(60)[2])), ("key 't'", "strictly increasing")),
-    "probe_t_last_1e5": (_npz(q=_q(300), t=_t_with(300, i299=1e5)), ("key 't'", "seconds spanned",
-                                                                       "limit max_duration_s")),
+    "probe_t_last_1e5": (
+        _npz(q=_q(300), t=_t_with(300, i299=1e5)),
+        ("key 't'", "seconds spanned", "limit max_duration_s"),
+    ),
     "probe_t_gap_1e6": (_npz(q=_q(300), t=_gap(300, 150, 1e6)), ("key 't'", "seconds spanned")),
     "t_gap_60s": (_npz(q=_q(300), t=_gap(300, 150, 60.0)), ("seconds between frames 149 and 150", "max_gap_s")),
-    "t_resamples_to_millions": (_npz(q=_q(1000), t=_resample_bomb()), ("frames after resampling",
-                                                                         "limit max_resampled_frames")),
+    "t_resamples_to_millions": (
+        _npz(q=_q(1000), t=_resample_bomb()),
+        ("frames after resampling", "limit max_resampled_frames"),
+    ),
     "t_wrong_length": (_npz(q=_q(5), t=_times(4)), ("key 't'", "expected shape (5,)")),
     "t_2d": (_npz(q=_q(5), t=_times(5)[:, None]), ("key 't'", "expected shape (5,)")),
     "t_int": (_npz(q=_q(5), t=np.arange(5)), ("key 't'", "expected floating-point", "int64")),
     "confidence_above_1": (_npz(q=_q(), fps=_fps(), confidence=np.full(60, 2.0)), ("confidence", "in [0, 1]")),
     "confidence_nan": (_npz(q=_q(), fps=_fps(), confidence=np.full(60, np.nan)), ("confidence", "in [0, 1]")),
     "confidence_shape": (_npz(q=_q(), fps=_fps(), confidence=np.ones(59)), ("confidence", "expected shape (60,)")),
-    "confidence_text": (_npz(q=_q(), fps=_fps(), confidence=np.full(60, "x")), ("key 'confidence'",
-                                                                                 "floating-point")),
+    "confidence_text": (_npz(q=_q(), fps=_fps(), confidence=np.full(60, "x")), ("key 'confidence'", "floating-point")),
     "observed_shape": (_npz(q=_q(), fps=_fps(), observed=np.ones(40, bool)), ("'observed'", "expected shape (46,)")),
     "observed_text": (_npz(q=_q(), fps=_fps(), observed=np.full(46, "y")), ("'observed'", "booleans")),
     "observed_two": (_npz(q=_q(), fps=_fps(), observed=np.full(46, 2)), ("'observed'", "booleans (or 0/1)")),
     "betas_shape": (_npz(q=_q(), fps=_fps(), betas=np.zeros((60, 9))), ("betas", "expected shape (60, 10)")),
     "betas_complex": (_npz(q=_q(), fps=_fps(), betas=np.zeros((60, 10), complex)), ("key 'betas'", "complex")),
-    "dof_confidence_range": (_npz(q=_q(), fps=_fps(), dof_confidence=np.full((60, 46), 3.0)),
-                             ("dof_confidence", "in [0, 1]")),
-    "dof_confidence_shape": (_npz(q=_q(), fps=_fps(), dof_confidence=np.ones((60, 45))),
-                             ("dof_confidence", "expected shape (60, 46)")),
-    "probe_source_5mb": (_npz(q=_q(), fps=_fps(), source=np.array("x" * 5_000_000)),
-                         ("key 'source'", "characters: expected at most 10,000", "max_string_chars")),
+    "dof_confidence_range": (
+        _npz(q=_q(), fps=_fps(), dof_confidence=np.full((60, 46), 3.0)),
+        ("dof_confidence", "in [0, 1]"),
+    ),
+    "dof_confidence_shape": (
+        _npz(q=_q(), fps=_fps(), dof_confidence=np.ones((60, 45))),
+        ("dof_confidence", "expected shape (60, 46)"),
+    ),
+    "probe_source_5mb": (
+        _npz(q=_q(), fps=_fps(), source=np.array("x" * 5_000_000)),
+        ("key 'source'", "characters: expected at most 10,000", "max_string_chars"),
+    ),
     "source_list": (_npz(q=_q(), fps=_fps(), source=np.array(["a", "b"])), ("key 'source'", "one text string")),
     "source_number": (_npz(q=_q(), fps=_fps(), source=np.array(5)), ("key 'source'", "one text string")),
-    "extra_pickled_key": (_npz(q=_q(), fps=_fps(), extra=np.array([{"a": 1}], dtype=object)),
-                          ("key 'extra'", "pickled")),
+    "extra_pickled_key": (
+        _npz(q=_q(), fps=_fps(), extra=np.array([{"a": 1}], dtype=object)),
+        ("key 'extra'", "pickled"),
+    ),
     "text_named_npz": (_bytes(b"q,fps\n1,2\n"), ("expected a NumPy .npz archive", "got a text file")),
     "empty_npz": (_bytes(b""), ("expected a NumPy .npz archive", "an empty file")),
     "npy_named_npz": (_bytes(_npy_bytes(np.zeros((5, 46)))), ("a single NumPy .npy array",)),
@@ -258,8 +270,11 @@ def landmark_npz(folder: Path, name: str, **changes: Any) -> Path:
     path = folder / f"{name}.npz"
     if not path.exists():
         n = 60
-        arrays: dict[str, Any] = {"landmarks_world": np.zeros((n, 33, 3)), "visibility": np.ones((n, 33)),
-                                  "fps": np.array(30.0)}  # fmt: skip
+        arrays: dict[str, Any] = {
+            "landmarks_world": np.zeros((n, 33, 3)),
+            "visibility": np.ones((n, 33)),
+            "fps": np.array(30.0),
+        }
         arrays.update(changes)
         arrays = {k: v for k, v in arrays.items() if v is not None}
         with path.open("wb") as handle:
@@ -349,8 +364,12 @@ def _submission(texts: list[Any], times: list[Any], cid: Any = "c1") -> str:
 
 PREDICTIONS: dict[str, tuple[bytes | str, tuple[str, ...]]] = {
     "probe_not_utf8": (b"\xff\xfe[\x00]\x00", ("expected a UTF-8 JSON file",)),
-    "latin1": (('[{"mini_episode_id": "c1", "pred_feedbacks": ["Tr\xe8s bien"], '
-                '"pred_feedback_timestamps": [1.0]}]').encode("latin-1"), ("expected a UTF-8 JSON file",)),
+    "latin1": (
+        ('[{"mini_episode_id": "c1", "pred_feedbacks": ["Tr\xe8s bien"], "pred_feedback_timestamps": [1.0]}]').encode(
+            "latin-1"
+        ),
+        ("expected a UTF-8 JSON file",),
+    ),
     "probe_deeply_nested": ("[" * 200_000 + "]" * 200_000, ("nested",)),
     "nested_100": ("[" * 100 + "]" * 100, ("levels of nesting: expected at most 64", "max_json_depth")),
     "probe_feedback_123": (_submission([123], [1.0]), ("'pred_feedbacks'[0]", "expected text", "a number 123")),
@@ -358,16 +377,26 @@ PREDICTIONS: dict[str, tuple[bytes | str, tuple[str, ...]]] = {
     "probe_feedback_object": (_submission([{"a": 1}], [1.0]), ("'pred_feedbacks'[0]", "an object")),
     "feedback_list": (_submission([["a"]], [1.0]), ("'pred_feedbacks'[0]", "a list")),
     "feedback_bool": (_submission([True], [1.0]), ("'pred_feedbacks'[0]", "a boolean")),
-    "probe_time_nan": ('[{"mini_episode_id": "c1", "pred_feedbacks": ["a"], "pred_feedback_timestamps": [NaN]}]',
-                       ("expected standard JSON numbers", "NaN")),
-    "probe_time_infinity": ('[{"mini_episode_id": "c1", "pred_feedbacks": ["a"], '
-                            '"pred_feedback_timestamps": [Infinity]}]', ("Infinity",)),
-    "time_minus_infinity": ('[{"mini_episode_id": "c1", "pred_feedbacks": ["a"], '
-                            '"pred_feedback_timestamps": [-Infinity]}]', ("-Infinity",)),
-    "time_1e999": ('[{"mini_episode_id": "c1", "pred_feedbacks": ["a"], "pred_feedback_timestamps": [1e999]}]',
-                   ("beyond a float's range",)),
-    "time_negative": (_submission(["a"], [-3.0]), ("'pred_feedback_timestamps'[0]", "expected seconds in [0,",
-                                                   "got -3")),
+    "probe_time_nan": (
+        '[{"mini_episode_id": "c1", "pred_feedbacks": ["a"], "pred_feedback_timestamps": [NaN]}]',
+        ("expected standard JSON numbers", "NaN"),
+    ),
+    "probe_time_infinity": (
+        '[{"mini_episode_id": "c1", "pred_feedbacks": ["a"], "pred_feedback_timestamps": [Infinity]}]',
+        ("Infinity",),
+    ),
+    "time_minus_infinity": (
+        '[{"mini_episode_id": "c1", "pred_feedbacks": ["a"], "pred_feedback_timestamps": [-Infinity]}]',
+        ("-Infinity",),
+    ),
+    "time_1e999": (
+        '[{"mini_episode_id": "c1", "pred_feedbacks": ["a"], "pred_feedback_timestamps": [1e999]}]',
+        ("beyond a float's range",),
+    ),
+    "time_negative": (
+        _submission(["a"], [-3.0]),
+        ("'pred_feedback_timestamps'[0]", "expected seconds in [0,", "got -3"),
+    ),
     "time_huge": (_submission(["a"], [1e12]), ("'pred_feedback_timestamps'[0]", "max_duration_s")),
     "time_text": (_submission(["a"], ["1.0"]), ("'pred_feedback_timestamps'[0]", "expected seconds (a number)")),
     "time_null": (_submission(["a"], [None]), ("expected seconds (a number)", "null")),
@@ -389,17 +418,23 @@ PREDICTIONS: dict[str, tuple[bytes | str, tuple[str, ...]]] = {
     "analysis_t_negative": (json.dumps({"feedback": [{"t_s": -1, "text": "a"}]}), ("feedback[0].t_s", "got -1")),
     "analysis_feedback_dict": (json.dumps({"feedback": {"a": 1}}), ("field 'feedback'", "expected a list")),
     "analysis_in_list_without_id": (json.dumps([{"feedback": []}]), ("item 0", "'mini_episode_id' or 'clip_id'")),
-    "text_10001_chars": (_submission(["x" * 10_001], [1.0]), ("characters: expected at most 10,000",
-                                                            "max_string_chars")),
+    "text_10001_chars": (
+        _submission(["x" * 10_001], [1.0]),
+        ("characters: expected at most 10,000", "max_string_chars"),
+    ),
 }
 
 GROUND_TRUTHS: dict[str, tuple[bytes | str, tuple[str, ...]]] = {
     "gt_not_utf8": (b"\xff\xfe\x00", ("expected a UTF-8 JSON file",)),
-    "gt_feedback_123": (json.dumps([{"mini_episode_id": "c1", "feedbacks": [123], "feedback_timestamps": [1.0]}]),
-                        ("'feedbacks'[0]", "expected text")),
+    "gt_feedback_123": (
+        json.dumps([{"mini_episode_id": "c1", "feedbacks": [123], "feedback_timestamps": [1.0]}]),
+        ("'feedbacks'[0]", "expected text"),
+    ),
     "gt_time_nan": ('[{"mini_episode_id": "c1", "feedbacks": ["a"], "feedback_timestamps": [NaN]}]', ("NaN",)),
-    "gt_time_negative": (json.dumps([{"mini_episode_id": "c1", "feedbacks": ["a"], "feedback_timestamps": [-1]}]),
-                         ("'feedback_timestamps'[0]", "got -1")),
+    "gt_time_negative": (
+        json.dumps([{"mini_episode_id": "c1", "feedbacks": ["a"], "feedback_timestamps": [-1]}]),
+        ("'feedback_timestamps'[0]", "got -1"),
+    ),
     "gt_not_a_list": (json.dumps({"a": 1}), ("expected a list of {mini_episode_id",)),
     "gt_deeply_nested": ("[" * 100 + "]" * 100, ("max_json_depth",)),
 }
@@ -421,8 +456,12 @@ def good_prediction(folder: Path) -> Path:
 # ---------------------------------------------------------------------------------------------- rule imports
 
 
-def rule_dir(folder: Path, name: str, edit: Callable[[str], str | bytes] | None = None,
-             traj: Callable[[Path], object] | None = None) -> Path:  # fmt: skip
+def rule_dir(
+    folder: Path,
+    name: str,
+    edit: Callable[[str], str | bytes] | None = None,
+    traj: Callable[[Path], object] | None = None,
+) -> Path:
     """A references-layout folder holding the squat (from references/), its rule file changed by ``edit`` and
     its trajectories by ``traj``."""
     out = folder / "imports" / name
@@ -469,8 +508,10 @@ def whole(text: str | bytes) -> Callable[[str], str | bytes]:
     return lambda _: text
 
 
-ALIAS_BOMB = "\n".join(["aliases:", '- &a ["x","x","x","x","x","x","x","x","x","x"]'] + [
-    f"- &{b} [{','.join([f'*{a}'] * 10)}]" for a, b in zip("abcdefg", "bcdefgh", strict=True)])
+ALIAS_BOMB = "\n".join(
+    ["aliases:", '- &a ["x","x","x","x","x","x","x","x","x","x"]']
+    + [f"- &{b} [{','.join([f'*{a}'] * 10)}]" for a, b in zip("abcdefg", "bcdefgh", strict=True)]
+)
 
 
 def alias_bomb(text: str) -> str:
@@ -494,82 +535,135 @@ def traj_nan(folder: Path) -> None:
 
 
 IMPORTS: dict[str, tuple[Callable[[Path], Path], tuple[str, ...]]] = {
-    "probe_bounds_abc": (lambda d: rule_dir(d, "bounds_abc", replace_first("bounds_deg: [90, null]",
-                                                                           "bounds_deg: [abc, null]")),
-                         ("squat.yaml", "bounds_deg", "expected [low, high] as numbers", "'abc'")),
-    "probe_max_std_five": (lambda d: rule_dir(d, "std_five", set_line("max_std_deg:", "max_std_deg: five")),
-                           ("squat.yaml", "max_std_deg: expected a number, got 'five'")),
-    "bounds_three": (lambda d: rule_dir(d, "bounds_three", replace_first("bounds_deg: [90, null]",
-                                                                         "bounds_deg: [1, 2, 3]")),
-                     ("bounds_deg", "expected [low, high]")),
-    "bounds_text": (lambda d: rule_dir(d, "bounds_text", replace_first("bounds_deg: [90, null]", "bounds_deg: x")),
-                    ("bounds_deg", "expected [low, high]")),
-    "bounds_nan": (lambda d: rule_dir(d, "bounds_nan", replace_first("bounds_deg: [90, null]",
-                                                                     "bounds_deg: [.nan, null]")),
-                   ("bounds_deg", "as numbers")),
-    "bounds_inf": (lambda d: rule_dir(d, "bounds_inf", replace_first("bounds_deg: [90, null]",
-                                                                     "bounds_deg: [.inf, null]")),
-                   ("bounds_deg", "as numbers")),
-    "bounds_implausible": (lambda d: rule_dir(d, "bounds_1e9", replace_first("bounds_deg: [90, null]",
-                                                                             "bounds_deg: [1000000000.0, null]")),
-                           ("bounds_deg: expected degrees within",)),
-    "max_std_negative": (lambda d: rule_dir(d, "std_neg", set_line("max_std_deg:", "max_std_deg: -5")),
-                         ("max_std_deg", "got -5")),
-    "max_std_nan": (lambda d: rule_dir(d, "std_nan", set_line("max_std_deg:", "max_std_deg: .nan")),
-                    ("max_std_deg: expected a number",)),
-    "max_std_list": (lambda d: rule_dir(d, "std_list", set_line("max_std_deg:", "max_std_deg: [1]")),
-                     ("max_std_deg: expected a number",)),
-    "dof_typo": (lambda d: rule_dir(d, "dof_typo", replace_first("dof: knee_angle_r", "dof: knee_angel_r")),
-                 ("knee_angel_r",)),
+    "probe_bounds_abc": (
+        lambda d: rule_dir(d, "bounds_abc", replace_first("bounds_deg: [90, null]", "bounds_deg: [abc, null]")),
+        ("squat.yaml", "bounds_deg", "expected [low, high] as numbers", "'abc'"),
+    ),
+    "probe_max_std_five": (
+        lambda d: rule_dir(d, "std_five", set_line("max_std_deg:", "max_std_deg: five")),
+        ("squat.yaml", "max_std_deg: expected a number, got 'five'"),
+    ),
+    "bounds_three": (
+        lambda d: rule_dir(d, "bounds_three", replace_first("bounds_deg: [90, null]", "bounds_deg: [1, 2, 3]")),
+        ("bounds_deg", "expected [low, high]"),
+    ),
+    "bounds_text": (
+        lambda d: rule_dir(d, "bounds_text", replace_first("bounds_deg: [90, null]", "bounds_deg: x")),
+        ("bounds_deg", "expected [low, high]"),
+    ),
+    "bounds_nan": (
+        lambda d: rule_dir(d, "bounds_nan", replace_first("bounds_deg: [90, null]", "bounds_deg: [.nan, null]")),
+        ("bounds_deg", "as numbers"),
+    ),
+    "bounds_inf": (
+        lambda d: rule_dir(d, "bounds_inf", replace_first("bounds_deg: [90, null]", "bounds_deg: [.inf, null]")),
+        ("bounds_deg", "as numbers"),
+    ),
+    "bounds_implausible": (
+        lambda d: rule_dir(
+            d, "bounds_1e9", replace_first("bounds_deg: [90, null]", "bounds_deg: [1000000000.0, null]")
+        ),
+        ("bounds_deg: expected degrees within",),
+    ),
+    "max_std_negative": (
+        lambda d: rule_dir(d, "std_neg", set_line("max_std_deg:", "max_std_deg: -5")),
+        ("max_std_deg", "got -5"),
+    ),
+    "max_std_nan": (
+        lambda d: rule_dir(d, "std_nan", set_line("max_std_deg:", "max_std_deg: .nan")),
+        ("max_std_deg: expected a number",),
+    ),
+    "max_std_list": (
+        lambda d: rule_dir(d, "std_list", set_line("max_std_deg:", "max_std_deg: [1]")),
+        ("max_std_deg: expected a number",),
+    ),
+    "dof_typo": (
+        lambda d: rule_dir(d, "dof_typo", replace_first("dof: knee_angle_r", "dof: knee_angel_r")),
+        ("knee_angel_r",),
+    ),
     "unknown_kind": (lambda d: rule_dir(d, "kind", replace_first("kind: dynamic", "kind: dynamo")), ("dynamo",)),
     "key_mismatch": (lambda d: rule_dir(d, "key", set_line("key:", "key: squatt")), ("key: expected the file name",)),
-    "unknown_top_field": (lambda d: rule_dir(d, "top_field", lambda t: t + "colour: blue\n"),
-                          ("colour", "unknown field")),
-    "unknown_constraint_field": (lambda d: rule_dir(d, "c_field", replace_first("bounds_deg: [90, null]",
-                                                                                "bounds_deg: [90, null]\n    "
-                                                                                "bound_deg: 3")),
-                                 ("bound_deg", "unknown field")),
-    "version_negative": (lambda d: rule_dir(d, "ver_neg", replace_first("- id: knee_depth",
-                                                                        "- id: knee_depth\n    version: -1")),
-                         ("version: expected a version number",)),
-    "version_text": (lambda d: rule_dir(d, "ver_text", replace_first("- id: knee_depth",
-                                                                     "- id: knee_depth\n    version: two")),
-                     ("version: expected a version number",)),
-    "store_list": (lambda d: rule_dir(d, "store_list", lambda t: t + "store: [1]\n"),
-                   ("store: expected a mapping of versions",)),
+    "unknown_top_field": (
+        lambda d: rule_dir(d, "top_field", lambda t: t + "colour: blue\n"),
+        ("colour", "unknown field"),
+    ),
+    "unknown_constraint_field": (
+        lambda d: rule_dir(
+            d, "c_field", replace_first("bounds_deg: [90, null]", "bounds_deg: [90, null]\n    bound_deg: 3")
+        ),
+        ("bound_deg", "unknown field"),
+    ),
+    "version_negative": (
+        lambda d: rule_dir(d, "ver_neg", replace_first("- id: knee_depth", "- id: knee_depth\n    version: -1")),
+        ("version: expected a version number",),
+    ),
+    "version_text": (
+        lambda d: rule_dir(d, "ver_text", replace_first("- id: knee_depth", "- id: knee_depth\n    version: two")),
+        ("version: expected a version number",),
+    ),
+    "store_list": (
+        lambda d: rule_dir(d, "store_list", lambda t: t + "store: [1]\n"),
+        ("store: expected a mapping of versions",),
+    ),
     "top_level_list": (lambda d: rule_dir(d, "top_list", whole("- 1\n- 2\n")), ("expected a mapping at the top",)),
     "top_level_scalar": (lambda d: rule_dir(d, "top_scalar", whole("42\n")), ("expected a mapping at the top level",)),
     "empty_yaml": (lambda d: rule_dir(d, "empty", whole("")), ("expected a mapping at the top level",)),
-    "yaml_syntax": (lambda d: rule_dir(d, "syntax", lambda t: t + "bad: [unclosed\n"),
-                    ("expected a readable YAML rule file",)),
-    "yaml_not_utf8": (lambda d: rule_dir(d, "latin1", whole(b"key: squat\nname: Tr\xe8s\n")),
-                      ("expected a readable YAML rule file",)),
+    "yaml_syntax": (
+        lambda d: rule_dir(d, "syntax", lambda t: t + "bad: [unclosed\n"),
+        ("expected a readable YAML rule file",),
+    ),
+    "yaml_not_utf8": (
+        lambda d: rule_dir(d, "latin1", whole(b"key: squat\nname: Tr\xe8s\n")),
+        ("expected a readable YAML rule file",),
+    ),
     "yaml_alias_bomb": (lambda d: rule_dir(d, "alias_bomb", alias_bomb), ("values once its YAML aliases",)),
-    "yaml_deeply_nested": (lambda d: rule_dir(d, "deep", lambda t: t + "sources_x: " + "[" * 5000 + "]" * 5000 + "\n"),
-                           ("squat.yaml",)),
-    "yaml_huge": (lambda d: rule_dir(d, "huge", lambda t: t + "#" + "x" * 1_100_000 + "\n"),
-                  ("expected a rule file of at most 1,000,000 bytes",)),
-    "period_text": (lambda d: rule_dir(d, "period_text", set_line("period_s:", "period_s: [a, b]")),
-                    ("cycle.period_s", "as numbers")),
-    "period_reversed": (lambda d: rule_dir(d, "period_rev", set_line("period_s:", "period_s: [5.0, 1.0]")),
-                        ("cycle.period_s: expected [min, max]",)),
+    "yaml_deeply_nested": (
+        lambda d: rule_dir(d, "deep", lambda t: t + "sources_x: " + "[" * 5000 + "]" * 5000 + "\n"),
+        ("squat.yaml",),
+    ),
+    "yaml_huge": (
+        lambda d: rule_dir(d, "huge", lambda t: t + "#" + "x" * 1_100_000 + "\n"),
+        ("expected a rule file of at most 1,000,000 bytes",),
+    ),
+    "period_text": (
+        lambda d: rule_dir(d, "period_text", set_line("period_s:", "period_s: [a, b]")),
+        ("cycle.period_s", "as numbers"),
+    ),
+    "period_reversed": (
+        lambda d: rule_dir(d, "period_rev", set_line("period_s:", "period_s: [5.0, 1.0]")),
+        ("cycle.period_s: expected [min, max]",),
+    ),
     "cycle_text": (lambda d: rule_dir(d, "cycle_text", set_line("cycle:", "cycle: fast\nxcycle:")), ("squat.yaml",)),
-    "constraints_text": (lambda d: rule_dir(d, "constraints_text", set_line("constraints:", "constraints: many\nx:")),
-                         ("squat.yaml",)),
-    "traj_wrong_shape": (lambda d: rule_dir(d, "traj_shape", traj=traj_array("squat.npy", np.zeros((45, 101)))),
-                         ("squat.npy", "expected (46, N_ref)")),
+    "constraints_text": (
+        lambda d: rule_dir(d, "constraints_text", set_line("constraints:", "constraints: many\nx:")),
+        ("squat.yaml",),
+    ),
+    "traj_wrong_shape": (
+        lambda d: rule_dir(d, "traj_shape", traj=traj_array("squat.npy", np.zeros((45, 101)))),
+        ("squat.npy", "expected (46, N_ref)"),
+    ),
     "traj_degrees": (lambda d: rule_dir(d, "traj_deg", traj=traj_degrees), ("degrees stored instead of radians",)),
     "traj_nan": (lambda d: rule_dir(d, "traj_nan", traj=traj_nan), ("expected finite radians, got NaN",)),
-    "traj_int": (lambda d: rule_dir(d, "traj_int", traj=traj_array("squat.npy", np.zeros((46, 101), int))),
-                 ("squat.npy", "expected floating-point radians")),
-    "traj_pickled": (lambda d: rule_dir(d, "traj_obj", traj=traj_array("squat.npy", np.array([{"a": 1}]))),
-                     ("squat.npy", "unreadable")),
-    "traj_not_npy": (lambda d: rule_dir(d, "traj_text", traj=lambda f: (f / "squat.npy").write_text("hello")),
-                     ("squat.npy", "expected a NumPy .npy array")),
-    "traj_sd_missing": (lambda d: rule_dir(d, "sd_missing", traj=lambda f: (f / "squat_sd.npy").unlink()),
-                        ("squat_sd.npy", "expected the envelope SD")),
-    "traj_stray": (lambda d: rule_dir(d, "stray", traj=traj_array("lunge.npy", np.zeros((46, 101)))),
-                   ("lunge.npy", "expected a trajectory of an exercise with a rule file")),
+    "traj_int": (
+        lambda d: rule_dir(d, "traj_int", traj=traj_array("squat.npy", np.zeros((46, 101), int))),
+        ("squat.npy", "expected floating-point radians"),
+    ),
+    "traj_pickled": (
+        lambda d: rule_dir(d, "traj_obj", traj=traj_array("squat.npy", np.array([{"a": 1}]))),
+        ("squat.npy", "unreadable"),
+    ),
+    "traj_not_npy": (
+        lambda d: rule_dir(d, "traj_text", traj=lambda f: (f / "squat.npy").write_text("hello")),
+        ("squat.npy", "expected a NumPy .npy array"),
+    ),
+    "traj_sd_missing": (
+        lambda d: rule_dir(d, "sd_missing", traj=lambda f: (f / "squat_sd.npy").unlink()),
+        ("squat_sd.npy", "expected the envelope SD"),
+    ),
+    "traj_stray": (
+        lambda d: rule_dir(d, "stray", traj=traj_array("lunge.npy", np.zeros((46, 101)))),
+        ("lunge.npy", "expected a trajectory of an exercise with a rule file"),
+    ),
 }
 
 
@@ -607,9 +701,14 @@ def _cmd(*args: str) -> Callable[[Path], list[str]]:
 
 
 def _fill(args: tuple[str, ...], d: Path) -> list[str]:
-    values = {"{tmp}": lambda: str(d), "{file}": lambda: str(a_file(d)), "{good}": lambda: str(good_pose(d)),
-              "{gt}": lambda: str(ground_truth(d)), "{pred}": lambda: str(good_prediction(d)),
-              "{imp}": lambda: str(rule_dir(d, "valid"))}  # fmt: skip
+    values = {
+        "{tmp}": lambda: str(d),
+        "{file}": lambda: str(a_file(d)),
+        "{good}": lambda: str(good_pose(d)),
+        "{gt}": lambda: str(ground_truth(d)),
+        "{pred}": lambda: str(good_prediction(d)),
+        "{imp}": lambda: str(rule_dir(d, "valid")),
+    }
     out = []
     for a in args:
         for key, value in values.items():
@@ -633,59 +732,156 @@ def build_cases() -> list[Case]:
         add(f"coach-{name}", _coach(name), f"{name}.npz", *says)
     # export-mot: a few
     for name in ("q_shape", "probe_q_times_1e6", "probe_t_gap_1e6", "probe_fps_1e-300", "text_named_npz"):
-        add(f"export-mot-{name}", lambda d, n=name: ["export-mot", str(pose_file(d, n)), str(d / "o.mot")],
-            *POSE_FILES[name][1])
+        add(
+            f"export-mot-{name}",
+            lambda d, n=name: ["export-mot", str(pose_file(d, n)), str(d / "o.mot")],
+            *POSE_FILES[name][1],
+        )
 
     # analyze: inputs that are no pose file
     add("analyze-missing-file", _cmd("analyze", "{tmp}/nothing.npz", "-e", "squat"), "nothing.npz", "no such file")
-    add("analyze-folder-as-pose", _cmd("analyze", "{tmp}", "-e", "squat", "-b", "pose"), "expected a regular file",
-        "a folder")
-    add("probe-analyze-dev-zero", _cmd("analyze", "/dev/zero", "-e", "squat", "-b", "pose"), "/dev/zero",
-        "a character device")
+    add(
+        "analyze-folder-as-pose",
+        _cmd("analyze", "{tmp}", "-e", "squat", "-b", "pose"),
+        "expected a regular file",
+        "a folder",
+    )
+    add(
+        "probe-analyze-dev-zero",
+        _cmd("analyze", "/dev/zero", "-e", "squat", "-b", "pose"),
+        "/dev/zero",
+        "a character device",
+    )
     add("analyze-dev-null", _cmd("analyze", "/dev/null", "-e", "squat"), "/dev/null", "a character device")
-    add("analyze-csv-garbage", lambda d: ["analyze", str(write(d, "garbage.csv", "hello\n1,2\n")), "-e", "squat"],
-        "garbage.csv", "expected column")
-    add("analyze-csv-not-utf8", lambda d: ["analyze", str(write(d, "latin.csv", b"frame,t_s\n\xff\xfe\n")), "-e",
-                                           "squat"], "latin.csv")  # fmt: skip
-    add("analyze-csv-gz-bomb", lambda d: ["analyze", str(gzip_bomb(d)), "-e", "squat", "--config",
-                                          str(small_limits(d))], "bytes once decompressed", "max_text_bytes")
-    add("analyze-csv-too-big", lambda d: ["analyze", str(write(d, "big.csv", "x" * 1_100_000)), "-e", "squat",
-                                          "--config", str(small_limits(d))], "bytes of text", "max_text_bytes")
-    add("analyze-landmarks-fps-1e-300", lambda d: ["analyze", str(landmark_npz(d, "lm_fps", fps=np.array(1e-300))),
-                                                   "-e", "squat"], "lm_fps.npz", "key 'fps'")  # fmt: skip
-    add("analyze-landmarks-gap-1e5", lambda d: ["analyze", str(landmark_npz(d, "lm_gap", fps=None,
-                                                                            t=_t_with(60, i59=1e5))), "-e", "squat"],
-        "lm_gap.npz", "seconds spanned")  # fmt: skip
-    add("analyze-landmarks-pickled", lambda d: ["analyze", str(landmark_npz(d, "lm_obj", visibility=np.array(
-        [{"a": 1}], dtype=object))), "-e", "squat"], "key 'visibility'", "pickled")
-    add("analyze-landmarks-too-many-frames", lambda d: ["analyze", str(landmark_npz(
-        d, "lm_long", landmarks_world=np.zeros((150, 33, 3)), visibility=np.ones((150, 33)))), "-e", "squat",
-        "--config", str(small_limits(d))], "key 'landmarks_world'", "limit max_frames")
-    add("analyze-landmarks-nan-t", lambda d: ["analyze", str(landmark_npz(d, "lm_nan", fps=None,
-                                                                          t=_t_with(60, i3=np.nan))), "-e", "squat"],
-        "lm_nan.npz", "expected finite seconds")  # fmt: skip
-    add("analyze-hsmr-pickled", lambda d: ["analyze", str(hsmr_file(d, "hsmr_obj", poses=np.array([{"a": 1}]))),
-                                           "-e", "squat", "-b", "hsmr"], "key 'poses'", "pickled")  # fmt: skip
-    add("analyze-hsmr-frame-1e9", lambda d: ["analyze", str(hsmr_file(d, "hsmr_frames", poses=np.zeros((2, 46)),
-                                                                      betas=np.zeros((2, 10)),
-                                                                      frame=np.array([0, 1_000_000_000]))),
-                                             "-e", "squat", "-b", "hsmr"], "key 'frame'", "limit max_frames")
+    add(
+        "analyze-csv-garbage",
+        lambda d: ["analyze", str(write(d, "garbage.csv", "hello\n1,2\n")), "-e", "squat"],
+        "garbage.csv",
+        "expected column",
+    )
+    add(
+        "analyze-csv-not-utf8",
+        lambda d: ["analyze", str(write(d, "latin.csv", b"frame,t_s\n\xff\xfe\n")), "-e", "squat"],
+        "latin.csv",
+    )
+    add(
+        "analyze-csv-gz-bomb",
+        lambda d: ["analyze", str(gzip_bomb(d)), "-e", "squat", "--config", str(small_limits(d))],
+        "bytes once decompressed",
+        "max_text_bytes",
+    )
+    add(
+        "analyze-csv-too-big",
+        lambda d: [
+            "analyze",
+            str(write(d, "big.csv", "x" * 1_100_000)),
+            "-e",
+            "squat",
+            "--config",
+            str(small_limits(d)),
+        ],
+        "bytes of text",
+        "max_text_bytes",
+    )
+    add(
+        "analyze-landmarks-fps-1e-300",
+        lambda d: ["analyze", str(landmark_npz(d, "lm_fps", fps=np.array(1e-300))), "-e", "squat"],
+        "lm_fps.npz",
+        "key 'fps'",
+    )
+    add(
+        "analyze-landmarks-gap-1e5",
+        lambda d: ["analyze", str(landmark_npz(d, "lm_gap", fps=None, t=_t_with(60, i59=1e5))), "-e", "squat"],
+        "lm_gap.npz",
+        "seconds spanned",
+    )
+    add(
+        "analyze-landmarks-pickled",
+        lambda d: [
+            "analyze",
+            str(landmark_npz(d, "lm_obj", visibility=np.array([{"a": 1}], dtype=object))),
+            "-e",
+            "squat",
+        ],
+        "key 'visibility'",
+        "pickled",
+    )
+    add(
+        "analyze-landmarks-too-many-frames",
+        lambda d: [
+            "analyze",
+            str(landmark_npz(d, "lm_long", landmarks_world=np.zeros((150, 33, 3)), visibility=np.ones((150, 33)))),
+            "-e",
+            "squat",
+            "--config",
+            str(small_limits(d)),
+        ],
+        "key 'landmarks_world'",
+        "limit max_frames",
+    )
+    add(
+        "analyze-landmarks-nan-t",
+        lambda d: ["analyze", str(landmark_npz(d, "lm_nan", fps=None, t=_t_with(60, i3=np.nan))), "-e", "squat"],
+        "lm_nan.npz",
+        "expected finite seconds",
+    )
+    add(
+        "analyze-hsmr-pickled",
+        lambda d: ["analyze", str(hsmr_file(d, "hsmr_obj", poses=np.array([{"a": 1}]))), "-e", "squat", "-b", "hsmr"],
+        "key 'poses'",
+        "pickled",
+    )
+    add(
+        "analyze-hsmr-frame-1e9",
+        lambda d: [
+            "analyze",
+            str(
+                hsmr_file(
+                    d,
+                    "hsmr_frames",
+                    poses=np.zeros((2, 46)),
+                    betas=np.zeros((2, 10)),
+                    frame=np.array([0, 1_000_000_000]),
+                )
+            ),
+            "-e",
+            "squat",
+            "-b",
+            "hsmr",
+        ],
+        "key 'frame'",
+        "limit max_frames",
+    )
     for name in ("zero_bytes", "text", "png", "truncated", "one_black_frame", "probe_one_frame_person"):
-        add(f"analyze-video-{name}", lambda d, n=name: ["analyze", str(video(d, n)), "-e", "squat", "-q"],
-            f"{name}.mp4")
-    add("probe-analyze-video-as-pose", lambda d: ["analyze", str(video(d, "text")), "-e", "squat", "-b", "pose"],
-        "expected a NumPy .npz archive", "a text file")
+        add(
+            f"analyze-video-{name}", lambda d, n=name: ["analyze", str(video(d, n)), "-e", "squat", "-q"], f"{name}.mp4"
+        )
+    add(
+        "probe-analyze-video-as-pose",
+        lambda d: ["analyze", str(video(d, "text")), "-e", "squat", "-b", "pose"],
+        "expected a NumPy .npz archive",
+        "a text file",
+    )
 
     # analyze: options
     for value in ("-1", "1.5", "nan", "inf", "abc"):
-        add(f"probe-analyze-min-confidence-{value}", _good("--min-confidence", value), "--min-confidence",
-            "expected a fraction")
+        add(
+            f"probe-analyze-min-confidence-{value}",
+            _good("--min-confidence", value),
+            "--min-confidence",
+            "expected a fraction",
+        )
     for value in ("-70", "0", "nan", "inf", "1e308", "seventy"):
         add(f"probe-analyze-mass-{value}", _good("--mass", value), "--mass", "expected a mass in kg")
     for value in ("-1", "nan", "0", "25"):
         add(f"analyze-height-{value}", _good("--height", value), "height")
-    add("probe-analyze-body-model-missing", _good("--body-model", "{tmp}/smpl.npz"), "--body-model", "smpl.npz",
-        "no such file")
+    add(
+        "probe-analyze-body-model-missing",
+        _good("--body-model", "{tmp}/smpl.npz"),
+        "--body-model",
+        "smpl.npz",
+        "no such file",
+    )
     add("analyze-body-model-folder", _good("--body-model", "{tmp}"), "--body-model", "a folder")
     for opt in ("--json", "--save-pose", "--overlay"):
         add(f"probe-analyze{opt}-missing-folder", _good(opt, "{tmp}/no/out"), opt, "expected an existing folder")
@@ -701,37 +897,77 @@ def build_cases() -> list[Case]:
     add("analyze-db-folder", _good("--db", "{tmp}"), "--db", "a folder")
     add("analyze-db-create-under-a-file", _good("--db", "{file}/s.duckdb", "--create"), "--db", "got a file")
     add("analyze-config-missing", _good("--config", "{tmp}/nothing.yaml"), "nothing.yaml", "not found")
-    add("analyze-config-bad-yaml", lambda d: [*_good()(d), "--config", str(config(d, "bad", "a: [\n"))],
-        "not valid YAML")
-    add("analyze-config-unknown-key", lambda d: [*_good()(d), "--config", str(config(d, "unk", "colour: 1\n"))],
-        "unknown setting")
-    add("analyze-config-limits-text", lambda d: [*_good()(d), "--config", str(config(d, "lt", "limits: lots\n"))],
-        "limits: expected a mapping")
-    add("analyze-config-limit-unknown", lambda d: [*_good()(d), "--config", str(config(d, "lu", "limits:\n  x: 1\n"))],
-        "unknown limit")
-    add("analyze-config-limit-negative", lambda d: [*_good()(d), "--config",
-                                                    str(config(d, "ln", "limits:\n  max_frames: -1\n"))],
-        "limits.max_frames", "positive")
-    add("analyze-config-limit-text", lambda d: [*_good()(d), "--config",
-                                                str(config(d, "lx", "limits:\n  max_frames: many\n"))],
-        "limits.max_frames", "expected a finite number")
-    add("analyze-config-limit-fps-order", lambda d: [*_good()(d), "--config",
-                                                     str(config(d, "lf", "limits:\n  min_fps: 2000\n"))],
-        "limits.min_fps")
-    add("analyze-config-limit-refuses", lambda d: [*_good()(d), "--config", str(small_limits(d))],
-        "good.npz", "frames: expected at most 100", "limit max_frames")
+    add(
+        "analyze-config-bad-yaml",
+        lambda d: [*_good()(d), "--config", str(config(d, "bad", "a: [\n"))],
+        "not valid YAML",
+    )
+    add(
+        "analyze-config-unknown-key",
+        lambda d: [*_good()(d), "--config", str(config(d, "unk", "colour: 1\n"))],
+        "unknown setting",
+    )
+    add(
+        "analyze-config-limits-text",
+        lambda d: [*_good()(d), "--config", str(config(d, "lt", "limits: lots\n"))],
+        "limits: expected a mapping",
+    )
+    add(
+        "analyze-config-limit-unknown",
+        lambda d: [*_good()(d), "--config", str(config(d, "lu", "limits:\n  x: 1\n"))],
+        "unknown limit",
+    )
+    add(
+        "analyze-config-limit-negative",
+        lambda d: [*_good()(d), "--config", str(config(d, "ln", "limits:\n  max_frames: -1\n"))],
+        "limits.max_frames",
+        "positive",
+    )
+    add(
+        "analyze-config-limit-text",
+        lambda d: [*_good()(d), "--config", str(config(d, "lx", "limits:\n  max_frames: many\n"))],
+        "limits.max_frames",
+        "expected a finite number",
+    )
+    add(
+        "analyze-config-limit-fps-order",
+        lambda d: [*_good()(d), "--config", str(config(d, "lf", "limits:\n  min_fps: 2000\n"))],
+        "limits.min_fps",
+    )
+    add(
+        "analyze-config-limit-refuses",
+        lambda d: [*_good()(d), "--config", str(small_limits(d))],
+        "good.npz",
+        "frames: expected at most 100",
+        "limit max_frames",
+    )
 
     # coach: options
     add("coach-model-unknown", lambda d: ["coach", str(good_pose(d)), "-e", "squat", "-m", "gpt"], "--model")
-    add("coach-min-confidence-2", lambda d: ["coach", str(good_pose(d)), "-e", "squat", "--min-confidence", "2"],
-        "--min-confidence")
+    add(
+        "coach-min-confidence-2",
+        lambda d: ["coach", str(good_pose(d)), "-e", "squat", "--min-confidence", "2"],
+        "--min-confidence",
+    )
     add("coach-seed-negative", lambda d: ["coach", str(good_pose(d)), "-e", "squat", "--seed", "-1"], "--seed")
-    add("coach-json-missing-folder", lambda d: ["coach", str(good_pose(d)), "-e", "squat", "--json",
-                                                str(d / "no" / "c.json")], "--json", "expected an existing folder")
-    add("coach-json-onto-folder", lambda d: ["coach", str(good_pose(d)), "-e", "squat", "--json", str(d)],
-        "--json", "got a folder")
-    add("coach-db-typo", lambda d: ["coach", str(good_pose(d)), "-e", "squat", "--db", str(d / "typo.duckdb")],
-        "typo.duckdb", "expected an existing store")
+    add(
+        "coach-json-missing-folder",
+        lambda d: ["coach", str(good_pose(d)), "-e", "squat", "--json", str(d / "no" / "c.json")],
+        "--json",
+        "expected an existing folder",
+    )
+    add(
+        "coach-json-onto-folder",
+        lambda d: ["coach", str(good_pose(d)), "-e", "squat", "--json", str(d)],
+        "--json",
+        "got a folder",
+    )
+    add(
+        "coach-db-typo",
+        lambda d: ["coach", str(good_pose(d)), "-e", "squat", "--db", str(d / "typo.duckdb")],
+        "typo.duckdb",
+        "expected an existing store",
+    )
     add("coach-unknown-exercise", lambda d: ["coach", str(good_pose(d)), "-e", "squatz"], "squatz")
     add("coach-missing-input", _cmd("coach", "{tmp}/none.npz", "-e", "squat"), "none.npz", "no such file")
     add("coach-dev-zero", _cmd("coach", "/dev/zero", "-e", "squat", "-b", "pose"), "a character device")
@@ -741,32 +977,64 @@ def build_cases() -> list[Case]:
         add(f"eval-{name}", _eval_pred(name), f"{name}.json", *says)
     for name, (_, says) in GROUND_TRUTHS.items():
         add(f"eval-{name}", _eval_gt(name), f"{name}.json", *says)
-    add("probe-eval-npz-as-predictions", lambda d: ["eval", str(good_pose(d)), "--gt", str(ground_truth(d)),
-                                                    "--no-text"], "good.npz", "expected a UTF-8 JSON file",
-        "a zip archive")  # fmt: skip
-    add("eval-video-as-predictions", lambda d: ["eval", str(video(d, "png")), "--gt", str(ground_truth(d))],
-        "png.mp4", "expected a UTF-8 JSON file")
+    add(
+        "probe-eval-npz-as-predictions",
+        lambda d: ["eval", str(good_pose(d)), "--gt", str(ground_truth(d)), "--no-text"],
+        "good.npz",
+        "expected a UTF-8 JSON file",
+        "a zip archive",
+    )
+    add(
+        "eval-video-as-predictions",
+        lambda d: ["eval", str(video(d, "png")), "--gt", str(ground_truth(d))],
+        "png.mp4",
+        "expected a UTF-8 JSON file",
+    )
     add("eval-predictions-missing", _cmd("eval", "{tmp}/none.json", "--gt", "{gt}"), "none.json", "not found")
-    add("eval-predictions-empty-folder", lambda d: ["eval", str(_folder(d, "empty_preds")), "--gt",
-                                                    str(ground_truth(d))], "expected analysis JSON files")
+    add(
+        "eval-predictions-empty-folder",
+        lambda d: ["eval", str(_folder(d, "empty_preds")), "--gt", str(ground_truth(d))],
+        "expected analysis JSON files",
+    )
     add("eval-predictions-dev-zero", _cmd("eval", "/dev/zero", "--gt", "{gt}"), "a character device")
     add("eval-gt-missing", _cmd("eval", "{pred}", "--gt", "{tmp}/none.json", "--no-text"), "none.json")
     add("eval-gt-not-configured", _cmd("eval", "{pred}", "--no-text"), "qevd_dir is not configured")
-    add("probe-eval-judge-limit-negative", _cmd("eval", "{pred}", "--gt", "{gt}", "--judge-limit", "-3"),
-        "--judge-limit", "≥ 0")
+    add(
+        "probe-eval-judge-limit-negative",
+        _cmd("eval", "{pred}", "--gt", "{gt}", "--judge-limit", "-3"),
+        "--judge-limit",
+        "≥ 0",
+    )
     add("eval-judge-limit-text", _cmd("eval", "{pred}", "--gt", "{gt}", "--judge-limit", "all"), "--judge-limit")
     add("eval-judge-unknown", _cmd("eval", "{pred}", "--gt", "{gt}", "--judge", "gpt"), "--judge")
     add("eval-split-unknown", _cmd("eval", "{pred}", "--gt", "{gt}", "--split", "dev"), "--split")
     for opt in ("--json", "--html"):
-        add(f"eval{opt}-missing-folder", _cmd("eval", "{pred}", "--gt", "{gt}", opt, "{tmp}/no/x"), opt,
-            "expected an existing folder")
+        add(
+            f"eval{opt}-missing-folder",
+            _cmd("eval", "{pred}", "--gt", "{gt}", opt, "{tmp}/no/x"),
+            opt,
+            "expected an existing folder",
+        )
         add(f"eval{opt}-onto-folder", _cmd("eval", "{pred}", "--gt", "{gt}", opt, "{tmp}"), opt, "got a folder")
-    add("eval-db-typo", _cmd("eval", "{pred}", "--gt", "{gt}", "--db", "{tmp}/typo.duckdb"), "typo.duckdb",
-        "expected an existing store")
+    add(
+        "eval-db-typo",
+        _cmd("eval", "{pred}", "--gt", "{gt}", "--db", "{tmp}/typo.duckdb"),
+        "typo.duckdb",
+        "expected an existing store",
+    )
     add("eval-db-folder", _cmd("eval", "{pred}", "--gt", "{gt}", "--db", "{tmp}"), "a folder")
-    add("eval-config-bad-limits", lambda d: ["eval", str(good_prediction(d)), "--gt", str(ground_truth(d)),
-                                             "--config", str(config(d, "ln2", "limits:\n  max_json_depth: 0\n"))],
-        "limits.max_json_depth")  # fmt: skip
+    add(
+        "eval-config-bad-limits",
+        lambda d: [
+            "eval",
+            str(good_prediction(d)),
+            "--gt",
+            str(ground_truth(d)),
+            "--config",
+            str(config(d, "ln2", "limits:\n  max_json_depth: 0\n")),
+        ],
+        "limits.max_json_depth",
+    )
     add("evaluations-db-typo", _cmd("evaluations", "--db", "{tmp}/typo.duckdb"), "typo.duckdb")
     add("evaluations-show-text", _cmd("evaluations", "--show", "one"), "--show")
     add("evaluations-show-unknown", _cmd("evaluations", "--show", "987654"), "987654")
@@ -776,20 +1044,36 @@ def build_cases() -> list[Case]:
     for name, (_, says) in IMPORTS.items():
         add(f"db-import-{name}", _import(name), *says)
     add("db-import-missing-folder", _cmd("db", "import", "{tmp}/none", "--author", "a"), "none", "expected exercise")
-    add("db-import-empty-folder", lambda d: ["db", "import", str(_folder(d, "empty_import"))],
-        "expected exercise rule files")
+    add(
+        "db-import-empty-folder",
+        lambda d: ["db", "import", str(_folder(d, "empty_import"))],
+        "expected exercise rule files",
+    )
     add("db-import-a-file", _cmd("db", "import", "{file}"), "a_file")
     add("db-import-empty-author", _cmd("db", "import", "{imp}", "--author", " "), "author: expected who")
-    add("probe-db-export-onto-a-file", _cmd("db", "export", "{file}"), "db export", "a_file",
-        "expected a folder to write into, got a file")
+    add(
+        "probe-db-export-onto-a-file",
+        _cmd("db", "export", "{file}"),
+        "db export",
+        "a_file",
+        "expected a folder to write into, got a file",
+    )
     add("db-export-under-a-file", _cmd("db", "export", "{file}/sub"), "db export", "to be a folder")
     add("db-export-db-typo", _cmd("db", "export", "{tmp}/x", "--db", "{tmp}/typo.duckdb"), "typo.duckdb")
     add("db-history-unknown", _cmd("db", "history", "squatz"), "squatz")
     add("db-history-db-typo", _cmd("db", "history", "squat", "--db", "{tmp}/typo.duckdb"), "typo.duckdb")
-    add("probe-db-status-db-typo", _cmd("db", "status", "--db", "{tmp}/typo.duckdb"), "typo.duckdb",
-        "expected an existing store")
-    add("probe-db-old-position-db-typo", _cmd("db", "--db", "{tmp}/typo.duckdb", "status"), "typo.duckdb",
-        "expected an existing store")
+    add(
+        "probe-db-status-db-typo",
+        _cmd("db", "status", "--db", "{tmp}/typo.duckdb"),
+        "typo.duckdb",
+        "expected an existing store",
+    )
+    add(
+        "probe-db-old-position-db-typo",
+        _cmd("db", "--db", "{tmp}/typo.duckdb", "status"),
+        "typo.duckdb",
+        "expected an existing store",
+    )
     add("db-status-db-folder", _cmd("db", "--db", "{tmp}", "status"), "a folder")
     add("db-import-db-typo", _cmd("db", "import", "{imp}", "--db", "{tmp}/typo.duckdb"), "typo.duckdb")
     add("db-init-under-a-file", _cmd("db", "init", "--db", "{file}/s.duckdb"), "a_file", "got a file")
@@ -805,13 +1089,25 @@ def build_cases() -> list[Case]:
     add("batch-source-and-where", _cmd(*run, "{good}", "--where", "true", "-e", "squat"), "got 2")
     add("batch-stages-unknown", _cmd(*run, "{good}", "-e", "squat", "--stages", "pose,render"), "--stages")
     add("batch-stages-empty", _cmd(*run, "{good}", "-e", "squat", "--stages", ","), "--stages")
-    for opt, value in (("--workers", "-1"), ("--workers", "many"), ("--max-attempts", "0"), ("--gpus", "-1"),
-                       ("--gpus", "nan"), ("--shard-rows", "0"), ("--max-in-flight", "0"), ("--delay", "-1")):
+    for opt, value in (
+        ("--workers", "-1"),
+        ("--workers", "many"),
+        ("--max-attempts", "0"),
+        ("--gpus", "-1"),
+        ("--gpus", "nan"),
+        ("--shard-rows", "0"),
+        ("--max-in-flight", "0"),
+        ("--delay", "-1"),
+    ):
         add(f"batch{opt}-{value}", _cmd(*run, "{good}", "-e", "squat", opt, value), opt)
     add("batch-where-two-statements", _cmd(*run, "--where", "true; DROP TABLE clips", "-e", "squat"), "';'")
     add("batch-where-bad-sql", _cmd(*run, "--where", "((( nonsense", "-e", "squat"), "--where")
-    add("batch-parquet-onto-a-file", _cmd(*run, "{good}", "-e", "squat", "--parquet", "{file}"), "--parquet",
-        "got a file")
+    add(
+        "batch-parquet-onto-a-file",
+        _cmd(*run, "{good}", "-e", "squat", "--parquet", "{file}"),
+        "--parquet",
+        "got a file",
+    )
     add("batch-db-typo", _cmd(*run, "{good}", "-e", "squat", "--db", "{tmp}/typo.duckdb"), "typo.duckdb")
     add("batch-db-folder", _cmd(*run, "{good}", "-e", "squat", "--db", "{tmp}"), "a folder")
     add("batch-unknown-exercise", _cmd(*run, "{good}", "-e", "squatz"), "squatz")
@@ -825,18 +1121,32 @@ def build_cases() -> list[Case]:
     add("batch-status-unknown-job", _cmd("batch", "status", "987654"), "987654")
 
     # review (command-line arguments and inputs only: no Label Studio server)
-    add("review-propose-missing-clip", _cmd("review", "propose", "{tmp}/none.mp4", "-e", "squat"), "none.mp4",
-        "no such file")
+    add(
+        "review-propose-missing-clip",
+        _cmd("review", "propose", "{tmp}/none.mp4", "-e", "squat"),
+        "none.mp4",
+        "no such file",
+    )
     add("review-propose-no-exercise", _cmd("review", "propose", "{good}"), "--exercise")
     for opt, value in (("--window-s", "0"), ("--window-s", "nan"), ("--window-s", "-4"), ("--frames", "-1")):
         add(f"review-propose{opt}-{value}", _cmd("review", "propose", "{good}", "-e", "squat", opt, value), opt)
-    add("review-propose-db-typo", _cmd("review", "propose", "{good}", "-e", "squat", "--db", "{tmp}/typo.duckdb"),
-        "typo.duckdb")
-    add("review-propose-export-dir-a-file", _cmd("review", "propose", "{good}", "-e", "squat", "--export-dir",
-                                                 "{file}"), "--export-dir", "got a file")  # fmt: skip
+    add(
+        "review-propose-db-typo",
+        _cmd("review", "propose", "{good}", "-e", "squat", "--db", "{tmp}/typo.duckdb"),
+        "typo.duckdb",
+    )
+    add(
+        "review-propose-export-dir-a-file",
+        _cmd("review", "propose", "{good}", "-e", "squat", "--export-dir", "{file}"),
+        "--export-dir",
+        "got a file",
+    )
     for step in ("push", "pull", "status"):
-        add(f"review-{step}-db-typo", _cmd("review", step, "--db", "{tmp}/typo.duckdb", "--url",
-                                           "http://127.0.0.1:9"), "typo.duckdb")  # fmt: skip
+        add(
+            f"review-{step}-db-typo",
+            _cmd("review", step, "--db", "{tmp}/typo.duckdb", "--url", "http://127.0.0.1:9"),
+            "typo.duckdb",
+        )
     add("review-status-db-folder", _cmd("review", "status", "--db", "{tmp}"), "a folder")
     for value in ("0", "70000", "http"):
         add(f"review-serve-port-{value}", _cmd("review", "serve", "--port", value), "--port")
@@ -844,8 +1154,15 @@ def build_cases() -> list[Case]:
     add("review-unknown-step", _cmd("review", "approve"), "invalid choice")
 
     # synth and serve: their arguments
-    for opt, value in (("--fps", "0"), ("--fps", "1e-300"), ("--reps", "0"), ("--reps", "-5"), ("--noise", "nan"),
-                       ("--dropout", "1"), ("--period", "0")):
+    for opt, value in (
+        ("--fps", "0"),
+        ("--fps", "1e-300"),
+        ("--reps", "0"),
+        ("--reps", "-5"),
+        ("--noise", "nan"),
+        ("--dropout", "1"),
+        ("--period", "0"),
+    ):
         add(f"synth{opt}-{value}", _cmd("synth", "squat", "{tmp}/s_out.npz", opt, value), opt)
     add("synth-out-missing-folder", _cmd("synth", "squat", "{tmp}/no/s.npz"), "expected an existing folder")
     add("synth-fault-malformed", _cmd("synth", "squat", "{tmp}/s_out.npz", "--fault", "shallow"), "--fault")

@@ -97,8 +97,9 @@ def test_there_are_at_least_250_cases_over_every_command() -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_is_refused_in_one_line(case: Case, folder: Path, store: Path, environment: None,
-                                          capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_bad_input_is_refused_in_one_line(
+    case: Case, folder: Path, store: Path, environment: None, capsys: pytest.CaptureFixture[str]
+) -> None:
     before_store = _sha256(store)
     case.argv(folder)  # build the inputs first: only what the command itself writes is compared below
     before_files = _files(folder)

@@ -36,11 +36,22 @@ finally:
 sys.exit(code)
 """
 
-IN_A_PROCESS = ("analyze-probe_q_10_million_frames", "analyze-probe_t_last_1e5", "analyze-probe_t_gap_1e6",
-                "analyze-t_resamples_to_millions", "analyze-probe_source_5mb", "analyze-probe_q_times_1e6",
-                "probe-analyze-dev-zero", "coach-probe_t_last_1e5", "eval-probe_deeply_nested",
-                "db-import-yaml_alias_bomb", "db-import-yaml_deeply_nested", "analyze-csv-gz-bomb",
-                "analyze-hsmr-frame-1e9", "analyze-video-probe_one_frame_person")  # fmt: skip
+IN_A_PROCESS = (
+    "analyze-probe_q_10_million_frames",
+    "analyze-probe_t_last_1e5",
+    "analyze-probe_t_gap_1e6",
+    "analyze-t_resamples_to_millions",
+    "analyze-probe_source_5mb",
+    "analyze-probe_q_times_1e6",
+    "probe-analyze-dev-zero",
+    "coach-probe_t_last_1e5",
+    "eval-probe_deeply_nested",
+    "db-import-yaml_alias_bomb",
+    "db-import-yaml_deeply_nested",
+    "analyze-csv-gz-bomb",
+    "analyze-hsmr-frame-1e9",
+    "analyze-video-probe_one_frame_person",
+)
 BY_ID = {c.id: c for c in CASES}
 
 
@@ -52,14 +63,26 @@ def _fifo(folder: Path, name: str) -> Path:
 
 
 FIFO_CASES = [
-    Case("analyze-fifo", lambda d: ["analyze", str(_fifo(d, "pipe.npz")), "-e", "squat"],
-         ("pipe.npz", "expected a regular file, got a FIFO")),
-    Case("analyze-fifo-csv", lambda d: ["analyze", str(_fifo(d, "pipe.landmarks.csv")), "-e", "squat"],
-         ("expected a regular file, got a FIFO",)),
-    Case("eval-fifo-predictions", lambda d: ["eval", str(_fifo(d, "pipe.json")), "--gt", str(ground_truth(d))],
-         ("pipe.json", "got a FIFO")),
-    Case("eval-fifo-ground-truth", lambda d: ["eval", str(good_prediction(d)), "--gt", str(_fifo(d, "gt.json"))],
-         ("gt.json", "got a FIFO")),
+    Case(
+        "analyze-fifo",
+        lambda d: ["analyze", str(_fifo(d, "pipe.npz")), "-e", "squat"],
+        ("pipe.npz", "expected a regular file, got a FIFO"),
+    ),
+    Case(
+        "analyze-fifo-csv",
+        lambda d: ["analyze", str(_fifo(d, "pipe.landmarks.csv")), "-e", "squat"],
+        ("expected a regular file, got a FIFO",),
+    ),
+    Case(
+        "eval-fifo-predictions",
+        lambda d: ["eval", str(_fifo(d, "pipe.json")), "--gt", str(ground_truth(d))],
+        ("pipe.json", "got a FIFO"),
+    ),
+    Case(
+        "eval-fifo-ground-truth",
+        lambda d: ["eval", str(good_prediction(d)), "--gt", str(_fifo(d, "gt.json"))],
+        ("gt.json", "got a FIFO"),
+    ),
     Case("db-import-fifo-rules", lambda d: ["db", "import", str(_fifo_rules(d))], ("squat.yaml", "got a FIFO")),
 ]
 
@@ -80,8 +103,13 @@ def test_bad_input_in_a_fresh_process_stays_under_2_gb(case: Case, folder: Path,
     before = hashlib.sha256(store.read_bytes()).hexdigest()
     env = {k: v for k, v in os.environ.items() if k not in ("BIOCOACH_DEBUG", "BIOCOACH_CONFIG")}
     env["BIOCOACH_DB"] = str(store)
-    proc = subprocess.run([sys.executable, "-c", CHILD.format(limit=LIMIT_BYTES), *argv], capture_output=True,
-                          text=True, env=env, timeout=TIMEOUT_S)  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD.format(limit=LIMIT_BYTES), *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=TIMEOUT_S,
+    )
     err = proc.stderr
     assert proc.returncode == case.code, f"exit {proc.returncode}; stderr:\n{err[-3000:]}"
     assert "Traceback (most recent call last)" not in err, err[-3000:]

@@ -18,15 +18,22 @@ def _failing(exc: BaseException) -> Any:
     return command
 
 
-@pytest.mark.parametrize(("exc", "says"), [
-    (ValueError("could not broadcast input array from shape (3,) into shape (4,)"), "ValueError: could not broadcast"),
-    (OSError(errno.ENOSPC, "No space left on device", "/data/out.json"), "/data/out.json: No space left on device"),
-    (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), "UnicodeDecodeError"),
-    (RecursionError("maximum recursion depth exceeded"), "nested too deeply"),
-    (MemoryError(), "out of memory"),
-])  # fmt: skip
-def test_expected_failures_end_in_one_line(exc: BaseException, says: str, monkeypatch: pytest.MonkeyPatch,
-                                           capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("exc", "says"),
+    [
+        (
+            ValueError("could not broadcast input array from shape (3,) into shape (4,)"),
+            "ValueError: could not broadcast",
+        ),
+        (OSError(errno.ENOSPC, "No space left on device", "/data/out.json"), "/data/out.json: No space left on device"),
+        (UnicodeDecodeError("utf-8", b"\xff", 0, 1, "invalid start byte"), "UnicodeDecodeError"),
+        (RecursionError("maximum recursion depth exceeded"), "nested too deeply"),
+        (MemoryError(), "out of memory"),
+    ],
+)
+def test_expected_failures_end_in_one_line(
+    exc: BaseException, says: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.delenv("BIOCOACH_DEBUG", raising=False)
     monkeypatch.setattr(cli, "cmd_exercises", _failing(exc))
     assert cli.main(["exercises"]) == 2

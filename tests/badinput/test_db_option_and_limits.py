@@ -16,12 +16,27 @@ from workbench.limits import DEFAULT, Limits, from_mapping
 
 # Every command that touches the store, with --db after its own subcommand.
 STORE_COMMANDS = [
-    ["analyze", "x.npz", "-e", "squat"], ["coach", "x.npz", "-e", "squat"], ["serve"], ["db", "init"],
-    ["db", "export", "out"], ["db", "import", "in"], ["db", "history", "squat"], ["db", "status"], ["db", "check"],
-    ["eval", "p.json"], ["evaluations"], ["batch", "run", "clips"], ["batch", "status"],
-    ["review", "propose", "-e", "squat"], ["review", "push"], ["review", "pull"], ["review", "status"],
-    ["calibrate", "squat"], ["assess", "m.csv"], ["train"],
-]  # fmt: skip
+    ["analyze", "x.npz", "-e", "squat"],
+    ["coach", "x.npz", "-e", "squat"],
+    ["serve"],
+    ["db", "init"],
+    ["db", "export", "out"],
+    ["db", "import", "in"],
+    ["db", "history", "squat"],
+    ["db", "status"],
+    ["db", "check"],
+    ["eval", "p.json"],
+    ["evaluations"],
+    ["batch", "run", "clips"],
+    ["batch", "status"],
+    ["review", "propose", "-e", "squat"],
+    ["review", "push"],
+    ["review", "pull"],
+    ["review", "status"],
+    ["calibrate", "squat"],
+    ["assess", "m.csv"],
+    ["train"],
+]
 
 
 @pytest.mark.parametrize("argv", STORE_COMMANDS, ids=lambda a: " ".join(a[:2]))
@@ -39,8 +54,9 @@ def test_db_before_the_db_subcommand_still_works(tmp_path: Path, capsys: pytest.
     assert out.count(f"{store}: schema version") == 2
 
 
-def test_only_init_or_create_makes_a_store_that_does_not_exist(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                               capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_only_init_or_create_makes_a_store_that_does_not_exist(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     clip = good_pose(tmp_path)
     typo = tmp_path / "stoer.duckdb"
     assert main(["analyze", str(clip), "-e", "squat", "--db", str(typo), "-q"]) == 2
@@ -66,14 +82,19 @@ def test_limits_come_from_the_configuration_file(tmp_path: Path) -> None:
     limits = load_config(config).limits
     assert (limits.max_frames, limits.max_gap_s, limits.max_duration_s) == (1000, 2.5, DEFAULT.max_duration_s)
     assert isinstance(limits.max_frames, int) and isinstance(limits.max_gap_s, float)
-    for bad, says in (({"max_frames": 0}, "positive"), ({"frames": 3}, "unknown limit"),
-                      ({"max_gap_s": "long"}, "finite number"), ({"max_fps": 0.5}, "min_fps")):  # fmt: skip
+    for bad, says in (
+        ({"max_frames": 0}, "positive"),
+        ({"frames": 3}, "unknown limit"),
+        ({"max_gap_s": "long"}, "finite number"),
+        ({"max_fps": 0.5}, "min_fps"),
+    ):
         with pytest.raises(WorkbenchError, match=says):
             from_mapping(bad, "biocoach.yaml")
 
 
-def test_a_raised_limit_lets_the_input_through(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                              capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_raised_limit_lets_the_input_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The probe's 5 MB source string: refused by default, accepted (and kept whole) with the limit raised."""
     from workbench.pose.posefile import load_npz
 

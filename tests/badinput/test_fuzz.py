@@ -26,8 +26,12 @@ from workbench.store.database import ValidationError
 from workbench.store.rules import read_rule_file
 
 REPO = Path(__file__).resolve().parents[2]
-FUZZ = settings(max_examples=150, derandomize=True, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])  # fmt: skip
+FUZZ = settings(
+    max_examples=150,
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 DTYPES = st.sampled_from(["<f8", "<f4", "<f2", "<i8", "<i1", "|b1", "<c16", "<U3", "|O"])
 SPECIAL = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 1e-300, 1e300, math.nan, math.inf, -math.inf, 30.0, 1e5])
@@ -36,8 +40,21 @@ SPECIAL = st.sampled_from([0.0, -0.0, 1.0, -1.0, 0.5, 1e-300, 1e300, math.nan, m
 @st.composite
 def arrays(draw: st.DrawFn, frames: int) -> np.ndarray:
     """Small arrays of any dtype, shapes near the format's, values mixing plausible and hostile numbers."""
-    shape = draw(st.sampled_from([(), (frames,), (frames, N_DOFS), (frames, 10), (N_DOFS,), (frames, 45), (1,),
-                                  (0, N_DOFS), (frames, N_DOFS, 1)]))  # fmt: skip
+    shape = draw(
+        st.sampled_from(
+            [
+                (),
+                (frames,),
+                (frames, N_DOFS),
+                (frames, 10),
+                (N_DOFS,),
+                (frames, 45),
+                (1,),
+                (0, N_DOFS),
+                (frames, N_DOFS, 1),
+            ]
+        )
+    )
     dtype = draw(DTYPES)
     size = int(np.prod(shape)) if shape else 1
     values = draw(st.lists(st.one_of(SPECIAL, st.floats(-10, 10)), min_size=size, max_size=size))
@@ -96,8 +113,9 @@ def _check_track_invariants(track: Any) -> None:
 
 @FUZZ
 @given(content=pose_files())
-def test_the_pose_reader_returns_a_valid_track_or_a_pose_file_error(content: dict[str, np.ndarray],
-                                                                    tmp_path: Path) -> None:  # fmt: skip
+def test_the_pose_reader_returns_a_valid_track_or_a_pose_file_error(
+    content: dict[str, np.ndarray], tmp_path: Path
+) -> None:
     path = tmp_path / "fuzz.npz"
     _write_npz(path, content)
     try:
@@ -126,17 +144,42 @@ def test_the_pose_reader_refuses_arbitrary_and_truncated_bytes(data: bytes, keep
 
 SQUAT = yaml.safe_load((REPO / "references" / "exercises" / "squat.yaml").read_text(encoding="utf-8"))
 VALUES = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
-              st.text(max_size=12)),
+    st.one_of(
+        st.none(),
+        st.booleans(),
+        st.integers(-(10**6), 10**6),
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.text(max_size=12),
+    ),
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=3)),
     max_leaves=12,
-)  # fmt: skip
-PLACES = [("constraints", 0, "bounds_deg"), ("constraints", 0, "dof"), ("constraints", 0, "kind"),
-          ("constraints", 0, "key_frame"), ("constraints", 0, "both_sides"), ("constraints", 0, "version"),
-          ("constraints", 4, "max_std_deg"), ("constraints", 2, "tolerance_deg"), ("cycle", "period_s"),
-          ("cycle", "signal"), ("cycle", "kind"), ("cycle", "prominence_deg"), ("key_frames", 0, "at"),
-          ("key_frames",), ("constraints",), ("cycle",), ("salient_joints",), ("dynamic_joints",), ("key",),
-          ("store",), ("sources",), ("reference",), ("laterality",), ("name",)]  # fmt: skip
+)
+PLACES = [
+    ("constraints", 0, "bounds_deg"),
+    ("constraints", 0, "dof"),
+    ("constraints", 0, "kind"),
+    ("constraints", 0, "key_frame"),
+    ("constraints", 0, "both_sides"),
+    ("constraints", 0, "version"),
+    ("constraints", 4, "max_std_deg"),
+    ("constraints", 2, "tolerance_deg"),
+    ("cycle", "period_s"),
+    ("cycle", "signal"),
+    ("cycle", "kind"),
+    ("cycle", "prominence_deg"),
+    ("key_frames", 0, "at"),
+    ("key_frames",),
+    ("constraints",),
+    ("cycle",),
+    ("salient_joints",),
+    ("dynamic_joints",),
+    ("key",),
+    ("store",),
+    ("sources",),
+    ("reference",),
+    ("laterality",),
+    ("name",),
+]
 
 
 def _set(doc: Any, place: tuple[Any, ...], value: Any) -> None:
@@ -147,8 +190,9 @@ def _set(doc: Any, place: tuple[Any, ...], value: Any) -> None:
 
 @FUZZ
 @given(place=st.sampled_from(PLACES), value=VALUES)
-def test_the_rule_import_names_a_bad_value_or_accepts_a_good_one(place: tuple[Any, ...], value: Any,
-                                                                 tmp_path: Path) -> None:  # fmt: skip
+def test_the_rule_import_names_a_bad_value_or_accepts_a_good_one(
+    place: tuple[Any, ...], value: Any, tmp_path: Path
+) -> None:
     import copy
 
     doc = copy.deepcopy(SQUAT)

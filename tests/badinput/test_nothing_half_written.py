@@ -17,8 +17,13 @@ from workbench.errors import PoseFileError
 from workbench.io import outputs
 from workbench.pipeline import analyze_clip
 
-REAL_LANDMARKS = (Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real_landmarks_dev"
-                  / "squat_side_home_man_yuyoujiang.landmarks.csv.gz")  # fmt: skip
+REAL_LANDMARKS = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "data"
+    / "real_landmarks_dev"
+    / "squat_side_home_man_yuyoujiang.landmarks.csv.gz"
+)
 
 
 def _rows(db: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -68,17 +73,19 @@ def test_a_run_is_succeeded_only_once_its_outputs_are_written(store: Path, tmp_p
 
     with pytest.raises(OSError):
         analyze_clip(clip, "squat", db=str(store), outputs=outputs_then_fail)
-    (run_id, status, error), = _rows(store, "SELECT id, status, error FROM runs")
+    ((run_id, status, error),) = _rows(store, "SELECT id, status, error FROM runs")
     assert (run_id, status) == (seen[0], "failed") and "outputs not written" in error and "No space left" in error
     assert _rows(store, "SELECT count(*) FROM feedback_events") == [(0,)]
 
     written = analyze_clip(clip, "squat", db=str(store), outputs=lambda result: None)
     assert _rows(store, f"SELECT status FROM runs WHERE id = {written.analysis.provenance['run_id']}") == [
-        ("succeeded",)]
+        ("succeeded",)
+    ]
 
 
-def test_json_not_written_means_a_failed_run(store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                             capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_json_not_written_means_a_failed_run(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     """The probe found a run recorded "succeeded" whose --json was never written."""
     clip = make_clips(tmp_path / "clips", 1)[0]
     out = tmp_path / "a.json"
@@ -96,17 +103,31 @@ def test_json_not_written_means_a_failed_run(store: Path, tmp_path: Path, monkey
     assert _rows(store, f"SELECT status FROM runs WHERE id = {run_id}") == [("succeeded",)]
 
 
-def test_a_batch_registers_only_the_clips_that_decoded(store: Path, tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_a_batch_registers_only_the_clips_that_decoded(
+    store: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     folder = tmp_path / "clips"
     make_clips(folder, 2)
     (folder / "broken.npz").write_bytes(b"PK\x03\x04 not a zip")
     (folder / "empty.npz").write_bytes(b"")
-    code = main(["batch", "run", str(folder), "-e", "squat", "--db", str(store), "-j", "0", "--max-attempts", "1",
-                 "--no-progress"])  # fmt: skip
+    code = main(
+        [
+            "batch",
+            "run",
+            str(folder),
+            "-e",
+            "squat",
+            "--db",
+            str(store),
+            "-j",
+            "0",
+            "--max-attempts",
+            "1",
+            "--no-progress",
+        ]
+    )
     assert code == 1 and "4/8 done (0 already done), 4 failed" in capsys.readouterr().out
-    assert sorted(Path(p).name for (p,) in _rows(store, "SELECT path FROM clips")) == ["squat_000.npz",
-                                                                                      "squat_001.npz"]
+    assert sorted(Path(p).name for (p,) in _rows(store, "SELECT path FROM clips")) == ["squat_000.npz", "squat_001.npz"]
 
 
 def test_an_output_file_is_whole_or_absent(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,10 +52,22 @@ def test_a_killed_run_continues_where_it_stopped(tmp_path: Path) -> None:
     store_path = tmp_path / "store.duckdb"
     squat_store(store_path)
     env = dict(os.environ, BIOCOACH_DB=str(store_path))
-    cmd = [sys.executable, "-m", "workbench.cli", "batch", "run", str(tmp_path / "clips"), "-e", "squat",
-           "--workers", "1", "--no-progress"]  # fmt: skip
-    proc = subprocess.Popen([*cmd, "--delay", "0.4"], env=env, cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "batch",
+        "run",
+        str(tmp_path / "clips"),
+        "-e",
+        "squat",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    proc = subprocess.Popen(
+        [*cmd, "--delay", "0.4"], env=env, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
     deadline = time.monotonic() + 120
     try:
         while len(before := _done(store_path)) < 6:  # three clips (pose + analysis each)

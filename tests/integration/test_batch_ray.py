@@ -39,14 +39,16 @@ def test_ray_gives_the_local_pools_results_and_reports_the_corrupt_clip(ray_inst
     ray_db = squat_store(tmp_path / "ray.duckdb")
     pool = LocalEngine(2)
     try:
-        local = run_job(spec(engine="local", workers=2), from_folder(tmp_path / "clips"), plan(local_db), local_db,
-                        engine=pool)  # fmt: skip
+        local = run_job(
+            spec(engine="local", workers=2), from_folder(tmp_path / "clips"), plan(local_db), local_db, engine=pool
+        )
     finally:
         pool.close()
     engine = RayEngine(None, 2)
     assert not engine.started_here  # the module's instance is reused, not restarted
-    on_ray = run_job(spec(engine="ray", workers=2), from_folder(tmp_path / "clips"), plan(ray_db), ray_db,
-                     engine=engine)  # fmt: skip
+    on_ray = run_job(
+        spec(engine="ray", workers=2), from_folder(tmp_path / "clips"), plan(ray_db), ray_db, engine=engine
+    )
     assert (on_ray.job.n_done, on_ray.job.n_failed) == (local.job.n_done, local.job.n_failed) == (10, 2)
     expected = digests(local_db, local.job.id)
     assert len(expected) == 5 and digests(ray_db, on_ray.job.id) == expected
@@ -58,8 +60,9 @@ def test_ray_gives_the_local_pools_results_and_reports_the_corrupt_clip(ray_inst
         node = ray_instance.get_runtime_context().get_node_id()[:8]
         assert all(i.worker.endswith(node) for i in items)  # ran in Ray workers on this node
         assert store.session.scalar("SELECT count(*) FROM runs") == 5
-    again = run_job(spec(engine="ray", workers=2), from_folder(tmp_path / "clips"), plan(ray_db), ray_db,
-                    engine=engine).job  # fmt: skip
+    again = run_job(
+        spec(engine="ray", workers=2), from_folder(tmp_path / "clips"), plan(ray_db), ray_db, engine=engine
+    ).job
     assert (again.n_done, again.n_skipped, again.n_executed) == (10, 10, 0)
 
 
@@ -69,7 +72,8 @@ def test_a_gpu_task_on_a_cluster_without_gpus_is_refused_not_queued_forever(ray_
 
     if ray_instance.cluster_resources().get("GPU", 0):
         pytest.skip("this machine has a GPU: the task would be feasible")
-    task = Task(clip=ClipRef(path=tmp_path / "a.mp4"), stages=[StageSpec("pose", {"backend": "hsmr"})], keys=["k"],
-                num_gpus=1.0)  # fmt: skip
+    task = Task(
+        clip=ClipRef(path=tmp_path / "a.mp4"), stages=[StageSpec("pose", {"backend": "hsmr"})], keys=["k"], num_gpus=1.0
+    )
     with pytest.raises(BatchError, match="ask Ray for 1 GPU"):
         RayEngine(None, 2).submit(task)

@@ -30,8 +30,18 @@ def test_analyze_writes_the_documented_schema(squat_file: Path, tmp_path: Path) 
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["schema"] == "biocoach.analysis/1"
-    assert {"exercise", "fps", "n_frames", "duration_s", "provenance", "salient_joints", "reps", "context",
-            "feedback", "warnings"} <= doc.keys()  # fmt: skip
+    assert {
+        "exercise",
+        "fps",
+        "n_frames",
+        "duration_s",
+        "provenance",
+        "salient_joints",
+        "reps",
+        "context",
+        "feedback",
+        "warnings",
+    } <= doc.keys()
     assert doc["fps"] == 30.0 and doc["n_frames"] == 15 + 4 * (60 + 15)
     assert len(doc["reps"]) == 4
     bad = doc["reps"][1]["violations"]
@@ -122,10 +132,15 @@ def test_help_is_fast() -> None:
     elapsed = time.perf_counter() - start
     assert proc.returncode == 0 and "analyze" in proc.stdout
     assert elapsed < 0.5
-    assert "numpy" not in subprocess.run(
-        [sys.executable, "-c", "import sys, workbench.cli; print(' '.join(sys.modules))"],
-        capture_output=True, text=True, timeout=30,
-    ).stdout.split()
+    assert (
+        "numpy"
+        not in subprocess.run(
+            [sys.executable, "-c", "import sys, workbench.cli; print(' '.join(sys.modules))"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        ).stdout.split()
+    )
 
 
 def _video(tmp_path: Path) -> Path:

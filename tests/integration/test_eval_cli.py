@@ -20,14 +20,32 @@ from workbench.eval.tfscore import ClipFeedback, t_f_score
 
 BIOCOACH = [sys.executable, "-m", "workbench.cli"]
 SPLIT = mini.TEST_SPLIT
-JSON_KEYS = {"t_f_score", "precision", "recall", "n_gt", "n_pred", "n_matched", "meteor", "rouge_l", "bertscore",
-             "models", "per_clip"}  # fmt: skip
+JSON_KEYS = {
+    "t_f_score",
+    "precision",
+    "recall",
+    "n_gt",
+    "n_pred",
+    "n_matched",
+    "meteor",
+    "rouge_l",
+    "bertscore",
+    "models",
+    "per_clip",
+}
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     # No network: any proxy-routed request fails fast; Hugging Face libraries are told to stay offline.
-    offline = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", HTTP_PROXY="http://127.0.0.1:9",
-                   HTTPS_PROXY="http://127.0.0.1:9", NO_PROXY="127.0.0.1,localhost", **(env or {}))  # fmt: skip
+    offline = dict(
+        os.environ,
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        HTTP_PROXY="http://127.0.0.1:9",
+        HTTPS_PROXY="http://127.0.0.1:9",
+        NO_PROXY="127.0.0.1,localhost",
+        **(env or {}),
+    )
     return subprocess.run([*BIOCOACH, *args], capture_output=True, text=True, timeout=300, env=offline)
 
 
@@ -52,8 +70,21 @@ def rule_predictions(data: Path) -> Path:
 def test_rule_baseline_evaluation_end_to_end(data: Path, rule_predictions: Path, tmp_path: Path) -> None:
     db = tmp_path / "store.duckdb"
     out, html = tmp_path / "eval.json", tmp_path / "eval.html"
-    proc = run("eval", str(rule_predictions), "--gt", str(data / SPLIT), "--json", str(out), "--html", str(html),
-               "--db", str(db), "--create", "--name", "rule-baseline")  # fmt: skip
+    proc = run(
+        "eval",
+        str(rule_predictions),
+        "--gt",
+        str(data / SPLIT),
+        "--json",
+        str(out),
+        "--html",
+        str(html),
+        "--db",
+        str(db),
+        "--create",
+        "--name",
+        "rule-baseline",
+    )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc.keys() >= JSON_KEYS
@@ -61,9 +92,16 @@ def test_rule_baseline_evaluation_end_to_end(data: Path, rule_predictions: Path,
     subs = {i["mini_episode_id"]: i for i in json.loads(rule_predictions.read_text())}
     seg = run("data", "segments", str(data / SPLIT), "--json", "-")
     gt = {g["mini_episode_id"]: g for g in json.loads(seg.stdout)}
-    clips = [ClipFeedback(k, tuple(g["feedbacks"]), tuple(g["feedback_timestamps"]),
-                          tuple(subs[k]["pred_feedbacks"]), tuple(subs[k]["pred_feedback_timestamps"]))
-             for k, g in sorted(gt.items())]  # fmt: skip
+    clips = [
+        ClipFeedback(
+            k,
+            tuple(g["feedbacks"]),
+            tuple(g["feedback_timestamps"]),
+            tuple(subs[k]["pred_feedbacks"]),
+            tuple(subs[k]["pred_feedback_timestamps"]),
+        )
+        for k, g in sorted(gt.items())
+    ]
     ref = t_f_score(clips)
     assert doc["t_f_score"] == pytest.approx(ref.f_score, abs=1e-6)
     assert (doc["n_gt"], doc["n_pred"], doc["n_matched"]) == (ref.n_gt, ref.n_pred, ref.matched_gt)
@@ -77,8 +115,9 @@ def test_rule_baseline_evaluation_end_to_end(data: Path, rule_predictions: Path,
     assert page.count("src='data:image/png;base64,") == 2 and "http" not in page.split("<body>")[1].split("<h2>")[0]
     con = duckdb.connect(str(db), read_only=True)
     try:
-        (n_eval, name, tf), = con.execute("SELECT count(*), any_value(name), any_value(t_f_score) "
-                                          "FROM evaluations").fetchall()  # fmt: skip
+        ((n_eval, name, tf),) = con.execute(
+            "SELECT count(*), any_value(name), any_value(t_f_score) FROM evaluations"
+        ).fetchall()
         assert (n_eval, name) == (1, "rule-baseline") and tf == pytest.approx(doc["t_f_score"])
         assert con.execute("SELECT count(*) FROM evaluation_clips").fetchone() == (5,)
         rows = dict(con.execute("SELECT metric, value FROM evaluation_results WHERE evaluation_id = 1").fetchall())
@@ -93,16 +132,34 @@ def test_perfect_predictions_score_one_and_runs_compare(data: Path, tmp_path: Pa
     seg = run("data", "segments", str(data / SPLIT), "--json", str(tmp_path / "gt.json"))
     assert seg.returncode == 0, seg.stderr
     gt = json.loads((tmp_path / "gt.json").read_text())
-    perfect = [{"mini_episode_id": g["mini_episode_id"], "pred_feedbacks": g["feedbacks"],
-                "pred_feedback_timestamps": g["feedback_timestamps"]} for g in gt]  # fmt: skip
+    perfect = [
+        {
+            "mini_episode_id": g["mini_episode_id"],
+            "pred_feedbacks": g["feedbacks"],
+            "pred_feedback_timestamps": g["feedback_timestamps"],
+        }
+        for g in gt
+    ]
     (tmp_path / "perfect.json").write_text(json.dumps(perfect))
-    empty = [{"mini_episode_id": g["mini_episode_id"], "pred_feedbacks": [], "pred_feedback_timestamps": []}
-             for g in gt]  # fmt: skip
+    empty = [
+        {"mini_episode_id": g["mini_episode_id"], "pred_feedbacks": [], "pred_feedback_timestamps": []} for g in gt
+    ]
     (tmp_path / "empty.json").write_text(json.dumps(empty))
     db = str(tmp_path / "store.duckdb")
     for name in ("perfect", "empty"):
-        proc = run("eval", str(tmp_path / f"{name}.json"), "--gt", str(tmp_path / "gt.json"), "--no-bertscore",
-                   "--json", str(tmp_path / f"{name}_eval.json"), "--db", db, "--create", "-q")  # fmt: skip
+        proc = run(
+            "eval",
+            str(tmp_path / f"{name}.json"),
+            "--gt",
+            str(tmp_path / "gt.json"),
+            "--no-bertscore",
+            "--json",
+            str(tmp_path / f"{name}_eval.json"),
+            "--db",
+            db,
+            "--create",
+            "-q",
+        )
         assert proc.returncode == 0, proc.stderr
     doc = json.loads((tmp_path / "perfect_eval.json").read_text())
     assert doc["t_f_score"] == pytest.approx(1.0) and doc["rouge_l"] == pytest.approx(1.0)
@@ -118,8 +175,9 @@ def test_perfect_predictions_score_one_and_runs_compare(data: Path, tmp_path: Pa
 
 def test_bad_predictions_are_refused_naming_item_and_field(data: Path, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps([{"mini_episode_id": "0007_0", "pred_feedbacks": ["a", "b"],
-                                "pred_feedback_timestamps": [1.0]}]))  # fmt: skip
+    bad.write_text(
+        json.dumps([{"mini_episode_id": "0007_0", "pred_feedbacks": ["a", "b"], "pred_feedback_timestamps": [1.0]}])
+    )
     proc = run("eval", str(bad), "--gt", str(data / SPLIT), "--no-db")
     assert proc.returncode == 2
     assert "bad.json item 0: expected as many pred_feedback_timestamps as pred_feedbacks, got 1 and 2" in proc.stderr
@@ -132,9 +190,23 @@ def test_judges_through_an_openai_compatible_endpoint(data: Path, rule_predictio
         config = tmp_path / "biocoach.yaml"
         config.write_text(f"judge_endpoint: {url}\njudge_model: judge-70b\n")
         out = tmp_path / "judged.json"
-        proc = run("eval", str(rule_predictions), "--gt", str(data / SPLIT), "--no-text", "--judge", "both",
-                   "--judge-limit", "2", "--config", str(config), "--json", str(out), "--no-db",
-                   env={"BIOCOACH_JUDGE_API_KEY": "sk-local-secret"})  # fmt: skip
+        proc = run(
+            "eval",
+            str(rule_predictions),
+            "--gt",
+            str(data / SPLIT),
+            "--no-text",
+            "--judge",
+            "both",
+            "--judge-limit",
+            "2",
+            "--config",
+            str(config),
+            "--json",
+            str(out),
+            "--no-db",
+            env={"BIOCOACH_JUDGE_API_KEY": "sk-local-secret"},
+        )
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     acc, bio = doc["judges"]["llm_accuracy"], doc["judges"]["llm_bio_accuracy"]

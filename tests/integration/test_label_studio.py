@@ -112,8 +112,10 @@ def _served(server: LabelStudioServer, url: str) -> bytes:
 
 def _label_rows(db: Database) -> list[tuple[Any, ...]]:
     with db.session() as s:
-        return s.all("SELECT proposal_id, reviewer, version, status, content_json, parent_version FROM review_labels "
-                     "ORDER BY ALL")  # fmt: skip
+        return s.all(
+            "SELECT proposal_id, reviewer, version, status, content_json, parent_version FROM review_labels "
+            "ORDER BY ALL"
+        )
 
 
 def test_review_loop(ls: LabelStudioServer, tmp_path: Path) -> None:
@@ -167,8 +169,12 @@ def test_review_loop(ls: LabelStudioServer, tmp_path: Path) -> None:
     b_id = int(b["id"])
     t1, t2, t3 = (int(t["id"]) for t in tasks)
     ann_a1 = client.create_annotation(t1, salient_result(P), completed_by=a_id)
-    comment = {"from_name": "comment", "to_name": "video", "type": "textarea",
-               "value": {"text": ["no trunk lean; head drops"]}}  # fmt: skip
+    comment = {
+        "from_name": "comment",
+        "to_name": "video",
+        "type": "textarea",
+        "value": {"text": ["no trunk lean; head drops"]},
+    }
     reject = {"from_name": "verdict", "to_name": "video", "type": "choices", "value": {"choices": ["reject"]}}
     ann_a2 = client.create_annotation(t2, [*salient_result(A2), comment], completed_by=a_id)
     client.create_annotation(t3, [*salient_result(P), reject], completed_by=a_id)
@@ -199,9 +205,14 @@ def test_review_loop(ls: LabelStudioServer, tmp_path: Path) -> None:
 
     labels = accepted_salient_labels(db, "squat")
     b_email = "expert.b@example.com"
-    assert sorted((lab.reviewer, lab.joints, lab.status) for lab in labels) == sorted([
-        (a_email, _ordered(P), "accepted"), (a_email, _ordered(A2), "corrected"),
-        (b_email, _ordered(B1), "corrected"), (b_email, _ordered(P), "accepted")])  # fmt: skip
+    assert sorted((lab.reviewer, lab.joints, lab.status) for lab in labels) == sorted(
+        [
+            (a_email, _ordered(P), "accepted"),
+            (a_email, _ordered(A2), "corrected"),
+            (b_email, _ordered(B1), "corrected"),
+            (b_email, _ordered(P), "accepted"),
+        ]
+    )
     assert accepted_joint_roles(db, "squat") == corrected_roles
     with db.store() as store:  # the expert's classes are now the exercise's joint classes, authored by them
         dynamic, static = store.joint_classes.current("squat")
@@ -231,7 +242,9 @@ def test_review_loop(ls: LabelStudioServer, tmp_path: Path) -> None:
     with db.session() as s:
         history = [h for h in ReviewRepository(s).history(ids[1]) if h.reviewer == a_email]
     assert [(h.version, h.parent_version, tuple(h.content)) for h in history] == [
-        (1, None, _ordered(A2)), (2, 1, _ordered(tuple(j for j in P if j != "thorax")))]  # fmt: skip
+        (1, None, _ordered(A2)),
+        (2, 1, _ordered(tuple(j for j in P if j != "thorax"))),
+    ]
 
     # --- the server goes away in the middle of a pull: whole tasks or nothing, then the next pull completes
     client.update_annotation(int(ann_a1["id"]), salient_result((*P, "head")))
@@ -252,13 +265,26 @@ def test_review_loop(ls: LabelStudioServer, tmp_path: Path) -> None:
     new_rows = [r for r in middle if r not in before]
     assert [(r[0], r[1], r[2]) for r in new_rows] == [(ids[0], a_email, 2)]  # task 1 whole, task 2 not started
     with db.session() as s:  # every cursor points at a label version that exists
-        dangling = s.scalar("SELECT count(*) FROM review_sync c WHERE NOT EXISTS (SELECT 1 FROM review_labels l "
-                            "WHERE l.proposal_id = c.proposal_id AND l.reviewer = c.reviewer "
-                            "AND l.version = c.label_version)")  # fmt: skip
+        dangling = s.scalar(
+            "SELECT count(*) FROM review_sync c WHERE NOT EXISTS (SELECT 1 FROM review_labels l "
+            "WHERE l.proposal_id = c.proposal_id AND l.reviewer = c.reviewer "
+            "AND l.version = c.label_version)"
+        )
     assert dangling == 0
     # restarted the way a user does it: `biocoach review serve` on the same data folder (Ctrl-C stops it)
-    command = [sys.executable, "-m", "workbench.cli", "review", "serve", "--port", ls.url.rsplit(":")[-1],
-               "--data-dir", str(ls.data_dir), "--timeout", "240"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "review",
+        "serve",
+        "--port",
+        ls.url.rsplit(":")[-1],
+        "--data-dir",
+        str(ls.data_dir),
+        "--timeout",
+        "240",
+    ]
     serve = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
     try:
         LabelStudioServer(ls.url, ls.data_dir, ls.credentials).wait_healthy(240.0)

@@ -31,8 +31,15 @@ from workbench.store.reviews import ProposalRow, ReviewRepository
 
 pytestmark = [pytest.mark.server, pytest.mark.slow, pytest.mark.browser]
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 @pytest.fixture(scope="module")
@@ -46,8 +53,9 @@ def ls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabelStudioServer]:
         server.stop()
 
 
-def test_the_labeling_page_shows_the_clip_at_its_frame_rate_from_its_segment(ls: LabelStudioServer,
-                                                                             tmp_path: Path) -> None:  # fmt: skip
+def test_the_labeling_page_shows_the_clip_at_its_frame_rate_from_its_segment(
+    ls: LabelStudioServer, tmp_path: Path
+) -> None:
     client = LabelStudioClient(ls.url, ls.credentials.token)
     media = ls.data_dir / "media"
     clip = _write_video(tmp_path / "squat.mp4", 322, 30)
@@ -55,10 +63,22 @@ def test_the_labeling_page_shows_the_clip_at_its_frame_rate_from_its_segment(ls:
     angles.parent.mkdir(parents=True, exist_ok=True)
     rows = [f"{i / 30:.4f}," + ",".join(f"{(10 + k) * (i % 30) / 30:.2f}" for k in range(24)) for i in range(322)]
     angles.write_text("\n".join(["time_s," + ",".join(JOINT_NAMES), *rows]) + "\n")
-    p = ProposalRow(id="sal-browser", kind="salient", exercise="squat", content=[{"joint": "femur_r", "source": "llm"}],
-                    model="scripted", prompt=[], reply="hips", parse_status="parsed", clip_hash="c" * 64,
-                    clip_path=str(tmp_path / "squat.npz"), video_path=str(clip), start_s=4.5, end_s=7.0,
-                    segment="rep 2")  # fmt: skip
+    p = ProposalRow(
+        id="sal-browser",
+        kind="salient",
+        exercise="squat",
+        content=[{"joint": "femur_r", "source": "llm"}],
+        model="scripted",
+        prompt=[],
+        reply="hips",
+        parse_status="parsed",
+        clip_hash="c" * 64,
+        clip_path=str(tmp_path / "squat.npz"),
+        video_path=str(clip),
+        start_s=4.5,
+        end_s=7.0,
+        segment="rep 2",
+    )
     data, _ = _task_data(None, p, media, ls.data_dir)  # type: ignore[arg-type]
     project = ensure_project(client, project_spec("salient", "squat", data["channels"]), media)
     client.import_tasks(project, [{"data": data}])
@@ -83,8 +103,14 @@ def _open(ls: LabelStudioServer, project: int, task: int, frames: int) -> tuple[
             page = browser.new_page()
             page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
             # "Failed to load resource": offline, the page's analytics and fonts hosts do not resolve
-            page.on("console", lambda m: errors.append(m.text) if m.type == "error" and
-                    not m.text.startswith("Failed to load resource") else None)  # fmt: skip
+            page.on(
+                "console",
+                lambda m: (
+                    errors.append(m.text)
+                    if m.type == "error" and not m.text.startswith("Failed to load resource")
+                    else None
+                ),
+            )
             page.goto(f"{ls.url}/user/login")
             page.fill("input[name=email]", ls.credentials.username)
             page.fill("input[name=password]", ls.credentials.password)
@@ -105,10 +131,22 @@ def test_channels_the_pose_never_observed_are_not_drawn(ls: LabelStudioServer, t
     db = Database(tmp_path / "review.duckdb")
     clip = save_npz(_track(UNOBSERVED, (ALL_NAN,)), tmp_path / "mediapipe.npz")  # 90 frames at 30 fps
     video = _write_video(tmp_path / "mediapipe.mp4", 90, 30)
-    p = ProposalRow(id="sal-unobserved", kind="salient", exercise="squat", content=[{"joint": "femur_r",
-                    "source": "llm"}], model="scripted", prompt=[], reply="hips", parse_status="parsed",
-                    clip_hash="d" * 64, clip_path=str(clip), video_path=str(video), start_s=0.5, end_s=2.5,
-                    segment="rep 1")  # fmt: skip
+    p = ProposalRow(
+        id="sal-unobserved",
+        kind="salient",
+        exercise="squat",
+        content=[{"joint": "femur_r", "source": "llm"}],
+        model="scripted",
+        prompt=[],
+        reply="hips",
+        parse_status="parsed",
+        clip_hash="d" * 64,
+        clip_path=str(clip),
+        video_path=str(video),
+        start_s=0.5,
+        end_s=2.5,
+        segment="rep 1",
+    )
     with db.session() as s:
         ReviewRepository(s).add_proposal(p)
     client = LabelStudioClient(ls.url, ls.credentials.token)

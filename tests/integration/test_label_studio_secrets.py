@@ -50,8 +50,19 @@ def _processes_of(data: Path) -> dict[int, str]:
 
 def _serve(data: Path, port: int) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BIOCOACH_LS_")}  # secrets generated in data/
-    command = [sys.executable, "-m", "workbench.cli", "review", "serve", "--port", str(port), "--data-dir", str(data),
-               "--timeout", "240"]  # fmt: skip
+    command = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "review",
+        "serve",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data),
+        "--timeout",
+        "240",
+    ]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO, env=env)
 
 

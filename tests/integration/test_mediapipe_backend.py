@@ -62,8 +62,12 @@ def test_portrait_clip_is_read_upright(tmp_path: Path) -> None:
 
 def _torso(cx: float, cy: float, size: float) -> np.ndarray:
     image = np.zeros((33, 2))
-    image[[11, 12, 23, 24]] = [[cx - size / 2, cy - size / 2], [cx + size / 2, cy - size / 2],
-                               [cx - size / 2, cy + size / 2], [cx + size / 2, cy + size / 2]]  # fmt: skip
+    image[[11, 12, 23, 24]] = [
+        [cx - size / 2, cy - size / 2],
+        [cx + size / 2, cy - size / 2],
+        [cx - size / 2, cy + size / 2],
+        [cx + size / 2, cy + size / 2],
+    ]
     return image
 
 

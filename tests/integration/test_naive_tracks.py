@@ -17,21 +17,35 @@ FPS = 30.0
 
 # exercise -> (period s, {dof: (rest°, work°)}); alternating moves mark left-side DoFs to run half a cycle late.
 NAIVE = {
-    "squat": (2.4, {"knee_angle_r": (0, 100), "knee_angle_l": (0, 100), "hip_flexion_r": (0, 95),
-                    "hip_flexion_l": (0, 95), "ankle_angle_r": (0, 20), "ankle_angle_l": (0, 20)}),
+    "squat": (
+        2.4,
+        {
+            "knee_angle_r": (0, 100),
+            "knee_angle_l": (0, 100),
+            "hip_flexion_r": (0, 95),
+            "hip_flexion_l": (0, 95),
+            "ankle_angle_r": (0, 20),
+            "ankle_angle_l": (0, 20),
+        },
+    ),
     "pushup": (2.0, {"elbow_flexion_r": (0, 90), "elbow_flexion_l": (0, 90)}),
     "jumping_jack": (1.2, {"hip_adduction_r": (0, -25), "hip_adduction_l": (0, -25)}),
-    "good_mornings": (3.0, {"hip_flexion_r": (0, 80), "hip_flexion_l": (0, 80), "knee_angle_r": (0, 15),
-                            "knee_angle_l": (0, 15)}),
+    "good_mornings": (
+        3.0,
+        {"hip_flexion_r": (0, 80), "hip_flexion_l": (0, 80), "knee_angle_r": (0, 15), "knee_angle_l": (0, 15)},
+    ),
     "lunge": (3.0, {"hip_flexion_r": (0, 90), "knee_angle_r": (0, 95), "knee_angle_l": (0, 85)}),
     "bicep_curl": (2.5, {"elbow_flexion_l": (5, 130)}),
-    "deep_squat": (3.0, {"knee_angle_r": (0, 125), "knee_angle_l": (0, 125), "hip_flexion_r": (0, 110),
-                         "hip_flexion_l": (0, 110)}),
-}  # fmt: skip
+    "deep_squat": (
+        3.0,
+        {"knee_angle_r": (0, 125), "knee_angle_l": (0, 125), "hip_flexion_r": (0, 110), "hip_flexion_l": (0, 110)},
+    ),
+}
 
 
-def naive_track(key: str, n: int, shallow: tuple[int, ...] = (), wobble: tuple[int, ...] = (),
-                noise_deg: float = 2.0, seed: int = 0) -> PoseTrack:  # fmt: skip
+def naive_track(
+    key: str, n: int, shallow: tuple[int, ...] = (), wobble: tuple[int, ...] = (), noise_deg: float = 2.0, seed: int = 0
+) -> PoseTrack:
     period, moves = NAIVE[key]
     rng = np.random.default_rng(seed)
     m = round(period * FPS)

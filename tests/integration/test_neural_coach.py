@@ -50,8 +50,7 @@ def test_untrained_neural_coach_runs_a_session_and_says_so(smollm: object) -> No
     coach = load_neural_coach(Config())
     assert coach.provenance["trained"] is False and UNTRAINED_NOTE in coach.provenance["notes"]
     assert coach.decoder.quantized
-    track, _ = synthesize(load_catalogue().get("squat"), 3, period_s=2.0, seed=0,
-                          faults=(Fault("shallow", (1,), 30),))  # fmt: skip
+    track, _ = synthesize(load_catalogue().get("squat"), 3, period_s=2.0, seed=0, faults=(Fault("shallow", (1,), 30),))
     events = run_coach(coach, track, load_catalogue().get("squat"))
     assert events == []  # untrained output rows: <next> always wins the tie
     duration = float(track.t[-1])
@@ -87,9 +86,14 @@ def test_fusion_layers_overfit_one_batch_with_the_real_lm(smollm: object) -> Non
     lm, tok = smollm.model, smollm.tokenizer  # type: ignore[attr-defined]
     torch.manual_seed(0)
     model = CoachModel(default_config(lm, "smollm2"), lm)
-    steps = [StepExample(0, "Current pose: right knee 85°.\nForm issues: Right knee flexion insufficient (85° "
-                         "detected, 90° required)"), StepExample(1, None),
-             StepExample(2, None, "Knee flexion 85°. Bend to 90°.")]  # fmt: skip
+    steps = [
+        StepExample(
+            0,
+            "Current pose: right knee 85°.\nForm issues: Right knee flexion insufficient (85° detected, 90° required)",
+        ),
+        StepExample(1, None),
+        StepExample(2, None, "Knee flexion 85°. Bend to 90°."),
+    ]
     plan = build_plan(tok, model.config, "squat", "User body: height 1.80m.", steps)
     batch = collate([plan], [tok.encode("User body: height 1.80m.", add_special_tokens=False)], pad_id=2)
     opt = torch.optim.AdamW(trainable_parameters(model, "2"), lr=1e-2)

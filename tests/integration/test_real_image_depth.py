@@ -34,8 +34,9 @@ pytestmark = [
     pytest.mark.realdata,
     pytest.mark.skipif(not DATA.is_dir(), reason=f"real landmark tracks not present at {DATA}"),
 ]
-STEMS = sorted(p.name.removesuffix(".landmarks.csv.gz") for p in DATA.glob("*.landmarks.csv.gz")) if DATA.is_dir() \
-    else []  # fmt: skip
+STEMS = (
+    sorted(p.name.removesuffix(".landmarks.csv.gz") for p in DATA.glob("*.landmarks.csv.gz")) if DATA.is_dir() else []
+)
 
 
 @cache

@@ -86,8 +86,9 @@ def test_split_squats_are_one_side_the_split_variant_and_score_as_clean() -> Non
 
 
 @pytest.mark.parametrize(("stem", "key", "expected", "tolerance"), CLIPS, ids=[c[0] for c in CLIPS])
-def test_no_seen_poorly_dof_is_judged_and_each_warning_is_given_once(stem: str, key: str, expected: int,
-                                                                      tolerance: int) -> None:  # fmt: skip
+def test_no_seen_poorly_dof_is_judged_and_each_warning_is_given_once(
+    stem: str, key: str, expected: int, tolerance: int
+) -> None:
     """Per-side trust: every judged DoF had a median confidence of at least 0.5 over its rep (in a side view
     the far side has less), and the warnings hold no duplicate."""
     track, _, analysis = run(stem, key)

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow
 
 def biocoach(db: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, BIOCOACH_DB=str(db))
-    return subprocess.run([sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, env=env,
-                          timeout=300)  # fmt: skip
+    return subprocess.run(
+        [sys.executable, "-m", "workbench.cli", *args], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def _edit(path: Path, check: str, old: str, new: str) -> None:
@@ -37,14 +38,19 @@ def _tree(folder: Path) -> dict[str, bytes]:
 
 def test_threshold_edit_reaches_the_next_analysis(tmp_path: Path) -> None:
     db = tmp_path / "s.duckdb"
-    track, _ = synthesize(load_catalogue().get("squat"), 4, noise_deg=1.0, seed=3,
-                          faults=(Fault("shallow", (1, 2), 10),))  # knees reach ~95° in reps 1 and 2  # fmt: skip
+    track, _ = synthesize(
+        load_catalogue().get("squat"), 4, noise_deg=1.0, seed=3, faults=(Fault("shallow", (1, 2), 10),)
+    )  # knees reach ~95° in reps 1 and 2
     clip = save_npz(track, tmp_path / "squat.npz")
     assert biocoach(db, "db", "init").returncode == 0
     before = json.loads(biocoach(db, "analyze", str(clip), "-e", "squat", "--json", "-").stdout)
     assert biocoach(db, "db", "export", str(tmp_path / "x")).returncode == 0
-    _edit(tmp_path / "x" / "exercises" / "squat.yaml", "knee_depth", "bounds_deg: [90.0, null]",
-          "bounds_deg: [100.0, null]")  # fmt: skip
+    _edit(
+        tmp_path / "x" / "exercises" / "squat.yaml",
+        "knee_depth",
+        "bounds_deg: [90.0, null]",
+        "bounds_deg: [100.0, null]",
+    )
     imported = biocoach(db, "db", "import", str(tmp_path / "x"), "--author", "alice", "--note", "deeper")
     assert imported.returncode == 0 and "knee_depth: version 1 → 2" in imported.stdout
     history = biocoach(db, "db", "history", "squat").stdout

@@ -50,14 +50,28 @@ def db(tmp_path: Path) -> Database:
 def _tighten_knee_depth(db: Database) -> None:
     with db.store() as store:
         t = store.thresholds.get("squat", "knee_depth")
-        store.thresholds.edit("squat", "knee_depth", base_version=t.version, author="expert", note="deeper",
-                              bounds_deg=(100.0, None))  # fmt: skip
+        store.thresholds.edit(
+            "squat", "knee_depth", base_version=t.version, author="expert", note="deeper", bounds_deg=(100.0, None)
+        )
 
 
 def _cli_feedback(clip: Path, db: Database, tmp_path: Path, *extra: str) -> dict[str, Any]:
     out = tmp_path / f"coach{len(list(tmp_path.glob('coach*.json')))}.json"
-    cmd = [sys.executable, "-m", "workbench.cli", "coach", str(clip), "-e", "squat", "--db", str(db.path),
-           "--json", str(out), "-q", *extra]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "workbench.cli",
+        "coach",
+        str(clip),
+        "-e",
+        "squat",
+        "--db",
+        str(db.path),
+        "--json",
+        str(out),
+        "-q",
+        *extra,
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     return dict(json.loads(out.read_text()))
@@ -68,8 +82,9 @@ def _lines(feedback: list[dict[str, Any]]) -> list[tuple[float, str]]:
 
 
 @pytest.mark.slow
-def test_a_tighter_bound_reaches_the_cli_the_batch_and_the_app_identically(clip: Path, db: Database,
-                                                                           tmp_path: Path) -> None:  # fmt: skip
+def test_a_tighter_bound_reaches_the_cli_the_batch_and_the_app_identically(
+    clip: Path, db: Database, tmp_path: Path
+) -> None:
     before = _lines(_cli_feedback(clip, db, tmp_path)["feedback"])
     assert not [t for _, t in before if "100°" in t]  # 95° passes the shipped 90° bound
     _tighten_knee_depth(db)
@@ -80,8 +95,9 @@ def test_a_tighter_bound_reaches_the_cli_the_batch_and_the_app_identically(clip:
     assert cli != before
 
     plan = StagePlan(stages=["pose", "analysis", "coaching"], default_exercise="squat", db=db)
-    spec = JobSpec(name="edit", selection={"test": "edit"}, stages=[StageSpec(s) for s in plan.stages],
-                   engine="local", workers=0)  # fmt: skip
+    spec = JobSpec(
+        name="edit", selection={"test": "edit"}, stages=[StageSpec(s) for s in plan.stages], engine="local", workers=0
+    )
     job = run_job(spec, from_folder(clip.parent), plan, db).job
     with db.store() as store:
         (item,) = BatchRepository(store.session).items(job.id, stage="coaching")
@@ -98,8 +114,13 @@ def test_a_changed_salient_joint_list_reaches_the_neural_coach(clip: Path, db: D
     with db.store() as store:
         rules = store.rules.get("squat")
         assert sorted(rules.body["salient_joints"]) != sorted(NEW_JOINTS)
-        store.rules.save("squat", {**rules.body, "salient_joints": NEW_JOINTS}, base_version=rules.version,
-                         author="expert", note="hips and knees only")  # fmt: skip
+        store.rules.save(
+            "squat",
+            {**rules.body, "salient_joints": NEW_JOINTS},
+            base_version=rules.version,
+            author="expert",
+            note="hips and knees only",
+        )
     coach = load_coach("neural", Config())
     result = analyze_clip(clip, "squat", db=db, coach=coach)
     details = result.analysis.provenance["coach_details"]

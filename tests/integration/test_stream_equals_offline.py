@@ -15,8 +15,15 @@ KEYS = [e.key for e in load_catalogue() if e.fixed_side is None]
 @pytest.mark.parametrize("key", KEYS)
 def test_stream_is_identical_to_offline(key: str) -> None:
     ex = load_catalogue().get(key)
-    track, _ = synthesize(ex, 8, jitter=0.1, noise_deg=2.0, dropout=0.03, seed=11,
-                          faults=(Fault("shallow", (2,), 25), Fault("wobble", (5,), 10)))  # fmt: skip
+    track, _ = synthesize(
+        ex,
+        8,
+        jitter=0.1,
+        noise_deg=2.0,
+        dropout=0.03,
+        seed=11,
+        faults=(Fault("shallow", (2,), 25), Fault("wobble", (5,), 10)),
+    )
     offline = analyze(track, ex).to_json()
     stream = analyze_streaming(track, ex).to_json()
     assert offline["reps"] == stream["reps"]

@@ -69,8 +69,11 @@ def test_depth_and_stability_faults_precision_recall_over_the_catalogue() -> Non
             fn += sum(len(v) for v in truth.faults.values())
             continue
         for rep in reps:
-            kinds = {"shallow" if v.type == "dynamic" else "wobble" for v in rep.violations
-                     if v.type in ("dynamic", "stability")}  # fmt: skip
+            kinds = {
+                "shallow" if v.type == "dynamic" else "wobble"
+                for v in rep.violations
+                if v.type in ("dynamic", "stability")
+            }
             injected = set(truth.faults.get(rep.index, []))
             tp += len(kinds & injected)
             fp += len(kinds - injected)

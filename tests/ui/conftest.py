@@ -27,8 +27,15 @@ import pytest
 from playwright.sync_api import Browser
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]  # fmt: skip
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 REPO = Path(__file__).resolve().parents[2]
 DOCS = REPO / "docs"
 STORES: dict[str, Path] = {}  # server URL → the store file that server uses (tests may open it read-only)
@@ -37,8 +44,11 @@ NETWORK_SCHEMES = ("http", "https", "ws", "wss")  # data:, blob:, about: never l
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "allow_hosts(*names): host names a browser test may reach besides "
-                                       "127.0.0.1/localhost (names its browser maps to 127.0.0.1)")  # fmt: skip
+    config.addinivalue_line(
+        "markers",
+        "allow_hosts(*names): host names a browser test may reach besides "
+        "127.0.0.1/localhost (names its browser maps to 127.0.0.1)",
+    )
 
 
 class OfflineGuard:
@@ -120,15 +130,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield from served_app(store, tmp_path_factory.mktemp("ui-log") / "serve.log")
 
 
-def served_app(store: Path, log: Path, args: Sequence[str] = (),
-               env: Mapping[str, str] | None = None) -> Iterator[str]:  # fmt: skip
+def served_app(store: Path, log: Path, args: Sequence[str] = (), env: Mapping[str, str] | None = None) -> Iterator[str]:
     """Serve the workbench on ``store`` (with extra ``serve`` arguments and environment) until the generator is
     closed; then assert the app logged no traceback. Modules that need a pre-filled store override ``server``."""
     port = _free_port()
     full_env = dict(os.environ, **(env or {}), BIOCOACH_DB=str(store))
     with log.open("w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), *args],
-                                stdout=out, stderr=subprocess.STDOUT, env=full_env, cwd=REPO)  # fmt: skip
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "workbench.cli", "serve", "--port", str(port), *args],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=full_env,
+            cwd=REPO,
+        )
     url = f"http://127.0.0.1:{port}/"
     try:
         _wait_for(url, proc, log)

@@ -49,12 +49,14 @@ def _clip_data(root: Path, store: Path) -> Path:
     example = load_npz(EXAMPLE_CLIP)
     n = example.t.size
     track = dataclasses.replace(example, t=np.arange(n) / FPS)  # on the video's clock, from 0
-    video = write_video(data / "squat.mp4", (np.full((240, 320, 3), 40 + (k % 50) * 3, np.uint8) for k in range(n)),
-                        FPS)  # fmt: skip
+    video = write_video(
+        data / "squat.mp4", (np.full((240, 320, 3), 40 + (k % 50) * 3, np.uint8) for k in range(n)), FPS
+    )
     world = forward_kinematics(track.q)
     image = np.stack([0.5 + 0.3 * world[..., 0], 0.5 + 0.3 * world[..., 1]], axis=-1)  # a rough camera
-    landmarks = LandmarkTrack(world=world, visibility=np.ones((n, N_LANDMARKS)), t=track.t, image=image,
-                              image_size=(320, 240), source="test")  # fmt: skip
+    landmarks = LandmarkTrack(
+        world=world, visibility=np.ones((n, N_LANDMARKS)), t=track.t, image=image, image_size=(320, 240), source="test"
+    )
     db = Database(store)
     init_from_references(db)
     with db.store() as s:
@@ -166,8 +168,10 @@ def test_the_video_plays_and_the_cursor_follows_then_steps_a_frame(offline_page:
     cursor.fill("2.5")
     cursor.press("Enter")
     _wait_readout(page, lambda t, i: i == 75)
-    video.evaluate("v => new Promise(r => { const f = () => Math.abs(v.currentTime - 2.5) < 0.02 ? r() :"
-                   " setTimeout(f, 50); f(); })")  # fmt: skip
+    video.evaluate(
+        "v => new Promise(r => { const f = () => Math.abs(v.currentTime - 2.5) < 0.02 ? r() :"
+        " setTimeout(f, 50); f(); })"
+    )
 
     page.locator(".clip-player .vp-speed").select_option("0.5")
     assert video.evaluate("v => v.playbackRate") == 0.5
@@ -178,8 +182,9 @@ def test_the_video_plays_and_the_cursor_follows_then_steps_a_frame(offline_page:
     assert page.errors == []
 
 
-def test_the_3d_skeleton_of_a_pose_only_clip_rotates_and_keeps_its_camera(offline_page: Any,
-                                                                          app: dict[str, Any]) -> None:  # fmt: skip
+def test_the_3d_skeleton_of_a_pose_only_clip_rotates_and_keeps_its_camera(
+    offline_page: Any, app: dict[str, Any]
+) -> None:
     page = offline_page
     page.locator(".cursor-readout").get_by_text("Current pose:").wait_for(timeout=TIMEOUT)
     box = page.get_by_label("Clip (video, landmark file or pose .npz)")

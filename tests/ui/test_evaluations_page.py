@@ -17,12 +17,40 @@ TIMEOUT = 60_000
 
 
 def _doc(tf: float, bert_model: str) -> dict[str, Any]:
-    clip = {"clip_id": "0007_0", "exercise": "squat", "n_gt": 4, "n_pred": 2, "matched_gt": 2, "matched_pred": 2,
-            "t_f_score": tf, "meteor": 0.2, "rouge_l": 0.1, "bertscore": 0.8, "precision": 1.0, "recall": 0.5,
-            "matches": [], "missed": [], "spurious": []}  # fmt: skip
-    return {"t_f_score": tf, "precision": 1.0, "recall": 0.5, "n_gt": 4, "n_pred": 2, "n_matched": 2, "meteor": 0.2,
-            "rouge_l": 0.1, "bertscore": 0.8, "dataset": "QEVD-FIT-COACH-Benchmark", "predictions": "p.json",
-            "ground_truth": "gt", "models": {"bertscore": bert_model}, "settings": {}, "per_clip": [clip]}  # fmt: skip
+    clip = {
+        "clip_id": "0007_0",
+        "exercise": "squat",
+        "n_gt": 4,
+        "n_pred": 2,
+        "matched_gt": 2,
+        "matched_pred": 2,
+        "t_f_score": tf,
+        "meteor": 0.2,
+        "rouge_l": 0.1,
+        "bertscore": 0.8,
+        "precision": 1.0,
+        "recall": 0.5,
+        "matches": [],
+        "missed": [],
+        "spurious": [],
+    }
+    return {
+        "t_f_score": tf,
+        "precision": 1.0,
+        "recall": 0.5,
+        "n_gt": 4,
+        "n_pred": 2,
+        "n_matched": 2,
+        "meteor": 0.2,
+        "rouge_l": 0.1,
+        "bertscore": 0.8,
+        "dataset": "QEVD-FIT-COACH-Benchmark",
+        "predictions": "p.json",
+        "ground_truth": "gt",
+        "models": {"bertscore": bert_model},
+        "settings": {},
+        "per_clip": [clip],
+    }
 
 
 def test_list_open_and_compare_evaluations(page: Any, server: str) -> None:

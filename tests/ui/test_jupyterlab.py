@@ -32,9 +32,8 @@ NOTEBOOK = "01_tour.ipynb"
 LOCAL_HOSTS = {"127.0.0.1"}
 SETTINGS = {  # user settings: every cell in the DOM (no windowing), no news or update checks
     "@jupyterlab/notebook-extension/tracker.jupyterlab-settings": {"windowingMode": "none"},
-    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false",
-                                                                        "checkForUpdates": False},
-}  # fmt: skip
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings": {"fetchNews": "false", "checkForUpdates": False},
+}
 
 
 @pytest.fixture(scope="module")
@@ -50,22 +49,42 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(value))
     (root / "tmp").mkdir()
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / "config"), JUPYTER_DATA_DIR=str(home / "data"),
-               JUPYTER_RUNTIME_DIR=str(home / "runtime"), JUPYTERLAB_SETTINGS_DIR=str(settings),
-               JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"), TMPDIR=str(root / "tmp"),
-               MPLBACKEND="module://matplotlib_inline.backend_inline")  # fmt: skip
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(home / "config"),
+        JUPYTER_DATA_DIR=str(home / "data"),
+        JUPYTER_RUNTIME_DIR=str(home / "runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(settings),
+        JUPYTERLAB_WORKSPACES_DIR=str(home / "workspaces"),
+        TMPDIR=str(root / "tmp"),
+        MPLBACKEND="module://matplotlib_inline.backend_inline",
+    )
     env.pop("BIOCOACH_DB", None)
     port, token = _free_port(), secrets.token_hex(16)
     log = root / "lab.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "jupyter", "lab", "--ip=127.0.0.1", f"--port={port}", "--no-browser",
-             f"--ServerApp.root_dir={work}", f"--IdentityProvider.token={token}", "--ServerApp.port_retries=0",
-             "--allow-root",
-             "--LabApp.expose_app_in_browser=True", "--LabApp.news_url=None",
-             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
-            stdout=out, stderr=subprocess.STDOUT, env=env, cwd=work,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "jupyter",
+                "lab",
+                "--ip=127.0.0.1",
+                f"--port={port}",
+                "--no-browser",
+                f"--ServerApp.root_dir={work}",
+                f"--IdentityProvider.token={token}",
+                "--ServerApp.port_retries=0",
+                "--allow-root",
+                "--LabApp.expose_app_in_browser=True",
+                "--LabApp.news_url=None",
+                "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            ],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            cwd=work,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 120
@@ -113,8 +132,9 @@ def test_notebook_runs_in_jupyterlab_and_the_cursor_slider_is_live(lab: str) -> 
             context = browser.new_context(viewport={"width": 1500, "height": 1100})
             context.route("**/*", gate)
             page = context.new_page()
-            page.on("websocket", lambda ws: foreign.append(ws.url)
-                    if urlparse(ws.url).hostname not in LOCAL_HOSTS else None)  # fmt: skip
+            page.on(
+                "websocket", lambda ws: foreign.append(ws.url) if urlparse(ws.url).hostname not in LOCAL_HOSTS else None
+            )
             page.goto(lab, wait_until="domcontentloaded", timeout=120_000)
             page.wait_for_function(
                 "() => { const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;"

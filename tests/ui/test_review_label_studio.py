@@ -93,20 +93,26 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, ls: LabelStudioServer, llm_endpoint: str,
-           store: Path) -> Iterator[str]:  # fmt: skip
+def server(
+    tmp_path_factory: pytest.TempPathFactory, ls: LabelStudioServer, llm_endpoint: str, store: Path
+) -> Iterator[str]:
     """`biocoach serve` configured for this Label Studio and the scripted endpoint (overrides the conftest's)."""
     folder = tmp_path_factory.mktemp("review-ls-config")
     config = folder / "biocoach.yaml"
     config.write_text(f"label_studio_url: {ls.url}\nllm_endpoint: {llm_endpoint}\nllm_model: scripted\n")
-    env = {"BIOCOACH_CONFIG": str(config), "BIOCOACH_LS_DATA_DIR": str(ls.data_dir),
-           "BIOCOACH_PROPOSALS_DIR": str(folder / "proposals"), "NO_PROXY": "127.0.0.1,localhost",
-           "no_proxy": "127.0.0.1,localhost"}  # fmt: skip
+    env = {
+        "BIOCOACH_CONFIG": str(config),
+        "BIOCOACH_LS_DATA_DIR": str(ls.data_dir),
+        "BIOCOACH_PROPOSALS_DIR": str(folder / "proposals"),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "no_proxy": "127.0.0.1,localhost",
+    }
     yield from served_app(store, folder / "serve.log", env=env)
 
 
-def test_propose_push_and_pull_from_the_review_page(browser: Any, server: str, ls: LabelStudioServer,
-                                                    store: Path) -> None:  # fmt: skip
+def test_propose_push_and_pull_from_the_review_page(
+    browser: Any, server: str, ls: LabelStudioServer, store: Path
+) -> None:
     assert Path(CHROMIUM).exists()
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
@@ -143,8 +149,9 @@ def test_propose_push_and_pull_from_the_review_page(browser: Any, server: str, l
         # --- an expert accepts the first segment in Label Studio (through its API, as the UI would save it)
         first = proposals[0]
         client = LabelStudioClient(ls.url, ls.credentials.token)
-        client.create_annotation(pushed[first.id][1], salient_result(first.joints),
-                                 completed_by=int(client.whoami()["id"]))  # fmt: skip
+        client.create_annotation(
+            pushed[first.id][1], salient_result(first.joints), completed_by=int(client.whoami()["id"])
+        )
 
         # --- pull: the counts on the page change
         page.get_by_role("button", name="Pull from Label Studio").click()

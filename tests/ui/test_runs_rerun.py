@@ -35,8 +35,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     db = Database(store)
     init_from_references(db)
     with db.store() as s:  # the push-up is known to the store; its name says nothing
-        s.clips.add_known(sha256_file(CLIPS["clip_b.npz"]), CLIPS["clip_b.npz"], exercise="pushup",
-                          n_bytes=CLIPS["clip_b.npz"].stat().st_size)  # fmt: skip
+        s.clips.add_known(
+            sha256_file(CLIPS["clip_b.npz"]),
+            CLIPS["clip_b.npz"],
+            exercise="pushup",
+            n_bytes=CLIPS["clip_b.npz"].stat().st_size,
+        )
     yield from served_app(store, tmp_path_factory.mktemp("runs-log") / "serve.log", ["--data-dir", str(data)])
 
 
@@ -65,8 +69,10 @@ def local_page(browser: Any, server: str) -> Iterator[Any]:
 
 def _runs(server: str) -> list[tuple[int, str, str]]:
     with Database(STORES[server]).store() as store:
-        return [(int(i), str(ex), str(st)) for i, ex, st in
-                store.session.all("SELECT id, exercise, status FROM runs ORDER BY id", [])]  # fmt: skip
+        return [
+            (int(i), str(ex), str(st))
+            for i, ex, st in store.session.all("SELECT id, exercise, status FROM runs ORDER BY id", [])
+        ]
 
 
 def test_opening_the_app_records_no_run(local_page: Any, server: str) -> None:
@@ -82,8 +88,7 @@ def test_a_lunge_and_a_pushup_in_one_run_each_as_its_own_exercise(local_page: An
     page = local_page
     page.goto(server, wait_until="networkidle", timeout=120_000)
     page.get_by_text("Runs", exact=True).first.click()
-    page.locator("select[multiple]:visible").first.select_option([str(CLIPS["lunge_a.npz"]),
-                                                                    str(CLIPS["clip_b.npz"])])  # fmt: skip
+    page.locator("select[multiple]:visible").first.select_option([str(CLIPS["lunge_a.npz"]), str(CLIPS["clip_b.npz"])])
     try:
         page.locator(".tabulator-cell", has_text="clip_b.npz").first.wait_for(timeout=TIMEOUT)
         page.locator(".tabulator-cell", has_text="pushup").first.wait_for(timeout=TIMEOUT)  # the store's registration

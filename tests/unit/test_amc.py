@@ -28,10 +28,18 @@ HEADER = "#!OML:ASF F:\\VICON\\USERDATA\\INSTALL\\rory3\\rory3.ASF\n:FULLY-SPECI
 # Neutral CMU pose: legs vertical (femur rz cancels the ASF's 20° splay), everything else at zero.
 NEUTRAL: dict[str, list[float]] = {
     "root": [0.0, 17.0, 0.0, 0.0, 0.0, 0.0],
-    "lowerback": [0.0, 0.0, 0.0], "upperback": [0.0, 0.0, 0.0], "thorax": [0.0, 0.0, 0.0],
-    "rhumerus": [0.0, 0.0, 0.0], "rradius": [0.0], "lhumerus": [0.0, 0.0, 0.0], "lradius": [0.0],
-    "rfemur": [0.0, 0.0, 20.0], "rtibia": [0.0], "lfemur": [0.0, 0.0, -20.0], "ltibia": [0.0],
-}  # fmt: skip
+    "lowerback": [0.0, 0.0, 0.0],
+    "upperback": [0.0, 0.0, 0.0],
+    "thorax": [0.0, 0.0, 0.0],
+    "rhumerus": [0.0, 0.0, 0.0],
+    "rradius": [0.0],
+    "lhumerus": [0.0, 0.0, 0.0],
+    "lradius": [0.0],
+    "rfemur": [0.0, 0.0, 20.0],
+    "rtibia": [0.0],
+    "lfemur": [0.0, 0.0, -20.0],
+    "ltibia": [0.0],
+}
 
 
 def amc_text(frames: list[dict[str, list[float]]], newline: str = "\r\n", first: int = 1) -> str:

@@ -34,7 +34,13 @@ def test_results_land_in_the_store_and_a_rerun_skips_them(db: Any, tmp_path: Pat
     report = run_job(spec(), from_folder(tmp_path / "clips"), plan(db), db)
     job = report.job
     assert (job.status, job.n_selected, job.n_done, job.n_failed, job.n_skipped, job.n_executed) == (
-        "finished", 6, 6, 0, 0, 6)
+        "finished",
+        6,
+        6,
+        0,
+        0,
+        6,
+    )
     analyses = _items(db, job.id, stage="analysis")
     with db.store() as store:
         for item in analyses:
@@ -74,8 +80,9 @@ def test_a_threshold_edit_reanalyses_without_reextracting_the_pose(db: Any, tmp_
     run_job(spec(), from_folder(tmp_path / "clips"), plan(db), db)
     with db.store() as store:
         t = store.thresholds.get("squat", "knee_depth")
-        store.thresholds.edit("squat", "knee_depth", base_version=t.version, author="t", note="deeper",
-                              bounds_deg=(160.0, None))  # fmt: skip
+        store.thresholds.edit(
+            "squat", "knee_depth", base_version=t.version, author="t", note="deeper", bounds_deg=(160.0, None)
+        )
     second = run_job(spec(), from_folder(tmp_path / "clips"), plan(db), db).job
     assert (second.n_skipped, second.n_executed) == (2, 2)  # the poses were done, the analyses are new work
     new = _items(db, second.id, stage="analysis")
@@ -207,8 +214,9 @@ def test_extracted_poses_fill_the_pipelines_cache_and_feed_a_later_analysis(db: 
     before = digests(db, first.id)
     with db.store() as store:  # a new analysis version: only the analysis is pending, its pose comes from the cache
         t = store.thresholds.get("squat", "knee_depth")
-        store.thresholds.edit("squat", "knee_depth", base_version=t.version, author="t", note="n",
-                              bounds_deg=(95.0, None))  # fmt: skip
+        store.thresholds.edit(
+            "squat", "knee_depth", base_version=t.version, author="t", note="n", bounds_deg=(95.0, None)
+        )
     second = run_job(spec(), from_folder(tmp_path / "clips"), plan(db), db).job
     assert (second.n_skipped, second.n_executed) == (1, 1)
     assert _items(db, second.id, stage="pose")[0].attempts == 1  # IK not run again
@@ -221,8 +229,9 @@ def test_extracted_poses_fill_the_pipelines_cache_and_feed_a_later_analysis(db: 
     assert analyze_clip(clip, "squat", db=db).analysis.provenance["pose_cache"] == "hit"
 
 
-def test_reviewed_salient_joints_as_the_pipeline_uses_them(db: Any, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+def test_reviewed_salient_joints_as_the_pipeline_uses_them(
+    db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from types import SimpleNamespace
 
     import workbench.store.review_labels as labels
@@ -230,8 +239,16 @@ def test_reviewed_salient_joints_as_the_pipeline_uses_them(db: Any, tmp_path: Pa
     from workbench.store.clips_repo import sha256_file
 
     (clip,) = make_clips(tmp_path / "clips", 1)
-    label = SimpleNamespace(clip_hash=sha256_file(clip), joints=("tibia_r", "femur_r"), proposal_id="p7", version=2,
-                            reviewer="ann", segment="rep 1", start_s=0.5, end_s=2.5)  # fmt: skip
+    label = SimpleNamespace(
+        clip_hash=sha256_file(clip),
+        joints=("tibia_r", "femur_r"),
+        proposal_id="p7",
+        version=2,
+        reviewer="ann",
+        segment="rep 1",
+        start_s=0.5,
+        end_s=2.5,
+    )
     monkeypatch.setattr(labels, "accepted_salient_labels", lambda db, exercise=None: [label])
     job = run_job(spec(), from_folder(tmp_path / "clips"), plan(db), db).job
     (item,) = _items(db, job.id, stage="analysis")

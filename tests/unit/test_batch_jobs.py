@@ -36,8 +36,9 @@ def test_analysis_key_follows_the_store_versions_of_the_exercise(tmp_path: Path)
     before = StagePlan(stages=["pose", "analysis"], db=db).specs_for(clip)
     with db.store() as store:
         t = store.thresholds.get("squat", "knee_depth")
-        store.thresholds.edit("squat", "knee_depth", base_version=t.version, author="t", note="n",
-                              bounds_deg=(100.0, None))  # fmt: skip
+        store.thresholds.edit(
+            "squat", "knee_depth", base_version=t.version, author="t", note="n", bounds_deg=(100.0, None)
+        )
     after = StagePlan(stages=["pose", "analysis"], db=db).specs_for(clip)
     assert before[0].params_hash == after[0].params_hash  # the pose does not depend on thresholds
     assert before[1].params_hash != after[1].params_hash
@@ -83,13 +84,21 @@ def test_store_selection_pages_through_matching_clips(tmp_path: Path, monkeypatc
 def test_gpu_stages_ask_ray_for_a_gpu_and_cpu_stages_do_not(tmp_path: Path) -> None:
     clip = ClipRef(path=make_clips(tmp_path, 1)[0], exercise="squat", content_hash="h")
     gpus = {}
-    for backend, coach, device in [("pose", "rule", "cpu"), ("hsmr", "rule", "cpu"), ("pose", "neural", "cuda"),
-                                   ("pose", "neural", "cpu")]:  # fmt: skip
+    for backend, coach, device in [
+        ("pose", "rule", "cpu"),
+        ("hsmr", "rule", "cpu"),
+        ("pose", "neural", "cuda"),
+        ("pose", "neural", "cpu"),
+    ]:
         p = StagePlan(stages=["pose", "analysis", "coaching"], backend=backend, coach=coach, coach_device=device)
         p._exercises["squat"] = (type("Ex", (), {"key": "squat"})(), {})  # no store needed for the specs
         gpus[(backend, coach, device)] = p.gpus(p.specs_for(clip))
-    assert gpus == {("pose", "rule", "cpu"): 0.0, ("hsmr", "rule", "cpu"): 1.0, ("pose", "neural", "cuda"): 1.0,
-                    ("pose", "neural", "cpu"): 0.0}  # fmt: skip
+    assert gpus == {
+        ("pose", "rule", "cpu"): 0.0,
+        ("hsmr", "rule", "cpu"): 1.0,
+        ("pose", "neural", "cuda"): 1.0,
+        ("pose", "neural", "cpu"): 0.0,
+    }
 
 
 def test_qevd_selection_yields_the_split_videos(tmp_path: Path) -> None:

@@ -26,14 +26,17 @@ def _script_kinds() -> dict[str, str]:
     return {ln.text: ln.kind for blocks in mini.SESSIONS[SPLIT].values() for b in blocks for ln in b.lines}
 
 
-@pytest.mark.parametrize(("text", "kind"), [
-    *sorted(_script_kinds().items()),
-    ("Don't let your knees cave in.", "corrective"),
-    ("Ten!", "counting"),
-    ("Last two reps!", "counting"),
-    ("Awesome work, keep going!", "motivational"),
-    ("Breathe out as you push up.", "instructional"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        *sorted(_script_kinds().items()),
+        ("Don't let your knees cave in.", "corrective"),
+        ("Ten!", "counting"),
+        ("Last two reps!", "counting"),
+        ("Awesome work, keep going!", "motivational"),
+        ("Breathe out as you push up.", "instructional"),
+    ],
+)
 def test_classifier(text: str, kind: str) -> None:
     assert classify_utterance(text) == kind
 

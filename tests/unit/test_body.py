@@ -58,18 +58,22 @@ def ring_mesh(r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Canonical order: 0 bottom centre, 1 + k·N + j ring k vertex j, last top centre. Outward winding."""
     y = Y_BOTTOM + HEIGHT * np.arange(N_RINGS) / (N_RINGS - 1)
     th = 2 * math.pi * np.arange(N_SIDES) / N_SIDES
-    ring = np.stack([r[:, None] * np.cos(th), np.broadcast_to(y[:, None], (N_RINGS, N_SIDES)),
-                     r[:, None] * np.sin(th)], axis=-1).reshape(-1, 3)  # fmt: skip
+    ring = np.stack(
+        [r[:, None] * np.cos(th), np.broadcast_to(y[:, None], (N_RINGS, N_SIDES)), r[:, None] * np.sin(th)], axis=-1
+    ).reshape(-1, 3)
     verts = np.vstack([[0.0, y[0], 0.0], ring, [0.0, y[-1], 0.0]])
     idx = 1 + np.arange(N_RINGS * N_SIDES).reshape(N_RINGS, N_SIDES)
     a, b = idx[:-1], np.roll(idx[:-1], -1, axis=1)
     c, d = np.roll(idx[1:], -1, axis=1), idx[1:]
     top = len(verts) - 1
-    faces = np.vstack([
-        np.stack([a, c, b], -1).reshape(-1, 3), np.stack([a, d, c], -1).reshape(-1, 3),
-        np.stack([np.zeros(N_SIDES, int), idx[0], np.roll(idx[0], -1)], -1),
-        np.stack([np.full(N_SIDES, top), np.roll(idx[-1], -1), idx[-1]], -1),
-    ])  # fmt: skip
+    faces = np.vstack(
+        [
+            np.stack([a, c, b], -1).reshape(-1, 3),
+            np.stack([a, d, c], -1).reshape(-1, 3),
+            np.stack([np.zeros(N_SIDES, int), idx[0], np.roll(idx[0], -1)], -1),
+            np.stack([np.full(N_SIDES, top), np.roll(idx[-1], -1), idx[-1]], -1),
+        ]
+    )
     return verts, faces
 
 
@@ -102,13 +106,21 @@ def expected(b0: float = 0.0, b1: float = 0.0) -> dict[str, float]:
     dh = sh * HEIGHT / (N_RINGS - 1)
     volume = float(np.sum(dh / 3 * (area[:-1] + area[1:] + 0.5 * N_SIDES * SIN * r[:-1] * r[1:])))
     side = 2 * math.sin(math.pi / N_SIDES)
-    return {"height_m": sh * HEIGHT, "mass_kg": BODY_DENSITY_KG_M3 * volume,
-            **{f"{k}_m": N_SIDES * side * r[RINGS[k]] for k in ("chest", "waist", "hips")}}  # fmt: skip
+    return {
+        "height_m": sh * HEIGHT,
+        "mass_kg": BODY_DENSITY_KG_M3 * volume,
+        **{f"{k}_m": N_SIDES * side * r[RINGS[k]] for k in ("chest", "waist", "hips")},
+    }
 
 
 def measured(m: Measurements) -> dict[str, float | None]:
-    return {"height_m": m.height_m, "mass_kg": m.mass_kg, "chest_m": m.chest_m, "waist_m": m.waist_m,
-            "hips_m": m.hips_m}  # fmt: skip
+    return {
+        "height_m": m.height_m,
+        "mass_kg": m.mass_kg,
+        "chest_m": m.chest_m,
+        "waist_m": m.waist_m,
+        "hips_m": m.hips_m,
+    }
 
 
 def assert_close(m: Measurements, want: dict[str, float], rel: float = 1e-6) -> None:
@@ -215,14 +227,17 @@ def test_missing_file_names_it_and_where_smpl_comes_from(tmp_path: Path) -> None
     assert "SKEL reuses SMPL betas" in text and isinstance(info.value, WorkbenchError)
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("v_template", np.zeros((6889, 3)), "v_template: expected shape (6890, 3), got (6889, 3)"),
-    ("shapedirs", np.zeros((6890, 3, 5)), "shapedirs: expected (6890, 3, K) with K ≥ 10, got (6890, 3, 5)"),
-    ("shapedirs", np.zeros((6890, 30)), "shapedirs: expected shape (6890, 3, K), got (6890, 30)"),
-    ("f", np.zeros((13775, 3), int), "f: expected shape (13776, 3), got (13775, 3)"),
-    ("f", np.full((13776, 3), 6890), "f: expected vertex indices in [0, 6890), got [6890, 6890]"),
-    ("weights", np.zeros((6890,)), "weights: expected shape (6890, N), got (6890,)"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("v_template", np.zeros((6889, 3)), "v_template: expected shape (6890, 3), got (6889, 3)"),
+        ("shapedirs", np.zeros((6890, 3, 5)), "shapedirs: expected (6890, 3, K) with K ≥ 10, got (6890, 3, 5)"),
+        ("shapedirs", np.zeros((6890, 30)), "shapedirs: expected shape (6890, 3, K), got (6890, 30)"),
+        ("f", np.zeros((13775, 3), int), "f: expected shape (13776, 3), got (13775, 3)"),
+        ("f", np.full((13776, 3), 6890), "f: expected vertex indices in [0, 6890), got [6890, 6890]"),
+        ("weights", np.zeros((6890,)), "weights: expected shape (6890, N), got (6890,)"),
+    ],
+)
 def test_wrong_shapes_say_expected_and_got(tmp_path: Path, key: str, value: np.ndarray, message: str) -> None:
     arrays = model_arrays() | {key: value}
     path = tmp_path / "bad.npz"
@@ -286,8 +301,16 @@ def test_betas_longer_than_the_model_are_refused(model_file: Path) -> None:
 
 
 def test_context_is_the_papers_format_exactly() -> None:
-    m = Measurements(height_m=1.78, mass_kg=73.22, chest_m=1.0, waist_m=0.83, hips_m=0.98, method="mesh",
-                     source="test", mass_source="volume")  # fmt: skip
+    m = Measurements(
+        height_m=1.78,
+        mass_kg=73.22,
+        chest_m=1.0,
+        waist_m=0.83,
+        hips_m=0.98,
+        method="mesh",
+        source="test",
+        mass_source="volume",
+    )
     paper = "User body: height 1.78m, mass 73.22kg, chest 1.00m, waist 0.83m, hips 0.98m."
     assert m.to_context() == paper
     assert morph_context(m.as_morph_dict()) == paper  # today's motion.context accepts it unchanged
@@ -295,16 +318,46 @@ def test_context_is_the_papers_format_exactly() -> None:
 
 
 def test_landmark_context_states_method_and_uncertainty() -> None:
-    m = Measurements(height_m=1.7449, mass_kg=None, chest_m=None, waist_m=None, hips_m=None, method="landmarks",
-                     source="t", height_sd_m=0.084, height_basis="estimated from segment lengths")  # fmt: skip
-    assert m.to_context() == ("User body: height 1.74 m (± 0.08 m, estimated from segment lengths), mass not "
-                              "measured, chest, waist and hips not measured (no body model).")  # fmt: skip
-    given = Measurements(height_m=1.7449, mass_kg=70.0, chest_m=None, waist_m=None, hips_m=None, method="landmarks",
-                         source="t", height_sd_m=0.054, height_basis="estimated", mass_source="user")  # fmt: skip
+    m = Measurements(
+        height_m=1.7449,
+        mass_kg=None,
+        chest_m=None,
+        waist_m=None,
+        hips_m=None,
+        method="landmarks",
+        source="t",
+        height_sd_m=0.084,
+        height_basis="estimated from segment lengths",
+    )
+    assert m.to_context() == (
+        "User body: height 1.74 m (± 0.08 m, estimated from segment lengths), mass not "
+        "measured, chest, waist and hips not measured (no body model)."
+    )
+    given = Measurements(
+        height_m=1.7449,
+        mass_kg=70.0,
+        chest_m=None,
+        waist_m=None,
+        hips_m=None,
+        method="landmarks",
+        source="t",
+        height_sd_m=0.054,
+        height_basis="estimated",
+        mass_source="user",
+    )
     assert "mass 70.00kg (given by the user)" in given.to_context()
     assert m.as_morph_dict() is None
-    told = Measurements(height_m=1.8, mass_kg=None, chest_m=None, waist_m=None, hips_m=None, method="landmarks",
-                        source="t", height_basis="given", height_source="given")  # fmt: skip
+    told = Measurements(
+        height_m=1.8,
+        mass_kg=None,
+        chest_m=None,
+        waist_m=None,
+        hips_m=None,
+        method="landmarks",
+        source="t",
+        height_basis="given",
+        height_source="given",
+    )
     assert told.to_context().startswith("User body: height 1.80 m (given), mass not measured")
     assert told.to_json()["height_source"] == "given" and m.to_json()["height_source"] == "landmarks"
 
@@ -326,15 +379,24 @@ def standing_pose(stature: float, knee_flex_deg: float = 0.0) -> np.ndarray:
     drop = 0.530 * h - hip_y
     p = np.zeros((N_LANDMARKS, 3))
     for side, sx in (("left", 1.0), ("right", -1.0)):
-        put = {"heel": (0.09, 0.0, 0.06), "ankle": (0.09, 0.039 * h, 0.0), "foot_index": (0.1, 0.01, -0.15),
-               "knee": (0.09, knee_y, -shank * math.sin(half)), "hip": (HIP_W / 2, hip_y, 0.0),
-               "shoulder": (SHOULDER_W / 2, 0.818 * h - drop, 0.0), "elbow": (0.2, 0.630 * h - drop, 0.0),
-               "wrist": (0.2, 0.485 * h - drop, 0.0), "eye": (0.03, EYE_HEIGHT_RATIO * h - drop, -0.08),
-               "ear": (0.07, 0.93 * h - drop, 0.0), "pinky": (0.2, 0.44 * h - drop, 0.0),
-               "index": (0.2, 0.43 * h - drop, 0.0), "thumb": (0.18, 0.45 * h - drop, 0.0),
-               "eye_inner": (0.015, EYE_HEIGHT_RATIO * h - drop, -0.08),
-               "eye_outer": (0.045, EYE_HEIGHT_RATIO * h - drop, -0.08),
-               "mouth": (0.025, 0.88 * h - drop, -0.09)}  # fmt: skip
+        put = {
+            "heel": (0.09, 0.0, 0.06),
+            "ankle": (0.09, 0.039 * h, 0.0),
+            "foot_index": (0.1, 0.01, -0.15),
+            "knee": (0.09, knee_y, -shank * math.sin(half)),
+            "hip": (HIP_W / 2, hip_y, 0.0),
+            "shoulder": (SHOULDER_W / 2, 0.818 * h - drop, 0.0),
+            "elbow": (0.2, 0.630 * h - drop, 0.0),
+            "wrist": (0.2, 0.485 * h - drop, 0.0),
+            "eye": (0.03, EYE_HEIGHT_RATIO * h - drop, -0.08),
+            "ear": (0.07, 0.93 * h - drop, 0.0),
+            "pinky": (0.2, 0.44 * h - drop, 0.0),
+            "index": (0.2, 0.43 * h - drop, 0.0),
+            "thumb": (0.18, 0.45 * h - drop, 0.0),
+            "eye_inner": (0.015, EYE_HEIGHT_RATIO * h - drop, -0.08),
+            "eye_outer": (0.045, EYE_HEIGHT_RATIO * h - drop, -0.08),
+            "mouth": (0.025, 0.88 * h - drop, -0.09),
+        }
         for name, (x, y, z) in put.items():
             p[MP_INDEX[f"{name}_{side}" if name == "mouth" else f"{side}_{name}"]] = (sx * x, y, z)
     p[MP_INDEX["nose"]] = (0.0, 0.92 * h - drop, -0.11)
@@ -371,8 +433,9 @@ def test_landmark_height_and_segments_from_standing_frames() -> None:
     assert m.segments_m["shoulder_width"] == pytest.approx(SHOULDER_W, abs=0.01)
     assert m.segments_m["hip_width"] == pytest.approx(HIP_W, abs=0.01)
     assert all(s < 0.01 for s in m.segments_sd_m.values())
-    assert m.to_context().startswith("User body: height 1.76 m (± 0.09 m, estimated from standing height and "
-                                     "segment lengths), mass not measured")  # fmt: skip
+    assert m.to_context().startswith(
+        "User body: height 1.76 m (± 0.09 m, estimated from standing height and segment lengths), mass not measured"
+    )
     assert m.height_estimates[0].dimension == "standing" and m.height_estimates[0].weight > 0.5
 
 

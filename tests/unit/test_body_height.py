@@ -31,8 +31,15 @@ EYE_ABOVE_HEAD_JOINT = float(face_template()["left_eye"][1])  # the face templat
 def template(h: float = H0) -> Segments:
     """Segments of a person of stature ``h`` with the tables' fractions (eyes at 0.936 h via the neck)."""
     neck = (0.936 - 0.818) * h - EYE_ABOVE_HEAD_JOINT
-    return Segments(ankle_height=0.039 * h, shank=0.246 * h, thigh=0.245 * h, trunk=0.288 * h, neck=neck,
-                    upper_arm=0.186 * h, forearm=0.146 * h)  # fmt: skip
+    return Segments(
+        ankle_height=0.039 * h,
+        shank=0.246 * h,
+        thigh=0.245 * h,
+        trunk=0.288 * h,
+        neck=neck,
+        upper_arm=0.186 * h,
+        forearm=0.146 * h,
+    )
 
 
 def squats(n: int, knee_min_deg: float, knee_max_deg: float) -> np.ndarray:
@@ -49,8 +56,16 @@ def squats(n: int, knee_min_deg: float, knee_max_deg: float) -> np.ndarray:
     return q
 
 
-def person(stature: float, *, n: int = 150, knee_min_deg: float = 0.0, knee_max_deg: float = 95.0,
-           view_yaw_deg: float = 30.0, noise_m: float = 0.005, seed: int = 0) -> LandmarkTrack:  # fmt: skip
+def person(
+    stature: float,
+    *,
+    n: int = 150,
+    knee_min_deg: float = 0.0,
+    knee_max_deg: float = 95.0,
+    view_yaw_deg: float = 30.0,
+    noise_m: float = 0.005,
+    seed: int = 0,
+) -> LandmarkTrack:
     """Landmarks of a person of ``stature`` squatting (standing straight at the top when knee_min is ~0),
     seen turned by ``view_yaw_deg``; in a side view (|yaw| > 60°) the far side is marked poorly visible."""
     q = squats(n, knee_min_deg, knee_max_deg)
@@ -154,13 +169,22 @@ def test_given_height_replaces_the_estimate_and_rescales_every_length() -> None:
 
 
 def test_given_height_on_the_mesh_scales_girths_and_volume_mass() -> None:
-    mesh = Measurements(height_m=1.70, mass_kg=70.0, chest_m=1.0, waist_m=0.8, hips_m=0.95, method="mesh",
-                        source="t", mass_source="volume")  # fmt: skip
+    mesh = Measurements(
+        height_m=1.70,
+        mass_kg=70.0,
+        chest_m=1.0,
+        waist_m=0.8,
+        hips_m=0.95,
+        method="mesh",
+        source="t",
+        mass_source="volume",
+    )
     told = with_given_height(mesh, 1.87)
     assert told.chest_m == pytest.approx(1.1) and told.waist_m == pytest.approx(0.88)
     assert told.mass_kg == pytest.approx(70.0 * 1.1**3)
-    assert told.to_context() == ("User body: height 1.87 m (given), mass 93.17kg, chest 1.10m, waist 0.88m, "
-                                 "hips 1.04m.")  # fmt: skip
+    assert told.to_context() == (
+        "User body: height 1.87 m (given), mass 93.17kg, chest 1.10m, waist 0.88m, hips 1.04m."
+    )
     weighed = with_given_height(replace(mesh, mass_source="user"), 1.87)
     assert weighed.mass_kg == 70.0  # a mass the user gave is not rescaled
 

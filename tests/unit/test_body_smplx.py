@@ -173,11 +173,14 @@ def test_missing_file_names_it_and_where_smpl_comes_from(tmp_path: Path) -> None
     assert str(path) in text and "https://smpl.is.tue.mpg.de" in text and "never downloads" in text
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("smpl.npz", b"PK\x03\x04 truncated", "not a readable .npz body model"),
-    ("smpl.pkl", b"\x80\x02}q\x00(X\x01", "not a readable SMPL pickle"),
-    ("basicModel_f_lbs_10_207_0_v1.0.0.pkl", b"\x80\x02cchumpy.ch\nCh\nq\x00)\x81q\x01.", "holds chumpy objects"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("smpl.npz", b"PK\x03\x04 truncated", "not a readable .npz body model"),
+        ("smpl.pkl", b"\x80\x02}q\x00(X\x01", "not a readable SMPL pickle"),
+        ("basicModel_f_lbs_10_207_0_v1.0.0.pkl", b"\x80\x02cchumpy.ch\nCh\nq\x00)\x81q\x01.", "holds chumpy objects"),
+    ],
+)
 def test_unreadable_files_say_which_and_why(tmp_path: Path, name: str, content: bytes, message: str) -> None:
     path = tmp_path / name
     path.write_bytes(content)
@@ -188,8 +191,13 @@ def test_unreadable_files_say_which_and_why(tmp_path: Path, name: str, content: 
 
 def test_smplx_x_file_is_refused_with_its_reason(tmp_path: Path) -> None:
     path = tmp_path / "SMPLX_NEUTRAL.npz"
-    np.savez(path, v_template=np.zeros((10475, 3)), shapedirs=np.zeros((10475, 3, 10)),
-             f=np.zeros((20908, 3), np.int32), joint2num=np.array({"pelvis": 0}, dtype=object))  # fmt: skip
+    np.savez(
+        path,
+        v_template=np.zeros((10475, 3)),
+        shapedirs=np.zeros((10475, 3, 10)),
+        f=np.zeros((20908, 3), np.int32),
+        joint2num=np.array({"pelvis": 0}, dtype=object),
+    )
     with pytest.raises(BodyModelError) as info:
         load_smplx_model(path)
     text = str(info.value)
@@ -202,15 +210,24 @@ def _bad_kintree() -> np.ndarray:
     return kt
 
 
-@pytest.mark.parametrize(("key", "value", "message"), [
-    ("J_regressor", np.zeros((52, 6890)), "J_regressor: smplx's SMPL expects shape (24, 6890), got (52, 6890)"),
-    ("posedirs", np.zeros((6890, 3, 486)), "posedirs: smplx's SMPL expects shape (6890, 3, 207), got (6890, 3, 486)"),
-    ("kintree_table", _bad_kintree(), "kintree_table: joint 5's parent 9 must come before it"),
-    ("weights", np.full((6890, 24), 0.5), "weights: each vertex's skinning weights must sum to 1; vertex 0's sum "
-     "to 12"),
-])  # fmt: skip
-def test_skinning_arrays_smplx_cannot_use_are_named(tmp_path: Path, key: str, value: np.ndarray,
-                                                    message: str) -> None:  # fmt: skip
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("J_regressor", np.zeros((52, 6890)), "J_regressor: smplx's SMPL expects shape (24, 6890), got (52, 6890)"),
+        (
+            "posedirs",
+            np.zeros((6890, 3, 486)),
+            "posedirs: smplx's SMPL expects shape (6890, 3, 207), got (6890, 3, 486)",
+        ),
+        ("kintree_table", _bad_kintree(), "kintree_table: joint 5's parent 9 must come before it"),
+        (
+            "weights",
+            np.full((6890, 24), 0.5),
+            "weights: each vertex's skinning weights must sum to 1; vertex 0's sum to 12",
+        ),
+    ],
+)
+def test_skinning_arrays_smplx_cannot_use_are_named(tmp_path: Path, key: str, value: np.ndarray, message: str) -> None:
     path = tmp_path / "bad.npz"
     np.savez(path, **(full_arrays() | {key: value}))
     with pytest.raises(BodyModelError, match=re.escape(message)) as info:

@@ -211,12 +211,15 @@ def test_check_values_pool_both_sides_in_the_written_convention() -> None:
 # -------------------------------------------------------------------------------------------- the CLI
 
 
-def test_cli_calibrate_history_assess_and_revert(labelled: Path, tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+def test_cli_calibrate_history_assess_and_revert(
+    labelled: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "cli.duckdb"
     assert main(["db", "--db", str(db), "init"]) == 0
-    assert main(["calibrate", "squat", "--manifest", str(labelled), "--db", str(db), "--author", "ann",
-                 "--note", "first"]) == 0  # fmt: skip
+    assert (
+        main(["calibrate", "squat", "--manifest", str(labelled), "--db", str(db), "--author", "ann", "--note", "first"])
+        == 0
+    )
     out = capsys.readouterr().out
     assert "calibrated squat" in out and "leave-one-subject-out AUC 1.000" in out
     assert main(["db", "--db", str(db), "history", "squat"]) == 0

@@ -11,11 +11,32 @@ from workbench.exercises.catalogue import REFERENCES_DIR, load_catalogue
 from workbench.skeleton import N_DOFS
 
 EVALUATION_KEYS = [
-    "squat", "pushup", "jumping_jack", "high_knees", "squat_jumps", "mountain_climbers", "butt_kickers",
-    "walking_lunges", "plank_taps", "quick_feet", "air_jump_rope", "good_mornings", "moving_plank", "lunge_jumps",
-    "puddle_jumps", "floor_touches", "squat_kicks", "standing_kicks", "boxing_squat_punches", "deltoid_stretch",
-    "quad_stretch", "shoulder_gators", "plank", "lunge", "bicep_curl",
-]  # fmt: skip
+    "squat",
+    "pushup",
+    "jumping_jack",
+    "high_knees",
+    "squat_jumps",
+    "mountain_climbers",
+    "butt_kickers",
+    "walking_lunges",
+    "plank_taps",
+    "quick_feet",
+    "air_jump_rope",
+    "good_mornings",
+    "moving_plank",
+    "lunge_jumps",
+    "puddle_jumps",
+    "floor_touches",
+    "squat_kicks",
+    "standing_kicks",
+    "boxing_squat_punches",
+    "deltoid_stretch",
+    "quad_stretch",
+    "shoulder_gators",
+    "plank",
+    "lunge",
+    "bicep_curl",
+]
 
 
 @pytest.mark.parametrize("key", EVALUATION_KEYS)

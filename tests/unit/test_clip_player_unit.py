@@ -34,16 +34,21 @@ def _result(tmp_path: Path, n: int = 60, fps: float = 30.0, video: bool = True) 
     from workbench.io.video import write_video
 
     t = np.arange(n) / fps
-    track = PoseTrack(q=np.zeros((n, N_DOFS)), t=t, confidence=np.ones(n), observed=np.ones(N_DOFS, bool),
-                      source="test")  # fmt: skip
+    track = PoseTrack(
+        q=np.zeros((n, N_DOFS)), t=t, confidence=np.ones(n), observed=np.ones(N_DOFS, bool), source="test"
+    )
     image = np.full((n, N_LANDMARKS, 2), 0.5)
     image[3, 0] = np.nan
     vis = np.ones((n, N_LANDMARKS))
     vis[4, 1] = 0.1
     landmarks = LandmarkTrack(world=np.zeros((n, N_LANDMARKS, 3)), visibility=vis, t=t, image=image, source="test")
     path = write_video(tmp_path / "c.mp4", (np.zeros((48, 64, 3), np.uint8) for _ in range(n)), fps) if video else None
-    return SimpleNamespace(estimate=PoseEstimate(track=track, backend="mediapipe", landmarks=landmarks, video=path),
-                           analysis=analyze(track, "squat"), fit=None, exercise=None)  # fmt: skip
+    return SimpleNamespace(
+        estimate=PoseEstimate(track=track, backend="mediapipe", landmarks=landmarks, video=path),
+        analysis=analyze(track, "squat"),
+        fit=None,
+        exercise=None,
+    )
 
 
 def test_the_payload_has_every_frame_and_none_where_nothing_is_drawn(tmp_path: Path) -> None:

@@ -42,8 +42,24 @@ class ScriptedCoach:
         return None if n is None else Utterance(text="x " * n, n_tokens=n, kind="motivational")
 
 
-@pytest.mark.parametrize(("n", "skip"), [(0, 0), (1, 0), (2, 0), (3, 1), (5, 1), (6, 2), (11, 3), (12, 4), (13, 4),
-                                         (36, 12), (127, 42), (128, 42), (500, 42)])  # fmt: skip
+@pytest.mark.parametrize(
+    ("n", "skip"),
+    [
+        (0, 0),
+        (1, 0),
+        (2, 0),
+        (3, 1),
+        (5, 1),
+        (6, 2),
+        (11, 3),
+        (12, 4),
+        (13, 4),
+        (36, 12),
+        (127, 42),
+        (128, 42),
+        (500, 42),
+    ],
+)
 def test_speech_skip_is_floor_n_over_12_times_4(n: int, skip: int) -> None:
     assert speech_skip(n) == skip
 
@@ -157,8 +173,11 @@ def test_synthetic_sessions_are_deterministic_and_grounded() -> None:
     assert times == sorted(times) and all(t * 4 == int(t * 4) for t in times)  # on the 4 Hz grid
     faults = squat.metadata["faults"]
     assert faults and any(u.kind == "corrective" for u in squat.utterances)
-    corrected = {int(ev[0].split()[1].rstrip(":")) for ev in (e["evidence"] for e in squat.metadata["events"]) if ev
-                 and ":" in ev[0]}  # fmt: skip
+    corrected = {
+        int(ev[0].split()[1].rstrip(":"))
+        for ev in (e["evidence"] for e in squat.metadata["events"])
+        if ev and ":" in ev[0]
+    }
     assert corrected <= {int(k) for k in faults}  # type: ignore[union-attr]
     assert sessions[1].exercise == "plank" and any(u.kind == "counting" for u in sessions[1].utterances)
     other = synthetic_sessions(1, exercises=("squat",), seed=6)[0]

@@ -113,21 +113,51 @@ def test_balanced_bce_weights_classes_equally() -> None:
 def test_only_selected_joints_dofs_enter_c_motion() -> None:
     mask = dof_mask(["tibia_r", "femur_l"])
     assert mask.shape == (N_DOFS,)
-    expected = {dof_index("knee_angle_r"), dof_index("hip_flexion_l"), dof_index("hip_adduction_l"),
-                dof_index("hip_rotation_l")}  # fmt: skip
+    expected = {
+        dof_index("knee_angle_r"),
+        dof_index("hip_flexion_l"),
+        dof_index("hip_adduction_l"),
+        dof_index("hip_rotation_l"),
+    }
     assert set(torch.nonzero(mask).flatten().tolist()) == expected
-    v_knee = Violation(rep=1, check="depth", joint="tibia_r", dof="knee_angle_r", type="dynamic", value_deg=85,
-                       target_deg=90, bounds_deg=(90, None), deviation_deg=5,
-                       message="Right knee flexion insufficient (85° detected, 90° required)", cue="", phase="bottom",
-                       t_s=1.0, source="x")  # fmt: skip
-    v_spine = Violation(rep=1, check="spine", joint="lumbar_body", dof="lumbar_extension", type="stability",
-                        value_deg=7, target_deg=5, bounds_deg=(None, 5), deviation_deg=2,
-                        message="Lumbar extension unstable (7.0° variation, under 5° required)", cue="",
-                        phase="", t_s=1.0, source="x")  # fmt: skip
+    v_knee = Violation(
+        rep=1,
+        check="depth",
+        joint="tibia_r",
+        dof="knee_angle_r",
+        type="dynamic",
+        value_deg=85,
+        target_deg=90,
+        bounds_deg=(90, None),
+        deviation_deg=5,
+        message="Right knee flexion insufficient (85° detected, 90° required)",
+        cue="",
+        phase="bottom",
+        t_s=1.0,
+        source="x",
+    )
+    v_spine = Violation(
+        rep=1,
+        check="spine",
+        joint="lumbar_body",
+        dof="lumbar_extension",
+        type="stability",
+        value_deg=7,
+        target_deg=5,
+        bounds_deg=(None, 5),
+        deviation_deg=2,
+        message="Lumbar extension unstable (7.0° variation, under 5° required)",
+        cue="",
+        phase="",
+        t_s=1.0,
+        source="x",
+    )
     text = "Current pose: right knee 85°, left knee 88°, lumbar spine -3°.\nForm issues: x"
     out = masked_motion_context(text, [v_knee, v_spine], ["tibia_r", "tibia_l"])
-    assert out == ("Current pose: right knee 85°, left knee 88°.\n"
-                   "Form issues: Right knee flexion insufficient (85° detected, 90° required)")  # fmt: skip
+    assert out == (
+        "Current pose: right knee 85°, left knee 88°.\n"
+        "Form issues: Right knee flexion insufficient (85° detected, 90° required)"
+    )
     assert masked_motion_context(text, [v_knee], ["humerus_r"]).startswith("Current pose: no salient joint")
 
 
@@ -148,12 +178,20 @@ def test_cross_attention_init_and_residual() -> None:
 
 def _batch(model: CoachModel, alpha: float = 0.1) -> tuple[object, int]:
     tok = tokenizer()
-    steps = [StepExample(0, "Current pose: right knee 85°.\nForm issues: none"), StepExample(1, None),
-             StepExample(2, None, "Bend your knees more."), StepExample(3 + speech_skip(6), None)]  # fmt: skip
-    plans = [build_plan(tok, model.config, "squat", "User body: height 1.80m.", steps, alpha=alpha),
-             build_plan(tok, model.config, "squat", "User body: height 1.60m.", steps[:2], alpha=alpha)]
-    morph = [tok.encode("User body: height 1.80m.", add_special_tokens=False),
-             tok.encode("User body: height 1.60m.", add_special_tokens=False)]  # fmt: skip
+    steps = [
+        StepExample(0, "Current pose: right knee 85°.\nForm issues: none"),
+        StepExample(1, None),
+        StepExample(2, None, "Bend your knees more."),
+        StepExample(3 + speech_skip(6), None),
+    ]
+    plans = [
+        build_plan(tok, model.config, "squat", "User body: height 1.80m.", steps, alpha=alpha),
+        build_plan(tok, model.config, "squat", "User body: height 1.60m.", steps[:2], alpha=alpha),
+    ]
+    morph = [
+        tok.encode("User body: height 1.80m.", add_special_tokens=False),
+        tok.encode("User body: height 1.60m.", add_special_tokens=False),
+    ]
     return collate(plans, morph, pad_id=2), sum(p.labels.count(model.config.special_id(NEXT)) for p in plans)
 
 
@@ -321,8 +359,16 @@ def test_neural_coach_speaks_only_through_the_rules() -> None:
     coach.reset(load_catalogue().get("squat"), "User body: not measured.")
     scripted = _ScriptedScores(coach.decoder, 49152)
     coach.decoder.logits = scripted  # type: ignore[method-assign]
-    inp = DecisionInput(step=0, t_s=0.0, exercise="squat", context_morph="", reps=(), new_reps=(), phase=None,
-                        context_motion="Current pose: right knee 85°.\nForm issues: none")  # fmt: skip
+    inp = DecisionInput(
+        step=0,
+        t_s=0.0,
+        exercise="squat",
+        context_morph="",
+        reps=(),
+        new_reps=(),
+        phase=None,
+        context_motion="Current pose: right knee 85°.\nForm issues: none",
+    )
     said = coach.decide(inp)
     assert said is not None and said.n_tokens == 128  # capped: the end token was forced
     assert said.text == tokenizer().decode([42] * 128).strip()
@@ -344,9 +390,21 @@ def test_untrained_coach_stays_silent_and_says_which_joints() -> None:
 
     coach = NeuralCoach(tiny_model(seed=6), tokenizer(), weights="float32")
     coach.reset(load_catalogue().get("pushup"), "User body: not measured.")
-    out = [coach.decide(DecisionInput(step=k, t_s=k / 4, exercise="pushup", context_morph="", reps=(),
-                                      new_reps=(), phase=None, context_motion="Current pose: no pose yet.\n"
-                                      "Form issues: none")) for k in range(4)]  # fmt: skip
+    out = [
+        coach.decide(
+            DecisionInput(
+                step=k,
+                t_s=k / 4,
+                exercise="pushup",
+                context_morph="",
+                reps=(),
+                new_reps=(),
+                phase=None,
+                context_motion="Current pose: no pose yet.\nForm issues: none",
+            )
+        )
+        for k in range(4)
+    ]
     assert out == [None] * 4  # zero output rows: <next> and <feedback> tie, and a tie is <next>
     assert DEFAULT_JOINTS_NOTE in coach.provenance["notes"]
     assert coach.provenance["salient_joints_source"] == "the exercise's salient joints"
@@ -364,9 +422,19 @@ def test_video_frames_drive_a_trained_selector_and_fix_the_joints() -> None:
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (6, 90, 120, 3), dtype=np.uint8) for _ in range(5)]  # any size, any count
     for k, f in enumerate(frames):
-        coach.decide(DecisionInput(step=k, t_s=k / 4, exercise="squat", context_morph="", reps=(), new_reps=(),
-                                   phase=None, context_motion="Current pose: no pose yet.\nForm issues: none",
-                                   frames=f))  # fmt: skip
+        coach.decide(
+            DecisionInput(
+                step=k,
+                t_s=k / 4,
+                exercise="squat",
+                context_morph="",
+                reps=(),
+                new_reps=(),
+                phase=None,
+                context_motion="Current pose: no pose yet.\nForm issues: none",
+                frames=f,
+            )
+        )
     # the selector saw the pooled features of the first 4 steps; J* is its top 12, fixed from then on
     state = model.backbone.initial_state()
     pooled = []

@@ -34,8 +34,11 @@ def squat_session() -> CoachingSession:
     from workbench.pose.synthetic import synthesize
 
     track, _ = synthesize(load_catalogue().get("squat"), 3, period_s=2.0, seed=0)
-    utts = [TimedUtterance(1.1, "Sit back into your hips."), TimedUtterance(1.2, "Dropped: too close."),
-            TimedUtterance(4.0, "Good depth, keep going.")]  # fmt: skip
+    utts = [
+        TimedUtterance(1.1, "Sit back into your hips."),
+        TimedUtterance(1.2, "Dropped: too close."),
+        TimedUtterance(4.0, "Good depth, keep going."),
+    ]
     return CoachingSession("s0", "squat", float(track.t[-1]), utts, track=track)
 
 
@@ -136,10 +139,12 @@ def test_train_command_is_registered_without_heavy_imports() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, argparse; from workbench.cli.train import register_train; "
-            "p = argparse.ArgumentParser(); register_train(p.add_subparsers()); "
-            "a = p.parse_args(['train', '--stage', '2', '--steps', '3', '--resume']); "
-            "print(a.stage, a.steps, a.resume, 'torch' in sys.modules)")  # fmt: skip
+    code = (
+        "import sys, argparse; from workbench.cli.train import register_train; "
+        "p = argparse.ArgumentParser(); register_train(p.add_subparsers()); "
+        "a = p.parse_args(['train', '--stage', '2', '--steps', '3', '--resume']); "
+        "print(a.stage, a.steps, a.resume, 'torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == ["2", "3", "True", "False"]
 
@@ -162,7 +167,8 @@ def test_streaming_decode_builds_the_training_sequence(squat_session: CoachingSe
     # the coach never speaks (zero output rows): the cache holds exactly the plan's tokens
     assert coach.decoder.pos == len(plan.ids)
     assert coach.stats.steps == len(ex.steps) and coach.stats.refreshes == sum(
-        s.context_motion is not None for s in ex.steps)
+        s.context_motion is not None for s in ex.steps
+    )
 
 
 def test_qevd_format_sessions_train(tmp_path: Path) -> None:
@@ -176,10 +182,12 @@ def test_qevd_format_sessions_train(tmp_path: Path) -> None:
     assert sessions and all(s.track is not None for s in sessions)
     model = tiny_model(seed=9)
     ds = prepare(sessions, tokenizer(), model.config, window_steps=16)
-    assert len(ds) > 0 and len(set(ds.sources)) == len({s.session_id for s in sessions if s.track is not None
-                                                        and s.track.q.shape[0] > 0})  # fmt: skip
-    out = train(model, ds, TrainSettings(stage="2", steps=1, batch_size=2, window_steps=16, data=str(root)),
-                tmp_path / "ck")  # fmt: skip
+    assert len(ds) > 0 and len(set(ds.sources)) == len(
+        {s.session_id for s in sessions if s.track is not None and s.track.q.shape[0] > 0}
+    )
+    out = train(
+        model, ds, TrainSettings(stage="2", steps=1, batch_size=2, window_steps=16, data=str(root)), tmp_path / "ck"
+    )
     assert out.steps_done == {"2": 1}
     with pytest.raises(TrainingError, match="expected 'synthetic' or a QEVD-fit-coach folder"):
         load_sessions(str(tmp_path / "missing"))

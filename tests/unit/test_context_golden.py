@@ -27,10 +27,22 @@ def test_paper_example_format() -> None:
     q[dof_index("knee_angle_r")] = np.radians(85)
     q[dof_index("knee_angle_l")] = np.radians(88)
     q[dof_index("hip_flexion_r")] = np.radians(75)
-    v = Violation(rep=0, check="knee_depth", joint="tibia_r", dof="knee_angle_r", type="dynamic", value_deg=85,
-                  target_deg=90, bounds_deg=(90, None), deviation_deg=5,
-                  message="Right knee flexion insufficient (85° detected, 90° required)", cue="", phase="descent",
-                  t_s=1.0, source="escamilla2001")  # fmt: skip
+    v = Violation(
+        rep=0,
+        check="knee_depth",
+        joint="tibia_r",
+        dof="knee_angle_r",
+        type="dynamic",
+        value_deg=85,
+        target_deg=90,
+        bounds_deg=(90, None),
+        deviation_deg=5,
+        message="Right knee flexion insufficient (85° detected, 90° required)",
+        cue="",
+        phase="descent",
+        t_s=1.0,
+        source="escamilla2001",
+    )
     state = pose_state(q, ["tibia_r", "tibia_l", "femur_r"], np.ones(N_DOFS, bool))
     assert motion_context(state, [v]) == (
         "Current pose: right knee 85°, left knee 88°, right hip 75°.\n"
@@ -48,4 +60,3 @@ def test_squat_session_context_golden() -> None:
         lines.append(motion_context(last_pose, rep.violations))
     lines += ["final:", analysis.context_motion, analysis.context_morph, ""]
     _check_golden("squat_context.txt", "\n".join(lines))
-

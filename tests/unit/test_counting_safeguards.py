@@ -38,8 +38,9 @@ def safeguards_off(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setattr(signal_module, name, 0.0)
     monkeypatch.setattr(signal_module, "MAX_POSTURE_CHANGE_DEG", 1e9)
     real = signal_module.cycle_params
-    monkeypatch.setattr(signal_module, "cycle_params",
-                        lambda ex, fps, spec=None: replace(real(ex, fps, spec), sides_together=False))  # fmt: skip
+    monkeypatch.setattr(
+        signal_module, "cycle_params", lambda ex, fps, spec=None: replace(real(ex, fps, spec), sides_together=False)
+    )
     monkeypatch.setattr(engine_module, "cycle_params", signal_module.cycle_params)
 
 
@@ -52,8 +53,9 @@ def _frames(truth: GroundTruth, k: int) -> tuple[int, int]:
     return round(start * FPS), round(end * FPS)
 
 
-def _with_pauses(q: np.ndarray, truth: GroundTruth, seconds: float,
-                 fill: Callable[[np.ndarray, int], None]) -> np.ndarray:  # fmt: skip
+def _with_pauses(
+    q: np.ndarray, truth: GroundTruth, seconds: float, fill: Callable[[np.ndarray, int], None]
+) -> np.ndarray:
     """A pause of ``seconds`` at rest between consecutive reps (the synthetic reps follow each other without
     one); ``fill(pause, k)`` edits the pause after rep k in place."""
     n = round(seconds * FPS)

@@ -73,8 +73,14 @@ def test_static_hold_windows() -> None:
     rng = np.random.default_rng(0)
     moving = np.sin(np.arange(60) / 3.0)  # getting into position
     still = 0.3 + 0.002 * rng.standard_normal(400)  # a 13 s hold, 0.1° noise
-    seg = _segment(np.concatenate([moving, still, moving]), kind="static_hold", hold_threshold=math.radians(6),
-                   hold_window=10, hold_min=10, hold_chunk=150)  # fmt: skip
+    seg = _segment(
+        np.concatenate([moving, still, moving]),
+        kind="static_hold",
+        hold_threshold=math.radians(6),
+        hold_window=10,
+        hold_min=10,
+        hold_chunk=150,
+    )
     cycles = seg.cycles  # type: ignore[attr-defined]
     assert [c.kind for c in cycles] == ["hold"] * 3
     assert cycles[0].end - cycles[0].start + 1 == 150

@@ -79,8 +79,9 @@ def test_row_click_works_after_opening_another_clip(state: AppState, page: ClipP
 
     first = state.result
     track = squat_track(4, rest_s=0.5)
-    other = SimpleNamespace(estimate=PoseEstimate(track=track, backend="pose"), analysis=analyze(track, "squat"),
-                            fit=None, exercise=None)  # fmt: skip
+    other = SimpleNamespace(
+        estimate=PoseEstimate(track=track, backend="pose"), analysis=analyze(track, "squat"), fit=None, exercise=None
+    )
     try:
         page.table.selection = [1]
         state.result = other
@@ -148,10 +149,15 @@ def test_trust_strip_states_swaps(state: AppState, page: ClipPage) -> None:
     assert expected in page.trust_text.object
     assert swaps_text({"swapped_frames": "12"}) == "left/right swaps repaired **12** frames"
     assert swaps_text({"swapped_frames": "1"}) == "left/right swaps repaired **1** frame"
-    track = SimpleNamespace(**{k: getattr(state.result.estimate.track, k)
-                               for k in ("t", "confidence", "observed", "q", "source")}, meta={"swapped_frames": "7"})
-    landmarks = SimpleNamespace(analysis=state.result.analysis,
-                                estimate=SimpleNamespace(track=track, backend="landmarks", warnings=[]), fit=None)
+    track = SimpleNamespace(
+        **{k: getattr(state.result.estimate.track, k) for k in ("t", "confidence", "observed", "q", "source")},
+        meta={"swapped_frames": "7"},
+    )
+    landmarks = SimpleNamespace(
+        analysis=state.result.analysis,
+        estimate=SimpleNamespace(track=track, backend="landmarks", warnings=[]),
+        fit=None,
+    )
     assert "left/right swaps repaired **7** frames" in trust_summary(landmarks)
 
 
@@ -180,8 +186,9 @@ def _squat_result(unobserved: tuple[str, ...] = (), all_nan: tuple[str, ...] = (
         q[:, dof_index(name)] = np.nan
     track = PoseTrack.from_arrays(q, fps=base.fps, observed=observed, source="analytic:squat")
     analysis = analyze(track, "squat", salient=CURVE_JOINTS)
-    return SimpleNamespace(estimate=PoseEstimate(track=track, backend="pose"), analysis=analysis, fit=None,
-                           exercise=None)  # fmt: skip
+    return SimpleNamespace(
+        estimate=PoseEstimate(track=track, backend="pose"), analysis=analysis, fit=None, exercise=None
+    )
 
 
 def _lines(fig: dict) -> dict[str, dict]:  # type: ignore[type-arg]
@@ -193,16 +200,26 @@ def test_sided_pairs_share_a_colour_and_each_pair_has_its_own() -> None:
     """Bug: colours went by ``k // 2`` for sided joints and ``k`` for centre ones, so the pelvis and the right
     hip shared a colour, the left hip and the right knee, the left knee and the right ankle."""
     lines = _lines(angle_figure(_squat_result(), 1.0))
-    assert list(lines) == ["pelvis tilt", "right hip flexion", "left hip flexion", "right knee flexion",
-                           "left knee flexion"]  # fmt: skip
+    assert list(lines) == [
+        "pelvis tilt",
+        "right hip flexion",
+        "left hip flexion",
+        "right knee flexion",
+        "left knee flexion",
+    ]
     color = {name: trace["line"]["color"] for name, trace in lines.items()}
     assert color["right knee flexion"] == color["left knee flexion"]
     assert color["right hip flexion"] == color["left hip flexion"]
     assert color["pelvis tilt"] != color["right hip flexion"]
     assert len({color["pelvis tilt"], color["right hip flexion"], color["right knee flexion"]}) == 3
     dash = {name: trace["line"]["dash"] for name, trace in lines.items()}
-    assert dash == {"pelvis tilt": "solid", "right hip flexion": "solid", "left hip flexion": "dash",
-                    "right knee flexion": "solid", "left knee flexion": "dash"}  # fmt: skip
+    assert dash == {
+        "pelvis tilt": "solid",
+        "right hip flexion": "solid",
+        "left hip flexion": "dash",
+        "right knee flexion": "solid",
+        "left knee flexion": "dash",
+    }
     # A pair keeps its shared colour whatever else is picked; an added centre DoF gets a colour of its own.
     picked = _lines(angle_figure(_squat_result(), 1.0, ["knee_angle_l", "lumbar_extension", "knee_angle_r"]))
     assert picked["left knee flexion"]["line"]["color"] == picked["right knee flexion"]["line"]["color"]
@@ -317,11 +334,17 @@ def _video_result(tmp_path, n: int = 200, fps: float = 30.0):  # type: ignore[no
     from workbench.skeleton import N_DOFS
 
     video = _numbered_video(tmp_path / "numbered.mp4", n, fps)
-    track = PoseTrack(q=np.zeros((n, N_DOFS)), t=np.arange(n) / fps, confidence=np.ones(n),
-                      observed=np.ones(N_DOFS, bool), source="test")  # fmt: skip
+    track = PoseTrack(
+        q=np.zeros((n, N_DOFS)),
+        t=np.arange(n) / fps,
+        confidence=np.ones(n),
+        observed=np.ones(N_DOFS, bool),
+        source="test",
+    )
     analysis = analyze(track, "squat")
-    return SimpleNamespace(estimate=PoseEstimate(track=track, backend="mediapipe", video=video), analysis=analysis,
-                           fit=None)
+    return SimpleNamespace(
+        estimate=PoseEstimate(track=track, backend="mediapipe", video=video), analysis=analysis, fit=None
+    )
 
 
 def _shown_frame(png: bytes) -> int:

@@ -49,14 +49,16 @@ def test_preview_refuses_another_exercise(state: AppState) -> None:
 
 def test_save_creates_version_and_conflict_is_reported(state: AppState) -> None:
     db = state.database()
-    saved = editing.save_threshold(db, "squat", "knee_depth", base_version=1, author="alice", note="deeper",
-                                   bounds_deg=(160.0, None))  # fmt: skip
+    saved = editing.save_threshold(
+        db, "squat", "knee_depth", base_version=1, author="alice", note="deeper", bounds_deg=(160.0, None)
+    )
     assert (saved.version, saved.author, saved.note, saved.spec.bounds_deg) == (2, "alice", "deeper", (160.0, None))
     assert [r["version"] for r in editing.threshold_history(db, "squat", "knee_depth")] == [1, 2]
     assert editing.threshold_diff(db, "squat", "knee_depth", 1, 2) == {"bounds_deg": ((90.0, None), (160.0, None))}
     with pytest.raises(ConflictError):  # a second editor who loaded version 1
-        editing.save_threshold(db, "squat", "knee_depth", base_version=1, author="bob", note="",
-                               bounds_deg=(100.0, None))  # fmt: skip
+        editing.save_threshold(
+            db, "squat", "knee_depth", base_version=1, author="bob", note="", bounds_deg=(100.0, None)
+        )
     assert editing.get_threshold(db, "squat", "knee_depth").spec.bounds_deg == (160.0, None)  # nothing overwritten
     # the next analysis uses the saved version
     state.open_clip(str(EXAMPLE_CLIP), "squat")
@@ -73,8 +75,9 @@ def test_revert(state: AppState) -> None:
 
 def test_unknown_field_is_refused(state: AppState) -> None:
     with pytest.raises(ValueError, match="Expected changes among"):
-        editing.save_threshold(state.database(), "squat", "knee_depth", base_version=1, author="a", note="",
-                               dof="hip_flexion_r")  # fmt: skip
+        editing.save_threshold(
+            state.database(), "squat", "knee_depth", base_version=1, author="a", note="", dof="hip_flexion_r"
+        )
 
 
 def test_batch_runs_and_compare(state: AppState) -> None:
@@ -195,8 +198,10 @@ def test_reference_from_cycles_recovers_synthetic_knee_excursion() -> None:
     ex = load_catalogue().get("squat")
     track, truth = synthesize(ex, n_reps=4, noise_deg=0.5, seed=3)
     fps = track.fps
-    reps = [SimpleNamespace(index=j, side=None, start_frame=round(a * fps), end_frame=round(b * fps) - 1)
-            for j, (a, b) in enumerate(truth.rep_bounds_s)]  # fmt: skip
+    reps = [
+        SimpleNamespace(index=j, side=None, start_frame=round(a * fps), end_frame=round(b * fps) - 1)
+        for j, (a, b) in enumerate(truth.rep_bounds_s)
+    ]
     q = track.q.copy()
     q[reps[0].start_frame + 10, :] = np.nan  # a lost frame in one rep: NaN-safe
     k = dof_index("knee_angle_r")

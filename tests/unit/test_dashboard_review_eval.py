@@ -102,8 +102,9 @@ def test_cancel_stops_before_the_next_answer_and_keeps_what_was_answered(state: 
     clip = _clip(tmp_path / "data")
     jobs: list[review.ProposeJob] = []
     llm = Scripted(on_answer=lambda: jobs[0].cancel())  # Cancel pressed while the first answer is computed
-    job = review.ProposeJob(state.database(), [clip], "squat", True, make_client=lambda: llm,
-                            export=tmp_path / "proposals")  # fmt: skip
+    job = review.ProposeJob(
+        state.database(), [clip], "squat", True, make_client=lambda: llm, export=tmp_path / "proposals"
+    )
     jobs.append(job)
     job.run()
     assert llm.asked == 1 and job.answers == 1
@@ -161,10 +162,12 @@ def test_evaluate_a_runs_feedback_against_its_clip_sidecar_stores_and_shows(
 def test_evaluate_a_predictions_file_against_a_ground_truth_file(state: AppState, tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
-    (data / "pred.json").write_text(json.dumps([{"mini_episode_id": "c1", "pred_feedbacks": ["Knees out."],
-                                                 "pred_feedback_timestamps": [1.0]}]))  # fmt: skip
-    (data / "gt.json").write_text(json.dumps([{"mini_episode_id": "c1", "feedbacks": ["Push your knees out."],
-                                               "feedback_timestamps": [1.5]}]))  # fmt: skip
+    (data / "pred.json").write_text(
+        json.dumps([{"mini_episode_id": "c1", "pred_feedbacks": ["Knees out."], "pred_feedback_timestamps": [1.0]}])
+    )
+    (data / "gt.json").write_text(
+        json.dumps([{"mini_episode_id": "c1", "feedbacks": ["Push your knees out."], "feedback_timestamps": [1.5]}])
+    )
     inputs = evaluations.file_inputs(state, str(data / "pred.json"), str(data / "gt.json"))
     eid, result = evaluations.evaluate_and_store(state.database(), inputs, name="file test")
     assert result.summary["n_matched"] == 1 and result.summary["bertscore"] is None

@@ -37,7 +37,9 @@ def test_exercise_per_clip_from_store_query_name_or_choice(state: AppState, tmp_
     assert editing.guess_exercise(other, keys) is None
     rows = editing.clip_rows(db, [lunge, other], keys)
     assert [(r["clip"], r["exercise"], r["exercise_from"]) for r in rows] == [
-        ("lunge_a.npz", "lunge", "file name"), ("clip_b.npz", "", "choose one")]
+        ("lunge_a.npz", "lunge", "file name"),
+        ("clip_b.npz", "", "choose one"),
+    ]
     with pytest.raises(ValueError, match=r"Choose an exercise for: clip_b.npz \(none\)"):
         editing.clips_to_run(rows, keys)  # never silently analysed as another clip's exercise
     rows[1]["exercise"] = "pushup"  # chosen in the editable table
@@ -57,7 +59,9 @@ def test_lunge_and_pushup_in_one_run_each_as_its_own_exercise(state: AppState, t
     assert job.finished and job.error is None and not job.cancelled and job.percent == 100, job.error
     results = {r["clip"]: r for r in job.results()}
     assert {k: (r["exercise"], r["status"]) for k, r in results.items()} == {
-        "lunge_a.npz": ("lunge", "done"), "pushup_b.npz": ("pushup", "done")}
+        "lunge_a.npz": ("lunge", "done"),
+        "pushup_b.npz": ("pushup", "done"),
+    }
     with db.store() as store:
         for name, ex in (("lunge_a.npz", "lunge"), ("pushup_b.npz", "pushup")):
             run = store.runs.get(results[name]["run"])
@@ -82,13 +86,31 @@ def test_a_bad_store_query_is_refused_in_one_line(state: AppState) -> None:
 
 def test_filter_runs_by_clip_exercise_author_and_date() -> None:
     rows = [
-        {"id": 3, "clip": "lunge_a.npz", "exercise": "lunge", "author": "alice", "started_at": "2026-03-02 10:00:00",
-         "clip_hash": "h1"},
-        {"id": 2, "clip": "pushup_b.npz", "exercise": "pushup", "author": "bob", "started_at": "2026-03-01 09:00:00",
-         "clip_hash": "h2"},
-        {"id": 1, "clip": "lunge_a.npz", "exercise": "lunge", "author": "", "started_at": "2026-02-27 08:00:00",
-         "clip_hash": "h1"},
-    ]  # fmt: skip
+        {
+            "id": 3,
+            "clip": "lunge_a.npz",
+            "exercise": "lunge",
+            "author": "alice",
+            "started_at": "2026-03-02 10:00:00",
+            "clip_hash": "h1",
+        },
+        {
+            "id": 2,
+            "clip": "pushup_b.npz",
+            "exercise": "pushup",
+            "author": "bob",
+            "started_at": "2026-03-01 09:00:00",
+            "clip_hash": "h2",
+        },
+        {
+            "id": 1,
+            "clip": "lunge_a.npz",
+            "exercise": "lunge",
+            "author": "",
+            "started_at": "2026-02-27 08:00:00",
+            "clip_hash": "h1",
+        },
+    ]
     ids = lambda out: [r["id"] for r in out]  # noqa: E731
     assert ids(editing.filter_runs(rows, clip="LUNGE")) == [3, 1]
     assert ids(editing.filter_runs(rows, exercise="pushup")) == [2]
@@ -110,8 +132,9 @@ def test_opening_the_bundled_example_records_no_run(state: AppState, tmp_path: P
     assert len(editing.list_runs(db)) == before + 1
 
 
-def test_review_push_without_label_studio_says_so_in_one_line(state: AppState, monkeypatch: pytest.MonkeyPatch,
-                                                              tmp_path: Path) -> None:  # fmt: skip
+def test_review_push_without_label_studio_says_so_in_one_line(
+    state: AppState, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     from workbench.dashboard.pages import review
 
     monkeypatch.setattr(review, "DEFAULT_DATA_DIR", tmp_path / "no-label-studio")  # no token file there

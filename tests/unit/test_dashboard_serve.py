@@ -31,8 +31,15 @@ def test_the_default_is_this_machine_only() -> None:
     hosts = allowed_hosts("127.0.0.1", 5006)
     assert hosts == ["127.0.0.1:5006", "localhost:5006"]
     assert host_allowed("127.0.0.1:5006", hosts) and host_allowed("LocalHost:5006", hosts)
-    for foreign in ("rebind.attacker.test:5006", "127.0.0.1:5007", "127.0.0.1", "localhost", "",
-                    "127.0.0.1:5006.attacker.test", "attacker.test:5006@127.0.0.1:5006"):  # fmt: skip
+    for foreign in (
+        "rebind.attacker.test:5006",
+        "127.0.0.1:5007",
+        "127.0.0.1",
+        "localhost",
+        "",
+        "127.0.0.1:5006.attacker.test",
+        "attacker.test:5006@127.0.0.1:5006",
+    ):
         assert not host_allowed(foreign, hosts), foreign
 
 
@@ -56,8 +63,9 @@ def test_wildcards_urls_and_malformed_names_are_refused(bad: str) -> None:
 
 
 def test_serve_takes_db_and_allow_host() -> None:
-    args = build_parser().parse_args(["serve", "--db", "x.duckdb", "--allow-host", "a.example",
-                                      "--allow-websocket-origin", "b.example:8443"])  # fmt: skip
+    args = build_parser().parse_args(
+        ["serve", "--db", "x.duckdb", "--allow-host", "a.example", "--allow-websocket-origin", "b.example:8443"]
+    )
     assert str(args.db) == "x.duckdb" and args.allow_host == ["a.example", "b.example:8443"]
 
 
@@ -68,8 +76,13 @@ def test_the_component_route_serves_the_project_only_and_imports_nothing(
     (tmp_path / "biocoach_probe_module.py").write_text(f"open({str(marker)!r}, 'w').close()\nclass X:\n    css = []\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     handler = object.__new__(ProjectComponents)  # parse_url_path needs no request
-    for path in ("biocoach_probe_module/X/css/a.css", "os/path/css/a.css", "antigravity/x/css/y",
-                 "workbench_fake/X/css/a.css", "this"):  # fmt: skip
+    for path in (
+        "biocoach_probe_module/X/css/a.css",
+        "os/path/css/a.css",
+        "antigravity/x/css/y",
+        "workbench_fake/X/css/a.css",
+        "this",
+    ):
         with pytest.raises(HTTPError) as info:
             handler.parse_url_path(path)
         assert info.value.status_code == 404 and info.value.log_message == "Module not found"
@@ -83,6 +96,7 @@ def test_the_component_route_serves_the_project_only_and_imports_nothing(
 def test_a_session_builds_no_model_with_a_stylesheet_on_a_cdn() -> None:
     """Panel points the stylesheets of a model built before the page is rendered at cdn.holoviz.org; the served
     factory's document knows the local folder first (what a fresh clone under load once fetched: loading.css)."""
+
     def urls(factory: object) -> list[str]:
         doc = Document()
         with set_curdoc(doc):

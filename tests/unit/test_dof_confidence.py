@@ -28,8 +28,9 @@ REAL = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "real_la
 def confidence(yaw_deg: float = 80.0, far_visibility: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     view = side_view_squat(seconds=3.0, yaw_deg=yaw_deg)
     vis = np.ones((view.t.size, N_LANDMARKS))
-    far = [i for name, i in MP_INDEX.items() if name.startswith("left_") and "hip" not in name
-           and "shoulder" not in name]  # fmt: skip
+    far = [
+        i for name, i in MP_INDEX.items() if name.startswith("left_") and "hip" not in name and "shoulder" not in name
+    ]
     vis[:, far] = far_visibility
     track, _ = landmarks_to_track(view.track(visibility=vis))
     assert track.dof_confidence is not None
@@ -56,16 +57,14 @@ def test_far_side_visibility_lowers_it_further() -> None:
 def test_facing_the_camera_both_sides_alike() -> None:
     conf, _ = confidence(yaw_deg=0.0)
     for generic in LIMBS:
-        np.testing.assert_allclose(conf[:, dof_index(f"{generic}_r")], conf[:, dof_index(f"{generic}_l")],
-                                   atol=0.05)  # fmt: skip
+        np.testing.assert_allclose(conf[:, dof_index(f"{generic}_r")], conf[:, dof_index(f"{generic}_l")], atol=0.05)
 
 
 def test_unobserved_and_lost_frames_have_none() -> None:
     view = side_view_squat(seconds=2.0)
     world = view.world.copy()
     world[10:14] = np.nan  # no detection
-    lost = LandmarkTrack(world=world, visibility=np.ones(world.shape[:2]), t=view.t, image=view.image,
-                         image_size=SIZE)  # fmt: skip
+    lost = LandmarkTrack(world=world, visibility=np.ones(world.shape[:2]), t=view.t, image=view.image, image_size=SIZE)
     track, _ = landmarks_to_track(lost)
     assert track.dof_confidence is not None
     assert (track.dof_confidence[10:14] == 0).all()

@@ -14,8 +14,12 @@ TIMING = EvalSettings(text_metrics=False)
 
 
 def _analysis(feedback: list[tuple[float, str]], **extra: object) -> dict:  # type: ignore[type-arg]
-    return {"schema": "biocoach.analysis/1", "exercise": "squat",
-            "feedback": [{"t_s": t, "text": x, "evidence": {"tags": []}} for t, x in feedback], **extra}  # fmt: skip
+    return {
+        "schema": "biocoach.analysis/1",
+        "exercise": "squat",
+        "feedback": [{"t_s": t, "text": x, "evidence": {"tags": []}} for t, x in feedback],
+        **extra,
+    }
 
 
 def test_analysis_jsons_file_and_folder(tmp_path: Path) -> None:
@@ -23,8 +27,10 @@ def test_analysis_jsons_file_and_folder(tmp_path: Path) -> None:
     (tmp_path / "a" / "0007_0.json").write_text(json.dumps(_analysis([(1.5, "Sit deeper.")])))
     (tmp_path / "a" / "other.json").write_text(json.dumps(_analysis([(2.0, "x"), (4.0, "y")], clip_id="0150_2")))
     clips = load_predictions(tmp_path / "a")
-    assert clips == {"0007_0": Clip("0007_0", ("Sit deeper.",), (1.5,), "squat"),
-                     "0150_2": Clip("0150_2", ("x", "y"), (2.0, 4.0), "squat")}  # fmt: skip
+    assert clips == {
+        "0007_0": Clip("0007_0", ("Sit deeper.",), (1.5,), "squat"),
+        "0150_2": Clip("0150_2", ("x", "y"), (2.0, 4.0), "squat"),
+    }
 
 
 def test_submission_and_ground_truth_lists(tmp_path: Path) -> None:
@@ -37,14 +43,19 @@ def test_submission_and_ground_truth_lists(tmp_path: Path) -> None:
     assert name == "gt" and clips["c"].texts == ("a", "b")
 
 
-@pytest.mark.parametrize(("doc", "message"), [
-    ({"x": 1}, "expected a submission list"),
-    ([{"pred_feedbacks": [], "pred_feedback_timestamps": []}], "item 0: expected field 'mini_episode_id'"),
-    ([{"mini_episode_id": "c", "pred_feedbacks": ["a"], "pred_feedback_timestamps": ["1"]}],
-     r"item 0: field 'pred_feedback_timestamps'\[0\]: expected seconds"),
-    ([{"mini_episode_id": "c", "pred_feedbacks": [], "pred_feedback_timestamps": []}] * 2, "appears twice"),
-    ({"feedback": [{"t_s": 1.0}]}, r"feedback\[0\]: expected \{'t_s': number, 'text': string\}"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"x": 1}, "expected a submission list"),
+        ([{"pred_feedbacks": [], "pred_feedback_timestamps": []}], "item 0: expected field 'mini_episode_id'"),
+        (
+            [{"mini_episode_id": "c", "pred_feedbacks": ["a"], "pred_feedback_timestamps": ["1"]}],
+            r"item 0: field 'pred_feedback_timestamps'\[0\]: expected seconds",
+        ),
+        ([{"mini_episode_id": "c", "pred_feedbacks": [], "pred_feedback_timestamps": []}] * 2, "appears twice"),
+        ({"feedback": [{"t_s": 1.0}]}, r"feedback\[0\]: expected \{'t_s': number, 'text': string\}"),
+    ],
+)
 def test_bad_predictions(tmp_path: Path, doc: object, message: str) -> None:
     p = tmp_path / "p.json"
     p.write_text(json.dumps(doc))
@@ -60,8 +71,9 @@ def test_missing_and_extra_clips_and_per_clip_rows() -> None:
     assert (s["n_gt"], s["n_pred"], s["n_matched"], s["n_matched_pred"]) == (3, 2, 1, 1)
     assert any("zzz" in w for w in r.warnings) and any("without predictions" in w and "b" in w for w in r.warnings)
     a = r.per_clip[0]
-    assert a["matches"] == [{"gt_t": 1.0, "pred_t": 1.2, "gt": "g0", "pred": "p0", "meteor": None, "rouge_l": None,
-                             "bertscore": None}]  # fmt: skip
+    assert a["matches"] == [
+        {"gt_t": 1.0, "pred_t": 1.2, "gt": "g0", "pred": "p0", "meteor": None, "rouge_l": None, "bertscore": None}
+    ]
     assert a["missed"] == [{"t": 5.0, "text": "g1"}] and a["spurious"] == [{"t": 9.0, "text": "p1"}]
     assert r.per_clip[1]["n_pred"] == 0 and r.per_clip[1]["t_f_score"] == 0.0
     assert s["meteor"] is None and "bertscore" not in r.models

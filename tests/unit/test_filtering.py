@@ -39,9 +39,17 @@ def lunge_track(n: int = 150, fps: float = 30.0, view_yaw: float = math.pi / 2) 
     left/right swap of the legs is a jump of tens of centimetres."""
     u = 0.5 - 0.5 * np.cos(2 * math.pi * np.arange(n) / (2.5 * fps))
     q = np.zeros((n, N_DOFS))
-    columns = {"hip_flexion_r": 30 + 50 * u, "knee_angle_r": 10 + 80 * u, "hip_flexion_l": -15 + 5 * u,
-               "knee_angle_l": 10 + 80 * u, "shoulder_r_x": -80 + 30 * u, "shoulder_l_x": 80 - 30 * u,
-               "elbow_flexion_r": 20 + 60 * u, "shoulder_r_z": 40 * u, "shoulder_l_z": -20 + 0 * u}  # fmt: skip
+    columns = {
+        "hip_flexion_r": 30 + 50 * u,
+        "knee_angle_r": 10 + 80 * u,
+        "hip_flexion_l": -15 + 5 * u,
+        "knee_angle_l": 10 + 80 * u,
+        "shoulder_r_x": -80 + 30 * u,
+        "shoulder_l_x": 80 - 30 * u,
+        "elbow_flexion_r": 20 + 60 * u,
+        "shoulder_r_z": 40 * u,
+        "shoulder_l_z": -20 + 0 * u,
+    }
     for name, deg in columns.items():
         q[:, dof_index(name)] = np.radians(deg)
     return forward_kinematics(q, view_yaw=view_yaw)

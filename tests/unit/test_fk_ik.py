@@ -46,9 +46,15 @@ def random_poses(n: int, seed: int = 0) -> np.ndarray:
     for i, name in enumerate(DOF_NAMES):
         lo, hi = limits_rad(name) or (-math.pi, math.pi)
         q[:, i] = rng.uniform(lo, hi, n)
-    narrow = {"pelvis_list": (-80, 80), "shoulder_r_y": (-80, 80), "shoulder_l_y": (-80, 80),
-              "knee_angle_r": (30, 135), "knee_angle_l": (30, 135),
-              "elbow_flexion_r": (30, 135), "elbow_flexion_l": (30, 135)}  # fmt: skip
+    narrow = {
+        "pelvis_list": (-80, 80),
+        "shoulder_r_y": (-80, 80),
+        "shoulder_l_y": (-80, 80),
+        "knee_angle_r": (30, 135),
+        "knee_angle_l": (30, 135),
+        "elbow_flexion_r": (30, 135),
+        "elbow_flexion_l": (30, 135),
+    }
     for name, (lo, hi) in narrow.items():
         q[:, dof_index(name)] = np.radians(rng.uniform(lo, hi, n))
     q[:, ~OBSERVED] = 0.0
@@ -128,8 +134,9 @@ def test_left_axes_are_the_mirror_of_the_right() -> None:
         ({"wrist_flexion_r": 40}, "right_index", (0, -1, 0)),  # palm (down) side
     ],
 )
-def test_positive_angles_move_landmarks_as_skel_says(dofs: dict[str, float], landmark: str,
-                                                     direction: tuple[int, int, int]) -> None:  # fmt: skip
+def test_positive_angles_move_landmarks_as_skel_says(
+    dofs: dict[str, float], landmark: str, direction: tuple[int, int, int]
+) -> None:
     moved = skel_point(pose(**dofs), landmark) - skel_point(pose(), landmark)
     assert float(moved @ np.array(direction)) > 0.5 * np.linalg.norm(moved)
 
@@ -143,8 +150,9 @@ def test_arms_hang_at_minus_90_right_and_plus_90_left() -> None:
         arm = skel_point(q, f"{side}_elbow") - skel_point(q, f"{side}_shoulder")
         np.testing.assert_allclose(arm / np.linalg.norm(arm), [0, -1, 0], atol=1e-12)
         fore = skel_point(q, f"{side}_wrist") - skel_point(q, f"{side}_elbow")
-        np.testing.assert_allclose(fore / np.linalg.norm(fore), [lateral * math.sin(alpha), -math.cos(alpha), 0],
-                                   atol=1e-12)  # fmt: skip
+        np.testing.assert_allclose(
+            fore / np.linalg.norm(fore), [lateral * math.sin(alpha), -math.cos(alpha), 0], atol=1e-12
+        )
 
 
 def test_prone_plank_is_pelvis_tilt_minus_90() -> None:
@@ -219,23 +227,53 @@ def test_known_squat_pose_built_by_hand() -> None:
     −30°, ankles 0°, no adduction."""
     world = skel_landmarks(pose(pelvis_tilt=-30))[0]  # face, shoulders and arms ride on the leaning trunk
     for side, x in (("right", -0.1), ("left", 0.1)):
-        points = {"hip": (x, 0, 0), "knee": (x, 0, 0.45), "ankle": (x, -0.45, 0.45),
-                  "heel": (x, -0.52, 0.40), "foot_index": (x, -0.52, 0.62)}  # fmt: skip
+        points = {
+            "hip": (x, 0, 0),
+            "knee": (x, 0, 0.45),
+            "ankle": (x, -0.45, 0.45),
+            "heel": (x, -0.52, 0.40),
+            "foot_index": (x, -0.52, 0.62),
+        }
         for name, p in points.items():
             world[MP_INDEX[f"{side}_{name}"]] = p
     q = solve_ik((world * np.array([1.0, -1.0, -1.0]))[None]).q[0]
-    got = {n: math.degrees(q[dof_index(n)]) for n in ("knee_angle_r", "knee_angle_l", "hip_flexion_r",
-                                                       "hip_flexion_l", "pelvis_tilt", "ankle_angle_r",
-                                                       "hip_adduction_l", "hip_rotation_r")}  # fmt: skip
-    expected = {"knee_angle_r": 90, "knee_angle_l": 90, "hip_flexion_r": 120, "hip_flexion_l": 120,
-                "pelvis_tilt": -30, "ankle_angle_r": 0, "hip_adduction_l": 0, "hip_rotation_r": 0}  # fmt: skip
+    got = {
+        n: math.degrees(q[dof_index(n)])
+        for n in (
+            "knee_angle_r",
+            "knee_angle_l",
+            "hip_flexion_r",
+            "hip_flexion_l",
+            "pelvis_tilt",
+            "ankle_angle_r",
+            "hip_adduction_l",
+            "hip_rotation_r",
+        )
+    }
+    expected = {
+        "knee_angle_r": 90,
+        "knee_angle_l": 90,
+        "hip_flexion_r": 120,
+        "hip_flexion_l": 120,
+        "pelvis_tilt": -30,
+        "ankle_angle_r": 0,
+        "hip_adduction_l": 0,
+        "hip_rotation_r": 0,
+    }
     for name, value in expected.items():
         assert got[name] == pytest.approx(value, abs=0.5), (name, got[name])
 
 
 def test_pushup_prone_body_reads_as_pelvis_tilt_not_hip_flexion() -> None:
-    q = pose(pelvis_tilt=-85, shoulder_r_z=80, shoulder_l_z=80, elbow_flexion_r=40, elbow_flexion_l=40,
-             knee_angle_r=5, knee_angle_l=5)  # fmt: skip
+    q = pose(
+        pelvis_tilt=-85,
+        shoulder_r_z=80,
+        shoulder_l_z=80,
+        elbow_flexion_r=40,
+        elbow_flexion_l=40,
+        knee_angle_r=5,
+        knee_angle_l=5,
+    )
     got = solve_ik(forward_kinematics(q)).q[0]
     assert math.degrees(got[dof_index("pelvis_tilt")]) == pytest.approx(-85, abs=1e-6)
     assert math.degrees(got[dof_index("hip_flexion_r")]) == pytest.approx(0, abs=1e-6)
@@ -245,8 +283,11 @@ def test_pushup_prone_body_reads_as_pelvis_tilt_not_hip_flexion() -> None:
 
 ALPHA = math.radians(CARRYING_ANGLE_DEG)
 ELBOWS = (dof_index("elbow_flexion_r"), dof_index("elbow_flexion_l"))
-ARM_DOFS = {i for s in "rl" for i in joint(f"humerus_{s}").dofs + joint(f"ulna_{s}").dofs + joint(f"radius_{s}").dofs
-            + joint(f"hand_{s}").dofs}  # fmt: skip
+ARM_DOFS = {
+    i
+    for s in "rl"
+    for i in joint(f"humerus_{s}").dofs + joint(f"ulna_{s}").dofs + joint(f"radius_{s}").dofs + joint(f"hand_{s}").dofs
+}
 
 
 def unit(v: np.ndarray) -> np.ndarray:
@@ -366,8 +407,7 @@ def test_carrying_angle_is_mirror_symmetric() -> None:
     rng = np.random.default_rng(32)
     q[:, list(ELBOWS)] = np.radians(rng.uniform(0, 150, (400, 2)))
     mirrored = skel_landmarks(mirror_pose(q))
-    np.testing.assert_allclose(mirrored, skel_landmarks(q)[:, list(MP_MIRROR)] * np.array([-1.0, 1.0, 1.0]),
-                               atol=1e-12)  # fmt: skip
+    np.testing.assert_allclose(mirrored, skel_landmarks(q)[:, list(MP_MIRROR)] * np.array([-1.0, 1.0, 1.0]), atol=1e-12)
     direct = solve_ik(forward_kinematics(q)).q
     flipped = solve_ik(forward_kinematics(mirror_pose(q))).q
     np.testing.assert_allclose(flipped[:, ELBOWS[0]], direct[:, ELBOWS[1]], atol=1e-9)
@@ -422,8 +462,16 @@ def test_hip_at_exactly_90_degrees_flexion_keeps_its_adduction() -> None:
     """At 90° hip flexion SKEL's adduction (about the pelvis's forward axis, applied before the rotation
     about the vertical) no longer moves the knee: it twists the thigh. IK reads it from the whole femur
     frame (the bent knee's plane), so it is exact there too, not lost to the thigh's direction."""
-    q = pose(hip_flexion_r=90, hip_adduction_r=7, hip_rotation_r=-12, knee_angle_r=100,
-             hip_flexion_l=90, hip_adduction_l=-9, hip_rotation_l=15, knee_angle_l=70)  # fmt: skip
+    q = pose(
+        hip_flexion_r=90,
+        hip_adduction_r=7,
+        hip_rotation_r=-12,
+        knee_angle_r=100,
+        hip_flexion_l=90,
+        hip_adduction_l=-9,
+        hip_rotation_l=15,
+        knee_angle_l=70,
+    )
     got = solve_ik(forward_kinematics(q)).q
     assert angle_error_deg(got[:, OBSERVED], q[:, OBSERVED]).max() < 1e-6
 
@@ -457,9 +505,11 @@ def test_straight_arms_take_the_twist_free_shoulder_angles() -> None:
     """A straight arm does not show its twist: IK takes the smallest rotation from the T-pose arm. Arms
     moved in the frontal or the horizontal plane read y = 0 whatever twist FK was given (for a hanging arm
     the twist is z, a turn about the vertical); any straight arm keeps its direction."""
-    cases = [({"shoulder_r_x": -90, "shoulder_l_x": 90, "shoulder_r_z": 30}, (-90, 0, 0)),
-             ({"shoulder_r_x": 60, "shoulder_l_x": -60}, (60, 0, 0)),
-             ({"shoulder_r_z": 70, "shoulder_r_y": 25, "shoulder_l_z": 70}, (0, 0, 70))]  # fmt: skip
+    cases = [
+        ({"shoulder_r_x": -90, "shoulder_l_x": 90, "shoulder_r_z": 30}, (-90, 0, 0)),
+        ({"shoulder_r_x": 60, "shoulder_l_x": -60}, (60, 0, 0)),
+        ({"shoulder_r_z": 70, "shoulder_r_y": 25, "shoulder_l_z": 70}, (0, 0, 70)),
+    ]
     for dofs, (x, y, z) in cases:
         got = np.degrees(solve_ik(forward_kinematics(pose(**dofs))).q[0])
         assert got[dof_index("shoulder_r_x")] == pytest.approx(x, abs=1e-6)
@@ -470,8 +520,10 @@ def test_straight_arms_take_the_twist_free_shoulder_angles() -> None:
     back = solve_ik(forward_kinematics(q)).q
     for qq in (q, back):
         qq[:, ~OBSERVED] = 0.0
-    arm = [skel_landmarks(x)[:, MP_INDEX["right_elbow"]] - skel_landmarks(x)[:, MP_INDEX["right_shoulder"]]
-           for x in (q, back)]  # fmt: skip
+    arm = [
+        skel_landmarks(x)[:, MP_INDEX["right_elbow"]] - skel_landmarks(x)[:, MP_INDEX["right_shoulder"]]
+        for x in (q, back)
+    ]
     np.testing.assert_allclose(arm[1], arm[0], atol=1e-9)
 
 

@@ -20,8 +20,16 @@ from workbench.pose.landmarks import N_LANDMARKS, LandmarkTrack
 from workbench.skeleton import N_DOFS, dof_index
 
 TOLERANCE_DEG = 4.0
-NEAR = ("ankle_angle_r", "ankle_angle_l", "elbow_flexion_r", "knee_angle_r", "knee_angle_l", "hip_flexion_r",
-        "hip_flexion_l", "pelvis_tilt")  # fmt: skip
+NEAR = (
+    "ankle_angle_r",
+    "ankle_angle_l",
+    "elbow_flexion_r",
+    "knee_angle_r",
+    "knee_angle_l",
+    "hip_flexion_r",
+    "hip_flexion_l",
+    "pelvis_tilt",
+)
 
 
 def errors_deg(track_q: np.ndarray, truth: np.ndarray, name: str) -> np.ndarray:
@@ -64,8 +72,9 @@ def test_camera_recovers_a_weak_perspective_exactly() -> None:
     offset = np.column_stack([640 + 30 * view.t, np.full(n, 400.0)])
     world = forward_kinematics(view.q)
     pixels = scale[:, None, None] * world[..., :2] + offset[:, None]
-    track = LandmarkTrack(world=world, visibility=np.ones((n, N_LANDMARKS)), t=view.t,
-                          image=pixels / np.asarray(SIZE), image_size=SIZE)  # fmt: skip
+    track = LandmarkTrack(
+        world=world, visibility=np.ones((n, N_LANDMARKS)), t=view.t, image=pixels / np.asarray(SIZE), image_size=SIZE
+    )
     camera = fit_camera(track)
     assert camera is not None and camera.pixels
     np.testing.assert_allclose(camera.scale, scale, rtol=5e-3)
@@ -73,8 +82,7 @@ def test_camera_recovers_a_weak_perspective_exactly() -> None:
     prepared = prepare_landmarks(track)
     assert prepared.camera is not None
     np.testing.assert_allclose(prepared.camera.project(prepared.fused.world), prepared.clean.image, atol=1e-9)
-    np.testing.assert_allclose(prepared.fused.world, world - world[:, [23, 24]].mean(axis=1, keepdims=True),
-                               atol=5e-3)  # fmt: skip
+    np.testing.assert_allclose(prepared.fused.world, world - world[:, [23, 24]].mean(axis=1, keepdims=True), atol=5e-3)
 
 
 def test_pinhole_scale_is_focal_length_over_distance() -> None:
@@ -104,7 +112,8 @@ def test_without_image_landmarks_the_world_landmarks_are_used_unchanged() -> Non
 
 
 def test_projection_round_trip() -> None:
-    camera = WeakPerspective(scale=np.array([200.0, 250.0]), offset=np.array([[100.0, 50.0], [120.0, 60.0]]),
-                             size=(640.0, 480.0))  # fmt: skip
+    camera = WeakPerspective(
+        scale=np.array([200.0, 250.0]), offset=np.array([[100.0, 50.0], [120.0, 60.0]]), size=(640.0, 480.0)
+    )
     points = np.random.default_rng(1).normal(size=(2, 5, 3))
     np.testing.assert_allclose(camera.unproject(camera.project(points)), points[..., :2])

@@ -25,8 +25,9 @@ def test_sidecar_is_read_sorted_and_checked(tmp_path: Path) -> None:
 def test_clip_page_shows_predicted_and_ground_truth(tmp_path: Path) -> None:
     clip = tmp_path / "c.npz"
     sidecar_path(clip).write_text(json.dumps([{"t_s": 2.0, "text": "sit deeper"}]))
-    analysis = SimpleNamespace(feedback=[FeedbackEvent(2.3, "Right knee flexion 80°, target 90°.", [])],
-                               provenance={"input": str(clip)})  # fmt: skip
+    analysis = SimpleNamespace(
+        feedback=[FeedbackEvent(2.3, "Right knee flexion 80°, target 90°.", [])], provenance={"input": str(clip)}
+    )
     text = feedback_text(SimpleNamespace(analysis=analysis), t_s=2.1)
     assert "**Predicted**" in text and "**Ground truth**" in text
     assert "▶ **2.00 s** — sit deeper" in text and "· **2.30 s** — Right knee flexion 80°" in text

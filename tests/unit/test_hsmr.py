@@ -52,8 +52,12 @@ def test_follows_the_largest_then_nearest_person(tmp_path: Path) -> None:
     other = rng.normal(size=(n, 46))
     poses = np.vstack([main, other])
     frame = np.r_[np.arange(n), np.arange(n)]
-    boxes = np.vstack([np.c_[np.full(n, 300.0), np.full(n, 200.0), np.full(n, 180.0)],
-                       np.c_[np.full(n, 50.0), np.full(n, 60.0), np.full(n, 90.0)]])  # fmt: skip
+    boxes = np.vstack(
+        [
+            np.c_[np.full(n, 300.0), np.full(n, 200.0), np.full(n, 180.0)],
+            np.c_[np.full(n, 50.0), np.full(n, 60.0), np.full(n, 90.0)],
+        ]
+    )
     path = _write(tmp_path / "h.npz", poses=poses, betas=np.ones((2 * n, 10)), frame=frame, bbx_cs=boxes)
     track, warnings = import_hsmr_outputs(path)
     np.testing.assert_allclose(track.q[:, 6], main[:, 6], atol=0.01)  # the main person's ramp, smoothed

@@ -12,19 +12,22 @@ from workbench.eval.judges import BIO_SYSTEM, judge_pairs, messages_for, parse_s
 from workbench.llm import OpenAICompatibleClient
 
 
-@pytest.mark.parametrize(("reply", "score"), [
-    ("{'score': 4}", 4),
-    ('Sure! {"score": 2}', 2),
-    ("{'score': 5.0}", 5),
-    ("{'score': '3'}", 3),  # the reference's float() accepts a numeric string
-    ("{'score': 4} {'score': 5}", None),  # two dicts: ambiguous, dropped as the reference does
-    ("score: 4", None),
-    ("{'score': 7}", None),  # outside 1–5
-    ("{'score': 3.5}", None),  # not an integer
-    ("{'accuracy': 3}", None),
-    ("{'score': True}", None),
-    ("{score: 4}", None),  # not a Python literal
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("reply", "score"),
+    [
+        ("{'score': 4}", 4),
+        ('Sure! {"score": 2}', 2),
+        ("{'score': 5.0}", 5),
+        ("{'score': '3'}", 3),  # the reference's float() accepts a numeric string
+        ("{'score': 4} {'score': 5}", None),  # two dicts: ambiguous, dropped as the reference does
+        ("score: 4", None),
+        ("{'score': 7}", None),  # outside 1–5
+        ("{'score': 3.5}", None),  # not an integer
+        ("{'accuracy': 3}", None),
+        ("{'score': True}", None),
+        ("{score: 4}", None),  # not a Python literal
+    ],
+)
 def test_parse_score(reply: str, score: int | None) -> None:
     assert parse_score(reply) == score
 

@@ -28,13 +28,34 @@ from workbench.skeleton import N_DOFS, dof_index
 N = 60
 # Angles (degrees) that ramp from zero to these over the clip: a squat-like bend with the arms forward.
 TARGET_DEG = {
-    "pelvis_tilt": -15.0, "hip_flexion_r": 70.0, "hip_flexion_l": 60.0, "hip_adduction_r": 5.0,
-    "knee_angle_r": 90.0, "knee_angle_l": 80.0, "ankle_angle_r": 20.0, "ankle_angle_l": 15.0,
-    "shoulder_r_x": -40.0, "shoulder_l_x": 40.0, "shoulder_r_z": 30.0, "shoulder_l_z": 30.0,
-    "elbow_flexion_r": 60.0, "elbow_flexion_l": 45.0, "head_extension": -10.0,
-}  # fmt: skip
-CHECKED = ["pelvis_tilt", "hip_flexion_r", "hip_flexion_l", "knee_angle_r", "knee_angle_l", "ankle_angle_r",
-           "ankle_angle_l", "elbow_flexion_r", "elbow_flexion_l", "head_extension"]  # fmt: skip
+    "pelvis_tilt": -15.0,
+    "hip_flexion_r": 70.0,
+    "hip_flexion_l": 60.0,
+    "hip_adduction_r": 5.0,
+    "knee_angle_r": 90.0,
+    "knee_angle_l": 80.0,
+    "ankle_angle_r": 20.0,
+    "ankle_angle_l": 15.0,
+    "shoulder_r_x": -40.0,
+    "shoulder_l_x": 40.0,
+    "shoulder_r_z": 30.0,
+    "shoulder_l_z": 30.0,
+    "elbow_flexion_r": 60.0,
+    "elbow_flexion_l": 45.0,
+    "head_extension": -10.0,
+}
+CHECKED = [
+    "pelvis_tilt",
+    "hip_flexion_r",
+    "hip_flexion_l",
+    "knee_angle_r",
+    "knee_angle_l",
+    "ankle_angle_r",
+    "ankle_angle_l",
+    "elbow_flexion_r",
+    "elbow_flexion_l",
+    "head_extension",
+]
 
 
 def known_q() -> np.ndarray:
@@ -94,9 +115,11 @@ def test_manifest_layout_and_subsets(tmp_path: Path) -> None:
     assert text[0] == ",".join(MANIFEST_COLUMNS)
     rows = read_manifest(tmp_path / "all" / "manifest.csv")
     got = {(r.file, r.exercise, r.label, r.subject, r.episode) for r in rows}
-    assert got == {("m01_s01_e01.npz", "deep_squat", "correct", "s01", "e01"),
-                   ("m01_s02_e01_inc.npz", "deep_squat", "incorrect", "s02", "e01"),
-                   ("m05_s01_e03.npz", "sit_to_stand", "correct", "s01", "e03")}  # fmt: skip
+    assert got == {
+        ("m01_s01_e01.npz", "deep_squat", "correct", "s01", "e01"),
+        ("m01_s02_e01_inc.npz", "deep_squat", "incorrect", "s02", "e01"),
+        ("m05_s01_e03.npz", "sit_to_stand", "correct", "s01", "e03"),
+    }
     part = import_uiprmd(tmp_path / "src", tmp_path / "part", subjects=[1], movements=["deep_squat"])
     assert part.n_files == 1 and part.by_exercise == {"deep_squat": {"correct": 1}}
 

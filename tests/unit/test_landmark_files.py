@@ -40,8 +40,9 @@ def squat_world(n: int = T, fps: float = 30.0) -> tuple[np.ndarray, np.ndarray]:
     return q, forward_kinematics(q, view_yaw=math.pi / 2)
 
 
-def write_csv(path: Path, world: np.ndarray, vis: np.ndarray, t: np.ndarray, detected: np.ndarray,
-              compress: bool = False) -> Path:  # fmt: skip
+def write_csv(
+    path: Path, world: np.ndarray, vis: np.ndarray, t: np.ndarray, detected: np.ndarray, compress: bool = False
+) -> Path:
     """The development data's layout: frame, t_s, detected, <name>_x/_y/_z/_vis, <name>_wx/_wy/_wz."""
     rows = []
     for i in range(len(t)):
@@ -105,8 +106,10 @@ def _bad(**changes: object) -> dict[str, object]:
     ("arrays", "message"),
     [
         (_bad(landmarks_world=None), "expected key 'landmarks_world'"),
-        (_bad(landmarks_world=np.zeros((4, 32, 3))),
-         r"key 'landmarks_world': expected shape \(T, 33, 3\), got \(4, 32, 3\)"),
+        (
+            _bad(landmarks_world=np.zeros((4, 32, 3))),
+            r"key 'landmarks_world': expected shape \(T, 33, 3\), got \(4, 32, 3\)",
+        ),
         (_bad(landmarks_world=np.zeros((0, 33, 3)), visibility=np.zeros((0, 33))), "expected at least one frame"),
         (_bad(landmarks_world=np.full((4, 33, 3), np.inf)), "expected finite metres or NaN, got inf"),
         (_bad(landmarks_world=np.full((4, 33, 3), "a")), "expected numbers, got dtype <U1"),
@@ -117,14 +120,16 @@ def _bad(**changes: object) -> dict[str, object]:
         (_bad(t=np.arange(4.0)), "got both"),
         (_bad(fps=np.array(-2.0)), "key 'fps': expected a positive number"),
         (_bad(fps=np.array([30.0, 25.0])), "key 'fps': expected a positive number"),
-        (_bad(fps=None, t=np.array([0.0, 0.1, 0.1, 0.2])),
-         "key 't': expected strictly increasing times, got 0.1 after 0.1"),
+        (
+            _bad(fps=None, t=np.array([0.0, 0.1, 0.1, 0.2])),
+            "key 't': expected strictly increasing times, got 0.1 after 0.1",
+        ),
         (_bad(fps=None, t=np.arange(5.0)), r"key 't': expected shape \(4,\), got \(5,\)"),
         (_bad(fps=None, t=np.array([0.0, np.nan, 1, 2])), "key 't': expected finite seconds"),
         (_bad(landmarks_image=np.zeros((4, 33, 3))), r"key 'landmarks_image': expected shape \(4, 33, 2\)"),
         (_bad(image_size=np.array([640, 0])), r"key 'image_size': expected \(width, height\) in pixels"),
     ],
-)  # fmt: skip
+)
 def test_malformed_npz_names_file_key_expected_and_got(tmp_path: Path, arrays: dict, message: str) -> None:
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
@@ -189,8 +194,13 @@ def test_csv_with_extra_columns_is_read(tmp_path: Path) -> None:
 def test_malformed_csv_names_file_column_expected_and_got(tmp_path: Path) -> None:
     header, rows = _csv_text()
     cases: list[tuple[list[str], list[list[str]], str]] = []
-    cases.append(([h for h in header if h != "left_knee_wy"], [r[:-1] for r in rows],
-                  "expected column 'left_knee_wy', got a header of 233 columns without it"))  # fmt: skip
+    cases.append(
+        (
+            [h for h in header if h != "left_knee_wy"],
+            [r[:-1] for r in rows],
+            "expected column 'left_knee_wy', got a header of 233 columns without it",
+        )
+    )
     bad_value = [r.copy() for r in rows]
     bad_value[1][header.index("nose_wz")] = "abc"
     cases.append((header, bad_value, "column 'nose_wz': expected a number, got 'abc' at data row 2"))

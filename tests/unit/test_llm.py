@@ -82,8 +82,9 @@ def test_a_reply_without_choices_is_a_clear_error(endpoint: tuple[str, _Replies,
 
 
 def test_get_client_prefers_the_role_endpoint_then_the_llm_one_then_the_local_model() -> None:
-    judge = get_client(Config(judge_endpoint="http://h:1/v1", judge_model="big", llm_endpoint="http://l:2/v1"),
-                       role="judge")  # fmt: skip
+    judge = get_client(
+        Config(judge_endpoint="http://h:1/v1", judge_model="big", llm_endpoint="http://l:2/v1"), role="judge"
+    )
     assert isinstance(judge, OpenAICompatibleClient) and judge.model_name == "big @ http://h:1/v1"
     fallback = get_client(Config(llm_endpoint="http://l:2/v1", llm_model="small"), role="judge")
     assert isinstance(fallback, OpenAICompatibleClient) and fallback.model_name == "small @ http://l:2/v1"

@@ -92,7 +92,17 @@ def test_stream_equals_offline_for_alternating_and_split() -> None:
 def test_warnings_from_earlier_stages_are_prepended_once_in_order() -> None:
     """The body's note reaches the analysis directly and through the pose estimate: it is printed once."""
     body = "no frame where the person stands straight: height from leg length"
-    analysis = Analysis(exercise="lunge", fps=30.0, n_frames=0, duration_s=0.0, salient_joints=[], reps=[],
-                        context_morph="", context_motion="", feedback=[], warnings=[body, "b"])  # fmt: skip
+    analysis = Analysis(
+        exercise="lunge",
+        fps=30.0,
+        n_frames=0,
+        duration_s=0.0,
+        salient_joints=[],
+        reps=[],
+        context_morph="",
+        context_motion="",
+        feedback=[],
+        warnings=[body, "b"],
+    )
     analysis.prepend_warnings(["a", body, "a"])
     assert analysis.warnings == ["a", body, "b"]

@@ -25,10 +25,17 @@ MESSAGE = "Right knee flexion insufficient (85° detected, 90° required)"
 
 # An upper body facing the camera, on whole pixels of a 320×240 frame (the person's right on image left).
 POSE = {
-    "left_shoulder": (200, 60), "right_shoulder": (120, 60), "left_elbow": (200, 120), "right_elbow": (120, 120),
-    "left_wrist": (200, 170), "right_wrist": (120, 170), "left_hip": (180, 150), "right_hip": (140, 150),
-    "left_knee": (180, 210), "right_knee": (140, 210),
-}  # fmt: skip
+    "left_shoulder": (200, 60),
+    "right_shoulder": (120, 60),
+    "left_elbow": (200, 120),
+    "right_elbow": (120, 120),
+    "left_wrist": (200, 170),
+    "right_wrist": (120, 170),
+    "left_hip": (180, 150),
+    "right_hip": (140, 150),
+    "left_knee": (180, 210),
+    "right_knee": (140, 210),
+}
 
 
 def landmarks_row(w: int = W, h: int = H) -> np.ndarray:
@@ -133,8 +140,9 @@ def tracks(n: int = N) -> tuple[LandmarkTrack, PoseTrack, Analysis]:
     image = np.repeat(landmarks_row()[None], n, axis=0)
     visibility = np.ones((n, N_LANDMARKS))
     visibility[5, MP_INDEX["right_elbow"]] = 0.1
-    lm = LandmarkTrack(world=np.zeros((n, N_LANDMARKS, 3)), visibility=visibility, t=t, image=image,
-                       image_size=(W, H), source="test")  # fmt: skip
+    lm = LandmarkTrack(
+        world=np.zeros((n, N_LANDMARKS, 3)), visibility=visibility, t=t, image=image, image_size=(W, H), source="test"
+    )
     q = np.zeros((n, N_DOFS))
     q[:, dof_index("knee_angle_r")] = np.radians(np.linspace(0, 90, n))
     confidence = np.ones(n)
@@ -142,13 +150,34 @@ def tracks(n: int = N) -> tuple[LandmarkTrack, PoseTrack, Analysis]:
     confidence[30] = 0.3
     pose = PoseTrack.from_arrays(q, fps=FPS, confidence=confidence)
     violation = Violation(
-        rep=0, check="knee_depth", joint="tibia_r", dof="knee_angle_r", type="dynamic", value_deg=85.0,
-        target_deg=90.0, bounds_deg=(90.0, None), deviation_deg=5.0, message=MESSAGE, cue="Sit deeper",
-        phase="bottom", t_s=0.6, source="test",
-    )  # fmt: skip
+        rep=0,
+        check="knee_depth",
+        joint="tibia_r",
+        dof="knee_angle_r",
+        type="dynamic",
+        value_deg=85.0,
+        target_deg=90.0,
+        bounds_deg=(90.0, None),
+        deviation_deg=5.0,
+        message=MESSAGE,
+        cue="Sit deeper",
+        phase="bottom",
+        t_s=0.6,
+        source="test",
+    )
     rep = Rep(index=0, start_s=0.3, end_s=1.0, kind="rep", quality=None, phases=(), violations=(violation,))
-    analysis = Analysis(exercise="squat", fps=FPS, n_frames=n, duration_s=n / FPS, salient_joints=["tibia_r"],
-                        reps=[rep], context_morph="", context_motion="", feedback=[], warnings=[])  # fmt: skip
+    analysis = Analysis(
+        exercise="squat",
+        fps=FPS,
+        n_frames=n,
+        duration_s=n / FPS,
+        salient_joints=["tibia_r"],
+        reps=[rep],
+        context_morph="",
+        context_motion="",
+        feedback=[],
+        warnings=[],
+    )
     return lm, pose, analysis
 
 

@@ -96,7 +96,9 @@ def test_fitted_skeleton_puts_far_side_labels_by_their_joints() -> None:
 @pytest.mark.parametrize("n", [2, 6, 12])
 def test_any_number_of_side_view_labels_never_overlap(n: int) -> None:
     rng = np.random.default_rng(n)
-    labels = [Label("R hip 147°", int(rng.integers(60, 140)), 24, (float(x), float(y)))
-              for x, y in rng.normal((320, 180), 15, (n, 2))]  # fmt: skip
+    labels = [
+        Label("R hip 147°", int(rng.integers(60, 140)), 24, (float(x), float(y)))
+        for x, y in rng.normal((320, 180), 15, (n, 2))
+    ]
     placed = [b for b in layout_labels(labels, (W, H), gap=6, margin=4, centre_x=320.0) if b is not None]
     assert len(placed) == n and disjoint(placed)

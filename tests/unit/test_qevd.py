@@ -146,14 +146,26 @@ def _corrupt(root: Path, tmp_path: Path, edit) -> Path:  # type: ignore[no-untyp
     return dst
 
 
-@pytest.mark.parametrize(("edit", "message"), [
-    (lambda r: r[1].pop("is_transition"), r"record 1: expected the field\(s\) is_transition"),
-    (lambda r: r[0]["feedbacks"].pop(), r"record 0 \(long_range_videos/0007.mp4\): field 'video_timestamps': "
-                                        r"expected 883 frame times"),
-    (lambda r: r[0]["is_transition"].append(False), r"record 0 .*field 'is_transition': expected one entry per "
-                                                    r"utterance \(11 utterances in 'feedbacks'\), got 12"),
-    (lambda r: r[1]["feedback_timestamps"].__setitem__(2, "x"), r"record 1 .*'feedback_timestamps': expected numbers"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda r: r[1].pop("is_transition"), r"record 1: expected the field\(s\) is_transition"),
+        (
+            lambda r: r[0]["feedbacks"].pop(),
+            r"record 0 \(long_range_videos/0007.mp4\): field 'video_timestamps': "
+            r"expected 883 frame times",
+        ),
+        (
+            lambda r: r[0]["is_transition"].append(False),
+            r"record 0 .*field 'is_transition': expected one entry per "
+            r"utterance \(11 utterances in 'feedbacks'\), got 12",
+        ),
+        (
+            lambda r: r[1]["feedback_timestamps"].__setitem__(2, "x"),
+            r"record 1 .*'feedback_timestamps': expected numbers",
+        ),
+    ],
+)
 def test_format_errors_name_record_and_field(root: Path, tmp_path: Path, edit, message: str) -> None:  # type: ignore[no-untyped-def]
     folder = _corrupt(root, tmp_path, edit)
     with pytest.raises(QevdFormatError, match=message):

@@ -90,9 +90,22 @@ def test_export_writes_reps_and_angles_as_csv_and_parquet(tmp_path: Path) -> Non
     reps = pd.read_csv(out / "reps.csv")
     angles = pd.read_csv(out / "angles.csv")
     assert list(reps["rep"]) == [1, 2, 3]  # numbered from 1
-    for col in ("start_s", "end_s", "quality", "descent_s", "hold_s", "ascent_s", "knee_angle_r_peak_deg",
-                "knee_angle_r_min_deg", "knee_angle_r_range_deg", "knee_depth_value_deg", "knee_depth_low_deg",
-                "knee_depth_high_deg", "knee_depth_passed", "messages"):  # fmt: skip
+    for col in (
+        "start_s",
+        "end_s",
+        "quality",
+        "descent_s",
+        "hold_s",
+        "ascent_s",
+        "knee_angle_r_peak_deg",
+        "knee_angle_r_min_deg",
+        "knee_angle_r_range_deg",
+        "knee_depth_value_deg",
+        "knee_depth_low_deg",
+        "knee_depth_high_deg",
+        "knee_depth_passed",
+        "messages",
+    ):
         assert col in reps.columns, col
     assert list(reps["knee_angle_r_peak_deg"].round()) == DEPTHS
     assert reps["knee_depth_high_deg"].isna().all()  # an open bound is empty, not 0
@@ -106,21 +119,38 @@ def test_export_writes_reps_and_angles_as_csv_and_parquet(tmp_path: Path) -> Non
 
 
 def test_violation_message_never_prints_a_violated_bound_equal_to_the_value() -> None:
-    assert violation_message("right knee", "too deep", 45.3, 45.0, "dynamic", False) == \
-        "Right knee too deep (45.3° detected, 45° maximum)"  # fmt: skip
-    assert violation_message("right knee", "flexion insufficient", 89.96, 90.0, "dynamic", True) == \
-        "Right knee flexion insufficient (89.96° detected, 90° required)"  # fmt: skip
+    assert (
+        violation_message("right knee", "too deep", 45.3, 45.0, "dynamic", False)
+        == "Right knee too deep (45.3° detected, 45° maximum)"
+    )
+    assert (
+        violation_message("right knee", "flexion insufficient", 89.96, 90.0, "dynamic", True)
+        == "Right knee flexion insufficient (89.96° detected, 90° required)"
+    )
     assert "(85° detected, 90° required)" in violation_message("right knee", "x", 85.2, 90.0, "dynamic", True)
-    assert "(10.04° variation, under 10° required)" in violation_message("lumbar", "x", 10.04, 10.0, "stability",
-                                                                          False)  # fmt: skip
-    assert "(45.4° apart from the other side, at most 45°)" in violation_message("knee", "x", 45.4, 45.0,
-                                                                                  "symmetry", False)  # fmt: skip
+    assert "(10.04° variation, under 10° required)" in violation_message("lumbar", "x", 10.04, 10.0, "stability", False)
+    assert "(45.4° apart from the other side, at most 45°)" in violation_message(
+        "knee", "x", 45.4, 45.0, "symmetry", False
+    )
 
 
 def _violation(rep: int) -> Violation:
-    return Violation(rep=rep, check="knee_depth", joint="tibia_r", dof="knee_angle_r", type="dynamic",
-                     value_deg=85, target_deg=90, bounds_deg=(90, None), deviation_deg=5, message="m", cue="",
-                     phase="descent", t_s=1.0, source="s")  # fmt: skip
+    return Violation(
+        rep=rep,
+        check="knee_depth",
+        joint="tibia_r",
+        dof="knee_angle_r",
+        type="dynamic",
+        value_deg=85,
+        target_deg=90,
+        bounds_deg=(90, None),
+        deviation_deg=5,
+        message="m",
+        cue="",
+        phase="descent",
+        t_s=1.0,
+        source="s",
+    )
 
 
 def test_editor_preview_and_run_comparison_number_reps_from_one() -> None:
@@ -130,10 +160,12 @@ def test_editor_preview_and_run_comparison_number_reps_from_one() -> None:
 
 
 def test_threshold_details_say_open_never_none() -> None:
-    dynamic = SimpleNamespace(kind="dynamic", bounds_deg=(90.0, None), tolerance_deg=None, max_std_deg=None,
-                              max_diff_deg=None)  # fmt: skip
+    dynamic = SimpleNamespace(
+        kind="dynamic", bounds_deg=(90.0, None), tolerance_deg=None, max_std_deg=None, max_diff_deg=None
+    )
     text = editing.threshold_details(dynamic)
     assert "None" not in text and text == "Bounds [90, open]"
-    stability = SimpleNamespace(kind="stability", bounds_deg=None, tolerance_deg=None, max_std_deg=4.0,
-                                max_diff_deg=None)  # fmt: skip
+    stability = SimpleNamespace(
+        kind="stability", bounds_deg=None, tolerance_deg=None, max_std_deg=4.0, max_diff_deg=None
+    )
     assert editing.threshold_details(stability) == "Max std 4°"

@@ -26,8 +26,19 @@ from workbench.pose.landmarks import N_LANDMARKS, LandmarkTrack
 SIZE = (1280, 720)
 SCALE = 300.0
 OFFSET = (640.0, 380.0)
-PERSON = replace(ADULT, thigh=0.47, shank=0.45, upper_arm=0.33, forearm=0.27, trunk=0.54, hip_half_width=0.1,
-                 shoulder_half_width=0.2, ankle_height=0.08, heel_back=0.06, foot_front=0.19)  # fmt: skip
+PERSON = replace(
+    ADULT,
+    thigh=0.47,
+    shank=0.45,
+    upper_arm=0.33,
+    forearm=0.27,
+    trunk=0.54,
+    hip_half_width=0.1,
+    shoulder_half_width=0.2,
+    ankle_height=0.08,
+    heel_back=0.06,
+    foot_front=0.19,
+)
 
 
 def exact_landmarks() -> tuple[np.ndarray, LandmarkTrack, WeakPerspective]:
@@ -35,8 +46,9 @@ def exact_landmarks() -> tuple[np.ndarray, LandmarkTrack, WeakPerspective]:
     world = forward_kinematics(view.q, PERSON)
     n = view.t.size
     camera = WeakPerspective(scale=np.full(n, SCALE), offset=np.tile(OFFSET, (n, 1)), size=SIZE)
-    track = LandmarkTrack(world=world, visibility=np.ones((n, N_LANDMARKS)), t=view.t,
-                          image=camera.project(world), image_size=SIZE)  # fmt: skip
+    track = LandmarkTrack(
+        world=world, visibility=np.ones((n, N_LANDMARKS)), t=view.t, image=camera.project(world), image_size=SIZE
+    )
     return view.q, track, camera
 
 
@@ -52,14 +64,25 @@ def test_fitted_skeleton_of_exact_landmarks_lies_on_them() -> None:
     pose, _ = landmarks_to_track(track)
     fit = fit_skeleton(pose, track)
     assert fit is not None and fit.pixels
-    for name in ("thigh", "shank", "upper_arm", "forearm", "trunk", "hip_half_width", "shoulder_half_width",
-                 "ankle_height", "heel_back", "foot_front"):  # fmt: skip
+    for name in (
+        "thigh",
+        "shank",
+        "upper_arm",
+        "forearm",
+        "trunk",
+        "hip_half_width",
+        "shoulder_half_width",
+        "ankle_height",
+        "heel_back",
+        "foot_front",
+    ):
         assert getattr(fit.segments, name) == pytest.approx(getattr(PERSON, name), rel=0.01), name
     assert np.nanmedian(fit.error_px) < 0.5 and np.nanmax(fit.error_pct) < 0.2
     summary = fit.summary()
     assert summary["error_pct_height"]["median"] < 0.1 and summary["frames_measured"] == track.n_frames
     assert len(summary["per_frame_pct"]) == track.n_frames and summary["height_px"] == pytest.approx(
-        SCALE * stature(PERSON), rel=0.01)
+        SCALE * stature(PERSON), rel=0.01
+    )
 
 
 def test_stature_is_heel_to_eye_over_eye_level() -> None:
@@ -85,8 +108,14 @@ def test_pipeline_reports_pose_fit_in_the_json(tmp_path: Path) -> None:
 
     _, track, _ = exact_landmarks()
     path = tmp_path / "clip.npz"
-    np.savez(path, landmarks_world=track.world, visibility=track.visibility, fps=30.0,
-             landmarks_image=track.image, image_size=np.array(SIZE))  # fmt: skip
+    np.savez(
+        path,
+        landmarks_world=track.world,
+        visibility=track.visibility,
+        fps=30.0,
+        landmarks_image=track.image,
+        image_size=np.array(SIZE),
+    )
     result = analyze_clip(path, "squat", db=None)
     doc = result.analysis.to_json()
     assert result.fit is not None

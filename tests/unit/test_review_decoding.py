@@ -20,9 +20,16 @@ def test_int8_greedy_tokens_equal_transformers_generate() -> None:
     tok, model = loaded.tokenizer, loaded.model
     ids = tok.apply_chat_template(PROMPT, add_generation_prompt=True, return_tensors="pt", return_dict=True)
     with torch.inference_mode():
-        out = model.generate(input_ids=ids["input_ids"], attention_mask=ids["attention_mask"], max_new_tokens=16,
-                             do_sample=False, temperature=None, top_p=None, top_k=None,
-                             pad_token_id=tok.eos_token_id)  # fmt: skip
+        out = model.generate(
+            input_ids=ids["input_ids"],
+            attention_mask=ids["attention_mask"],
+            max_new_tokens=16,
+            do_sample=False,
+            temperature=None,
+            top_p=None,
+            top_k=None,
+            pad_token_id=tok.eos_token_id,
+        )
     reference = out[0, ids["input_ids"].shape[1] :].tolist()
     decoder = fast.decoder()
     assert decoder.quantized

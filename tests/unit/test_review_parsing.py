@@ -13,8 +13,10 @@ from workbench.skeleton import JOINT_NAMES
 @pytest.mark.parametrize(
     ("reply", "expected"),
     [
-        ("Hips, knees and ankles; also the lumbar spine.",
-         {"femur_r", "femur_l", "tibia_r", "tibia_l", "talus_r", "talus_l", "lumbar_body"}),
+        (
+            "Hips, knees and ankles; also the lumbar spine.",
+            {"femur_r", "femur_l", "tibia_r", "tibia_l", "talus_r", "talus_l", "lumbar_body"},
+        ),
         ("right knee, left hip", {"tibia_r", "femur_l"}),
         ("tibia_r, thorax, HEAD", {"tibia_r", "thorax", "head"}),
         ("Keep the shoulder blades back", {"scapula_r", "scapula_l"}),
@@ -23,7 +25,7 @@ from workbench.skeleton import JOINT_NAMES
         ("The squat looks great, well done!", set()),
         ("", set()),
     ],
-)  # fmt: skip
+)
 def test_parse_joints(reply: str, expected: set[str]) -> None:
     got = parse_joints(reply)
     assert set(got) == expected
@@ -33,8 +35,15 @@ def test_parse_joints(reply: str, expected: set[str]) -> None:
 def test_parse_roles_headings_and_inline() -> None:
     text = "Dynamic: hips, knees\nStatic: pelvis, spine. - head: static\nelbows"
     roles = parse_roles(text)
-    assert roles == {"femur_r": "dynamic", "femur_l": "dynamic", "tibia_r": "dynamic", "tibia_l": "dynamic",
-                     "pelvis": "static", "lumbar_body": "static", "head": "static"}  # fmt: skip
+    assert roles == {
+        "femur_r": "dynamic",
+        "femur_l": "dynamic",
+        "tibia_r": "dynamic",
+        "tibia_l": "dynamic",
+        "pelvis": "static",
+        "lumbar_body": "static",
+        "head": "static",
+    }
     # "elbows" follows an inline "head: static", not a heading: no role for it
     assert parse_roles("Dynamic:\n- knees\n- hips\nStatic:\n- thorax")["thorax"] == "static"
     assert parse_roles("knees dynamic. knees static")["tibia_r"] == "dynamic"  # first answer kept
@@ -70,8 +79,12 @@ def test_stored_prompt_keeps_text_and_digests_images() -> None:
 
     jpeg = b"\xff\xd8\xff\xe0fake"
     url = "data:image/jpeg;base64," + base64.b64encode(jpeg).decode()
-    messages = [{"role": "user", "content": [{"type": "text", "text": "look"},
-                                             {"type": "image_url", "image_url": {"url": url}}]}]  # fmt: skip
+    messages = [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "look"}, {"type": "image_url", "image_url": {"url": url}}],
+        }
+    ]
     stored = storable_prompt(messages)
     assert stored[0]["content"][0] == {"type": "text", "text": "look"}
     assert stored[0]["content"][1]["image_url"]["url"].startswith(f"<jpeg {len(jpeg)} bytes sha256:")
@@ -82,8 +95,11 @@ def test_decisions_from_annotations() -> None:
     assert decide_salient(salient_result(("thorax", "tibia_r", "femur_r")), proposed)[0] == "accepted"
     status, joints, _ = decide_salient(salient_result(("tibia_r", "head")), proposed)
     assert (status, joints) == ("corrected", ["tibia_r", "head"])
-    reject = [*salient_result(proposed), {"from_name": "verdict", "type": "choices", "value": {"choices": ["reject"]}},
-              {"from_name": "comment", "type": "textarea", "value": {"text": ["wrong clip"]}}]  # fmt: skip
+    reject = [
+        *salient_result(proposed),
+        {"from_name": "verdict", "type": "choices", "value": {"choices": ["reject"]}},
+        {"from_name": "comment", "type": "textarea", "value": {"text": ["wrong clip"]}},
+    ]
     assert decide_salient(reject, proposed) == ("rejected", ["femur_r", "tibia_r", "thorax"], "wrong clip")
     roles = dict.fromkeys(JOINT_NAMES, "static") | {"tibia_r": "dynamic"}
     assert decide_roles(roles_result(roles), roles)[0] == "accepted"

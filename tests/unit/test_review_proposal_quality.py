@@ -76,9 +76,22 @@ def _clip(tmp_path: Path, reps: int = 2) -> Path:
 def _label(db: Database, pid: str, status: str, content: Any, n: int, reviewer: str = A) -> None:
     t = datetime(2026, 1, 5, 9, 0, tzinfo=UTC) + timedelta(minutes=n)
     with db.session() as s:
-        ReviewRepository(s).record_pulled("http://ls.test", [PulledLabel(
-            proposal_id=pid, reviewer=reviewer, status=status, content=content, comment="",  # type: ignore[arg-type]
-            reviewed_at=t, ls_task_id=n, ls_annotation_id=n, ls_updated_at=str(n))])  # fmt: skip
+        ReviewRepository(s).record_pulled(
+            "http://ls.test",
+            [
+                PulledLabel(
+                    proposal_id=pid,
+                    reviewer=reviewer,
+                    status=status,
+                    content=content,
+                    comment="",  # type: ignore[arg-type]
+                    reviewed_at=t,
+                    ls_task_id=n,
+                    ls_annotation_id=n,
+                    ls_updated_at=str(n),
+                )
+            ],
+        )
 
 
 # ------------------------------------------------------------------------ 1. the model's own proposal
@@ -137,13 +150,17 @@ def test_unticking_a_joint_on_one_rep_removes_it_for_that_rep_only(db: Database,
     labels = accepted_salient_labels(db, "squat")
     assert [(lab.segment, "femur_l" in lab.joints) for lab in labels] == [("rep 1", True), ("rep 2", False)]
     per = salient_by_segment(labels)
-    assert [(s.segment, s.joints) for s in per] == [("rep 1", ("femur_r", "tibia_r", "femur_l", "tibia_l")),
-                                                    ("rep 2", ("femur_r", "tibia_r", "tibia_l"))]  # fmt: skip
+    assert [(s.segment, s.joints) for s in per] == [
+        ("rep 1", ("femur_r", "tibia_r", "femur_l", "tibia_l")),
+        ("rep 2", ("femur_r", "tibia_r", "tibia_l")),
+    ]
     # the clip's analysis evaluates one set: the union over reps (the left hip still counts on rep 1) …
     joints, note = reviewed_salient(labels)
     assert joints == ("femur_r", "tibia_r", "femur_l", "tibia_l")
-    assert note is not None and "per segment: rep 1: femur_r, tibia_r, femur_l, tibia_l; rep 2: femur_r, tibia_r, " \
-        "tibia_l" in note  # fmt: skip
+    assert (
+        note is not None
+        and "per segment: rep 1: femur_r, tibia_r, femur_l, tibia_l; rep 2: femur_r, tibia_r, tibia_l" in note
+    )
     # … and once no rep keeps it, it leaves the clip's set
     _label(db, rep1.id, "corrected", [j for j in both if j != "femur_l"], 3)
     clip_joints, used = salient_joints_for_clip(db, labels[0].clip_hash, "squat")
@@ -163,8 +180,10 @@ def test_a_gibberish_reply_is_unparsable_not_joints_from_the_model(db: Database,
     assert roles.parse_status == "unparsable" and roles.model_roles == {}  # not "5 of 24 joints from the model"
     assert all(v["source"] == "catalogue" for v in roles.content.values()) and set(roles.content) == set(JOINT_NAMES)
     assert parse_reason(roles) == "the reply is stuck in a repetition loop ('pelvis' 40 times in a row)"
-    assert describe(roles).startswith("unparsable (the reply is stuck in a repetition loop ('pelvis' 40 times in a "
-                                      "row)): no roles from the model, the catalogue the rest")  # fmt: skip
+    assert describe(roles).startswith(
+        "unparsable (the reply is stuck in a repetition loop ('pelvis' 40 times in a "
+        "row)): no roles from the model, the catalogue the rest"
+    )
     saved = json.loads((tmp_path / "out" / f"{roles.id}.json").read_text())
     assert saved["model_roles"] == {} and "repetition loop" in saved["parse_reason"] and saved["reply"] == GIBBERISH
 
@@ -172,7 +191,8 @@ def test_a_gibberish_reply_is_unparsable_not_joints_from_the_model(db: Database,
     assert row.parse_status == "unparsable" and row.model_joints == ()
     assert set(row.catalogue_joints) == set(squat.salient_joints)
     assert describe(row).startswith("unparsable (the reply is stuck in a repetition loop") and (
-        "nothing from the model" in describe(row))  # fmt: skip
+        "nothing from the model" in describe(row)
+    )
     _label(db, row.id, "accepted", list(row.joints), 1)
     report = agreement(db)
     assert (report.overall.tp, report.overall.fp, report.overall.fn) == (0, 0, 8)  # the model proposed nothing
@@ -190,7 +210,7 @@ def test_a_gibberish_reply_is_unparsable_not_joints_from_the_model(db: Database,
         ("Hips, knees and ankles; also the lumbar spine.", "parsed", ""),
         ("left knee, right knee, left hip, right hip, left ankle, right ankle", "parsed", ""),
     ],
-)  # fmt: skip
+)
 def test_salient_reply_status_and_reason(reply: str, status: str, reason: str) -> None:
     joints, got, why = read_salient_reply(reply)
     assert got == status and reason in why
@@ -201,6 +221,8 @@ def test_roles_reply_status_and_reason() -> None:
     assert read_roles_reply(GIBBERISH)[:2] == ({}, "unparsable")
     roles, status, why = read_roles_reply("Dynamic: hips, knees, ankles\nStatic: pelvis, lumbar spine")
     assert status == "partial" and len(roles) == 8 and why == "the model gave 8 of 24 joints a role"
-    assert read_roles_reply("I cannot answer that.")[1:] == ("unparsable",
-                                                             "the reply gives no joint a static or dynamic role")
+    assert read_roles_reply("I cannot answer that.")[1:] == (
+        "unparsable",
+        "the reply gives no joint a static or dynamic role",
+    )
     assert repetition_loop("Dynamic: hips, knees\nStatic: pelvis, spine, head, thorax") is None

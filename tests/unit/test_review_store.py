@@ -78,7 +78,8 @@ def test_labels_versions_and_accepted(db: Database) -> None:
     ids = seed_reviews(db)
     labels = accepted_salient_labels(db, "squat")
     assert sorted((lab.reviewer, lab.joints) for lab in labels) == sorted(
-        [(A, _ordered(P)), (A, _ordered(A2)), (B, _ordered(B1)), (B, _ordered(P))])  # fmt: skip
+        [(A, _ordered(P)), (A, _ordered(A2)), (B, _ordered(B1)), (B, _ordered(P))]
+    )
     assert all(lab.version == 1 and lab.clip_hash == CLIP for lab in labels)
     assert accepted_salient_labels(db, "lunge") == []
     joints, used = salient_joints_for_clip(db, CLIP, "squat")
@@ -88,12 +89,15 @@ def test_labels_versions_and_accepted(db: Database) -> None:
         repo = ReviewRepository(s)
         same = PulledLabel(ids[0], A, "accepted", list(P), "", datetime(2026, 1, 6, tzinfo=UTC), 0, 1, "later")
         assert repo.record_pulled("http://ls.test", [same]) == 0
-        changed = PulledLabel(ids[0], A, "corrected", ["pelvis"], "only the pelvis", datetime(2026, 1, 7, tzinfo=UTC),
-                              0, 1, "even later")  # fmt: skip
+        changed = PulledLabel(
+            ids[0], A, "corrected", ["pelvis"], "only the pelvis", datetime(2026, 1, 7, tzinfo=UTC), 0, 1, "even later"
+        )
         assert repo.record_pulled("http://ls.test", [changed]) == 1
         history = [h for h in repo.history(ids[0]) if h.reviewer == A]
-        assert [(h.version, h.parent_version, h.status) for h in history] == [(1, None, "accepted"),
-                                                                               (2, 1, "corrected")]  # fmt: skip
+        assert [(h.version, h.parent_version, h.status) for h in history] == [
+            (1, None, "accepted"),
+            (2, 1, "corrected"),
+        ]
         assert repo.cursor("http://ls.test", 1) == "even later"
     now = {lab.proposal_id: lab for lab in accepted_salient_labels(db) if lab.reviewer == A}
     assert now[ids[0]].joints == ("pelvis",) and now[ids[0]].version == 2
@@ -114,13 +118,23 @@ def test_a_failing_write_leaves_nothing(db: Database) -> None:
 def test_joint_roles_latest_accepted(db: Database) -> None:
     with db.session() as s:
         repo = ReviewRepository(s)
-        repo.add_proposal(ProposalRow(id="roles-x", kind="roles", exercise="squat", model="m", prompt=[], reply="",
-                                      parse_status="unparsable",
-                                      content={"tibia_r": {"role": "dynamic", "source": "catalogue"}}))  # fmt: skip
+        repo.add_proposal(
+            ProposalRow(
+                id="roles-x",
+                kind="roles",
+                exercise="squat",
+                model="m",
+                prompt=[],
+                reply="",
+                parse_status="unparsable",
+                content={"tibia_r": {"role": "dynamic", "source": "catalogue"}},
+            )
+        )
         t = datetime(2026, 1, 5, tzinfo=UTC)
         repo.record_pulled("s", [PulledLabel("roles-x", A, "corrected", {"tibia_r": "static"}, "", t, 1, 1, "1")])
-        repo.record_pulled("s", [PulledLabel("roles-x", B, "rejected", {"tibia_r": "dynamic"}, "",
-                                             t.replace(day=6), 1, 2, "2")])  # fmt: skip
+        repo.record_pulled(
+            "s", [PulledLabel("roles-x", B, "rejected", {"tibia_r": "dynamic"}, "", t.replace(day=6), 1, 2, "2")]
+        )
     assert accepted_joint_roles(db, "squat") == {"tibia_r": "static"}  # B's later decision is a rejection
     assert accepted_joint_roles(db, "plank") == {}
 
@@ -175,13 +189,27 @@ def test_analysis_uses_accepted_labels_of_the_clip(db: Database, tmp_path: Path)
     assert before.provenance["salient_joints_from"] == "catalogue default"
     report = propose_salient(db, clip, "squat", Scripted("knees"), export_dir=None)
     with db.session() as s:
-        ReviewRepository(s).record_pulled("s", [PulledLabel(report.created[0].id, A, "corrected",
-                                                            ["tibia_r", "tibia_l", "thorax"], "",
-                                                            datetime(2026, 1, 5, tzinfo=UTC), 1, 1, "1")])  # fmt: skip
+        ReviewRepository(s).record_pulled(
+            "s",
+            [
+                PulledLabel(
+                    report.created[0].id,
+                    A,
+                    "corrected",
+                    ["tibia_r", "tibia_l", "thorax"],
+                    "",
+                    datetime(2026, 1, 5, tzinfo=UTC),
+                    1,
+                    1,
+                    "1",
+                )
+            ],
+        )
     after = analyze_clip(clip, "squat", db=db).analysis
     assert set(after.salient_joints) == {"tibia_r", "tibia_l", "thorax"}
-    assert after.provenance["salient_joints_from"] == (f"expert review (1 label(s): {report.created[0].id} v1 by {A}; "
-                                                       "per segment: rep 1: tibia_r, tibia_l, thorax)")
+    assert after.provenance["salient_joints_from"] == (
+        f"expert review (1 label(s): {report.created[0].id} v1 by {A}; per segment: rep 1: tibia_r, tibia_l, thorax)"
+    )
     explicit = analyze_clip(clip, "squat", db=db, salient=["pelvis"]).analysis
     assert explicit.salient_joints == ["pelvis"] and explicit.provenance["salient_joints_from"] == "caller"
 

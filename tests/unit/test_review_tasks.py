@@ -71,10 +71,22 @@ def test_a_task_carries_the_clip_frame_rate_and_opens_at_its_segment(tmp_path: P
     media = root / "media"
     (media / "angles").mkdir(parents=True)
     (media / "angles" / f"{'c' * 64}.csv").write_text("time_s\n0.0\n")  # already written: no pose needed
-    p = ProposalRow(id="sal-x", kind="salient", exercise="squat", content=[{"joint": "femur_r", "source": "llm"}],
-                    model="scripted", prompt=[], reply="hips", parse_status="parsed", clip_hash="c" * 64,
-                    clip_path=str(tmp_path / "squat.npz"), video_path=str(clip), start_s=4.5, end_s=7.0,
-                    segment="rep 2")  # fmt: skip
+    p = ProposalRow(
+        id="sal-x",
+        kind="salient",
+        exercise="squat",
+        content=[{"joint": "femur_r", "source": "llm"}],
+        model="scripted",
+        prompt=[],
+        reply="hips",
+        parse_status="parsed",
+        clip_hash="c" * 64,
+        clip_path=str(tmp_path / "squat.npz"),
+        video_path=str(clip),
+        start_s=4.5,
+        end_s=7.0,
+        segment="rep 2",
+    )
     data, written = _task_data(None, p, media, root)  # type: ignore[arg-type]
     assert written == 1 and (media / "videos" / f"{'c' * 64}.mp4").is_file()
     assert data["fps"] == 30.0 and video_fps(clip) == 30.0
@@ -111,9 +123,21 @@ def _track(unobserved: tuple[str, ...] = (), all_nan: tuple[str, ...] = (), fram
 
 
 def _proposal(pid: str, clip: Path, clip_hash: str, exercise: str = "squat") -> ProposalRow:
-    return ProposalRow(id=pid, kind="salient", exercise=exercise, content=[{"joint": "femur_r", "source": "llm"}],
-                       model="scripted", prompt=[], reply="hips", parse_status="parsed", clip_hash=clip_hash,
-                       clip_path=str(clip), start_s=0.5, end_s=2.5, segment="rep 1")  # fmt: skip
+    return ProposalRow(
+        id=pid,
+        kind="salient",
+        exercise=exercise,
+        content=[{"joint": "femur_r", "source": "llm"}],
+        model="scripted",
+        prompt=[],
+        reply="hips",
+        parse_status="parsed",
+        clip_hash=clip_hash,
+        clip_path=str(clip),
+        start_s=0.5,
+        end_s=2.5,
+        segment="rep 1",
+    )
 
 
 def _series(config: str) -> tuple[list[str | None], str | None]:
@@ -171,9 +195,13 @@ def test_overview_channels_and_titles_stay_valid_for_any_set() -> None:
     bare = ET.fromstring(project_spec("salient", "squat", []).label_config)  # no angles at all: no time series
     assert bare.find("TimeSeries") is None and bare.find("Video").get("sync") is None  # type: ignore[union-attr]
     long = "walking_lunges_right_with_a_very_long_key"
-    titles = {salient_title(long, JOINT_NAMES), salient_title(long, JOINT_NAMES[:20]),
-              salient_title(long, JOINT_NAMES[:21]), salient_title(long + "_2", JOINT_NAMES),
-              salient_title("squat", JOINT_NAMES[:20])}  # fmt: skip
+    titles = {
+        salient_title(long, JOINT_NAMES),
+        salient_title(long, JOINT_NAMES[:20]),
+        salient_title(long, JOINT_NAMES[:21]),
+        salient_title(long + "_2", JOINT_NAMES),
+        salient_title("squat", JOINT_NAMES[:20]),
+    }
     assert len(titles) == 5 and all(len(t) <= 50 and t.startswith(PROJECTS["salient"][0]) for t in titles)
 
 
@@ -191,8 +219,11 @@ class FakeLabelStudio:
         return self.next_id - 1
 
     def projects(self, title_contains: str = "") -> list[dict[str, Any]]:
-        return [{k: v for k, v in p.items() if k != "tasks"} for p in self.store.values()
-                if title_contains.lower() in p["title"].lower()]  # fmt: skip
+        return [
+            {k: v for k, v in p.items() if k != "tasks"}
+            for p in self.store.values()
+            if title_contains.lower() in p["title"].lower()
+        ]
 
     def find_project(self, title: str) -> dict[str, Any] | None:
         return next((p for p in self.projects(title) if p["title"] == title), None)
@@ -200,8 +231,14 @@ class FakeLabelStudio:
     def create_project(self, title: str, label_config: str, description: str = "") -> dict[str, Any]:
         assert 3 <= len(title) <= 50 and self.find_project(title) is None
         pid = self._id()
-        self.store[pid] = {"id": pid, "title": title, "label_config": label_config, "description": description,
-                           "tasks": [], "storages": []}  # fmt: skip
+        self.store[pid] = {
+            "id": pid,
+            "title": title,
+            "label_config": label_config,
+            "description": description,
+            "tasks": [],
+            "storages": [],
+        }
         return self.projects(title)[0]
 
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
@@ -236,9 +273,12 @@ def test_push_makes_a_project_per_exercise_and_channel_set_once_and_pull_reads_t
     db = Database(tmp_path / "review.duckdb")
     full = save_npz(_track(), tmp_path / "full.npz")
     partial = save_npz(_track(UNOBSERVED), tmp_path / "partial.npz")
-    proposals = [_proposal("sal-full", full, "f" * 64), _proposal("sal-part1", partial, "p" * 64),
-                 _proposal("sal-part2", partial, "p" * 64),
-                 _proposal("sal-lunge", partial, "p" * 64, "lunge")]  # fmt: skip
+    proposals = [
+        _proposal("sal-full", full, "f" * 64),
+        _proposal("sal-part1", partial, "p" * 64),
+        _proposal("sal-part2", partial, "p" * 64),
+        _proposal("sal-lunge", partial, "p" * 64, "lunge"),
+    ]
     with db.session() as s:
         for p in proposals:
             ReviewRepository(s).add_proposal(p)
@@ -263,8 +303,14 @@ def test_push_makes_a_project_per_exercise_and_channel_set_once_and_pull_reads_t
     assert pushed["sal-part2"][0] == by_title[squat_part]["id"] and pushed["sal-full"][0] == legacy["id"]
     for project in ls.store.values():  # one annotation per task, in every project
         for task in project["tasks"]:
-            task["annotations"] = [{"id": task["id"], "result": salient_result(["femur_r"]), "completed_by": 1,
-                                    "updated_at": "2026-01-05T09:00:00Z"}]  # fmt: skip
+            task["annotations"] = [
+                {
+                    "id": task["id"],
+                    "result": salient_result(["femur_r"]),
+                    "completed_by": 1,
+                    "updated_at": "2026-01-05T09:00:00Z",
+                }
+            ]
     report = pull(db, ls)  # type: ignore[arg-type]
     assert (report.tasks, report.new_versions, report.foreign) == (4, 4, 0)
     assert pull(db, ls).unchanged == 4  # type: ignore[arg-type]

@@ -22,22 +22,57 @@ from workbench.motion.analysis import analyze
 from workbench.motion.results import PhaseSpan, Rep, Violation
 
 
-def violation(check: str = "knee_depth", dof: str = "knee_angle_r", value: float = 85.0, target: float = 90.0,
-              kind: str = "dynamic", cue: str = "sit deeper at the bottom", rep: int = 0,
-              bounds: tuple[float | None, float | None] = (90.0, None)) -> Violation:  # fmt: skip
-    return Violation(rep=rep, check=check, joint="tibia_r", dof=dof, type=kind, value_deg=value, target_deg=target,
-                     bounds_deg=bounds, deviation_deg=abs(target - value), message="", cue=cue, phase="descent",
-                     t_s=1.0, source="test")  # fmt: skip
+def violation(
+    check: str = "knee_depth",
+    dof: str = "knee_angle_r",
+    value: float = 85.0,
+    target: float = 90.0,
+    kind: str = "dynamic",
+    cue: str = "sit deeper at the bottom",
+    rep: int = 0,
+    bounds: tuple[float | None, float | None] = (90.0, None),
+) -> Violation:
+    return Violation(
+        rep=rep,
+        check=check,
+        joint="tibia_r",
+        dof=dof,
+        type=kind,
+        value_deg=value,
+        target_deg=target,
+        bounds_deg=bounds,
+        deviation_deg=abs(target - value),
+        message="",
+        cue=cue,
+        phase="descent",
+        t_s=1.0,
+        source="test",
+    )
 
 
 def rep(index: int, *violations: Violation) -> Rep:
-    return Rep(index=index, start_s=2.0 * index, end_s=2.0 * index + 2.0, kind="rep", quality=0.9,
-               phases=(PhaseSpan("descent", 2.0 * index, 2.0 * index + 1.0),), violations=violations)  # fmt: skip
+    return Rep(
+        index=index,
+        start_s=2.0 * index,
+        end_s=2.0 * index + 2.0,
+        kind="rep",
+        quality=0.9,
+        phases=(PhaseSpan("descent", 2.0 * index, 2.0 * index + 1.0),),
+        violations=violations,
+    )
 
 
 def step(k: int, reps: list[Rep], new: list[Rep]) -> DecisionInput:
-    return DecisionInput(step=k, t_s=k / 4, exercise="squat", context_morph="", context_motion="ctx",
-                         reps=tuple(reps), new_reps=tuple(new), phase="descent")  # fmt: skip
+    return DecisionInput(
+        step=k,
+        t_s=k / 4,
+        exercise="squat",
+        context_morph="",
+        context_motion="ctx",
+        reps=tuple(reps),
+        new_reps=tuple(new),
+        phase="descent",
+    )
 
 
 # ---------------------------------------------------------------------------------------- sentences
@@ -45,13 +80,15 @@ def step(k: int, reps: list[Rep], new: list[Rep]) -> DecisionInput:
 
 def test_corrective_sentence_is_the_supplements_form() -> None:
     text = corrective_text(violation(), key_frame="bottom")
-    assert text == ("Right knee flexion 85° (target: 90°). Increase knee flexion by 5° at the bottom: "
-                    "sit deeper at the bottom.")  # fmt: skip
+    assert text == (
+        "Right knee flexion 85° (target: 90°). Increase knee flexion by 5° at the bottom: sit deeper at the bottom."
+    )
 
 
 def test_stability_and_excess_sentences_carry_their_numbers() -> None:
-    wobble = violation("lumbar_stability", "lumbar_extension", 12.0, 5.0, "stability", "keep a neutral spine",
-                       bounds=(None, 5.0))  # fmt: skip
+    wobble = violation(
+        "lumbar_stability", "lumbar_extension", 12.0, 5.0, "stability", "keep a neutral spine", bounds=(None, 5.0)
+    )
     assert corrective_text(wobble).startswith("Lumbar extension variance 12° (target: < 5°). Keep the lumbar")
     cave = violation("knee_valgus", "hip_adduction_l", 16.0, 10.0, cue="push the knees out", bounds=(None, 10.0))
     assert corrective_text(cave, key_frame="bottom") == (
@@ -80,18 +117,34 @@ def test_instruction_names_the_exercise_and_its_cues() -> None:
     assert instruction_text(cat.get("plank")).startswith("Let's hold a plank!")
 
 
-@pytest.mark.parametrize(("text", "kind"), [
-    ("Nice job!", "motivational"), ("Keep going", "motivational"), ("Keep it up!", "motivational"),
-    ("Let's go!", "motivational"), ("You got this", "motivational"), ("That's better, keep it up!", "motivational"),
-    ("That's 10", "counting"), ("5 more reps", "counting"), ("Ten!", "counting"), ("One more!", "counting"),
-    ("20 seconds, hold it there!", "counting"), ("Last one, make it count", "counting"),
-    ("Go lower", "corrective"), ("Keep your back straight", "corrective"), ("Lower your body more", "corrective"),
-    ("Don't lean forward", "corrective"), ("Push your knees out", "corrective"),
-    ("Knee flexion 85° (target: 90°). Increase knee flexion by 5° at the bottom phase.", "corrective"),
-    ("Let's start with some squats", "instructional"), ("Get into a plank position", "instructional"),
-    ("Stand with your feet shoulder-width apart", "instructional"), ("Breathe out as you push up.", "instructional"),
-    ("Push it!", "motivational"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("Nice job!", "motivational"),
+        ("Keep going", "motivational"),
+        ("Keep it up!", "motivational"),
+        ("Let's go!", "motivational"),
+        ("You got this", "motivational"),
+        ("That's better, keep it up!", "motivational"),
+        ("That's 10", "counting"),
+        ("5 more reps", "counting"),
+        ("Ten!", "counting"),
+        ("One more!", "counting"),
+        ("20 seconds, hold it there!", "counting"),
+        ("Last one, make it count", "counting"),
+        ("Go lower", "corrective"),
+        ("Keep your back straight", "corrective"),
+        ("Lower your body more", "corrective"),
+        ("Don't lean forward", "corrective"),
+        ("Push your knees out", "corrective"),
+        ("Knee flexion 85° (target: 90°). Increase knee flexion by 5° at the bottom phase.", "corrective"),
+        ("Let's start with some squats", "instructional"),
+        ("Get into a plank position", "instructional"),
+        ("Stand with your feet shoulder-width apart", "instructional"),
+        ("Breathe out as you push up.", "instructional"),
+        ("Push it!", "motivational"),
+    ],
+)
 def test_classify_utterance_on_qevd_style_phrases(text: str, kind: str) -> None:
     assert classify_utterance(text) == kind
 
@@ -151,8 +204,16 @@ def test_same_seed_same_words_and_holds_count_seconds() -> None:
         coach.reset(load_catalogue().get("plank"), "")
         out = []
         for k in range(0, 200):
-            inp = DecisionInput(step=k, t_s=k / 4, exercise="plank", context_morph="", context_motion="",
-                                reps=(), new_reps=(), phase="hold" if k >= 8 else None)  # fmt: skip
+            inp = DecisionInput(
+                step=k,
+                t_s=k / 4,
+                exercise="plank",
+                context_morph="",
+                context_motion="",
+                reps=(),
+                new_reps=(),
+                phase="hold" if k >= 8 else None,
+            )
             said = coach.decide(inp)
             if said is not None:
                 out.append(f"{inp.t_s}:{said.kind}:{said.text}")

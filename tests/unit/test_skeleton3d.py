@@ -48,8 +48,9 @@ def test_zero_angles_stand_on_the_floor_as_tall_as_the_segments(seg: Segments) -
         assert math.isclose(_at(p, f"{side}_ankle")[2], seg.ankle_height, abs_tol=1e-9)
         assert math.isclose(_at(p, f"{side}_knee")[2], seg.ankle_height + seg.shank, abs_tol=1e-9)
         assert math.isclose(_at(p, f"{side}_hip")[2], seg.ankle_height + seg.shank + seg.thigh, abs_tol=1e-9)
-        assert math.isclose(_at(p, f"{side}_shoulder")[2], seg.ankle_height + seg.shank + seg.thigh + seg.trunk,
-                            abs_tol=1e-9)  # fmt: skip
+        assert math.isclose(
+            _at(p, f"{side}_shoulder")[2], seg.ankle_height + seg.shank + seg.thigh + seg.trunk, abs_tol=1e-9
+        )
     # x is the subject's right, y forward: the right hip on +x, the toes in front of the heels
     assert _at(p, "right_hip")[0] == pytest.approx(seg.hip_half_width)
     assert _at(p, "left_hip")[0] == pytest.approx(-seg.hip_half_width)
@@ -153,8 +154,9 @@ def test_the_notebook_inspector_shows_the_3d_view_and_moves_it() -> None:
     from workbench.pose.posefile import load_npz
 
     track = load_npz(EXAMPLE_CLIP)
-    result = SimpleNamespace(estimate=PoseEstimate(track=track, backend="pose"),
-                             analysis=analyze(track, EXAMPLE_EXERCISE), fit=None)  # fmt: skip
+    result = SimpleNamespace(
+        estimate=PoseEstimate(track=track, backend="pose"), analysis=analyze(track, EXAMPLE_EXERCISE), fit=None
+    )
     exercise = load_catalogue().get(EXAMPLE_EXERCISE)
     pane = nbv.skeleton_3d(result, 9.5, exercise)
     assert pane.object["layout"]["title"]["text"].startswith("9.51 s")

@@ -511,7 +511,11 @@ def test_runs_feedback_and_evaluation_results(db: Database) -> None:
         assert run.threshold_versions == {"knee_depth": 2} and run.timings == {"pose_s": 1.5} and run.finished_at
         stored = store.runs.feedback(run_id)[0]
         assert (stored.text, stored.t_s, stored.evidence, stored.details) == (
-            "sit deeper", 2.5, ["rep 1: knee_depth"], {"rep": 1})
+            "sit deeper",
+            2.5,
+            ["rep 1: knee_depth"],
+            {"rep": 1},
+        )
         row = store.session.one("SELECT rep, constraint_id, severity FROM feedback_events WHERE run_id = ?", [run_id])
         assert row == (1, "knee_depth", "warning")
         assert store.runs.evaluations(run_id) == [("synthetic", "rep_count_error", 0.0)]

@@ -166,9 +166,14 @@ def _empty(path: Path) -> None:
     path.write_bytes(b"")
 
 
-DAMAGE: dict[str, Damage] = {"cut in half": _half, "last block cut": _last_block, "rules block flipped": _rules_block,
-                             "catalogue block flipped": _catalogue_block, "random bytes": _garbage,
-                             "empty file": _empty}  # fmt: skip
+DAMAGE: dict[str, Damage] = {
+    "cut in half": _half,
+    "last block cut": _last_block,
+    "rules block flipped": _rules_block,
+    "catalogue block flipped": _catalogue_block,
+    "random bytes": _garbage,
+    "empty file": _empty,
+}
 # What each command needs from the file: all of these read the rules (or the whole file).
 COMMANDS: dict[str, Callable[[Path], list[str]]] = {
     "db status": lambda p: ["db", "--db", str(p), "status"],
@@ -219,8 +224,13 @@ def test_a_damaged_block_met_in_the_middle_of_a_query_is_named(copy: Path) -> No
 @pytest.mark.parametrize("damage", ["cut in half", "rules block flipped"])
 def test_no_traceback_reaches_the_terminal(copy: Path, damage: str) -> None:
     DAMAGE[damage](copy)
-    done = subprocess.run([sys.executable, "-m", "workbench.cli", "db", "--db", str(copy), "status"],
-                          capture_output=True, text=True, cwd=REPO, timeout=120)  # fmt: skip
+    done = subprocess.run(
+        [sys.executable, "-m", "workbench.cli", "db", "--db", str(copy), "status"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert done.returncode == 2
     assert _says_corrupt(done.stderr, copy) and "Traceback" not in done.stderr + done.stdout
 

@@ -16,8 +16,9 @@ def test_roundtrip_keeps_every_field(tmp_path: Path) -> None:
     observed = np.ones(46, bool)
     observed[40:] = False
     q = 0.3 * rng.normal(size=(20, 46))  # radians within SKEL's limits (a pose file beyond them is refused)
-    track = PoseTrack.from_arrays(q, fps=25.0, confidence=rng.random(20),
-                                  observed=observed, betas=rng.normal(size=(20, 10)), source="unit")  # fmt: skip
+    track = PoseTrack.from_arrays(
+        q, fps=25.0, confidence=rng.random(20), observed=observed, betas=rng.normal(size=(20, 10)), source="unit"
+    )
     back = load_npz(save_npz(track, tmp_path / "t.npz"))
     np.testing.assert_array_equal(back.q, track.q)
     np.testing.assert_array_equal(back.observed, observed)
@@ -41,7 +42,7 @@ def test_time_stamps_instead_of_fps(tmp_path: Path) -> None:
         ({"fps": 30.0}, "expected key 'q'"),
         ({"q": np.zeros((5, 45)), "fps": 30.0}, r"key 'q': expected shape \(T, 46\), got \(5, 45\)"),
         ({"q": np.zeros((0, 46)), "fps": 30.0}, "expected at least 2 frames"),
-            ({"q": np.zeros((1, 46)), "t": np.zeros(1)}, "expected at least 2 frames"),
+        ({"q": np.zeros((1, 46)), "t": np.zeros(1)}, "expected at least 2 frames"),
         ({"q": np.zeros((5, 46))}, "exactly one of keys 'fps' or 't', got neither"),
         ({"q": np.zeros((5, 46)), "fps": 30.0, "t": np.arange(5.0)}, "got both"),
         ({"q": np.zeros((5, 46)), "fps": -1.0}, r"'fps': expected frames per second in \[1, 1000\]"),

@@ -127,8 +127,9 @@ def vfr_times_ms() -> list[int]:
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_variable_frame_rate_resampled_to_latest_frame_at_or_before(tmp_path: Path, suffix: str) -> None:
     times = vfr_times_ms()
-    clip = encode(tmp_path / f"vfr{suffix}", [code_frame(i) for i in range(len(times))], pts=times,
-                  time_base=Fraction(1, 1000))  # fmt: skip
+    clip = encode(
+        tmp_path / f"vfr{suffix}", [code_frame(i) for i in range(len(times))], pts=times, time_base=Fraction(1, 1000)
+    )
     assert probe(clip).is_vfr
     frames = list(iter_frames(clip, fps=30.0))
     t_src = np.asarray(times) / 1000
@@ -217,8 +218,9 @@ def set_tkhd_rotation(path: Path, clockwise: int) -> None:
     matrix_at = at + 8 + (32 if version == 1 else 20) + 16
     w, h = W, H  # unused offsets in FFmpeg's reading; kept as movenc writes them
     a, b, c, d, tx, ty = {90: (0, 1, -1, 0, h, 0), 180: (-1, 0, 0, -1, w, h), 270: (0, -1, 1, 0, 0, w)}[clockwise]
-    data[matrix_at : matrix_at + 36] = struct.pack(">9i", a << 16, b << 16, 0, c << 16, d << 16, 0, tx << 16,
-                                                   ty << 16, 1 << 30)  # fmt: skip
+    data[matrix_at : matrix_at + 36] = struct.pack(
+        ">9i", a << 16, b << 16, 0, c << 16, d << 16, 0, tx << 16, ty << 16, 1 << 30
+    )
     path.write_bytes(bytes(data))
 
 

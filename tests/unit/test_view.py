@@ -9,8 +9,9 @@ from workbench.pose.landmark_files import camera_view
 from workbench.skeleton import dof_index
 
 
-@pytest.mark.parametrize(("yaw_deg", "view"), [(5, "front"), (-12, "front"), (40, "oblique"), (85, "side"),
-                                               (-95, "side"), (175, "front")])  # fmt: skip
+@pytest.mark.parametrize(
+    ("yaw_deg", "view"), [(5, "front"), (-12, "front"), (40, "oblique"), (85, "side"), (-95, "side"), (175, "front")]
+)
 def test_view_from_pelvis_rotation(yaw_deg: float, view: str) -> None:
     q = np.zeros((50, 46))
     q[:, dof_index("pelvis_rotation")] = np.radians(yaw_deg + np.random.default_rng(0).normal(0, 3, 50))

@@ -1,10 +1,10 @@
 """Commands of workbench.batch. register() declares arguments only: no heavy imports here.
 
-    biocoach batch run clips/ --exercise squat --stages pose,analysis            # local process pool
-    biocoach batch run 'data/**/*.mp4' -e squat --engine ray --address ray://head:10001
-    biocoach batch run --where "exercise = 'squat'" --stages pose,analysis,coaching
-    biocoach batch run --qevd benchmark --stages pose,analysis,coaching,evaluation
-    biocoach batch status [JOB]
+biocoach batch run clips/ --exercise squat --stages pose,analysis            # local process pool
+biocoach batch run 'data/**/*.mp4' -e squat --engine ray --address ray://head:10001
+biocoach batch run --where "exercise = 'squat'" --stages pose,analysis,coaching
+biocoach batch run --qevd benchmark --stages pose,analysis,coaching,evaluation
+biocoach batch status [JOB]
 """
 
 from __future__ import annotations
@@ -32,34 +32,77 @@ def register(sub: Any) -> None:
     bsub = p.add_subparsers(title="batch commands", metavar="BATCH_COMMAND")
 
     r = bsub.add_parser("run", help="select clips and run stages over them (re-runs skip what is done)")
-    r.add_argument("source", nargs="?", help="a folder of clips (walked recursively), a glob ('data/**/*.mp4') "
-                   "or one clip")  # fmt: skip
+    r.add_argument(
+        "source", nargs="?", help="a folder of clips (walked recursively), a glob ('data/**/*.mp4') or one clip"
+    )
     r.add_argument("--qevd", metavar="SPLIT", help="the clips of a QEVD split (workbench.data.qevd; qevd_dir config)")
-    r.add_argument("--where", metavar="SQL", help="clips registered in the store matching this condition over the "
-                   "clips table (content_hash, path, exercise, duration_s, fps, n_bytes, registered_at)")  # fmt: skip
-    r.add_argument("--stages", default="pose,analysis", help="comma-separated, from pose,analysis,coaching,evaluation "
-                   "(each brings the stages before it; default pose,analysis)")  # fmt: skip
+    r.add_argument(
+        "--where",
+        metavar="SQL",
+        help="clips registered in the store matching this condition over the "
+        "clips table (content_hash, path, exercise, duration_s, fps, n_bytes, registered_at)",
+    )
+    r.add_argument(
+        "--stages",
+        default="pose,analysis",
+        help="comma-separated, from pose,analysis,coaching,evaluation "
+        "(each brings the stages before it; default pose,analysis)",
+    )
     r.add_argument("--exercise", "-e", help="exercise key of every clip (default: the clip's exercise in the store)")
-    r.add_argument("--backend", "-b", default="auto", choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
-                   help="pose backend (auto: from the file type)")  # fmt: skip
+    r.add_argument(
+        "--backend",
+        "-b",
+        default="auto",
+        choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
+        help="pose backend (auto: from the file type)",
+    )
     r.add_argument("--coach", default="rule", choices=["rule", "neural"], help="coach of the coaching stage")
     r.add_argument("--coach-device", default="cpu", help="device of the neural coach (cuda asks Ray for a GPU)")
     r.add_argument("--engine", default="local", choices=["local", "ray"], help="local process pool (default) or Ray")
-    r.add_argument("--address", help="Ray cluster address (ray://head:10001 or auto); default: the ray_address "
-                   "config key, else a local Ray instance is started")  # fmt: skip
-    r.add_argument("--ship-code", action="store_true", help="Ray: send the workbench package to the workers "
-                   "(runtime_env py_modules) instead of using their installed copy")  # fmt: skip
-    r.add_argument("--workers", "-j", type=_WORKERS, default=2, help="worker processes (local) or CPUs of a local Ray "
-                   "instance (default 2; 0 = run in this process)")  # fmt: skip
-    r.add_argument("--max-in-flight", type=_COUNT, help="tasks queued on workers at once (default 2 per worker): "
-                   "bounds memory however many clips are selected")  # fmt: skip
-    r.add_argument("--max-attempts", type=_TRIES, default=3, help="a failing item is tried this often, then recorded "
-                   "as failed (default 3)")  # fmt: skip
+    r.add_argument(
+        "--address",
+        help="Ray cluster address (ray://head:10001 or auto); default: the ray_address "
+        "config key, else a local Ray instance is started",
+    )
+    r.add_argument(
+        "--ship-code",
+        action="store_true",
+        help="Ray: send the workbench package to the workers "
+        "(runtime_env py_modules) instead of using their installed copy",
+    )
+    r.add_argument(
+        "--workers",
+        "-j",
+        type=_WORKERS,
+        default=2,
+        help="worker processes (local) or CPUs of a local Ray instance (default 2; 0 = run in this process)",
+    )
+    r.add_argument(
+        "--max-in-flight",
+        type=_COUNT,
+        help="tasks queued on workers at once (default 2 per worker): bounds memory however many clips are selected",
+    )
+    r.add_argument(
+        "--max-attempts",
+        type=_TRIES,
+        default=3,
+        help="a failing item is tried this often, then recorded as failed (default 3)",
+    )
     r.add_argument("--retry-failed", action="store_true", help="give items that failed for good a fresh set of tries")
-    r.add_argument("--gpus", type=_GPUS, default=1.0, help="Ray GPUs asked for by a task with a GPU stage (HSMR pose, "
-                   "the neural coach on cuda; default 1, 0.5: two share one); other tasks ask for none")  # fmt: skip
-    r.add_argument("--parquet", type=Path, metavar="DIR", help="write full analysis documents as Parquet shards "
-                   "here (large runs); the store keeps summaries and references")  # fmt: skip
+    r.add_argument(
+        "--gpus",
+        type=_GPUS,
+        default=1.0,
+        help="Ray GPUs asked for by a task with a GPU stage (HSMR pose, "
+        "the neural coach on cuda; default 1, 0.5: two share one); other tasks ask for none",
+    )
+    r.add_argument(
+        "--parquet",
+        type=Path,
+        metavar="DIR",
+        help="write full analysis documents as Parquet shards "
+        "here (large runs); the store keeps summaries and references",
+    )
     r.add_argument("--shard-rows", type=_COUNT, default=500, help="rows per Parquet shard (default 500)")
     r.add_argument("--name", help="job name (default: from the selection)")
     add_db_option(r)
@@ -124,18 +167,41 @@ def cmd_run(args: argparse.Namespace) -> int:
     db = default_database(store_path(args))
     clips, selection, n_clips = _selection(args, db, config)
     _check_exercise(args, stages, db)  # before the job is recorded
-    plan = StagePlan(stages=stages, backend=args.backend, coach=args.coach, coach_device=args.coach_device,
-                     default_exercise=args.exercise, db=db)  # fmt: skip
+    plan = StagePlan(
+        stages=stages,
+        backend=args.backend,
+        coach=args.coach,
+        coach_device=args.coach_device,
+        default_exercise=args.exercise,
+        db=db,
+    )
     address = args.address or (config.ray_address if args.engine == "ray" else None)
     name = args.name or next(iter(selection.values()), "batch")
-    spec = JobSpec(name=str(name), selection=selection, stages=[], engine=args.engine, workers=args.workers,
-                   max_in_flight=args.max_in_flight, max_attempts=args.max_attempts, address=address,
-                   shard_dir=args.parquet.resolve() if args.parquet else None, shard_rows=args.shard_rows,
-                   gpus_per_task=args.gpus, ship_code=args.ship_code, delay_s=args.delay)  # fmt: skip
+    spec = JobSpec(
+        name=str(name),
+        selection=selection,
+        stages=[],
+        engine=args.engine,
+        workers=args.workers,
+        max_in_flight=args.max_in_flight,
+        max_attempts=args.max_attempts,
+        address=address,
+        shard_dir=args.parquet.resolve() if args.parquet else None,
+        shard_rows=args.shard_rows,
+        gpus_per_task=args.gpus,
+        ship_code=args.ship_code,
+        delay_s=args.delay,
+    )
     spec = _with_stage_names(spec, stages)
-    report = run_job(spec, clips, plan, db, progress=not args.no_progress,
-                     total_hint=n_clips * len(stages) if n_clips is not None else None,
-                     retry_failed=args.retry_failed)  # fmt: skip
+    report = run_job(
+        spec,
+        clips,
+        plan,
+        db,
+        progress=not args.no_progress,
+        total_hint=n_clips * len(stages) if n_clips is not None else None,
+        retry_failed=args.retry_failed,
+    )
     print(describe(report.job))
     if report.missing:
         print(f"  {len(report.missing)} selected clip(s) missing, skipped: {', '.join(report.missing[:5])}")
@@ -153,8 +219,10 @@ def _check_exercise(args: argparse.Namespace, stages: Sequence[str], db: Any) ->
     if args.exercise:
         resolve(args.exercise, db)
     elif "analysis" in stages and args.source:
-        raise BatchError(f"{args.source}: the analysis needs the clip's exercise; expected --exercise (clips from a "
-                         f"folder, glob or file carry none), got none")  # fmt: skip
+        raise BatchError(
+            f"{args.source}: the analysis needs the clip's exercise; expected --exercise (clips from a "
+            f"folder, glob or file carry none), got none"
+        )
 
 
 def _with_stage_names(spec: Any, stages: Sequence[str]) -> Any:

@@ -67,8 +67,10 @@ class ShardWriter:
     """Full analysis documents of a large run as Parquet files, written by DuckDB (no pyarrow needed). Items
     whose documents are in a shard are marked done only after the shard file exists (tmp file + rename)."""
 
-    COLUMNS = ("shard INTEGER, row INTEGER, work_key VARCHAR, clip_hash VARCHAR, path VARCHAR, exercise VARCHAR, "
-               "stage VARCHAR, n_reps INTEGER, n_violations INTEGER, mean_quality DOUBLE, result_json VARCHAR")
+    COLUMNS = (
+        "shard INTEGER, row INTEGER, work_key VARCHAR, clip_hash VARCHAR, path VARCHAR, exercise VARCHAR, "
+        "stage VARCHAR, n_reps INTEGER, n_violations INTEGER, mean_quality DOUBLE, result_json VARCHAR"
+    )
 
     def __init__(self, directory: Path, job_id: int, rows: int):
         self.directory = directory
@@ -92,9 +94,21 @@ class ShardWriter:
         # shards take exactly `rows` rows from the front of the buffer, so the place of this row is known now
         shard, row = self.shard + len(self.buffer) // self.rows, len(self.buffer) % self.rows
         task = pending.task
-        self.buffer.append((shard, row, pending.outcome.work_key, task.clip.content_hash, str(task.clip.path),
-                            summary.get("exercise"), pending.stage, summary.get("n_reps"),
-                            summary.get("n_violations"), summary.get("mean_quality"), canonical(doc)))  # fmt: skip
+        self.buffer.append(
+            (
+                shard,
+                row,
+                pending.outcome.work_key,
+                task.clip.content_hash,
+                str(task.clip.path),
+                summary.get("exercise"),
+                pending.stage,
+                summary.get("n_reps"),
+                summary.get("n_violations"),
+                summary.get("mean_quality"),
+                canonical(doc),
+            )
+        )
         self.waiting.append(pending)
         return f"{self.path(shard)}#{row}"
 
@@ -117,9 +131,17 @@ class ShardWriter:
 
 
 class Driver:
-    def __init__(self, spec: JobSpec, plan: StagePlan, db: Database, *, progress: bool = False,
-                 total_hint: int | None = None, retry_failed: bool = False,
-                 cancel: threading.Event | None = None):  # fmt: skip
+    def __init__(
+        self,
+        spec: JobSpec,
+        plan: StagePlan,
+        db: Database,
+        *,
+        progress: bool = False,
+        total_hint: int | None = None,
+        retry_failed: bool = False,
+        cancel: threading.Event | None = None,
+    ):
         self.spec = spec
         self.cancel = cancel  # once set, no new task is started; those in flight finish and are written
         self.plan = plan
@@ -146,8 +168,13 @@ class Driver:
             repo = BatchRepository(store.session)
             repo.reset_orphans()
             shard_dir = str(self.spec.shard_dir) if self.spec.shard_dir else None
-            self.job_id = repo.create_job(name=self.spec.name, spec=self.spec.to_json(), engine=self.spec.engine,
-                                          code_version=__version__, shard_dir=shard_dir)  # fmt: skip
+            self.job_id = repo.create_job(
+                name=self.spec.name,
+                spec=self.spec.to_json(),
+                engine=self.spec.engine,
+                code_version=__version__,
+                shard_dir=shard_dir,
+            )
         if self.spec.shard_dir is not None:
             self.shards = ShardWriter(self.spec.shard_dir, self.job_id, self.spec.shard_rows)
         self.bar = Bar(self.progress, total=self.total_hint, desc=f"batch job {self.job_id}")
@@ -167,8 +194,12 @@ class Driver:
                 self.bar.close()
         with self.db.store() as store:
             repo = BatchRepository(store.session)
-            return JobReport(job=repo.job(self.job_id), errors=repo.errors(self.job_id, limit=50),
-                             seconds=time.monotonic() - t0, missing=self.missing)  # fmt: skip
+            return JobReport(
+                job=repo.job(self.job_id),
+                errors=repo.errors(self.job_id, limit=50),
+                seconds=time.monotonic() - t0,
+                missing=self.missing,
+            )
 
     def _loop(self, engine: Engine, source: Iterator[Task]) -> None:
         in_flight: dict[Any, Task] = {}
@@ -243,8 +274,17 @@ class Driver:
             specs = self.plan.specs_for(clip)
             keys = [s.key(clip.content_hash) for s in specs]
             for s, k in zip(specs, keys, strict=True):
-                new_items.append(NewItem(k, clip.content_hash, s.name, s.params_hash, canonical(s.params),
-                                         str(clip.path), self.plan.exercise_for(clip)))  # fmt: skip
+                new_items.append(
+                    NewItem(
+                        k,
+                        clip.content_hash,
+                        s.name,
+                        s.params_hash,
+                        canonical(s.params),
+                        str(clip.path),
+                        self.plan.exercise_for(clip),
+                    )
+                )
             prepared.append((clip, specs, keys))
         tasks: list[Task] = []
         with self.db.store() as store, store.transaction():
@@ -266,8 +306,9 @@ class Driver:
         self._sync_bar(job)
         return tasks
 
-    def _task(self, store: Store, clip: ClipRef, specs: list[Any], keys: list[str],
-              states: dict[str, tuple[str, int]]) -> Task | None:  # fmt: skip
+    def _task(
+        self, store: Store, clip: ClipRef, specs: list[Any], keys: list[str], states: dict[str, tuple[str, int]]
+    ) -> Task | None:
         limit = self.spec.max_attempts
         todo = [i for i, k in enumerate(keys) if states[k][0] != "done"]
         if not todo:
@@ -292,9 +333,16 @@ class Driver:
         record = frozenset(keys[i] for i in range(start, len(keys)) if i in todo or i == 0)
         for k in record:  # failures so far, for the retry bound (only of items in flight: memory stays bounded)
             self.failures[k] = states[k][1]
-        return Task(clip=clip, stages=specs[start:], keys=keys[start:], inputs=inputs,
-                    context=self.plan.context_for(clip), delay_s=self.spec.delay_s, record=record,
-                    num_gpus=self.spec.gpus_per_task if self.plan.gpus(specs[start:]) else 0.0)  # fmt: skip
+        return Task(
+            clip=clip,
+            stages=specs[start:],
+            keys=keys[start:],
+            inputs=inputs,
+            context=self.plan.context_for(clip),
+            delay_s=self.spec.delay_s,
+            record=record,
+            num_gpus=self.spec.gpus_per_task if self.plan.gpus(specs[start:]) else 0.0,
+        )
 
     # -------------------------------------------------------------------------------------------- results
 
@@ -310,8 +358,9 @@ class Driver:
             for r in res.results:
                 if r.key not in task.record:
                     continue
-                outcome = Outcome(r.key, r.ok, res.worker, r.seconds, error=r.error,
-                                  result={"summary": r.summary} if r.ok else None)  # fmt: skip
+                outcome = Outcome(
+                    r.key, r.ok, res.worker, r.seconds, error=r.error, result={"summary": r.summary} if r.ok else None
+                )
                 writes.append(_Pending(outcome, r.stage, task, r))
         ready: list[_Pending] = []
         for p in writes:
@@ -325,22 +374,27 @@ class Driver:
             ready += self.shards.write()
         self._write_pending(ready, self._retry_tasks(finished, writes))
 
-    def _retry_tasks(self, finished: list[tuple[Task, TaskResult | BaseException]],
-                     writes: list[_Pending]) -> list[Task]:  # fmt: skip
+    def _retry_tasks(
+        self, finished: list[tuple[Task, TaskResult | BaseException]], writes: list[_Pending]
+    ) -> list[Task]:
         """Tasks for the failed items that have attempts left; a pose that succeeded is passed on, not redone."""
         failed = {p.outcome.work_key for p in writes if not p.outcome.ok}
         retries = []
         for task, res in finished:
-            again = frozenset(k for k in task.keys
-                              if k in failed and self.failures.get(k, 0) + 1 < self.spec.max_attempts)  # fmt: skip
+            again = frozenset(
+                k for k in task.keys if k in failed and self.failures.get(k, 0) + 1 < self.spec.max_attempts
+            )
             if not again:
                 continue
             inputs, stages, keys = dict(task.inputs), task.stages, task.keys
             if stages[0].name == "pose" and keys[0] not in again and not isinstance(res, BaseException):
                 pose = next((r for r in res.results if r.stage == "pose" and r.ok), None)
                 if pose is not None and "track_npz" in pose.payload:
-                    inputs.update(track_npz=pose.payload["track_npz"], landmarks_npz=pose.payload.get("landmarks_npz"),
-                                  backend=pose.payload.get("backend"))  # fmt: skip
+                    inputs.update(
+                        track_npz=pose.payload["track_npz"],
+                        landmarks_npz=pose.payload.get("landmarks_npz"),
+                        backend=pose.payload.get("backend"),
+                    )
                     stages, keys = stages[1:], keys[1:]
             retries.append(replace(task, stages=stages, keys=keys, inputs=inputs, record=again))
         return retries
@@ -356,8 +410,9 @@ class Driver:
             for p in ready:
                 if p.outcome.ok and p.result is not None:
                     kind, ref = self._store_result(store, p)
-                    p.outcome = replace(p.outcome, result_kind=kind, result_ref=ref,
-                                        provenance=_provenance(p, self.job_id))  # fmt: skip
+                    p.outcome = replace(
+                        p.outcome, result_kind=kind, result_ref=ref, provenance=_provenance(p, self.job_id)
+                    )
                 if p.outcome.ok:
                     self.failures.pop(p.outcome.work_key, None)
                 else:
@@ -390,11 +445,25 @@ class Driver:
                 return "file", str(p.task.clip.path)  # a pose .npz: the file is the result
             backend = spec.params["backend"]
             params = _pose_cache_params(spec.params)
-            _put_blob(store, clip_hash, backend, params, r.payload["track_npz"], r.summary.get("n_frames", 0),
-                      r.payload.get("extract_s"))  # fmt: skip
+            _put_blob(
+                store,
+                clip_hash,
+                backend,
+                params,
+                r.payload["track_npz"],
+                r.summary.get("n_frames", 0),
+                r.payload.get("extract_s"),
+            )
             if r.payload.get("landmarks_npz") is not None:
-                _put_blob(store, clip_hash, backend + ":landmarks", params, r.payload["landmarks_npz"],
-                          r.summary.get("n_frames", 0), None)  # fmt: skip
+                _put_blob(
+                    store,
+                    clip_hash,
+                    backend + ":landmarks",
+                    params,
+                    r.payload["landmarks_npz"],
+                    r.summary.get("n_frames", 0),
+                    None,
+                )
             return "pose_tracks", f"{clip_hash}|{backend}|{canonical_params(params)}"
         if p.stage == "analysis":
             return "run", str(self._record_run(store, p, spec.params))
@@ -406,8 +475,12 @@ class Driver:
             assert p.outcome.result is not None
             for metric, value in r.summary.get("metrics", {}).items():
                 if isinstance(value, (int, float)):
-                    store.runs.add_evaluation(dataset=f"batch:{self.job_id}", metric=str(metric), value=float(value),
-                                              details={"work_key": p.outcome.work_key})  # fmt: skip
+                    store.runs.add_evaluation(
+                        dataset=f"batch:{self.job_id}",
+                        metric=str(metric),
+                        value=float(value),
+                        details={"work_key": p.outcome.work_key},
+                    )
             return "json", p.outcome.work_key
         return "json", p.outcome.work_key
 
@@ -419,17 +492,26 @@ class Driver:
         doc = r.payload.get("analysis", {})
         versions = params.get("versions", {})
         prov = doc.get("provenance", {})
-        config = {"exercise": params["exercise"], "backend": prov.get("backend"), "batch_job": self.job_id,
-                  "work_key": p.outcome.work_key}  # fmt: skip
+        config = {
+            "exercise": params["exercise"],
+            "backend": prov.get("backend"),
+            "batch_job": self.job_id,
+            "work_key": p.outcome.work_key,
+        }
         if self.spec.selection.get("author"):  # who asked for the run (the app's Runs page names them)
             config["author"] = str(self.spec.selection["author"])
         run_id = store.runs.record_succeeded(
-            config=config, code_version=__version__, exercise=params["exercise"], clip_hash=p.task.clip.content_hash,
-            model=prov.get("backend"), reference_version=versions.get("reference_version"),
-            rules_version=versions.get("rules_version"), threshold_versions=versions.get("threshold_versions"),
+            config=config,
+            code_version=__version__,
+            exercise=params["exercise"],
+            clip_hash=p.task.clip.content_hash,
+            model=prov.get("backend"),
+            reference_version=versions.get("reference_version"),
+            rules_version=versions.get("rules_version"),
+            threshold_versions=versions.get("threshold_versions"),
             timings={"analysis_s": r.seconds},
             feedback=[FeedbackEvent.from_json(f) for f in doc.get("feedback", [])],
-        )  # fmt: skip
+        )
         if self.shards is None and p.outcome.result is not None:
             p.outcome.result["analysis"] = doc
         return run_id
@@ -445,8 +527,15 @@ def _cached(store: Store, clip_hash: str, backend: str, params: dict[str, Any]) 
     return store.poses.get_blob(clip_hash, backend, _pose_cache_params(params))
 
 
-def _put_blob(store: Store, clip_hash: str, backend: str, params: dict[str, Any], blob: bytes, n_frames: int,
-              extract_s: float | None) -> None:  # fmt: skip
+def _put_blob(
+    store: Store,
+    clip_hash: str,
+    backend: str,
+    params: dict[str, Any],
+    blob: bytes,
+    n_frames: int,
+    extract_s: float | None,
+) -> None:
     store.poses.put_blob(clip_hash, backend, params, blob, n_frames=n_frames, extract_s=extract_s)
 
 
@@ -458,13 +547,28 @@ def _register_clips(store: Store, clips: list[ClipRef]) -> None:
 
 def _provenance(p: _Pending, job_id: int) -> dict[str, Any]:
     spec = next(s for s in p.task.stages if s.name == p.stage)
-    return {"job_id": job_id, "stage": p.stage, "params": spec.params, "clip": str(p.task.clip.path),
-            "source": p.task.clip.source, "worker": p.outcome.worker, "code_version": __version__}  # fmt: skip
+    return {
+        "job_id": job_id,
+        "stage": p.stage,
+        "params": spec.params,
+        "clip": str(p.task.clip.path),
+        "source": p.task.clip.source,
+        "worker": p.outcome.worker,
+        "code_version": __version__,
+    }
 
 
-def run_job(spec: JobSpec, clips: Iterable[ClipRef], plan: StagePlan, db: Database, *, engine: Engine | None = None,
-            progress: bool = False, total_hint: int | None = None, retry_failed: bool = False,
-            ) -> JobReport:  # fmt: skip
+def run_job(
+    spec: JobSpec,
+    clips: Iterable[ClipRef],
+    plan: StagePlan,
+    db: Database,
+    *,
+    engine: Engine | None = None,
+    progress: bool = False,
+    total_hint: int | None = None,
+    retry_failed: bool = False,
+) -> JobReport:
     """Run a batch job to the end (or until interrupted) and return its final counts and errors."""
     if plan.db is None:
         plan.db = db

@@ -70,8 +70,12 @@ class LocalEngine:
         if workers < 1:
             raise BatchError(f"--workers: expected at least 1 for the local pool, got {workers}")
         self.workers = workers
-        self.pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=watch_parent, initargs=(os.getpid(),))  # fmt: skip
+        self.pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=watch_parent,
+            initargs=(os.getpid(),),
+        )
 
     def submit(self, task: Task) -> Future[TaskResult]:
         return self.pool.submit(execute, task)
@@ -136,16 +140,19 @@ class RayEngine:
             if self._gpus is None:
                 self._gpus = float(self.ray.cluster_resources().get("GPU", 0.0))
             if self._gpus < task.num_gpus:  # Ray would keep an infeasible task queued forever
-                raise BatchError(f"{task.clip.path}: stages {', '.join(s.name for s in task.stages)} ask Ray for "
-                                 f"{task.num_gpus:g} GPU(s); expected a cluster with GPUs, got "
-                                 f"{self._gpus:g} (use --backend mediapipe, --coach-device cpu, or a GPU cluster)")
+                raise BatchError(
+                    f"{task.clip.path}: stages {', '.join(s.name for s in task.stages)} ask Ray for "
+                    f"{task.num_gpus:g} GPU(s); expected a cluster with GPUs, got "
+                    f"{self._gpus:g} (use --backend mediapipe, --coach-device cpu, or a GPU cluster)"
+                )
         return self._remote.options(num_cpus=1, num_gpus=task.num_gpus, max_retries=0).remote(task)
 
     def wait_some(self, handles: list[Any], timeout_s: float | None) -> list[tuple[Any, TaskResult | BaseException]]:
         ready, _ = self.ray.wait(handles, num_returns=1, timeout=timeout_s)
         if ready:  # collect whatever else has finished too, without waiting for it
-            more, _ = self.ray.wait([h for h in handles if h not in ready], num_returns=len(handles) - len(ready),
-                                    timeout=0)  # fmt: skip
+            more, _ = self.ray.wait(
+                [h for h in handles if h not in ready], num_returns=len(handles) - len(ready), timeout=0
+            )
             ready = ready + more
         out: list[tuple[Any, TaskResult | BaseException]] = []
         for ref in ready:
@@ -166,4 +173,3 @@ def make_engine(name: str, workers: int, address: str | None = None, ship_code: 
     if name == "ray":
         return RayEngine(address, workers, ship_code=ship_code)
     raise BatchError(f"--engine: expected local or ray, got {name!r}")
-

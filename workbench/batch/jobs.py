@@ -122,10 +122,15 @@ class JobSpec:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "name": self.name, "selection": self.selection,
+            "name": self.name,
+            "selection": self.selection,
             "stages": [{"name": s.name, "params": s.params} for s in self.stages],
-            "engine": self.engine, "workers": self.workers, "max_in_flight": self.window,
-            "max_attempts": self.max_attempts, "address": self.address,
-            "shard_dir": str(self.shard_dir) if self.shard_dir else None, "gpus_per_task": self.gpus_per_task,
+            "engine": self.engine,
+            "workers": self.workers,
+            "max_in_flight": self.window,
+            "max_attempts": self.max_attempts,
+            "address": self.address,
+            "shard_dir": str(self.shard_dir) if self.shard_dir else None,
+            "gpus_per_task": self.gpus_per_task,
             "ship_code": self.ship_code,
-        }  # fmt: skip
+        }

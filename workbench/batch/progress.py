@@ -16,8 +16,7 @@ class Bar:
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="item", dynamic_ncols=True, file=sys.stderr,
-                            smoothing=0.1)  # fmt: skip
+            self.bar = tqdm(total=total, desc=desc, unit="item", dynamic_ncols=True, file=sys.stderr, smoothing=0.1)
 
     def set_total(self, total: int) -> None:
         if self.bar is not None and (self.bar.total or 0) < total:
@@ -46,9 +45,11 @@ def describe(job: BatchJob) -> str:
     """One line: ``job 3 running: 40/120 done, 2 failed, 78 pending · 3.1 items/s · ETA 0:25``."""
     rate = job.throughput_per_s
     total = f"{job.n_selected}" + ("" if job.selection_done else "+")
-    return (f"job {job.id} ({job.name}) {job.status}: {job.n_done}/{total} done ({job.n_skipped} already done), "
-            f"{job.n_failed} failed, {job.n_pending} pending · "
-            f"{f'{rate:.2f} items/s' if rate else '– items/s'} · ETA {format_duration(job.eta_s)}")  # fmt: skip
+    return (
+        f"job {job.id} ({job.name}) {job.status}: {job.n_done}/{total} done ({job.n_skipped} already done), "
+        f"{job.n_failed} failed, {job.n_pending} pending · "
+        f"{f'{rate:.2f} items/s' if rate else '– items/s'} · ETA {format_duration(job.eta_s)}"
+    )
 
 
 def job_rows(db: Any, limit: int = 20) -> tuple[list[dict[str, Any]], dict[int, list[tuple[str, str, int, str]]]]:
@@ -63,11 +64,20 @@ def job_rows(db: Any, limit: int = 20) -> tuple[list[dict[str, Any]], dict[int, 
         status = j.status
         if status == "running" and not driver_alive(j.host, j.pid, j.heartbeat_at):
             status = "stopped (driver gone; run it again to continue)"
-        rows.append({
-            "job": j.id, "name": j.name, "status": status, "engine": j.engine,
-            "done": j.n_done, "failed": j.n_failed, "pending": j.n_pending,
-            "selected": f"{j.n_selected}" + ("" if j.selection_done else "+"), "already_done": j.n_skipped,
-            "items_per_min": round(rate * 60, 1) if rate else None, "eta": format_duration(j.eta_s),
-            "started_at": str(j.started_at)[:19],
-        })  # fmt: skip
+        rows.append(
+            {
+                "job": j.id,
+                "name": j.name,
+                "status": status,
+                "engine": j.engine,
+                "done": j.n_done,
+                "failed": j.n_failed,
+                "pending": j.n_pending,
+                "selected": f"{j.n_selected}" + ("" if j.selection_done else "+"),
+                "already_done": j.n_skipped,
+                "items_per_min": round(rate * 60, 1) if rate else None,
+                "eta": format_duration(j.eta_s),
+                "started_at": str(j.started_at)[:19],
+            }
+        )
     return rows, errors

@@ -68,14 +68,19 @@ def from_qevd(split: str, root: Path | None, exercise: str | None = None) -> Ite
     holds several exercises, so the analysis stages need ``--exercise``; segment-level coaching and evaluation
     read the pose cache this fills (``biocoach eval``)."""
     if root is None:
-        raise BatchError("--qevd: expected the qevd_dir configuration key (biocoach.yaml) naming the QEVD-fit-coach "
-                         "folder, got none")  # fmt: skip
+        raise BatchError(
+            "--qevd: expected the qevd_dir configuration key (biocoach.yaml) naming the QEVD-fit-coach folder, got none"
+        )
     folder = qevd.find_split(root, split)
     for record in qevd.read_records(folder):
         if not record.video.is_file():
             continue  # the loader warns about missing videos; a batch just has nothing to run for them
-        yield ClipRef(path=record.video, exercise=exercise, source=f"qevd:{split}",
-                      metadata={"video_id": record.video_id, "record": record.index})  # fmt: skip
+        yield ClipRef(
+            path=record.video,
+            exercise=exercise,
+            source=f"qevd:{split}",
+            metadata={"video_id": record.video_id, "record": record.index},
+        )
 
 
 def from_store(db: Database, where: str, exercise: str | None = None) -> Iterator[ClipRef]:
@@ -89,8 +94,10 @@ def from_store(db: Database, where: str, exercise: str | None = None) -> Iterato
             try:
                 rows = ClipRepository(s).page_where(where, limit=STORE_PAGE, offset=offset)
             except (duckdb.Error, StoreError) as exc:  # the user's condition: refused, or a syntax or binder error
-                raise BatchError(f"--where: expected a condition over the clips table, got {where!r} "
-                                 f"({' '.join(str(exc).split())[:200]})") from None  # fmt: skip
+                raise BatchError(
+                    f"--where: expected a condition over the clips table, got {where!r} "
+                    f"({' '.join(str(exc).split())[:200]})"
+                ) from None
         for content_hash, path, ex in rows:
             yield ClipRef(path=Path(path), exercise=exercise or ex, source="store", content_hash=content_hash)
         if len(rows) < STORE_PAGE:

@@ -117,18 +117,28 @@ class StagePlan:
         if "analysis" in self.stages:
             exercise = self.exercise_for(clip)
             if exercise is None:
-                raise BatchError(f"{clip.path}: the analysis needs the clip's exercise; expected --exercise or a "
-                                 f"clip registered with one in the store, got neither")
+                raise BatchError(
+                    f"{clip.path}: the analysis needs the clip's exercise; expected --exercise or a "
+                    f"clip registered with one in the store, got neither"
+                )
             ex, versions = self._exercise(exercise)
             salient, salient_from = self.reviewed_salient(ex.key, clip.content_hash or "")
-            analysis = {"exercise": ex.key, "min_confidence": self.min_confidence, "versions": versions,
-                        "code_version": __version__}  # fmt: skip
+            analysis = {
+                "exercise": ex.key,
+                "min_confidence": self.min_confidence,
+                "versions": versions,
+                "code_version": __version__,
+            }
             if salient is not None:  # only then, so keys of unreviewed clips stay as they were
                 analysis.update(salient=salient, salient_from=salient_from)
             specs.append(StageSpec("analysis", analysis))
         if "coaching" in self.stages:
-            coaching = {"coach": self.coach, "device": self.coach_device, "after": specs[-1].params_hash,
-                        "code_version": __version__}  # fmt: skip
+            coaching = {
+                "coach": self.coach,
+                "device": self.coach_device,
+                "after": specs[-1].params_hash,
+                "code_version": __version__,
+            }
             specs.append(StageSpec("coaching", coaching))
         if "evaluation" in self.stages:
             specs.append(StageSpec("evaluation", {"after": specs[-1].params_hash, "code_version": __version__}))
@@ -207,16 +217,16 @@ def execute(task: Task) -> TaskResult:
             if task.delay_s:
                 time.sleep(task.delay_s)
             summary, payload = RUNNERS[spec.name](task, spec, state)
-            results.append(StageResult(key, spec.name, True, time.perf_counter() - t0, summary=summary,
-                                       payload=payload))  # fmt: skip
+            results.append(
+                StageResult(key, spec.name, True, time.perf_counter() - t0, summary=summary, payload=payload)
+            )
         except Exception as exc:  # every failure is data: recorded with the item, retried by the driver
             message = f"{type(exc).__name__}: {exc}"
             if not isinstance(exc, WorkbenchError):
                 message += " | " + traceback.format_exc(limit=-2).strip().splitlines()[-3].strip()
             results.append(StageResult(key, spec.name, False, time.perf_counter() - t0, error=message))
             blocked = f"stage {spec.name} failed"
-    return TaskResult(clip=task.clip, worker=worker_id(), started_at=started, finished_at=time.time(),
-                      results=results)  # fmt: skip
+    return TaskResult(clip=task.clip, worker=worker_id(), started_at=started, finished_at=time.time(), results=results)
 
 
 def _track(state: dict[str, Any]) -> PoseTrack:
@@ -241,9 +251,13 @@ def run_pose(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[dict[s
         if estimate.landmarks is not None:
             payload["landmarks_npz"] = landmarks_to_npz(estimate.landmarks)
             state["landmarks"] = estimate.landmarks
-    summary = {"backend": estimate.backend, "n_frames": track.n_frames, "fps": track.fps,
-               "duration_s": round(track.n_frames / track.fps, 3) if track.fps else None,
-               "warnings": len(estimate.warnings)}  # fmt: skip
+    summary = {
+        "backend": estimate.backend,
+        "n_frames": track.n_frames,
+        "fps": track.fps,
+        "duration_s": round(track.n_frames / track.fps, 3) if track.fps else None,
+        "warnings": len(estimate.warnings),
+    }
     return summary, payload
 
 
@@ -261,7 +275,6 @@ def _ensure_track(task: Task, state: dict[str, Any]) -> PoseTrack:
 def run_analysis(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     import json
 
-
     track = _ensure_track(task, state)
     landmarks = state.get("landmarks")
     if landmarks is None and state.get("landmarks_npz") is not None:
@@ -270,15 +283,21 @@ def run_analysis(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[di
     estimate = PoseEstimate(track=track, backend=state.get("backend", "pose"), landmarks=landmarks, warnings=warnings)
     body = _body(estimate, None, None, None)
     ex = task.context["exercise"]
-    analysis = analyze(track, ex, salient=spec.params.get("salient"), min_confidence=spec.params["min_confidence"],
-                       body=body)  # fmt: skip
+    analysis = analyze(
+        track, ex, salient=spec.params.get("salient"), min_confidence=spec.params["min_confidence"], body=body
+    )
     # the analysis JSON's feedback: the rule coach's per-rep review, as `biocoach analyze` writes it
     analysis.feedback = clip_feedback(None, track, ex, context_morph=analysis.context_morph, reps=analysis.reps)
     analysis.prepend_warnings(estimate.warnings)
     analysis.provenance.update(task.context.get("versions", {}))
     key = task.keys[task.stages.index(spec)]
-    analysis.provenance.update(input=str(task.clip.path), input_sha256=task.clip.content_hash or "",
-                               backend=estimate.backend, code_version=__version__, batch_key=key)  # fmt: skip
+    analysis.provenance.update(
+        input=str(task.clip.path),
+        input_sha256=task.clip.content_hash or "",
+        backend=estimate.backend,
+        code_version=__version__,
+        batch_key=key,
+    )
     if spec.params.get("salient_from"):
         analysis.provenance["salient_joints_from"] = spec.params["salient_from"]
     state["analysis"] = analysis
@@ -294,12 +313,13 @@ def analysis_summary(doc: dict[str, Any]) -> dict[str, Any]:
     qualities = [r["quality"] for r in reps if r.get("quality") is not None]
     content = {k: v for k, v in doc.items() if k != "provenance"}
     return {
-        "exercise": doc.get("exercise"), "n_reps": len(reps),
+        "exercise": doc.get("exercise"),
+        "n_reps": len(reps),
         "n_violations": sum(len(r.get("violations", [])) for r in reps),
         "mean_quality": round(sum(qualities) / len(qualities), 4) if qualities else None,
         "n_feedback": len(doc.get("feedback", [])),
         "digest": hashlib.sha256(canonical(content).encode()).hexdigest()[:16],
-    }  # fmt: skip
+    }
 
 
 _COACHES: dict[tuple[str, str], Any] = {}  # one loaded neural coach per worker process and device
@@ -328,13 +348,24 @@ def run_coaching(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[di
     coach = _coach(spec.params["coach"], spec.params["device"])
     analysis_spec = next((s for s in task.stages if s.name == "analysis"), None)
     params = analysis_spec.params if analysis_spec is not None else {}
-    events = coach_events(coach, _ensure_track(task, state), ex, context_morph=analysis.context_morph,
-                          salient=params.get("salient"), min_confidence=params.get("min_confidence"))  # fmt: skip
+    events = coach_events(
+        coach,
+        _ensure_track(task, state),
+        ex,
+        context_morph=analysis.context_morph,
+        salient=params.get("salient"),
+        min_confidence=params.get("min_confidence"),
+    )
     state["coaching"] = events
-    utterances = [{"t_s": round(e.t_s, 3), "text": e.text, "kind": e.kind, "n_tokens": e.n_tokens,
-                   "evidence": e.tags()} for e in events]  # fmt: skip
-    summary = {"coach": coach.name, "n_utterances": len(utterances),
-               "digest": hashlib.sha256(canonical(utterances).encode()).hexdigest()[:16]}  # fmt: skip
+    utterances = [
+        {"t_s": round(e.t_s, 3), "text": e.text, "kind": e.kind, "n_tokens": e.n_tokens, "evidence": e.tags()}
+        for e in events
+    ]
+    summary = {
+        "coach": coach.name,
+        "n_utterances": len(utterances),
+        "digest": hashlib.sha256(canonical(utterances).encode()).hexdigest()[:16],
+    }
     return summary, {"utterances": utterances}
 
 
@@ -346,8 +377,10 @@ def run_evaluation(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[
         raise BatchError("the evaluation stage needs the coaching stage's result in the same task")
     truth = load_ground_truth(task.clip.path)
     if truth is None:
-        raise BatchError(f"{task.clip.path}: the evaluation needs ground-truth feedback; expected "
-                         f"{sidecar_path(task.clip.path).name} beside the clip, found none")  # fmt: skip
+        raise BatchError(
+            f"{task.clip.path}: the evaluation needs ground-truth feedback; expected "
+            f"{sidecar_path(task.clip.path).name} beside the clip, found none"
+        )
     cid = task.clip.content_hash or task.clip.path.name
     events = state["coaching"]
     predicted = Clip(cid, tuple(e.text for e in events), tuple(e.t_s for e in events))
@@ -357,6 +390,9 @@ def run_evaluation(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[
     return {"metrics": metrics}, {}
 
 
-RUNNERS: dict[str, Any] = {"pose": run_pose, "analysis": run_analysis, "coaching": run_coaching,
-                           "evaluation": run_evaluation}  # fmt: skip
-
+RUNNERS: dict[str, Any] = {
+    "pose": run_pose,
+    "analysis": run_analysis,
+    "coaching": run_coaching,
+    "evaluation": run_evaluation,
+}

@@ -22,7 +22,20 @@ from workbench.body.measurements import (
 from workbench.body.model_file import BodyModel, BodyModelError, load_body_model
 
 __all__ = [
-    "BODY_DENSITY_KG_M3", "PAPER_WINDOW", "SMPL_LANDMARKS", "BodyModel", "BodyModelError", "MeasurementError",
-    "Measurements", "MeshLandmarks", "check_mesh", "circumference_at", "estimate_body", "load_body_model", "mean_betas",
-    "measure_betas", "measure_landmarks", "measure_mesh",
-]  # fmt: skip
+    "BODY_DENSITY_KG_M3",
+    "PAPER_WINDOW",
+    "SMPL_LANDMARKS",
+    "BodyModel",
+    "BodyModelError",
+    "MeasurementError",
+    "Measurements",
+    "MeshLandmarks",
+    "check_mesh",
+    "circumference_at",
+    "estimate_body",
+    "load_body_model",
+    "mean_betas",
+    "measure_betas",
+    "measure_landmarks",
+    "measure_mesh",
+]

@@ -113,8 +113,13 @@ class Measurements:
 
     def as_morph_dict(self) -> dict[str, float] | None:
         """The dict today's motion.context.morph_context takes; None unless all five values are measured."""
-        values = {"height_m": self.height_m, "mass_kg": self.mass_kg, "chest_m": self.chest_m,
-                  "waist_m": self.waist_m, "hips_m": self.hips_m}  # fmt: skip
+        values = {
+            "height_m": self.height_m,
+            "mass_kg": self.mass_kg,
+            "chest_m": self.chest_m,
+            "waist_m": self.waist_m,
+            "hips_m": self.hips_m,
+        }
         if any(v is None for v in values.values()):
             return None
         return {k: float(v) for k, v in values.items() if v is not None}
@@ -124,17 +129,27 @@ class Measurements:
             return None if x is None else round(float(x), 4)
 
         return {
-            "method": self.method, "source": self.source, "height_m": r(self.height_m),
-            "height_sd_m": r(self.height_sd_m), "height_source": self.height_from, "height_basis": self.height_basis,
-            "estimated_height_m": r(self.estimated_height_m), "scale": r(self.scale),
+            "method": self.method,
+            "source": self.source,
+            "height_m": r(self.height_m),
+            "height_sd_m": r(self.height_sd_m),
+            "height_source": self.height_from,
+            "height_basis": self.height_basis,
+            "estimated_height_m": r(self.estimated_height_m),
+            "scale": r(self.scale),
             "height_estimates": {e.dimension: e.to_json() for e in self.height_estimates},
-            "mass_kg": r(self.mass_kg), "mass_source": self.mass_source,
-            "chest_m": r(self.chest_m), "waist_m": r(self.waist_m), "hips_m": r(self.hips_m),
+            "mass_kg": r(self.mass_kg),
+            "mass_source": self.mass_source,
+            "chest_m": r(self.chest_m),
+            "waist_m": r(self.waist_m),
+            "hips_m": r(self.hips_m),
             "segments_m": {k: r(v) for k, v in self.segments_m.items()},
             "segments_sd_m": {k: r(v) for k, v in self.segments_sd_m.items()},
-            "uncertainty": self.uncertainty, "warnings": list(self.warnings), "n_frames": self.n_frames,
+            "uncertainty": self.uncertainty,
+            "warnings": list(self.warnings),
+            "n_frames": self.n_frames,
             "context": self.to_context(),
-        }  # fmt: skip
+        }
 
 
 # ------------------------------------------------------------------------------------------ mesh geometry
@@ -176,8 +191,10 @@ class MeshCheck:
         if not self.closed:
             out.append(f"mesh not closed: {self.n_boundary_edges} boundary edges")
         if self.n_repeated_edges:
-            out.append(f"mesh not consistently oriented: {self.n_repeated_edges} directed edges used by more than "
-                       "one face (flipped or non-manifold faces)")  # fmt: skip
+            out.append(
+                f"mesh not consistently oriented: {self.n_repeated_edges} directed edges used by more than "
+                "one face (flipped or non-manifold faces)"
+            )
         if self.n_degenerate_faces:
             out.append(f"mesh has {self.n_degenerate_faces} degenerate faces")
         if self.closed and self.oriented and self.signed_volume_m3 < 0:
@@ -201,9 +218,11 @@ def check_mesh(vertices: FloatArray, faces: IntArray) -> MeshCheck:
     reverse = (codes % n) * n + codes // n
     degenerate = (faces[:, 0] == faces[:, 1]) | (faces[:, 1] == faces[:, 2]) | (faces[:, 2] == faces[:, 0])
     return MeshCheck(
-        n_boundary_edges=int((~np.isin(reverse, codes)).sum()), n_repeated_edges=int((counts > 1).sum()),
-        n_degenerate_faces=int(degenerate.sum()), signed_volume_m3=signed_volume(vertices, faces),
-    )  # fmt: skip
+        n_boundary_edges=int((~np.isin(reverse, codes)).sum()),
+        n_repeated_edges=int((counts > 1).sum()),
+        n_degenerate_faces=int(degenerate.sum()),
+        signed_volume_m3=signed_volume(vertices, faces),
+    )
 
 
 def unique_edges(faces: IntArray, n_vertices: int) -> IntArray:
@@ -248,8 +267,13 @@ def circumference_at(vertices: FloatArray, faces: IntArray, y0: float) -> float 
 # --------------------------------------------------------------------------------------------- mesh path
 
 
-def measure_mesh(vertices: NDArray[np.floating], faces: NDArray[np.integer], *,
-                 landmarks: MeshLandmarks = SMPL_LANDMARKS, source: str = "mesh") -> Measurements:  # fmt: skip
+def measure_mesh(
+    vertices: NDArray[np.floating],
+    faces: NDArray[np.integer],
+    *,
+    landmarks: MeshLandmarks = SMPL_LANDMARKS,
+    source: str = "mesh",
+) -> Measurements:
     """Virtual measurements of a zero-pose mesh (y up, metres). Mass is left unmeasured when the mesh is not
     closed and consistently oriented, since its signed volume then depends on where the origin is."""
     v = np.asarray(vertices, dtype=np.float64)
@@ -267,11 +291,17 @@ def measure_mesh(vertices: NDArray[np.floating], faces: NDArray[np.integer], *,
         if girths[name] is None:
             warnings.append(f"{name} not measured: the plane through vertex {vid} cuts no area from the mesh")
     return Measurements(
-        height_m=abs(float(v[landmarks.head_top, 1] - v[landmarks.heel, 1])), mass_kg=mass,
-        chest_m=girths["chest"], waist_m=girths["waist"], hips_m=girths["hips"], method="mesh", source=source,
+        height_m=abs(float(v[landmarks.head_top, 1] - v[landmarks.heel, 1])),
+        mass_kg=mass,
+        chest_m=girths["chest"],
+        waist_m=girths["waist"],
+        hips_m=girths["hips"],
+        method="mesh",
+        source=source,
         uncertainty="virtual measurements, exact on the shaped mesh; the shape fit's own error is not included",
-        mass_source="volume" if mass is not None else None, warnings=tuple(warnings),
-    )  # fmt: skip
+        mass_source="volume" if mass is not None else None,
+        warnings=tuple(warnings),
+    )
 
 
 def mean_betas(betas: NDArray[np.floating], window: int | None = None) -> tuple[FloatArray, int]:
@@ -294,8 +324,9 @@ def measure_betas(model: BodyModel, betas: NDArray[np.floating], window: int | N
     """Virtual measurements of the model shaped by β̄ (frames averaged as in §3.2) in its zero pose; the mesh
     from smplx's forward pass or from the file's plain arrays, as the model was loaded (``model.engine``)."""
     beta_bar, n = mean_betas(betas, window)
-    source = (f"{model.path.name} via {model.engine}, β̄ of {beta_bar.shape[0]} coefficients over {n} "
-              f"frame{'s' * (n != 1)}")  # fmt: skip
+    source = (
+        f"{model.path.name} via {model.engine}, β̄ of {beta_bar.shape[0]} coefficients over {n} frame{'s' * (n != 1)}"
+    )
     m = measure_mesh(model.shaped_vertices(beta_bar), model.faces, source=source)
     return replace(m, n_frames=n)
 
@@ -365,8 +396,13 @@ SEGMENTS: dict[str, tuple[tuple[str, str], ...]] = {
     "shoulder_width": (("left_shoulder", "right_shoulder"),),
     "hip_width": (("left_hip", "right_hip"),),
 }
-DIMENSION_NAMES = {"standing": "standing height", "leg": "leg", "trunk": "trunk", "upper_arm": "upper arm",
-                   "forearm": "forearm"}  # fmt: skip
+DIMENSION_NAMES = {
+    "standing": "standing height",
+    "leg": "leg",
+    "trunk": "trunk",
+    "upper_arm": "upper arm",
+    "forearm": "forearm",
+}
 
 
 @dataclass(frozen=True)
@@ -383,8 +419,13 @@ class HeightEstimate:
     weight: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {"length_m": round(self.length_m, 4), "height_m": round(self.height_m, 4),
-                "sd_m": round(self.sd_m, 4), "n_frames": self.n_frames, "weight": round(self.weight, 3)}  # fmt: skip
+        return {
+            "length_m": round(self.length_m, 4),
+            "height_m": round(self.height_m, 4),
+            "sd_m": round(self.sd_m, 4),
+            "n_frames": self.n_frames,
+            "weight": round(self.weight, 3),
+        }
 
 
 def _robust(x: FloatArray) -> tuple[float, float]:
@@ -488,9 +529,12 @@ def _side_lengths(track: LandmarkTrack, chain: tuple[str, ...]) -> FloatArray:
     return np.concatenate(out)
 
 
-def dimension_lengths(track: LandmarkTrack, standing: NDArray[np.bool_] | None = None,
-                      straight: NDArray[np.bool_] | None = None,
-                      eye_height: FloatArray | None = None) -> dict[str, FloatArray]:  # fmt: skip
+def dimension_lengths(
+    track: LandmarkTrack,
+    standing: NDArray[np.bool_] | None = None,
+    straight: NDArray[np.bool_] | None = None,
+    eye_height: FloatArray | None = None,
+) -> dict[str, FloatArray]:
     """Per-frame lengths (m) of each body dimension of ``STATURE_FRACTIONS``, over the frames that see it.
     The standing height counts only frames where the person stands straight (mean over the straight legs)."""
     if standing is None or straight is None or eye_height is None:
@@ -499,10 +543,12 @@ def dimension_lengths(track: LandmarkTrack, standing: NDArray[np.bool_] | None =
     legs = straight[standing]
     stance = np.where(legs, eye_height[standing], 0.0).sum(axis=1) / np.maximum(legs.sum(axis=1), 1)
     return {
-        "standing": np.asarray(stance), "leg": _side_lengths(track, ("hip", "knee", "ankle")),
-        "trunk": _trunk_lengths(track), "upper_arm": _side_lengths(track, ("shoulder", "elbow")),
+        "standing": np.asarray(stance),
+        "leg": _side_lengths(track, ("hip", "knee", "ankle")),
+        "trunk": _trunk_lengths(track),
+        "upper_arm": _side_lengths(track, ("shoulder", "elbow")),
         "forearm": _side_lengths(track, ("elbow", "wrist")),
-    }  # fmt: skip
+    }
 
 
 def _frame_seconds(track: LandmarkTrack) -> float:
@@ -567,21 +613,26 @@ def _estimate_text(estimates: list[HeightEstimate], h: float, se: float, sd: flo
     parts = []
     for e in estimates:
         z = abs(e.height_m - h) / e.sd_m
-        note = ("" if z <= HUBER_K else f", {z:.1f} sd from the consensus: "
-                + ("left out" if e.weight == 0 else "weight cut"))  # fmt: skip
-        parts.append(f"{DIMENSION_NAMES[e.dimension]} {e.length_m:.3f} m → {e.height_m:.2f} m "
-                     f"({e.weight:.0%}{note})")  # fmt: skip
-    return (f"height ±{sd:.2f} m (1 sd), estimated from {len(estimates)} body dimension"
-            f"{'s' * (len(estimates) != 1)} divided by their stature fractions (Drillis & Contini 1966, in Winter "
-            f"2009): {'; '.join(parts)}; combined robustly ±{se:.2f} m (the fractions' person-to-person spread, "
-            "MediaPipe's landmarks not being the tables' bony landmarks, frame scatter); MediaPipe's metric scale "
-            f"±{LANDMARK_SCALE_REL_SD:.0%}: it is inferred from "
-            "appearance and pulled towards an average body, so a tall or short person reads nearer the average "
-            "(one camera cannot measure absolute size; give the height, --height, for a measured value)")  # fmt: skip
+        note = (
+            ""
+            if z <= HUBER_K
+            else f", {z:.1f} sd from the consensus: " + ("left out" if e.weight == 0 else "weight cut")
+        )
+        parts.append(f"{DIMENSION_NAMES[e.dimension]} {e.length_m:.3f} m → {e.height_m:.2f} m ({e.weight:.0%}{note})")
+    return (
+        f"height ±{sd:.2f} m (1 sd), estimated from {len(estimates)} body dimension"
+        f"{'s' * (len(estimates) != 1)} divided by their stature fractions (Drillis & Contini 1966, in Winter "
+        f"2009): {'; '.join(parts)}; combined robustly ±{se:.2f} m (the fractions' person-to-person spread, "
+        "MediaPipe's landmarks not being the tables' bony landmarks, frame scatter); MediaPipe's metric scale "
+        f"±{LANDMARK_SCALE_REL_SD:.0%}: it is inferred from "
+        "appearance and pulled towards an average body, so a tall or short person reads nearer the average "
+        "(one camera cannot measure absolute size; give the height, --height, for a measured value)"
+    )
 
 
-def measure_landmarks(track: LandmarkTrack, mass_kg: float | None = None,
-                      height_m: float | None = None) -> Measurements:  # fmt: skip
+def measure_landmarks(
+    track: LandmarkTrack, mass_kg: float | None = None, height_m: float | None = None
+) -> Measurements:
     """Height and segment lengths from world landmarks, with their uncertainty; mass only as given.
 
     With ``height_m`` (the user's stated height) the height is that, and every length is rescaled by
@@ -594,25 +645,51 @@ def measure_landmarks(track: LandmarkTrack, mass_kg: float | None = None,
     warnings = () if stand.any() else ("no frame where the person stands straight: height from segment lengths",)
     if not estimates:
         if height_m is None:
-            raise MeasurementError(f"{track.source}: no frame with a leg, the trunk or an arm visible: "
-                                   "cannot estimate height from landmarks")  # fmt: skip
+            raise MeasurementError(
+                f"{track.source}: no frame with a leg, the trunk or an arm visible: "
+                "cannot estimate height from landmarks"
+            )
         return Measurements(
-            height_m=float(height_m), mass_kg=mass_kg, chest_m=None, waist_m=None, hips_m=None, method="given",
-            source=track.source, uncertainty="height given by the user; no body dimension seen to measure",
-            height_basis="given", height_source="given", mass_source="user" if mass_kg is not None else None,
-            warnings=warnings, n_frames=int(stand.sum()),
-        )  # fmt: skip
+            height_m=float(height_m),
+            mass_kg=mass_kg,
+            chest_m=None,
+            waist_m=None,
+            hips_m=None,
+            method="given",
+            source=track.source,
+            uncertainty="height given by the user; no body dimension seen to measure",
+            height_basis="given",
+            height_source="given",
+            mass_source="user" if mass_kg is not None else None,
+            warnings=warnings,
+            n_frames=int(stand.sum()),
+        )
     h, se, estimates = combine_heights(estimates)
     sd = math.hypot(se, LANDMARK_SCALE_REL_SD * h)
-    basis = ("estimated from standing height and segment lengths" if any(e.dimension == "standing" for e in estimates)
-             else "estimated from segment lengths")  # fmt: skip
+    basis = (
+        "estimated from standing height and segment lengths"
+        if any(e.dimension == "standing" for e in estimates)
+        else "estimated from segment lengths"
+    )
     m = Measurements(
-        height_m=h, mass_kg=mass_kg, chest_m=None, waist_m=None, hips_m=None, method="landmarks",
-        source=track.source, uncertainty=_estimate_text(estimates, h, se, sd) + "; circumferences need a body model",
-        height_sd_m=sd, height_basis=basis, height_source="landmarks",
-        mass_source="user" if mass_kg is not None else None, segments_m=seg, segments_sd_m=seg_sd,
-        warnings=warnings, n_frames=int(stand.sum()), height_estimates=tuple(estimates),
-    )  # fmt: skip
+        height_m=h,
+        mass_kg=mass_kg,
+        chest_m=None,
+        waist_m=None,
+        hips_m=None,
+        method="landmarks",
+        source=track.source,
+        uncertainty=_estimate_text(estimates, h, se, sd) + "; circumferences need a body model",
+        height_sd_m=sd,
+        height_basis=basis,
+        height_source="landmarks",
+        mass_source="user" if mass_kg is not None else None,
+        segments_m=seg,
+        segments_sd_m=seg_sd,
+        warnings=warnings,
+        n_frames=int(stand.sum()),
+        height_estimates=tuple(estimates),
+    )
     return m if height_m is None else with_given_height(m, height_m)
 
 
@@ -635,24 +712,41 @@ def with_given_height(m: Measurements, height_m: float) -> Measurements:
 
     mass = m.mass_kg * s**3 if m.mass_kg is not None and m.mass_source == "volume" else m.mass_kg
     was = f"{m.height_m:.2f} m" + (f" ± {m.height_sd_m:.2f} m" if m.height_sd_m is not None else "")
-    note = (f"height given by the user ({height_m:.2f} m); the {m.method} measurement said {was}, so every length"
-            f"{', circumference and the volume-based mass (× s³)' if m.method == 'mesh' else ''} is rescaled by "
-            f"s = {s:.3f}")  # fmt: skip
+    note = (
+        f"height given by the user ({height_m:.2f} m); the {m.method} measurement said {was}, so every length"
+        f"{', circumference and the volume-based mass (× s³)' if m.method == 'mesh' else ''} is rescaled by "
+        f"s = {s:.3f}"
+    )
     return replace(
-        m, height_m=float(height_m), height_sd_m=None, height_basis="given", height_source="given",
-        chest_m=scaled(m.chest_m), waist_m=scaled(m.waist_m), hips_m=scaled(m.hips_m), mass_kg=mass,
+        m,
+        height_m=float(height_m),
+        height_sd_m=None,
+        height_basis="given",
+        height_source="given",
+        chest_m=scaled(m.chest_m),
+        waist_m=scaled(m.waist_m),
+        hips_m=scaled(m.hips_m),
+        mass_kg=mass,
         segments_m={k: v * s for k, v in m.segments_m.items()},
         segments_sd_m={k: v * s for k, v in m.segments_sd_m.items()},
-        estimated_height_m=m.height_m, scale=s, uncertainty=f"{note}. Before: {m.uncertainty}",
-    )  # fmt: skip
+        estimated_height_m=m.height_m,
+        scale=s,
+        uncertainty=f"{note}. Before: {m.uncertainty}",
+    )
 
 
 # ------------------------------------------------------------------------------------------- integration
 
 
-def estimate_body(*, betas: NDArray[np.floating] | None = None, landmarks: LandmarkTrack | None = None,
-                  model: BodyModel | None = None, mass_kg: float | None = None, height_m: float | None = None,
-                  window: int | None = None) -> tuple[Measurements | None, list[str]]:  # fmt: skip
+def estimate_body(
+    *,
+    betas: NDArray[np.floating] | None = None,
+    landmarks: LandmarkTrack | None = None,
+    model: BodyModel | None = None,
+    mass_kg: float | None = None,
+    height_m: float | None = None,
+    window: int | None = None,
+) -> tuple[Measurements | None, list[str]]:
     """The best measurement the inputs allow, and the warnings met on the way; never raises on missing data.
 
     Shape coefficients and a body model → virtual measurements on the mesh (a mass the user gives replaces
@@ -674,8 +768,10 @@ def estimate_body(*, betas: NDArray[np.floating] | None = None, landmarks: Landm
                 m = replace(m, mass_kg=float(mass_kg), mass_source="user")
             return (m if height_m is None else with_given_height(m, height_m)), warnings
     elif betas is not None:
-        warnings.append("shape coefficients present but no body model file: mesh measurements skipped "
-                        f"(SMPL from {SMPL_URL}, registration required)")  # fmt: skip
+        warnings.append(
+            "shape coefficients present but no body model file: mesh measurements skipped "
+            f"(SMPL from {SMPL_URL}, registration required)"
+        )
     if landmarks is None:
         if height_m is not None:
             return _given_only(height_m, mass_kg), warnings
@@ -691,7 +787,15 @@ def _given_only(height_m: float, mass_kg: float | None) -> Measurements:
     """Nothing to measure from (a pose track of angles only), but the user said how tall they are."""
     _check_given(mass_kg, height_m)
     return Measurements(
-        height_m=float(height_m), mass_kg=mass_kg, chest_m=None, waist_m=None, hips_m=None, method="given",
-        source="given by the user", uncertainty="height given by the user; nothing measured from the input",
-        height_basis="given", height_source="given", mass_source="user" if mass_kg is not None else None,
-    )  # fmt: skip
+        height_m=float(height_m),
+        mass_kg=mass_kg,
+        chest_m=None,
+        waist_m=None,
+        hips_m=None,
+        method="given",
+        source="given by the user",
+        uncertainty="height given by the user; nothing measured from the input",
+        height_basis="given",
+        height_source="given",
+        mass_source="user" if mass_kg is not None else None,
+    )

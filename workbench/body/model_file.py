@@ -94,8 +94,10 @@ class BodyModel:
     def checked_betas(self, betas: NDArray[np.floating]) -> FloatArray:
         b = np.asarray(betas, dtype=np.float64)
         if b.ndim != 1 or not 1 <= b.shape[0] <= self.n_betas:
-            raise BodyModelError(f"betas: expected a vector of 1 to {self.n_betas} coefficients "
-                                 f"({self.path.name} has {self.n_betas}), got shape {b.shape}")  # fmt: skip
+            raise BodyModelError(
+                f"betas: expected a vector of 1 to {self.n_betas} coefficients "
+                f"({self.path.name} has {self.n_betas}), got shape {b.shape}"
+            )
         return b
 
 
@@ -103,8 +105,10 @@ def load_body_model(path: str | Path) -> BodyModel:
     """Load and validate an SMPL-layout body model (.npz, or a chumpy-free .pkl)."""
     p = Path(path).expanduser()
     if not p.is_file():
-        raise BodyModelError(f"body model file not found: {p} (expected an SMPL-layout model: .npz with "
-                             f"v_template, shapedirs, f, or a chumpy-free SMPL .pkl). {_WHERE}")  # fmt: skip
+        raise BodyModelError(
+            f"body model file not found: {p} (expected an SMPL-layout model: .npz with "
+            f"v_template, shapedirs, f, or a chumpy-free SMPL .pkl). {_WHERE}"
+        )
     readers = {".npz": _read_npz, ".pkl": _read_pkl}
     if p.suffix.lower() not in readers:
         raise BodyModelError(f"{p}: expected a .npz or .pkl SMPL-layout body model, got a '{p.suffix}' file")
@@ -121,8 +125,13 @@ def _read_npz(p: Path) -> dict[str, Any]:
 
 # What array pickles reference besides numpy: object reconstruction (under its Python 2 names too, which the
 # base class maps) and bytes written with protocol 2.
-_SAFE_GLOBALS = {("copyreg", "_reconstructor"), ("copy_reg", "_reconstructor"), ("builtins", "object"),
-                 ("__builtin__", "object"), ("_codecs", "encode")}  # fmt: skip
+_SAFE_GLOBALS = {
+    ("copyreg", "_reconstructor"),
+    ("copy_reg", "_reconstructor"),
+    ("builtins", "object"),
+    ("__builtin__", "object"),
+    ("_codecs", "encode"),
+}
 
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -136,16 +145,20 @@ class _ArrayUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if module.split(".")[0] == "chumpy":
             convert = _CONVERT.format(pkl=self.path.name, npz=self.path.with_suffix(".npz").name)
-            raise BodyModelError(f"{self.path}: this SMPL pickle holds chumpy objects ({module}.{name}), which "
-                                 f"cannot be loaded on Python 3.11. {convert}")  # fmt: skip
+            raise BodyModelError(
+                f"{self.path}: this SMPL pickle holds chumpy objects ({module}.{name}), which "
+                f"cannot be loaded on Python 3.11. {convert}"
+            )
         if module.startswith("scipy.sparse"):
             import scipy.sparse  # old pickles name private modules (scipy.sparse.csc) that may move
 
             return getattr(scipy.sparse, name)
         if module.split(".")[0] == "numpy" or (module, name) in _SAFE_GLOBALS:
             return super().find_class(module, name)
-        raise BodyModelError(f"{self.path}: refusing to unpickle {module}.{name}; a body model pickle may "
-                             "hold only numpy / scipy.sparse arrays")  # fmt: skip
+        raise BodyModelError(
+            f"{self.path}: refusing to unpickle {module}.{name}; a body model pickle may "
+            "hold only numpy / scipy.sparse arrays"
+        )
 
 
 def _read_pkl(p: Path) -> dict[str, Any]:
@@ -168,12 +181,16 @@ def _dense(value: Any) -> NDArray[Any]:
 def _validated(raw: dict[str, Any], p: Path) -> BodyModel:
     missing = [k for k in REQUIRED_KEYS if k not in raw]
     if missing:
-        raise BodyModelError(f"{p}: missing {', '.join(missing)} (expected keys {', '.join(REQUIRED_KEYS)}; "
-                             f"got {', '.join(sorted(raw)) or 'none'})")  # fmt: skip
+        raise BodyModelError(
+            f"{p}: missing {', '.join(missing)} (expected keys {', '.join(REQUIRED_KEYS)}; "
+            f"got {', '.join(sorted(raw)) or 'none'})"
+        )
     if np.ndim(raw["v_template"]) == 2 and np.shape(raw["v_template"])[0] == SMPLX_VERTICES:
-        raise BodyModelError(f"{p}: an SMPL-X model ({SMPLX_VERTICES} vertices). The shape coefficients of a "
-                             "SKEL/HSMR track are SMPL betas, which shape only the SMPL model (6890 vertices): "
-                             f"pass SMPL instead. {_WHERE}")  # fmt: skip
+        raise BodyModelError(
+            f"{p}: an SMPL-X model ({SMPLX_VERTICES} vertices). The shape coefficients of a "
+            "SKEL/HSMR track are SMPL betas, which shape only the SMPL model (6890 vertices): "
+            f"pass SMPL instead. {_WHERE}"
+        )
     v = _float_array(raw["v_template"], "v_template", (N_VERTICES, 3), p)
     s = _float_array(raw["shapedirs"], "shapedirs", (N_VERTICES, 3, None), p)
     if s.shape[2] < MIN_BETAS:
@@ -219,9 +236,12 @@ def _faces(value: Any, p: Path) -> IntArray:
 def _check_extras(extras: dict[str, NDArray[Any]], p: Path) -> None:
     """The optional arrays are not used here, but a file whose skinning parts disagree with its mesh is
     not the SMPL layout the user thinks it is."""
-    expected = {"J_regressor": (None, N_VERTICES), "weights": (N_VERTICES, None), "posedirs": (N_VERTICES, 3, None),
-                "kintree_table": (2, None)}  # fmt: skip
+    expected = {
+        "J_regressor": (None, N_VERTICES),
+        "weights": (N_VERTICES, None),
+        "posedirs": (N_VERTICES, 3, None),
+        "kintree_table": (2, None),
+    }
     for key, shape in expected.items():
         if key in extras and not _shape_ok(extras[key].shape, shape):
-            raise BodyModelError(f"{p}: {key}: expected shape {_shape_text(shape, 'N')}, "
-                                 f"got {extras[key].shape}")  # fmt: skip
+            raise BodyModelError(f"{p}: {key}: expected shape {_shape_text(shape, 'N')}, got {extras[key].shape}")

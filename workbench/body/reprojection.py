@@ -40,9 +40,10 @@ from workbench.skeleton import N_DOFS
 FloatArray = NDArray[np.float64]
 
 ERROR_LANDMARKS: tuple[str, ...] = tuple(
-    f"{s}_{j}" for s in ("left", "right")
+    f"{s}_{j}"
+    for s in ("left", "right")
     for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle", "heel", "foot_index")
-)  # fmt: skip
+)
 _ERROR = np.array([MP_INDEX[n] for n in ERROR_LANDMARKS])
 MIN_VISIBILITY = 0.5
 _MEASURED = {"thigh": "thigh", "shank": "shank", "upper_arm": "upper_arm", "forearm": "forearm"}
@@ -77,22 +78,25 @@ class SkeletonFit:
         seen = np.isfinite(pct)
         return {
             "method": "SKEL forward kinematics of the fitted angles with the measured segment lengths, projected "
-                      "through the weak-perspective camera estimated from the landmarks",
-            "landmarks": len(ERROR_LANDMARKS), "frames_measured": int(seen.sum()), "frames": int(pct.shape[0]),
+            "through the weak-perspective camera estimated from the landmarks",
+            "landmarks": len(ERROR_LANDMARKS),
+            "frames_measured": int(seen.sum()),
+            "frames": int(pct.shape[0]),
             "error_px": _stats(px[seen]) if self.pixels else None,
             "error_pct_height": _stats(pct[seen]),
             "height_px": _round(float(np.nanmedian(self.height_px))) if self.pixels and seen.any() else None,
             "per_frame_pct": [None if not math.isfinite(v) else round(float(v), 2) for v in pct],
             "segments_m": {k: round(float(v), 3) for k, v in self.segments.lengths().items()},
-        }  # fmt: skip
+        }
 
     def at(self, i: int) -> tuple[FloatArray, float, float]:
         """Frame ``i``: the skeleton's (33, 2) normalised points, error in pixels and in % of height."""
         return self.image[i], float(self.error_px[i]), float(self.error_pct[i])
 
 
-def fit_skeleton(track: PoseTrack, landmarks: LandmarkTrack, *,
-                 filter_options: FilterOptions | None = None) -> SkeletonFit | None:  # fmt: skip
+def fit_skeleton(
+    track: PoseTrack, landmarks: LandmarkTrack, *, filter_options: FilterOptions | None = None
+) -> SkeletonFit | None:
     """The fitted skeleton of ``track`` (angles from ``landmarks`` by ``landmark_files.landmarks_to_track``)
     in the image, or None when the landmarks have no image coordinates or their frames are not the track's."""
     if landmarks.image is None or landmarks.n_frames != track.n_frames:
@@ -104,8 +108,9 @@ def fit_skeleton(track: PoseTrack, landmarks: LandmarkTrack, *,
     return project_skeleton(track.q, track.t, segments, prepared.camera, landmarks)
 
 
-def project_skeleton(q: FloatArray, t: FloatArray, segments: Segments, camera: WeakPerspective,
-                     observed: LandmarkTrack | None = None) -> SkeletonFit:  # fmt: skip
+def project_skeleton(
+    q: FloatArray, t: FloatArray, segments: Segments, camera: WeakPerspective, observed: LandmarkTrack | None = None
+) -> SkeletonFit:
     """Forward kinematics of ``q`` (T, 46) with ``segments``, projected by ``camera``; the error against the
     ``observed`` image landmarks (and their visibility) when given."""
     if q.ndim != 2 or q.shape[1] != N_DOFS or q.shape[0] != camera.n_frames:
@@ -119,8 +124,14 @@ def project_skeleton(q: FloatArray, t: FloatArray, segments: Segments, camera: W
     error: FloatArray = np.full(q.shape[0], np.nan)
     if observed is not None and observed.image is not None:
         error = _error(points, observed, camera)
-    return SkeletonFit(t=np.asarray(t, dtype=np.float64), image=points, error_px=error, height_px=height_px,
-                       segments=segments, pixels=camera.pixels)  # fmt: skip
+    return SkeletonFit(
+        t=np.asarray(t, dtype=np.float64),
+        image=points,
+        error_px=error,
+        height_px=height_px,
+        segments=segments,
+        pixels=camera.pixels,
+    )
 
 
 def measured_segments(prepared: PreparedLandmarks) -> Segments:
@@ -189,8 +200,10 @@ def _foot(track: LandmarkTrack) -> dict[str, float]:
         d1.append(_median_length(track, (f"{s}_ankle",), (f"{s}_heel",)))
         d2.append(_median_length(track, (f"{s}_ankle",), (f"{s}_foot_index",)))
         length.append(_median_length(track, (f"{s}_heel",), (f"{s}_foot_index",)))
-    values = [np.nanmean([v for v in xs if v is not None]) if any(v is not None for v in xs) else np.nan
-              for xs in (d1, d2, length)]  # fmt: skip
+    values = [
+        np.nanmean([v for v in xs if v is not None]) if any(v is not None for v in xs) else np.nan
+        for xs in (d1, d2, length)
+    ]
     a, b, foot = (float(v) for v in values)
     if not all(math.isfinite(v) and v > 0 for v in (a, b, foot)):
         return {}
@@ -205,10 +218,12 @@ def _foot(track: LandmarkTrack) -> dict[str, float]:
 def _stats(values: FloatArray) -> dict[str, float | None]:
     if values.size == 0:
         return {"median": None, "p90": None, "max": None}
-    return {"median": _round(float(np.median(values))), "p90": _round(float(np.percentile(values, 90))),
-            "max": _round(float(np.max(values)))}  # fmt: skip
+    return {
+        "median": _round(float(np.median(values))),
+        "p90": _round(float(np.percentile(values, 90))),
+        "max": _round(float(np.max(values))),
+    }
 
 
 def _round(x: float) -> float:
     return round(x, 2)
-

@@ -65,8 +65,9 @@ class SmplxBodyModel(BodyModel):
             with torch.no_grad():
                 out = self.smpl(betas=torch.from_numpy(full), global_orient=zeros, body_pose=pose, transl=zeros)
         except Exception as exc:  # torch shape errors and the like: a file smplx cannot run
-            raise BodyModelError(f"{self.path}: smplx's SMPL forward pass failed "
-                                 f"({type(exc).__name__}: {exc})") from exc  # fmt: skip
+            raise BodyModelError(
+                f"{self.path}: smplx's SMPL forward pass failed ({type(exc).__name__}: {exc})"
+            ) from exc
         return np.asarray(out.vertices[0].numpy(), dtype=np.float64)
 
 
@@ -80,8 +81,10 @@ def load_smplx_model(path: str | Path, *, require_smplx: bool = False) -> BodyMo
     if not missing:
         return with_smplx(model)
     if require_smplx:
-        raise BodyModelError(f"{model.path}: smplx's SMPL needs {', '.join(SKINNING_KEYS)}; missing "
-                             f"{', '.join(missing)} (the file has only what the plain-array route uses)")  # fmt: skip
+        raise BodyModelError(
+            f"{model.path}: smplx's SMPL needs {', '.join(SKINNING_KEYS)}; missing "
+            f"{', '.join(missing)} (the file has only what the plain-array route uses)"
+        )
     return model
 
 
@@ -93,17 +96,29 @@ def with_smplx(model: BodyModel) -> SmplxBodyModel:
         raise BodyModelError(f"{p}: smplx's SMPL needs {', '.join(missing)}")
     _check_skinning(x, p)
     kintree = np.asarray(x["kintree_table"]).astype(np.int64)
-    data = Struct(v_template=model.v_template, shapedirs=model.shapedirs, f=model.faces,
-                  J_regressor=x["J_regressor"].astype(np.float64), weights=x["weights"].astype(np.float64),
-                  posedirs=x["posedirs"].astype(np.float64), kintree_table=kintree)  # fmt: skip
+    data = Struct(
+        v_template=model.v_template,
+        shapedirs=model.shapedirs,
+        f=model.faces,
+        J_regressor=x["J_regressor"].astype(np.float64),
+        weights=x["weights"].astype(np.float64),
+        posedirs=x["posedirs"].astype(np.float64),
+        kintree_table=kintree,
+    )
     try:
         # smplx prints a warning to stdout for a 10-coefficient model; stdout may carry the CLI's JSON.
         with contextlib.redirect_stdout(io.StringIO()):
-            smpl = smplx.SMPL(str(p), data_struct=data, num_betas=model.shapedirs.shape[2], dtype=torch.float64,
-                              v_template=torch.from_numpy(model.v_template))  # fmt: skip
+            smpl = smplx.SMPL(
+                str(p),
+                data_struct=data,
+                num_betas=model.shapedirs.shape[2],
+                dtype=torch.float64,
+                v_template=torch.from_numpy(model.v_template),
+            )
     except Exception as exc:  # smplx asserts and converts freely: report any failure against the file
-        raise BodyModelError(f"{p}: smplx {SMPLX_VERSION} could not build an SMPL model from this file "
-                             f"({type(exc).__name__}: {exc})") from exc  # fmt: skip
+        raise BodyModelError(
+            f"{p}: smplx {SMPLX_VERSION} could not build an SMPL model from this file ({type(exc).__name__}: {exc})"
+        ) from exc
     smpl.eval()
     return SmplxBodyModel(**{f.name: getattr(model, f.name) for f in fields(model)}, smpl=smpl)
 
@@ -112,8 +127,12 @@ def _check_skinning(x: dict[str, NDArray[Any]], p: Path) -> None:
     """What smplx.SMPL takes for granted: 24 joints, 207 pose blend shapes, parents listed before their
     children (its kinematic chain is built in index order), skinning weights summing to 1 per vertex (else the
     zero-pose mesh is not the shaped template)."""
-    shapes = {"J_regressor": (N_JOINTS, N_VERTICES), "weights": (N_VERTICES, N_JOINTS),
-              "kintree_table": (2, N_JOINTS), "posedirs": (N_VERTICES, 3, N_POSE_BASIS)}  # fmt: skip
+    shapes = {
+        "J_regressor": (N_JOINTS, N_VERTICES),
+        "weights": (N_VERTICES, N_JOINTS),
+        "kintree_table": (2, N_JOINTS),
+        "posedirs": (N_VERTICES, 3, N_POSE_BASIS),
+    }
     for key, shape in shapes.items():
         if x[key].shape != shape:
             raise BodyModelError(f"{p}: {key}: smplx's SMPL expects shape {shape}, got {x[key].shape}")
@@ -123,10 +142,12 @@ def _check_skinning(x: dict[str, NDArray[Any]], p: Path) -> None:
     bad = np.flatnonzero((parents < 0) | (parents >= np.arange(1, N_JOINTS)))
     if bad.size:
         j = int(bad[0]) + 1
-        raise BodyModelError(f"{p}: kintree_table: joint {j}'s parent {parents[j - 1]} must come before it "
-                             "(SMPL lists parents first)")  # fmt: skip
+        raise BodyModelError(
+            f"{p}: kintree_table: joint {j}'s parent {parents[j - 1]} must come before it (SMPL lists parents first)"
+        )
     sums = x["weights"].sum(axis=1)
     worst = int(np.argmax(np.abs(sums - 1.0)))
     if abs(sums[worst] - 1.0) > 1e-4:
-        raise BodyModelError(f"{p}: weights: each vertex's skinning weights must sum to 1; vertex {worst}'s "
-                             f"sum to {sums[worst]:.6g}")  # fmt: skip
+        raise BodyModelError(
+            f"{p}: weights: each vertex's skinning weights must sum to 1; vertex {worst}'s sum to {sums[worst]:.6g}"
+        )

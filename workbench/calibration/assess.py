@@ -33,8 +33,13 @@ class Assessment:
     provenance: dict[str, Any]
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": SCHEMA, "provenance": self.provenance, "exercises": self.exercises, "reps": self.reps,
-                "warnings": self.warnings}  # fmt: skip
+        return {
+            "schema": SCHEMA,
+            "provenance": self.provenance,
+            "exercises": self.exercises,
+            "reps": self.reps,
+            "warnings": self.warnings,
+        }
 
 
 def auc(y: Sequence[bool], s: Sequence[float | None]) -> float | None:
@@ -55,8 +60,13 @@ def roc_points(y: Sequence[bool], s: Sequence[float | None]) -> dict[str, list[f
     return {"fpr": [round(float(x), 4) for x in fpr], "tpr": [round(float(x), 4) for x in tpr]}
 
 
-def assess(rows: Sequence[ManifestRow], catalogue: Catalogue, *, provenance: dict[str, Any] | None = None,
-           progress: Callable[[int, int], None] | None = None) -> Assessment:  # fmt: skip
+def assess(
+    rows: Sequence[ManifestRow],
+    catalogue: Catalogue,
+    *,
+    provenance: dict[str, Any] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> Assessment:
     """Analyse every row with ``catalogue`` (the store's current versions) and measure the separation."""
     groups: dict[str, list[ManifestRow]] = {}
     exercises: dict[str, Exercise] = {}
@@ -90,14 +100,20 @@ def assess(rows: Sequence[ManifestRow], catalogue: Catalogue, *, provenance: dic
 def rep_row(r: LabelledRep) -> dict[str, Any]:
     rep = r.rep
     return {
-        "_row": id(r.row), "file": r.row.file, "exercise": r.row.exercise, "label": r.row.label,
-        "subject": r.row.subject, "episode": r.row.episode,
+        "_row": id(r.row),
+        "file": r.row.file,
+        "exercise": r.row.exercise,
+        "label": r.row.label,
+        "subject": r.row.subject,
+        "episode": r.row.episode,
         "score": None if rep is None or rep.score is None else round(rep.score, 4),
-        "severity_deg": None if rep is None else round(rep.severity_deg, 2), "n_reps_found": r.n_reps_found,
+        "severity_deg": None if rep is None else round(rep.severity_deg, 2),
+        "n_reps_found": r.n_reps_found,
         "n_violations": 0 if rep is None else len(rep.violations),
         "violations": [] if rep is None else sorted({v.check for v in rep.violations}),
-        "side": None if rep is None else rep.side, "warnings": r.warnings,
-    }  # fmt: skip
+        "side": None if rep is None else rep.side,
+        "warnings": r.warnings,
+    }
 
 
 def exercise_summary(ex: Exercise, reps: Sequence[LabelledRep]) -> dict[str, Any]:
@@ -111,20 +127,27 @@ def exercise_summary(ex: Exercise, reps: Sequence[LabelledRep]) -> dict[str, Any
         judged = np.isfinite(margins)
         flags = judged & (margins > 0)
         checks[check] = {
-            "auc": auc(list(pos[judged]), list(margins[judged])), "n_judged": int(judged.sum()),
-            "sensitivity": _rate(flags[pos & judged]), "specificity": _rate(~flags[~pos & judged]),
-        }  # fmt: skip
+            "auc": auc(list(pos[judged]), list(margins[judged])),
+            "n_judged": int(judged.sum()),
+            "sensitivity": _rate(flags[pos & judged]),
+            "specificity": _rate(~flags[~pos & judged]),
+        }
     return {
-        "auc": auc(y, scores), "auc_severity": auc(y, severity),
-        "n_correct": int((~pos).sum()), "n_incorrect": int(pos.sum()),
-        "sensitivity": _rate(flagged[pos]), "specificity": _rate(~flagged[~pos]),
+        "auc": auc(y, scores),
+        "auc_severity": auc(y, severity),
+        "n_correct": int((~pos).sum()),
+        "n_incorrect": int(pos.sum()),
+        "sensitivity": _rate(flagged[pos]),
+        "specificity": _rate(~flagged[~pos]),
         "n_reps_not_one": int(sum(r.n_reps_found != 1 for r in reps)),
-        "roc": roc_points(y, scores), "roc_severity": roc_points(y, severity),
-        "checks": checks, "drivers": _drivers(reps, flagged),
-        "scoring": None if ex.scoring is None else {
-            "features": [f.to_json() for f in ex.scoring.features],
-            "calibration": ex.scoring.calibration.get("id")},
-    }  # fmt: skip
+        "roc": roc_points(y, scores),
+        "roc_severity": roc_points(y, severity),
+        "checks": checks,
+        "drivers": _drivers(reps, flagged),
+        "scoring": None
+        if ex.scoring is None
+        else {"features": [f.to_json() for f in ex.scoring.features], "calibration": ex.scoring.calibration.get("id")},
+    }
 
 
 def _rate(flags: np.ndarray) -> float | None:
@@ -136,14 +159,21 @@ def _drivers(reps: Sequence[LabelledRep], flagged: np.ndarray) -> dict[str, list
     flagged (highest scores first), with the checks that fired."""
 
     def entry(r: LabelledRep) -> dict[str, Any]:
-        return {"file": r.row.file, "subject": r.row.subject, "score": None if r.score is None else round(r.score, 3),
-                "checks": [] if r.rep is None else sorted({v.check for v in r.rep.violations})}  # fmt: skip
+        return {
+            "file": r.row.file,
+            "subject": r.row.subject,
+            "score": None if r.score is None else round(r.score, 3),
+            "checks": [] if r.rep is None else sorted({v.check for v in r.rep.violations}),
+        }
 
     def key(r: LabelledRep) -> float:
         return float("nan") if r.score is None else r.score
 
     missed = sorted((r for r, f in zip(reps, flagged, strict=True) if r.incorrect and not f), key=key)
-    false_alarms = sorted((r for r, f in zip(reps, flagged, strict=True) if not r.incorrect and f), key=key,
-                          reverse=True)  # fmt: skip
-    return {"missed_incorrect": [entry(r) for r in missed[:N_DRIVERS]],
-            "flagged_correct": [entry(r) for r in false_alarms[:N_DRIVERS]]}  # fmt: skip
+    false_alarms = sorted(
+        (r for r, f in zip(reps, flagged, strict=True) if not r.incorrect and f), key=key, reverse=True
+    )
+    return {
+        "missed_incorrect": [entry(r) for r in missed[:N_DRIVERS]],
+        "flagged_correct": [entry(r) for r in false_alarms[:N_DRIVERS]],
+    }

@@ -74,8 +74,10 @@ class CalibrationReport:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def message(self) -> str:
-        lines = [f"calibrated {self.exercise} ({self.calibration_id}) on {self.n_correct} correct and "
-                 f"{self.n_incorrect} incorrect repetitions of subjects {', '.join(self.subjects)}"]  # fmt: skip
+        lines = [
+            f"calibrated {self.exercise} ({self.calibration_id}) on {self.n_correct} correct and "
+            f"{self.n_incorrect} incorrect repetitions of subjects {', '.join(self.subjects)}"
+        ]
         if self.score.scoring is not None:
             feats = ", ".join(f"{f.name} {f.direction} {f.weight:.2f}" for f in self.score.scoring.features[:6])
             cv = "n/a" if self.score.cv_auc is None else f"{self.score.cv_auc:.3f}"
@@ -90,8 +92,10 @@ class CalibrationReport:
         lines.append(f"  bounds at a false-alarm rate of {self.alpha:g} on correct repetitions:")
         for b in self.bounds:
             det = "" if b.detection is None else f", flags {b.detection:.0%} of incorrect"
-            lines.append(f"    {b.check:26s} {b.field} {_fmt(b.before)} -> {_fmt(b.after)} "
-                         f"(flags {b.false_alarm:.0%} of correct{det})")  # fmt: skip
+            lines.append(
+                f"    {b.check:26s} {b.field} {_fmt(b.before)} -> {_fmt(b.after)} "
+                f"(flags {b.false_alarm:.0%} of correct{det})"
+            )
         lines.append("  new versions: " + ", ".join(f"{k} v{v}" for k, v in sorted(self.versions.items())))
         lines += [f"  warning: {w}" for w in self.warnings]
         return "\n".join(lines)
@@ -123,14 +127,15 @@ def rows_for(
 Fitted = tuple[Reference, ScoreFit, float, list[BoundChange], list[Constraint], list[str]]
 
 
-def fit(exercise: Exercise, reps: Sequence[LabelledRep], *,
-        alpha: float | None = None) -> Fitted:  # fmt: skip
+def fit(exercise: Exercise, reps: Sequence[LabelledRep], *, alpha: float | None = None) -> Fitted:
     """Reference, score, alpha and bounds from analysed labelled reps (calibration.fit's method)."""
     usable = [r for r in reps if r.rep is not None and r.rep.cycle is not None]
     positive = np.array([r.incorrect for r in usable])
     if int((~positive).sum()) < MIN_CORRECT:
-        raise CalibrationError(f"{exercise.key}: expected at least {MIN_CORRECT} correct repetitions with a usable "
-                               f"cycle, got {int((~positive).sum())}")  # fmt: skip
+        raise CalibrationError(
+            f"{exercise.key}: expected at least {MIN_CORRECT} correct repetitions with a usable "
+            f"cycle, got {int((~positive).sum())}"
+        )
     cycles = np.stack([_cycle_of(r) for r in usable])
     prev = exercise.reference
     mean, sd = fit_reference(cycles[~positive], None if prev is None else prev.mean, None if prev is None else prev.sd)
@@ -151,8 +156,10 @@ def storable_reference(mean: np.ndarray, sd: np.ndarray) -> tuple[np.ndarray, np
     cap = np.radians(MAX_SD_DEG)
     for i, name in enumerate(DOF_NAMES):
         if sd[i].max() > cap:
-            notes.append(f"reference {name}: spread up to {np.degrees(sd[i].max()):.0f}° over correct reps (poorly "
-                         f"determined by this data), capped at {MAX_SD_DEG:.0f}°")  # fmt: skip
+            notes.append(
+                f"reference {name}: spread up to {np.degrees(sd[i].max()):.0f}° over correct reps (poorly "
+                f"determined by this data), capped at {MAX_SD_DEG:.0f}°"
+            )
         lo, hi = plausible_range_deg(name)
         if np.degrees(mean[i]).min() < lo or np.degrees(mean[i]).max() > hi:
             notes.append(f"reference {name}: mean outside the plausible range [{lo:.0f}, {hi:.0f}]°, clipped into it")
@@ -263,9 +270,18 @@ def _fit_one(
 # ------------------------------------------------------------------------------------------ the store
 
 
-def calibrate(db: Database, exercise_key: str, rows: Sequence[ManifestRow], *, author: str, note: str = "",
-              alpha: float | None = None, dataset: str = "", manifest: str = "",
-              progress: Callable[[int, int], None] | None = None) -> CalibrationReport:  # fmt: skip
+def calibrate(
+    db: Database,
+    exercise_key: str,
+    rows: Sequence[ManifestRow],
+    *,
+    author: str,
+    note: str = "",
+    alpha: float | None = None,
+    dataset: str = "",
+    manifest: str = "",
+    progress: Callable[[int, int], None] | None = None,
+) -> CalibrationReport:
     """Analyse the rows with the store's current rules, fit, and store the result as new versions."""
     store_cat = load_store_catalogue(db)
     exercise = store_cat.catalogue.get(exercise_key)
@@ -281,31 +297,70 @@ def calibrate(db: Database, exercise_key: str, rows: Sequence[ManifestRow], *, a
     usable = [r for r in reps if r.rep is not None]
     subjects = sorted({r.row.subject for r in usable})
     n_inc = sum(r.incorrect for r in usable)
-    cal_id = "cal-" + hashlib.sha256(json.dumps([key, manifest, [r.file for r in mine], author, note, chosen],
-                                                sort_keys=True).encode()).hexdigest()[:10]  # fmt: skip
+    cal_id = (
+        "cal-"
+        + hashlib.sha256(
+            json.dumps([key, manifest, [r.file for r in mine], author, note, chosen], sort_keys=True).encode()
+        ).hexdigest()[:10]
+    )
     provenance = {
-        "id": cal_id, "dataset": dataset, "manifest": manifest, "subjects": subjects,
-        "n_correct": len(usable) - n_inc, "n_incorrect": n_inc, "method": METHOD,
-        "parameters": {"alpha": chosen, "alphas_tried": list(ALPHAS) if alpha is None else [alpha],
-                       "feature_set": score.feature_set, "regularisation_C": score.regularisation,
-                       "n_features": score.n_features},
+        "id": cal_id,
+        "dataset": dataset,
+        "manifest": manifest,
+        "subjects": subjects,
+        "n_correct": len(usable) - n_inc,
+        "n_incorrect": n_inc,
+        "method": METHOD,
+        "parameters": {
+            "alpha": chosen,
+            "alphas_tried": list(ALPHAS) if alpha is None else [alpha],
+            "feature_set": score.feature_set,
+            "regularisation_C": score.regularisation,
+            "n_features": score.n_features,
+        },
         "cv_auc": None if score.cv_auc is None else round(score.cv_auc, 4),
         "cv_auc_by_setting": score.cv_auc_by_setting,
-        "author": author, "note": note,
-    }  # fmt: skip
-    report = CalibrationReport(key, cal_id, len(usable) - n_inc, n_inc, subjects, chosen, score, changes,
-                               warnings=warnings, provenance=provenance)  # fmt: skip
+        "author": author,
+        "note": note,
+    }
+    report = CalibrationReport(
+        key,
+        cal_id,
+        len(usable) - n_inc,
+        n_inc,
+        subjects,
+        chosen,
+        score,
+        changes,
+        warnings=warnings,
+        provenance=provenance,
+    )
     _store(db, key, reference, score, constraints, provenance, report, author, note)
     return report
 
 
-def _store(db: Database, key: str, reference: Reference, score: ScoreFit, constraints: Sequence[Constraint],
-           provenance: dict[str, Any], report: CalibrationReport, author: str, note: str) -> None:  # fmt: skip
+def _store(
+    db: Database,
+    key: str,
+    reference: Reference,
+    score: ScoreFit,
+    constraints: Sequence[Constraint],
+    provenance: dict[str, Any],
+    report: CalibrationReport,
+    author: str,
+    note: str,
+) -> None:
     text = f"calibration {provenance['id']}: {note or 'calibrated from labelled repetitions'}"
     with db.store() as store, store.transaction():
         current_ref = store.references.current(key)
-        ref = store.references.save(key, reference.mean, reference.sd, author=author, note=text,
-                                    base_version=None if current_ref is None else current_ref.version)  # fmt: skip
+        ref = store.references.save(
+            key,
+            reference.mean,
+            reference.sd,
+            author=author,
+            note=text,
+            base_version=None if current_ref is None else current_ref.version,
+        )
         report.versions["reference"] = ref.version
         by_id = {t.spec.id: t for t in store.thresholds.current(key)}
         for c in constraints:
@@ -346,8 +401,10 @@ def revert_calibration(
     with db.store() as store, store.transaction():
         cal_id = calibration_id or _current_calibration(store.rules.get(key).body)
         if cal_id is None:
-            raise CalibrationError(f"{key}: the current rules were not written by a calibration; name one with "
-                                   f"--calibration ID (see `biocoach db history {key}`)")  # fmt: skip
+            raise CalibrationError(
+                f"{key}: the current rules were not written by a calibration; name one with "
+                f"--calibration ID (see `biocoach db history {key}`)"
+            )
         tag = f"calibration {cal_id}:"
         reverted: dict[str, tuple[int, int]] = {}
         note = f"revert calibration {cal_id}"

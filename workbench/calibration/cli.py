@@ -14,15 +14,22 @@ EXIT_OK = 0
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("calibrate", help="fit an exercise's reference, bounds and score to labelled repetitions "
-                       "and store them as new versions (or --revert the last calibration)")  # fmt: skip
+    p = sub.add_parser(
+        "calibrate",
+        help="fit an exercise's reference, bounds and score to labelled repetitions "
+        "and store them as new versions (or --revert the last calibration)",
+    )
     p.add_argument("exercise", help="exercise key (see `biocoach exercises`)")
     p.add_argument("--manifest", type=Path, help="labelled manifest CSV (file,exercise,label,subject,episode,source)")
     add_db_option(p)
     p.add_argument("--author", default=_user(), help="who calibrated (default: the login name)")
     p.add_argument("--note", default="", help="why")
-    p.add_argument("--alpha", type=float, help="false-alarm rate of the bounds on correct reps (default: chosen by "
-                   "leave-one-subject-out cross-validation)")  # fmt: skip
+    p.add_argument(
+        "--alpha",
+        type=float,
+        help="false-alarm rate of the bounds on correct reps (default: chosen by "
+        "leave-one-subject-out cross-validation)",
+    )
     p.add_argument("--dataset", default="", help="name of the data set, for the provenance")
     p.add_argument("--revert", action="store_true", help="undo the exercise's current calibration instead")
     p.add_argument("--calibration", help="with --revert: the calibration id to undo (default: the current one)")
@@ -62,8 +69,9 @@ def cmd_import_uiprmd(args: argparse.Namespace) -> int:
         raise WorkbenchError(f"--subjects: expected comma-separated numbers, got {args.subjects!r}") from None
     movements = [m.strip() for m in args.movements.split(",")] if args.movements else None
     check_output_dir(args.out, "--out")
-    report = import_uiprmd(args.src, args.out, subjects=subjects, movements=movements,
-                           progress=_progress(args.quiet, "importing"))  # fmt: skip
+    report = import_uiprmd(
+        args.src, args.out, subjects=subjects, movements=movements, progress=_progress(args.quiet, "importing")
+    )
     if not args.quiet:
         print(report.message())
     return EXIT_OK
@@ -84,9 +92,17 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         print(revert_calibration(db, args.exercise, author=args.author, calibration_id=args.calibration).message())
         return EXIT_OK
     rows = read_manifest(args.manifest)
-    report = calibrate(db, args.exercise, rows, author=args.author, note=args.note, alpha=args.alpha,
-                       dataset=args.dataset or _dataset_of(rows), manifest=str(args.manifest),
-                       progress=_progress(args.quiet, "analysing"))  # fmt: skip
+    report = calibrate(
+        db,
+        args.exercise,
+        rows,
+        author=args.author,
+        note=args.note,
+        alpha=args.alpha,
+        dataset=args.dataset or _dataset_of(rows),
+        manifest=str(args.manifest),
+        progress=_progress(args.quiet, "analysing"),
+    )
     if not args.quiet:
         print(report.message())
     return EXIT_OK
@@ -135,9 +151,11 @@ def cmd_assess(args: argparse.Namespace) -> int:
 def summary(doc: dict[str, Any]) -> str:
     lines = [f"{'exercise':14s} {'correct':>7s} {'incorr.':>7s} {'AUC':>6s} {'AUC sev':>7s} {'sens':>5s} {'spec':>5s}"]
     for key, ex in doc["exercises"].items():
-        lines.append(f"{key:14s} {ex['n_correct']:7d} {ex['n_incorrect']:7d} {_f(ex['auc']):>6s} "
-                     f"{_f(ex['auc_severity']):>7s} {_f(ex['sensitivity'], 2):>5s} "
-                     f"{_f(ex['specificity'], 2):>5s}")  # fmt: skip
+        lines.append(
+            f"{key:14s} {ex['n_correct']:7d} {ex['n_incorrect']:7d} {_f(ex['auc']):>6s} "
+            f"{_f(ex['auc_severity']):>7s} {_f(ex['sensitivity'], 2):>5s} "
+            f"{_f(ex['specificity'], 2):>5s}"
+        )
     if doc["warnings"]:
         lines.append(f"{len(doc['warnings'])} warning(s), e.g.: {doc['warnings'][0]}")
     return "\n".join(lines)

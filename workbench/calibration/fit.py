@@ -55,8 +55,9 @@ Z_CLIP = Z_LIMIT
 # ------------------------------------------------------------------------------------------ reference
 
 
-def fit_reference(cycles: FloatArray, previous_mean: FloatArray | None,
-                  previous_sd: FloatArray | None) -> tuple[FloatArray, FloatArray]:  # fmt: skip
+def fit_reference(
+    cycles: FloatArray, previous_mean: FloatArray | None, previous_sd: FloatArray | None
+) -> tuple[FloatArray, FloatArray]:
     """Mean and SD (46, n) radians over ``cycles`` (reps, 46, n); DoFs with NaN keep the previous rows."""
     if cycles.ndim != 3 or cycles.shape[1] != N_DOFS or cycles.shape[0] < 2:
         raise ValueError(f"cycles: expected (reps >= 2, {N_DOFS}, n), got {cycles.shape}")
@@ -79,16 +80,24 @@ def _on_grid(array: FloatArray, n: int) -> FloatArray:
 # ------------------------------------------------------------------------------------------- features
 
 
-def feature_matrix(cycles: FloatArray, ref_mean: FloatArray, ref_sd: FloatArray, dofs: Sequence[int] | None = None,
-                   stats: Sequence[str] = STATS) -> tuple[FloatArray, list[str]]:  # fmt: skip
+def feature_matrix(
+    cycles: FloatArray,
+    ref_mean: FloatArray,
+    ref_sd: FloatArray,
+    dofs: Sequence[int] | None = None,
+    stats: Sequence[str] = STATS,
+) -> tuple[FloatArray, list[str]]:
     """(reps, features) of every DoF × stat (exercises.scoring.feature_value, vectorised) and their names;
     a feature measured in fewer than MIN_COVERAGE of the reps is left out (elsewhere it is NaN)."""
     deg = np.degrees(cycles)
     m, sd = np.degrees(ref_mean)[None], np.maximum(np.degrees(ref_sd), TRAJ_SD_FLOOR_DEG)[None]
     by_stat = {
-        "max": deg.max(axis=2), "min": deg.min(axis=2), "range": np.ptp(deg, axis=2), "mean": deg.mean(axis=2),
+        "max": deg.max(axis=2),
+        "min": deg.min(axis=2),
+        "range": np.ptp(deg, axis=2),
+        "mean": deg.mean(axis=2),
         "traj": np.sqrt(np.mean(((deg - m) / sd) ** 2, axis=2)),
-    }  # fmt: skip
+    }
     columns, names = [], []
     for i, dof_name in enumerate(DOF_NAMES):
         if dofs is not None and i not in dofs:
@@ -150,8 +159,15 @@ def _weights(z: FloatArray, positive: BoolArray, c: float) -> FloatArray:
     return np.asarray(model.coef_[0], dtype=np.float64)
 
 
-def fit_score(cycles: FloatArray, positive: BoolArray, subjects: Sequence[str], ref_mean: FloatArray,
-              ref_sd: FloatArray, *, grid: Sequence[float] = REGULARISATION_GRID) -> ScoreFit:  # fmt: skip
+def fit_score(
+    cycles: FloatArray,
+    positive: BoolArray,
+    subjects: Sequence[str],
+    ref_mean: FloatArray,
+    ref_sd: FloatArray,
+    *,
+    grid: Sequence[float] = REGULARISATION_GRID,
+) -> ScoreFit:
     """The calibrated score (module doc, step 3); without incorrect reps, no scoring (the default applies)."""
     if not positive.any() or positive.all():
         return ScoreFit(None, None, {}, None, None, 0)
@@ -176,18 +192,38 @@ def fit_score(cycles: FloatArray, positive: BoolArray, subjects: Sequence[str], 
         if total <= 0 or abs(w[j]) < MIN_WEIGHT * total:
             break
         dof_name, stat = names[j].rsplit(".", 1)
-        features.append(ScoreFeature(dof=dof_name, stat=stat,  # type: ignore[arg-type]
-                                     direction="high" if w[j] > 0 else "low", center_deg=float(std.center[j]),
-                                     spread_deg=float(std.spread[j]), weight=abs(float(w[j]))))  # fmt: skip
+        features.append(
+            ScoreFeature(
+                dof=dof_name,
+                stat=stat,  # type: ignore[arg-type]
+                direction="high" if w[j] > 0 else "low",
+                center_deg=float(std.center[j]),
+                spread_deg=float(std.spread[j]),
+                weight=abs(float(w[j])),
+            )
+        )
     kept = sum(f.weight for f in features)
     features = [replace(f, weight=f.weight / kept) for f in features]
     labelled = {f"{k[0]}, C={k[1]:g}": round(v, 4) for k, v in sorted(by_setting.items())}
-    return ScoreFit(Scoring(features=tuple(features), calibration={}), by_setting.get((set_name, c_best)), labelled,
-                    set_name, c_best, len(features))  # fmt: skip
+    return ScoreFit(
+        Scoring(features=tuple(features), calibration={}),
+        by_setting.get((set_name, c_best)),
+        labelled,
+        set_name,
+        c_best,
+        len(features),
+    )
 
 
-def _held_out_aucs(cycles: FloatArray, positive: BoolArray, subj: NDArray[np.str_], ref_mean: FloatArray,
-                   ref_sd: FloatArray, stats: Sequence[str], grid: Sequence[float]) -> dict[float, float]:  # fmt: skip
+def _held_out_aucs(
+    cycles: FloatArray,
+    positive: BoolArray,
+    subj: NDArray[np.str_],
+    ref_mean: FloatArray,
+    ref_sd: FloatArray,
+    stats: Sequence[str],
+    grid: Sequence[float],
+) -> dict[float, float]:
     """Pooled AUC over left-out subjects of each regularisation (reference, standardiser and weights refitted
     without the subject, so nothing of the held-out person leaks in)."""
     folds = sorted(set(subj.tolist()))

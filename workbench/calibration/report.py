@@ -41,10 +41,14 @@ def strip_figure(reps: list[dict[str, Any]], exercise: str) -> str:
     fig, ax = plt.subplots(figsize=(4.2, 3.4))
     rng = np.random.default_rng(0)
     for k, label in enumerate(("correct", "incorrect")):
-        values = [r["score"] for r in reps if r["exercise_key"] == exercise and r["label"] == label
-                  and r["score"] is not None]  # fmt: skip
-        flagged = [r["n_violations"] > 0 for r in reps if r["exercise_key"] == exercise and r["label"] == label
-                   and r["score"] is not None]  # fmt: skip
+        values = [
+            r["score"] for r in reps if r["exercise_key"] == exercise and r["label"] == label and r["score"] is not None
+        ]
+        flagged = [
+            r["n_violations"] > 0
+            for r in reps
+            if r["exercise_key"] == exercise and r["label"] == label and r["score"] is not None
+        ]
         x = k + rng.uniform(-0.18, 0.18, len(values))
         colours = ["#d62728" if f else "#1f77b4" for f in flagged]
         ax.scatter(x, values, s=10, c=colours, alpha=0.8)
@@ -59,25 +63,35 @@ def write_html(doc: dict[str, Any], path: str | Path, exercise_keys: dict[str, s
     """``exercise_keys`` maps each rep row's manifest exercise name to its catalogue key."""
     path = Path(path)
     reps = [dict(r, exercise_key=exercise_keys.get(r["exercise"], r["exercise"])) for r in doc["reps"]]
-    parts = ["<!doctype html><meta charset='utf-8'><title>BioCoach assessment</title>",
-             "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
-             "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{margin:4px}</style>",
-             "<h1>How well the judgments separate incorrect from correct repetitions</h1>"]  # fmt: skip
+    parts = [
+        "<!doctype html><meta charset='utf-8'><title>BioCoach assessment</title>",
+        "<style>body{font-family:sans-serif;margin:1.5em}table{border-collapse:collapse}"
+        "td,th{border:1px solid #ccc;padding:2px 6px;font-size:13px}img{margin:4px}</style>",
+        "<h1>How well the judgments separate incorrect from correct repetitions</h1>",
+    ]
     for key, ex in doc["exercises"].items():
         parts.append(f"<h2>{html.escape(key)}</h2>")
-        parts.append(f"<p>{ex['n_correct']} correct, {ex['n_incorrect']} incorrect; score AUC {_f(ex['auc'])}, "
-                     f"severity AUC {_f(ex['auc_severity'])}; at the stored bounds sensitivity "
-                     f"{_f(ex['sensitivity'])}, specificity {_f(ex['specificity'])}; "
-                     f"files not found as exactly one rep: {ex['n_reps_not_one']}</p>")  # fmt: skip
+        parts.append(
+            f"<p>{ex['n_correct']} correct, {ex['n_incorrect']} incorrect; score AUC {_f(ex['auc'])}, "
+            f"severity AUC {_f(ex['auc_severity'])}; at the stored bounds sensitivity "
+            f"{_f(ex['sensitivity'])}, specificity {_f(ex['specificity'])}; "
+            f"files not found as exactly one rep: {ex['n_reps_not_one']}</p>"
+        )
         parts.append(f"<img src='{roc_figure(ex, key)}'><img src='{strip_figure(reps, key)}'>")
-        parts.append("<table><tr><th>check</th><th>AUC of its margin</th><th>judged</th><th>sensitivity</th>"
-                     "<th>specificity</th></tr>")  # fmt: skip
+        parts.append(
+            "<table><tr><th>check</th><th>AUC of its margin</th><th>judged</th><th>sensitivity</th>"
+            "<th>specificity</th></tr>"
+        )
         for check, c in ex["checks"].items():
-            parts.append(f"<tr><td>{html.escape(check)}</td><td>{_f(c['auc'])}</td><td>{c['n_judged']}</td>"
-                         f"<td>{_f(c['sensitivity'])}</td><td>{_f(c['specificity'])}</td></tr>")  # fmt: skip
+            parts.append(
+                f"<tr><td>{html.escape(check)}</td><td>{_f(c['auc'])}</td><td>{c['n_judged']}</td>"
+                f"<td>{_f(c['sensitivity'])}</td><td>{_f(c['specificity'])}</td></tr>"
+            )
         parts.append("</table>")
-        for kind, title in (("missed_incorrect", "incorrect reps with no violation"),
-                            ("flagged_correct", "correct reps flagged")):  # fmt: skip
+        for kind, title in (
+            ("missed_incorrect", "incorrect reps with no violation"),
+            ("flagged_correct", "correct reps flagged"),
+        ):
             rows = ex["drivers"][kind]
             if rows:
                 items = "".join(_driver_item(r) for r in rows)

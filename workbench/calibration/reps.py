@@ -47,8 +47,13 @@ def load_track(path: Path) -> PoseTrack:
     return estimate_pose(path).track
 
 
-def analyse_rows(rows: Sequence[ManifestRow], exercise: Exercise, *, tracks: dict[Path, PoseTrack] | None = None,
-                 progress: Callable[[int, int], None] | None = None) -> list[LabelledRep]:  # fmt: skip
+def analyse_rows(
+    rows: Sequence[ManifestRow],
+    exercise: Exercise,
+    *,
+    tracks: dict[Path, PoseTrack] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[LabelledRep]:
     """Analyse each row with ``exercise`` (already resolved: store or catalogue). ``tracks`` caches inputs
     between calls (calibration analyses the same files twice: before and after the new reference)."""
     cache = tracks if tracks is not None else {}

@@ -27,9 +27,17 @@ class SyntheticSet:
     shallow_deg: float
 
 
-def write_labelled_set(exercise: Exercise, out: str | Path, *, n_subjects: int = 4, reps_per_label: int = 6,
-                       shallow_deg: float = 30.0, subject_sd: float = 0.04, noise_deg: float = 1.5,
-                       seed: int = 0) -> SyntheticSet:  # fmt: skip
+def write_labelled_set(
+    exercise: Exercise,
+    out: str | Path,
+    *,
+    n_subjects: int = 4,
+    reps_per_label: int = 6,
+    shallow_deg: float = 30.0,
+    subject_sd: float = 0.04,
+    noise_deg: float = 1.5,
+    seed: int = 0,
+) -> SyntheticSet:
     """One ``.npz`` per rep and ``manifest.csv`` in ``out`` (module doc)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -43,8 +51,16 @@ def write_labelled_set(exercise: Exercise, out: str | Path, *, n_subjects: int =
                 period = float(exercise.reference_rules.get("period_s", 2.0)) * (
                     1.0 + 0.1 * float(rng.standard_normal())
                 )
-                track, _ = synthesize(exercise, 1, period_s=max(period, 0.5), depth_scale=depth, noise_deg=noise_deg,
-                                      faults=faults, seed=int(rng.integers(1 << 30)), rest_s=0.3)  # fmt: skip
+                track, _ = synthesize(
+                    exercise,
+                    1,
+                    period_s=max(period, 0.5),
+                    depth_scale=depth,
+                    noise_deg=noise_deg,
+                    faults=faults,
+                    seed=int(rng.integers(1 << 30)),
+                    rest_s=0.3,
+                )
                 name = f"{exercise.key}_s{s:02d}_e{e:02d}{'_inc' if label == 'incorrect' else ''}.npz"
                 save_npz(track, out / name)
                 rows.append(

@@ -86,8 +86,10 @@ def _failure_line(exc: BaseException) -> str:
     elif isinstance(exc, RecursionError):
         text = "the input is nested too deeply to read (RecursionError)"
     elif isinstance(exc, MemoryError):
-        text = "out of memory (MemoryError): the input is larger than this machine can hold; see `limits:` in " \
-               "biocoach.example.yaml"  # fmt: skip
+        text = (
+            "out of memory (MemoryError): the input is larger than this machine can hold; see `limits:` in "
+            "biocoach.example.yaml"
+        )
     else:
         text = f"{type(exc).__name__}: {' '.join(str(exc).split())[:500]}"
     return f"{text} [BIOCOACH_DEBUG=1 shows where]"
@@ -101,23 +103,44 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
     p = sub.add_parser("analyze", help="analyse a video or pose file: reps, alignment, violations, context text")
-    p.add_argument("input", type=Path, help="a video, a landmark file (.npz/.csv[.gz]), HSMR outputs, or a "
-                   "pose track (.npz: q T×46 radians in SKEL order, fps or t)")  # fmt: skip
-    p.add_argument("--backend", "-b", default="auto", choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
-                   help="how to get SKEL angles (auto: from the file type; videos use mediapipe)")  # fmt: skip
+    p.add_argument(
+        "input",
+        type=Path,
+        help="a video, a landmark file (.npz/.csv[.gz]), HSMR outputs, or a "
+        "pose track (.npz: q T×46 radians in SKEL order, fps or t)",
+    )
+    p.add_argument(
+        "--backend",
+        "-b",
+        default="auto",
+        choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
+        help="how to get SKEL angles (auto: from the file type; videos use mediapipe)",
+    )
     p.add_argument("--overlay", type=Path, metavar="OUT.mp4", help="write the video with skeleton, angles and issues")
-    p.add_argument("--overlay-landmarks", action="store_true",
-                   help="in the overlay, also draw MediaPipe's raw landmarks (faint) under the fitted SKEL skeleton")
+    p.add_argument(
+        "--overlay-landmarks",
+        action="store_true",
+        help="in the overlay, also draw MediaPipe's raw landmarks (faint) under the fitted SKEL skeleton",
+    )
     p.add_argument("--config", type=Path, help="configuration file (default: biocoach.yaml, see biocoach.example.yaml)")
-    p.add_argument("--body-model", type=existing_file, help="SMPL-layout body model .npz for measurements from the "
-                   "shape")  # fmt: skip
+    p.add_argument(
+        "--body-model", type=existing_file, help="SMPL-layout body model .npz for measurements from the shape"
+    )
     p.add_argument("--mass", type=mass_kg, help=f"the user's mass in kg, for C_morph (0 < mass ≤ {MAX_MASS_KG:g})")
-    p.add_argument("--height", type=float, metavar="METRES", help="the user's height in metres (e.g. 1.78): "
-                   "replaces the camera's estimate in C_morph and rescales every body length")  # fmt: skip
+    p.add_argument(
+        "--height",
+        type=float,
+        metavar="METRES",
+        help="the user's height in metres (e.g. 1.78): "
+        "replaces the camera's estimate in C_morph and rescales every body length",
+    )
     p.add_argument("--save-pose", type=Path, metavar="OUT.npz", help="also save the estimated pose track")
-    add_db_option(p, help="the store: current references and thresholds, pose cache, run records (default: "
-                  "$BIOCOACH_DB or db/biocoach.duckdb, created on first use; a --db that does not exist is refused "
-                  "unless --create)")  # fmt: skip
+    add_db_option(
+        p,
+        help="the store: current references and thresholds, pose cache, run records (default: "
+        "$BIOCOACH_DB or db/biocoach.duckdb, created on first use; a --db that does not exist is refused "
+        "unless --create)",
+    )
     p.add_argument("--no-db", action="store_true", help="use references/ directly, without the store or its cache")
     p.add_argument("--exercise", "-e", required=True, help="exercise key (see `biocoach exercises`)")
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the analysis JSON here ('-': stdout)")
@@ -139,26 +162,45 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("exercise")
     p.add_argument("out", type=Path)
     p.add_argument("--reps", type=integer(1, 10_000, what="a number of reps"), default=10)
-    p.add_argument("--period", type=number(0.1, 600, what="seconds"), default=None,
-                   help="seconds per rep (default: the reference's)")  # fmt: skip
-    p.add_argument("--jitter", type=number(0, 0.5, what="a relative SD"), default=0.0,
-                   help="relative SD of the rep period")  # fmt: skip
+    p.add_argument(
+        "--period",
+        type=number(0.1, 600, what="seconds"),
+        default=None,
+        help="seconds per rep (default: the reference's)",
+    )
+    p.add_argument(
+        "--jitter", type=number(0, 0.5, what="a relative SD"), default=0.0, help="relative SD of the rep period"
+    )
     p.add_argument("--noise", type=number(0, 90, what="degrees"), default=0.0, help="angle noise SD, degrees")
-    p.add_argument("--dropout", type=number(0, 1, high_open=True, what="a fraction"), default=0.0,
-                   help="fraction of frames lost")  # fmt: skip
-    p.add_argument("--fault", action="append", default=[], metavar="KIND:REPS:DEG",
-                   help="inject a fault, e.g. shallow:2,5:30 or wobble:3:10 or lag:4:15")  # fmt: skip
+    p.add_argument(
+        "--dropout", type=number(0, 1, high_open=True, what="a fraction"), default=0.0, help="fraction of frames lost"
+    )
+    p.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="KIND:REPS:DEG",
+        help="inject a fault, e.g. shallow:2,5:30 or wobble:3:10 or lag:4:15",
+    )
     p.add_argument("--fps", type=number(1, 1000, what="frames per second"), default=30.0)
     p.add_argument("--seed", type=integer(0, 2**32 - 1, what="a seed"), default=0)
     p.set_defaults(func=cmd_synth)
 
-    p = sub.add_parser("export", help="analyse a clip and write its per-rep measures and angle curves: DIR/reps.csv "
-                       "(one row per rep), DIR/angles.csv (one row per frame), and the same as .parquet")  # fmt: skip
+    p = sub.add_parser(
+        "export",
+        help="analyse a clip and write its per-rep measures and angle curves: DIR/reps.csv "
+        "(one row per rep), DIR/angles.csv (one row per frame), and the same as .parquet",
+    )
     p.add_argument("input", type=Path, help="what `biocoach analyze` reads: a video, a landmark file or a pose track")
     p.add_argument("--exercise", "-e", required=True, help="exercise key (see `biocoach exercises`)")
     p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder to write into (created if needed)")
-    p.add_argument("--backend", "-b", default="auto", choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
-                   help="how to get SKEL angles (auto: from the file type; videos use mediapipe)")  # fmt: skip
+    p.add_argument(
+        "--backend",
+        "-b",
+        default="auto",
+        choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
+        help="how to get SKEL angles (auto: from the file type; videos use mediapipe)",
+    )
     add_db_option(p, help="the store, as for `biocoach analyze` (default: $BIOCOACH_DB or db/biocoach.duckdb)")
     p.add_argument("--no-db", action="store_true", help="use references/ directly, without the store or its cache")
     p.add_argument("--min-confidence", type=probability, default=0.3, help="frames below this are lost (default 0.3)")
@@ -174,16 +216,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=port, default=5006)
     p.add_argument("--address", default="127.0.0.1", help="bind address (default 127.0.0.1: this machine only)")
     p.add_argument("--data-dir", action="append", default=[], help="a folder clips may be opened from (repeatable)")
-    p.add_argument("--allow-host", "--allow-websocket-origin", dest="allow_host", action="append", default=[],
-                   metavar="NAME[:PORT]", help="also answer requests (and websockets) for this host name, e.g. a "
-                   "reverse proxy's public name (repeatable; default: the address served only)")  # fmt: skip
+    p.add_argument(
+        "--allow-host",
+        "--allow-websocket-origin",
+        dest="allow_host",
+        action="append",
+        default=[],
+        metavar="NAME[:PORT]",
+        help="also answer requests (and websockets) for this host name, e.g. a "
+        "reverse proxy's public name (repeatable; default: the address served only)",
+    )
     add_db_option(p)
     p.add_argument("--show", action="store_true", help="open a browser")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("db", help="the versioned store of references and thresholds (DuckDB)")
-    add_db_option(p, help="database file (default: $BIOCOACH_DB or db/biocoach.duckdb); also taken after the "
-                  "subcommand; only `db init` (or --create) makes one that does not exist")  # fmt: skip
+    add_db_option(
+        p,
+        help="database file (default: $BIOCOACH_DB or db/biocoach.duckdb); also taken after the "
+        "subcommand; only `db init` (or --create) makes one that does not exist",
+    )
     dbs = p.add_subparsers(dest="db_command", metavar="DB_COMMAND", required=True)
     q = dbs.add_parser("init", help="create the database and seed it from references/ (idempotent)")
     add_db_option(q, suppress=True, help="database file (as `biocoach db --db`)")
@@ -200,8 +252,11 @@ def build_parser() -> argparse.ArgumentParser:
     add_db_option(q, suppress=True, help="database file (as `biocoach db --db`)")
     q = dbs.add_parser("status", help="schema version and row counts, then the check below")
     add_db_option(q, suppress=True, help="database file (as `biocoach db --db`)")
-    q = dbs.add_parser("check", help="read the whole file (read-only): every table, every block's checksum, the "
-                       "schema version, the current-version pointers; OK or what is wrong (exit 0 / 2)")  # fmt: skip
+    q = dbs.add_parser(
+        "check",
+        help="read the whole file (read-only): every table, every block's checksum, the "
+        "schema version, the current-version pointers; OK or what is wrong (exit 0 / 2)",
+    )
     q.add_argument("--db", type=Path, default=argparse.SUPPRESS, help="database file (as `biocoach db --db`)")
     p.set_defaults(func=cmd_db)
 
@@ -230,11 +285,21 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     _check_analyze_outputs(args)  # before any work: an hour of video must not end in "No such file"
     db = None if args.no_db else (str(store_path(args)) if args.db else "default")
     analyze_clip(
-        args.input, args.exercise, backend=args.backend, db=db, salient=salient, min_confidence=args.min_confidence,
-        stream=args.stream, body_model=args.body_model, mass_kg=args.mass, height_m=args.height,
-        config_path=args.config, progress=terminal_progress(args.quiet), need_landmarks=bool(args.overlay),
+        args.input,
+        args.exercise,
+        backend=args.backend,
+        db=db,
+        salient=salient,
+        min_confidence=args.min_confidence,
+        stream=args.stream,
+        body_model=args.body_model,
+        mass_kg=args.mass,
+        height_m=args.height,
+        config_path=args.config,
+        progress=terminal_progress(args.quiet),
+        need_landmarks=bool(args.overlay),
         outputs=lambda clip: _write_analyze_outputs(args, clip),
-    )  # fmt: skip
+    )
     if args.overlay and not args.quiet:
         print(f"overlay written to {args.overlay}")
     return EXIT_OK
@@ -248,8 +313,10 @@ def _check_analyze_outputs(args: argparse.Namespace) -> None:
     check_output_file(args.save_pose, "--save-pose")
     check_output_file(args.overlay, "--overlay")
     if args.overlay and not (is_video(args.input) and args.backend in ("auto", "mediapipe", "hsmr")):
-        raise WorkbenchError(f"--overlay: needs a video input (expected one the mediapipe or hsmr backend decodes), "
-                             f"got {args.input} with backend {args.backend}")  # fmt: skip
+        raise WorkbenchError(
+            f"--overlay: needs a video input (expected one the mediapipe or hsmr backend decodes), "
+            f"got {args.input} with backend {args.backend}"
+        )
 
 
 def _write_analyze_outputs(args: argparse.Namespace, clip: Any) -> None:
@@ -267,8 +334,16 @@ def _write_analyze_outputs(args: argparse.Namespace, clip: Any) -> None:
         from workbench.render.overlay import render_overlay
 
         assert estimate.video is not None
-        render_overlay(estimate.video, estimate.landmarks, estimate.track, result, args.overlay,
-                       fps=estimate.track.fps, fit=clip.fit, raw_landmarks=args.overlay_landmarks)  # fmt: skip
+        render_overlay(
+            estimate.video,
+            estimate.landmarks,
+            estimate.track,
+            result,
+            args.overlay,
+            fps=estimate.track.fps,
+            fit=clip.fit,
+            raw_landmarks=args.overlay_landmarks,
+        )
     emit(result.to_json(), args.json_out, quiet=args.quiet)
 
 
@@ -309,8 +384,10 @@ def cmd_db(args: argparse.Namespace) -> int:
         print(message)
     elif args.db_command == "export":
         report = export(db, args.dir)
-        print(f"exported {sum(f.suffix == '.yaml' for f in report.files)} exercises ({len(report.files)} files) "
-              f"to {report.directory}")  # fmt: skip
+        print(
+            f"exported {sum(f.suffix == '.yaml' for f in report.files)} exercises ({len(report.files)} files) "
+            f"to {report.directory}"
+        )
     elif args.db_command == "import":
         print(_report(import_dir(db, args.dir, author=args.author, note=args.note)))
     elif args.db_command == "history":
@@ -376,10 +453,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
     emit(result.to_json(), args.json_out, quiet=False)
 
     squat = load_catalogue().get("squat")
-    track, truth = synthesize(squat, 6, jitter=0.08, noise_deg=2.0, seed=1,
-                              faults=(Fault("shallow", (2,), 30), Fault("wobble", (4,), 12)))  # fmt: skip
-    print("\n2. a synthetic squat session with a known answer: 6 reps, rep 3 made 30° shallower, "
-          "a 12° lumbar wobble in rep 5; analysed frame by frame by the streaming tracker\n")
+    track, truth = synthesize(
+        squat, 6, jitter=0.08, noise_deg=2.0, seed=1, faults=(Fault("shallow", (2,), 30), Fault("wobble", (4,), 12))
+    )
+    print(
+        "\n2. a synthetic squat session with a known answer: 6 reps, rep 3 made 30° shallower, "
+        "a 12° lumbar wobble in rep 5; analysed frame by frame by the streaming tracker\n"
+    )
     streamed = _run(track, squat, None, 0.3, stream=True)
     emit(streamed.to_json(), None, quiet=False)
     found = {r.index: sorted({v.type for v in r.violations}) for r in streamed.reps if r.violations}
@@ -388,8 +468,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from workbench.coach.loop import run_coach
     from workbench.coach.rule_coach import RuleCoach
 
-    print("\n3. the same session coached live: the rule-based coach decides 4 times a second from the streaming "
-          "tracker (speech simulated at 12 tokens/s; `biocoach coach` does this for any clip)\n")
+    print(
+        "\n3. the same session coached live: the rule-based coach decides 4 times a second from the streaming "
+        "tracker (speech simulated at 12 tokens/s; `biocoach coach` does this for any clip)\n"
+    )
     for event in run_coach(RuleCoach(seed=0), track, squat):
         print(f"  {event.t_s:6.2f} s  [{event.kind}] {event.text}")
     return EXIT_OK
@@ -402,8 +484,10 @@ def cmd_exercises(args: argparse.Namespace) -> int:
     if args.key:
         ex = catalogue.get(args.key)
         print(f"{ex.key}: {ex.name} ({ex.cycle.kind}, {ex.laterality}); rules in {ex.rule_file}")
-        print(f"  cycle signal: {', '.join(ex.cycle.signal)} (work = {ex.cycle.work}), "
-              f"period {ex.cycle.period_s[0]}-{ex.cycle.period_s[1]} s")  # fmt: skip
+        print(
+            f"  cycle signal: {', '.join(ex.cycle.signal)} (work = {ex.cycle.work}), "
+            f"period {ex.cycle.period_s[0]}-{ex.cycle.period_s[1]} s"
+        )
         print(f"  salient joints: {', '.join(ex.salient_joints)}")
         for c in ex.constraints:
             print(f"  - {c.id}: {c.kind} {c.dof} {_bounds_text(c)} [{c.source}]")
@@ -421,11 +505,23 @@ def cmd_synth(args: argparse.Namespace) -> int:
     check_output_file(args.out, "synth OUT")
     ex = load_catalogue().get(args.exercise)
     faults = tuple(_parse_fault(f) for f in args.fault)
-    track, truth = synthesize(ex, args.reps, period_s=args.period, jitter=args.jitter, noise_deg=args.noise,
-                              dropout=args.dropout, faults=faults, fps=args.fps, seed=args.seed)  # fmt: skip
+    track, truth = synthesize(
+        ex,
+        args.reps,
+        period_s=args.period,
+        jitter=args.jitter,
+        noise_deg=args.noise,
+        dropout=args.dropout,
+        faults=faults,
+        fps=args.fps,
+        seed=args.seed,
+    )
     save_npz(track, args.out)
-    print(json.dumps({"out": str(args.out), "n_reps": truth.n_reps, "rep_bounds_s": truth.rep_bounds_s,
-                      "faults": truth.faults}))  # fmt: skip
+    print(
+        json.dumps(
+            {"out": str(args.out), "n_reps": truth.n_reps, "rep_bounds_s": truth.rep_bounds_s, "faults": truth.faults}
+        )
+    )
     return EXIT_OK
 
 
@@ -437,16 +533,24 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_output_dir(args.out, "--out")
     db = None if args.no_db else (str(store_path(args)) if args.db else "default")
-    clip = analyze_clip(args.input, args.exercise, backend=args.backend, db=db, min_confidence=args.min_confidence,
-                        progress=terminal_progress(args.quiet))  # fmt: skip
+    clip = analyze_clip(
+        args.input,
+        args.exercise,
+        backend=args.backend,
+        db=db,
+        min_confidence=args.min_confidence,
+        progress=terminal_progress(args.quiet),
+    )
     track, reps = clip.estimate.track, clip.analysis.reps
     args.out.mkdir(parents=True, exist_ok=True)
     tables = {"reps": rep_rows(reps), "angles": angle_rows(track.t, track.q, track.observed, reps)}
     written = []
     for name, rows in tables.items():
         columns = columns_of(rows) or (["rep"] if name == "reps" else ["frame", "t_s", "rep"])
-        written += [write_csv(args.out / f"{name}.csv", rows, columns),
-                    write_parquet(args.out / f"{name}.parquet", rows, columns)]  # fmt: skip
+        written += [
+            write_csv(args.out / f"{name}.csv", rows, columns),
+            write_parquet(args.out / f"{name}.parquet", rows, columns),
+        ]
     if not args.quiet:
         print(f"{len(reps)} rep(s), {track.n_frames} frame(s): " + ", ".join(str(p) for p in written))
     return EXIT_OK
@@ -478,8 +582,9 @@ def _user() -> str:
     return login_name()
 
 
-def _run(track: Any, exercise: Any, salient: list[str] | None, min_confidence: float, stream: bool,
-         body: Any = None) -> Any:  # fmt: skip
+def _run(
+    track: Any, exercise: Any, salient: list[str] | None, min_confidence: float, stream: bool, body: Any = None
+) -> Any:
     from workbench.coach.feedback import clip_feedback
     from workbench.exercises import load_catalogue
     from workbench.motion.analysis import analyze, analyze_streaming

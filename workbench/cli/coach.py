@@ -15,25 +15,52 @@ from workbench.cli_args import add_db_option, check_output_file, integer, probab
 
 def register(sub: Any) -> None:
     """Add this package's commands to the ``biocoach`` subparsers."""
-    p = sub.add_parser("coach", help="coaching feedback for a video or pose file: what a coach says, when, and why "
-                       "(4 Hz streaming decisions)")  # fmt: skip
-    p.add_argument("input", type=Path, help="a video, a landmark file (.npz/.csv[.gz]), HSMR outputs, or a pose "
-                   "track (.npz), as for `biocoach analyze`")  # fmt: skip
+    p = sub.add_parser(
+        "coach",
+        help="coaching feedback for a video or pose file: what a coach says, when, and why (4 Hz streaming decisions)",
+    )
+    p.add_argument(
+        "input",
+        type=Path,
+        help="a video, a landmark file (.npz/.csv[.gz]), HSMR outputs, or a pose "
+        "track (.npz), as for `biocoach analyze`",
+    )
     p.add_argument("--exercise", "-e", required=True, help="exercise key (see `biocoach exercises`)")
-    p.add_argument("--model", "-m", default="rule", choices=["rule", "neural"],
-                   help="rule: feedback straight from violations and counts; neural: the trained coaching model "
-                   "(coach_checkpoint in the configuration)")  # fmt: skip
-    p.add_argument("--json", dest="json_out", metavar="OUT", help="write the analysis JSON, feedback filled by the "
-                   "coach, here ('-': stdout)")  # fmt: skip
+    p.add_argument(
+        "--model",
+        "-m",
+        default="rule",
+        choices=["rule", "neural"],
+        help="rule: feedback straight from violations and counts; neural: the trained coaching model "
+        "(coach_checkpoint in the configuration)",
+    )
+    p.add_argument(
+        "--json",
+        dest="json_out",
+        metavar="OUT",
+        help="write the analysis JSON, feedback filled by the coach, here ('-': stdout)",
+    )
     p.add_argument("--config", type=Path, help="configuration file (default: biocoach.yaml, see biocoach.example.yaml)")
-    p.add_argument("--backend", "-b", default="auto", choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
-                   help="how to get SKEL angles (auto: from the file type)")  # fmt: skip
-    add_db_option(p, help="the store: current rules, pose cache, run record with the feedback events (default: "
-                  "$BIOCOACH_DB or db/biocoach.duckdb, created on first use; a --db that does not exist is refused "
-                  "unless --create)")  # fmt: skip
+    p.add_argument(
+        "--backend",
+        "-b",
+        default="auto",
+        choices=["auto", "mediapipe", "landmarks", "hsmr", "pose"],
+        help="how to get SKEL angles (auto: from the file type)",
+    )
+    add_db_option(
+        p,
+        help="the store: current rules, pose cache, run record with the feedback events (default: "
+        "$BIOCOACH_DB or db/biocoach.duckdb, created on first use; a --db that does not exist is refused "
+        "unless --create)",
+    )
     p.add_argument("--no-db", action="store_true", help="use references/ directly, without the store or its cache")
-    p.add_argument("--seed", type=integer(0, 2**32 - 1, what="a seed"), default=0,
-                   help="rule coach: seed of the choice among phrasings (default 0)")  # fmt: skip
+    p.add_argument(
+        "--seed",
+        type=integer(0, 2**32 - 1, what="a seed"),
+        default=0,
+        help="rule coach: seed of the choice among phrasings (default 0)",
+    )
     p.add_argument("--min-confidence", type=probability, default=0.3, help="frames below this are lost (default 0.3)")
     p.add_argument("--quiet", "-q", action="store_true", help="print nothing but errors")
     p.set_defaults(func=cmd_coach)
@@ -61,8 +88,17 @@ def cmd_coach(args: argparse.Namespace) -> int:
         if args.json_out:
             emit(written[0], args.json_out, quiet=True)
 
-    analyze_clip(args.input, args.exercise, backend=args.backend, db=database, min_confidence=args.min_confidence,
-                 config_path=args.config, progress=progress, coach=coach, outputs=outputs)  # fmt: skip
+    analyze_clip(
+        args.input,
+        args.exercise,
+        backend=args.backend,
+        db=database,
+        min_confidence=args.min_confidence,
+        config_path=args.config,
+        progress=progress,
+        coach=coach,
+        outputs=outputs,
+    )
     doc = written[0]
     if not args.quiet and args.json_out != "-":
         print(timeline(doc))
@@ -75,8 +111,10 @@ def timeline(doc: dict[str, Any]) -> str:
     """The feedback as a coach said it: time, kind, text, and what it was grounded on."""
     reps = doc["reps"]
     coach = doc["provenance"].get("coach", "?")
-    lines = [f"{doc['exercise']}: {len(reps)} rep(s) in {doc['duration_s']:.1f} s; coach: {coach}; "
-             f"{len(doc['feedback'])} feedback event(s)"]  # fmt: skip
+    lines = [
+        f"{doc['exercise']}: {len(reps)} rep(s) in {doc['duration_s']:.1f} s; coach: {coach}; "
+        f"{len(doc['feedback'])} feedback event(s)"
+    ]
     for f in doc["feedback"]:
         lines.append(f"  {f['t_s']:7.2f} s  {f.get('kind') or '':13s} {f['text']}")
         summary = evidence_summary(f.get("evidence"))

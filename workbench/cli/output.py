@@ -23,13 +23,16 @@ def emit(doc: dict[str, Any], json_out: str | None, quiet: bool) -> None:
 
 def summary(doc: dict[str, Any]) -> str:
     """A human-readable digest of an analysis JSON."""
-    lines = [f"exercise {doc['exercise']}: {len(doc['reps'])} rep(s) in {doc['duration_s']:.1f} s at "
-             f"{doc['fps']:.1f} fps"]  # fmt: skip
+    lines = [
+        f"exercise {doc['exercise']}: {len(doc['reps'])} rep(s) in {doc['duration_s']:.1f} s at {doc['fps']:.1f} fps"
+    ]
     for rep in doc["reps"]:
         q = "-" if rep["quality"] is None else f"{rep['quality']:.2f}"
         side = f" {rep['side']}" if rep.get("side") else ""
-        lines.append(f"  rep {rep['index'] + 1:>3}{side}: {rep['start_s']:7.2f}-{rep['end_s']:7.2f} s  quality {q}  "
-                     f"{len(rep['violations'])} issue(s)")  # fmt: skip
+        lines.append(
+            f"  rep {rep['index'] + 1:>3}{side}: {rep['start_s']:7.2f}-{rep['end_s']:7.2f} s  quality {q}  "
+            f"{len(rep['violations'])} issue(s)"
+        )
         lines += [f"        {v['message']}" for v in rep["violations"]]
     lines += ["", doc["context"]["morph"], doc["context"]["motion"]]
     if doc["feedback"]:

@@ -22,9 +22,15 @@ from workbench.motion.results import Rep, Violation
 UtteranceKind = Literal["corrective", "instructional", "motivational", "counting"]
 
 __all__ = [
-    "DECISION_HZ", "MAX_UTTERANCE_TOKENS", "SPEECH_TOKENS_PER_S", "Coach", "DecisionInput", "Evidence", "Utterance",
+    "DECISION_HZ",
+    "MAX_UTTERANCE_TOKENS",
+    "SPEECH_TOKENS_PER_S",
+    "Coach",
+    "DecisionInput",
+    "Evidence",
+    "Utterance",
     "UtteranceKind",
-]  # fmt: skip
+]
 
 
 @dataclass(frozen=True)
@@ -37,8 +43,12 @@ class Evidence:
     context_motion: str = ""  # C_motion as the coach saw it
 
     def to_json(self) -> dict[str, Any]:
-        return {"violations": [v.to_json() for v in self.violations], "rep": self.rep, "phase": self.phase,
-                "context_motion": self.context_motion}  # fmt: skip
+        return {
+            "violations": [v.to_json() for v in self.violations],
+            "rep": self.rep,
+            "phase": self.phase,
+            "context_motion": self.context_motion,
+        }
 
 
 @dataclass(frozen=True)

@@ -28,25 +28,48 @@ from workbench.motion.results import FeedbackEvent, Rep
 from workbench.pose.track import PoseTrack
 
 
-def coach_events(coach: Coach, track: PoseTrack, exercise: Exercise, *, context_morph: str,
-                 video: Path | None = None, salient: Sequence[str] | None = None,
-                 min_confidence: float | None = None) -> list[CoachEvent]:  # fmt: skip
+def coach_events(
+    coach: Coach,
+    track: PoseTrack,
+    exercise: Exercise,
+    *,
+    context_morph: str,
+    video: Path | None = None,
+    salient: Sequence[str] | None = None,
+    min_confidence: float | None = None,
+) -> list[CoachEvent]:
     """A streaming coach's events over a clip. A coach that wants video frames says at what rate
     (``video_fps``); it gets them when the clip has a video."""
     video_fps = getattr(coach, "video_fps", None)  # optional part of the Coach protocol
     frames = _frames(video, float(video_fps)) if video_fps and video is not None else None
-    return run_coach(coach, track, exercise, context_morph=context_morph, frames=frames, salient=salient,
-                     min_confidence=min_confidence)  # fmt: skip
+    return run_coach(
+        coach,
+        track,
+        exercise,
+        context_morph=context_morph,
+        frames=frames,
+        salient=salient,
+        min_confidence=min_confidence,
+    )
 
 
-def clip_feedback(coach: Coach | None, track: PoseTrack, exercise: Exercise, *, context_morph: str,
-                  reps: Sequence[Rep], video: Path | None = None, salient: Sequence[str] | None = None,
-                  min_confidence: float | None = None) -> list[FeedbackEvent]:  # fmt: skip
+def clip_feedback(
+    coach: Coach | None,
+    track: PoseTrack,
+    exercise: Exercise,
+    *,
+    context_morph: str,
+    reps: Sequence[Rep],
+    video: Path | None = None,
+    salient: Sequence[str] | None = None,
+    min_confidence: float | None = None,
+) -> list[FeedbackEvent]:
     """The analysis JSON's ``feedback``: the rule coach's per-rep review without a coach, else the coach's."""
     if coach is None:
         return review_reps(reps, exercise)
-    events = coach_events(coach, track, exercise, context_morph=context_morph, video=video, salient=salient,
-                          min_confidence=min_confidence)  # fmt: skip
+    events = coach_events(
+        coach, track, exercise, context_morph=context_morph, video=video, salient=salient, min_confidence=min_confidence
+    )
     return feedback_events(events)
 
 

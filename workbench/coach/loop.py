@@ -110,8 +110,15 @@ class CoachEvent:
 
     def to_feedback(self) -> FeedbackEvent:
         """The analysis JSON's ``feedback`` item."""
-        return FeedbackEvent(t_s=self.t_s, text=self.text, evidence=self.tags(), kind=self.kind,
-                             n_tokens=self.n_tokens, step=self.step, details=self.evidence.to_json())  # fmt: skip
+        return FeedbackEvent(
+            t_s=self.t_s,
+            text=self.text,
+            evidence=self.tags(),
+            kind=self.kind,
+            n_tokens=self.n_tokens,
+            step=self.step,
+            details=self.evidence.to_json(),
+        )
 
     def to_timed(self) -> TimedUtterance:
         return TimedUtterance(t_s=self.t_s, text=self.text, kind=self.kind)
@@ -145,10 +152,21 @@ def live_phase(tracker: StreamingTracker) -> str | None:
 class CoachStream:
     """The incremental loop around one ``StreamingTracker`` and one coach (see the module docstring)."""
 
-    def __init__(self, coach: Coach, exercise: Exercise, observed: NDArray[np.bool_], fps: float, *,
-                 context_morph: str = "", rate_hz: float = DECISION_HZ, t0: float = 0.0,
-                 salient: Sequence[str] | None = None, min_confidence: float | None = None,
-                 side_view: bool = False, on_event: Callable[[CoachEvent], None] | None = None):  # fmt: skip
+    def __init__(
+        self,
+        coach: Coach,
+        exercise: Exercise,
+        observed: NDArray[np.bool_],
+        fps: float,
+        *,
+        context_morph: str = "",
+        rate_hz: float = DECISION_HZ,
+        t0: float = 0.0,
+        salient: Sequence[str] | None = None,
+        min_confidence: float | None = None,
+        side_view: bool = False,
+        on_event: Callable[[CoachEvent], None] | None = None,
+    ):
         # the joints the caller chose (a clip's reviewed labels) are the exercise's for this session
         self.exercise = _resolved(exercise, salient)
         conf = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
@@ -169,8 +187,13 @@ class CoachStream:
         coach.reset(self.exercise, context_morph)
 
     # ------------------------------------------------------------------------------------- input
-    def push(self, row: NDArray[np.float64], t: float, confidence: float = 1.0,
-             dof_confidence: NDArray[np.float64] | None = None) -> list[CoachEvent]:  # fmt: skip
+    def push(
+        self,
+        row: NDArray[np.float64],
+        t: float,
+        confidence: float = 1.0,
+        dof_confidence: NDArray[np.float64] | None = None,
+    ) -> list[CoachEvent]:
         """Add one pose frame (46 radians at time t, and optionally its per-DoF confidence); returns the events
         that started at the steps it fired."""
         self._pending += self.tracker.push(row, t, confidence, dof_confidence)
@@ -240,22 +263,47 @@ class CoachStream:
     def decision_input(self, step: int) -> DecisionInput:
         """What the coach sees at ``step`` (does not consume the pending reps or frames)."""
         frames = np.stack(self._images) if self._images else None
-        return DecisionInput(step=step, t_s=round(self.step_time(step), 9), exercise=self.exercise.key,
-                             context_morph=self.context_morph, context_motion=self.tracker.context(),
-                             reps=self._reps(), new_reps=tuple(self._pending),
-                             phase=live_phase(self.tracker), frames=frames)  # fmt: skip
+        return DecisionInput(
+            step=step,
+            t_s=round(self.step_time(step), 9),
+            exercise=self.exercise.key,
+            context_morph=self.context_morph,
+            context_motion=self.tracker.context(),
+            reps=self._reps(),
+            new_reps=tuple(self._pending),
+            phase=live_phase(self.tracker),
+            frames=frames,
+        )
 
 
-def iter_coach(coach: Coach, track: PoseTrack, exercise: Exercise, *, context_morph: str = "",
-               frames: Iterable[tuple[float, NDArray[np.uint8]]] | None = None, rate_hz: float = DECISION_HZ,
-               salient: Sequence[str] | None = None, min_confidence: float | None = None,
-               t0: float = 0.0) -> Iterator[CoachEvent]:  # fmt: skip
+def iter_coach(
+    coach: Coach,
+    track: PoseTrack,
+    exercise: Exercise,
+    *,
+    context_morph: str = "",
+    frames: Iterable[tuple[float, NDArray[np.uint8]]] | None = None,
+    rate_hz: float = DECISION_HZ,
+    salient: Sequence[str] | None = None,
+    min_confidence: float | None = None,
+    t0: float = 0.0,
+) -> Iterator[CoachEvent]:
     """Yield events as the track's frames are pushed (``frames``: optional (t, RGB) video frames, in time order,
     handed to the step that follows them; ``t0``: the time of step 0, the session's start on the track's
     clock). The track is made uniform first, as the analysis does."""
     track, _ = prepare_track(track)
-    stream = CoachStream(coach, exercise, track.observed, track.fps, context_morph=context_morph, rate_hz=rate_hz,
-                         salient=salient, min_confidence=min_confidence, side_view=side_view(track), t0=t0)  # fmt: skip
+    stream = CoachStream(
+        coach,
+        exercise,
+        track.observed,
+        track.fps,
+        context_morph=context_morph,
+        rate_hz=rate_hz,
+        salient=salient,
+        min_confidence=min_confidence,
+        side_view=side_view(track),
+        t0=t0,
+    )
     images = iter(frames) if frames is not None else None
     held: tuple[float, NDArray[np.uint8]] | None = None
     dof_conf = track.dof_confidence
@@ -266,9 +314,12 @@ def iter_coach(coach: Coach, track: PoseTrack, exercise: Exercise, *, context_mo
     yield from stream.finish()
 
 
-def _feed_images(stream: CoachStream, images: Iterator[tuple[float, NDArray[np.uint8]]] | None,
-                 held: tuple[float, NDArray[np.uint8]] | None,
-                 t: float) -> tuple[tuple[float, NDArray[np.uint8]] | None, Iterator[Any] | None]:  # fmt: skip
+def _feed_images(
+    stream: CoachStream,
+    images: Iterator[tuple[float, NDArray[np.uint8]]] | None,
+    held: tuple[float, NDArray[np.uint8]] | None,
+    t: float,
+) -> tuple[tuple[float, NDArray[np.uint8]] | None, Iterator[Any] | None]:
     """Push every video frame with time <= t (the pose frame about to be pushed)."""
     while True:
         if held is None:
@@ -284,13 +335,32 @@ def _feed_images(stream: CoachStream, images: Iterator[tuple[float, NDArray[np.u
         held = None
 
 
-def run_coach(coach: Coach, track: PoseTrack, exercise: Exercise, *, context_morph: str = "",
-              frames: Iterable[tuple[float, NDArray[np.uint8]]] | None = None, rate_hz: float = DECISION_HZ,
-              salient: Sequence[str] | None = None, min_confidence: float | None = None,
-              t0: float = 0.0) -> list[CoachEvent]:  # fmt: skip
+def run_coach(
+    coach: Coach,
+    track: PoseTrack,
+    exercise: Exercise,
+    *,
+    context_morph: str = "",
+    frames: Iterable[tuple[float, NDArray[np.uint8]]] | None = None,
+    rate_hz: float = DECISION_HZ,
+    salient: Sequence[str] | None = None,
+    min_confidence: float | None = None,
+    t0: float = 0.0,
+) -> list[CoachEvent]:
     """Every event of a coach over a whole track (``iter_coach`` collected)."""
-    return list(iter_coach(coach, track, exercise, context_morph=context_morph, frames=frames, rate_hz=rate_hz,
-                           salient=salient, min_confidence=min_confidence, t0=t0))  # fmt: skip
+    return list(
+        iter_coach(
+            coach,
+            track,
+            exercise,
+            context_morph=context_morph,
+            frames=frames,
+            rate_hz=rate_hz,
+            salient=salient,
+            min_confidence=min_confidence,
+            t0=t0,
+        )
+    )
 
 
 def feedback_events(events: Iterable[CoachEvent]) -> list[FeedbackEvent]:
@@ -302,6 +372,8 @@ def _resolved(exercise: Exercise, salient: Sequence[str] | None) -> Exercise:
     """A coach is reset with the exercise as the caller resolved it (store versions included), never a name
     it would have to look up itself."""
     if not isinstance(exercise, Exercise):
-        raise TypeError(f"the coaching loop needs a resolved Exercise (workbench.pipeline.resolve or "
-                        f"Catalogue.get), got {type(exercise).__name__} {exercise!r}")  # fmt: skip
+        raise TypeError(
+            f"the coaching loop needs a resolved Exercise (workbench.pipeline.resolve or "
+            f"Catalogue.get), got {type(exercise).__name__} {exercise!r}"
+        )
     return exercise if salient is None else replace(exercise, salient_joints=tuple(salient))

@@ -54,9 +54,11 @@ from workbench.model.tokens import (
 
 log = logging.getLogger(__name__)
 
-UNTRAINED_NOTE = ("neural coach: no coach_checkpoint configured, so the fusion layers and new tokens are "
-                  "UNTRAINED (it will not speak); train one with `biocoach train` and set "
-                  "coach_checkpoint")  # fmt: skip
+UNTRAINED_NOTE = (
+    "neural coach: no coach_checkpoint configured, so the fusion layers and new tokens are "
+    "UNTRAINED (it will not speak); train one with `biocoach train` and set "
+    "coach_checkpoint"
+)
 DEFAULT_JOINTS_NOTE = "DoF selector not trained: the exercise's salient joints (as the store has them) are used"
 
 
@@ -76,8 +78,15 @@ class DecodeStats:
 class NeuralCoach:
     """The neural coach behind the ``Coach`` protocol (``workbench.coach.coaching``)."""
 
-    def __init__(self, model: CoachModel, tokenizer: Any, *, provenance: dict[str, Any] | None = None,
-                 weights: str | None = None, threads: int | None = None):  # fmt: skip
+    def __init__(
+        self,
+        model: CoachModel,
+        tokenizer: Any,
+        *,
+        provenance: dict[str, Any] | None = None,
+        weights: str | None = None,
+        threads: int | None = None,
+    ):
         self.model = model.eval()
         self.config: CoachConfig = model.config
         self.tokenizer = tokenizer
@@ -86,17 +95,26 @@ class NeuralCoach:
             torch.set_num_threads(threads or auto_threads())
         self.threads = torch.get_num_threads()
         weights = weights or self.config.decode_weights
-        self.decoder = FastDecoder(model.lm, max_len=self.config.context_window, quantize=weights == "int8",
-                                   dtype=torch.bfloat16 if weights == "bfloat16" else None)  # fmt: skip
+        self.decoder = FastDecoder(
+            model.lm,
+            max_len=self.config.context_window,
+            quantize=weights == "int8",
+            dtype=torch.bfloat16 if weights == "bfloat16" else None,
+        )
         self.weights = weights
         order = [self.config.special_tokens.index(t) for t in (NEXT, FEEDBACK)]
         self.rows_action = model.special_head.detach()[order].clone()  # the only rows scored at a decision step
         self.provenance: dict[str, Any] = dict(provenance or {})
         self.provenance.setdefault("notes", [])
-        self.provenance.update({"decode": "FastDecoder, static KV cache, 2-row action logits",
-                                "decode_weights": weights, "decode_threads": self.threads,
-                                "lm_visual_tokens": self.config.lm_visual_tokens,
-                                "pose_only_frames": self.config.pose_only_frames})  # fmt: skip
+        self.provenance.update(
+            {
+                "decode": "FastDecoder, static KV cache, 2-row action logits",
+                "decode_weights": weights,
+                "decode_threads": self.threads,
+                "lm_visual_tokens": self.config.lm_visual_tokens,
+                "pose_only_frames": self.config.pose_only_frames,
+            }
+        )
         self.stats = DecodeStats()
         self.exercise = ""
         self.salient_joints: tuple[str, ...] = ()
@@ -134,8 +152,9 @@ class NeuralCoach:
         if not self.config.selector_trained and DEFAULT_JOINTS_NOTE not in notes:
             notes.append(DEFAULT_JOINTS_NOTE)
         self.provenance["salient_joints"] = list(self.salient_joints)
-        self.provenance["salient_joints_source"] = ("DoF selector" if self.config.selector_trained
-                                                    else "the exercise's salient joints")  # fmt: skip
+        self.provenance["salient_joints_source"] = (
+            "DoF selector" if self.config.selector_trained else "the exercise's salient joints"
+        )
         self.stats = DecodeStats()
         with torch.inference_mode():
             ids = torch.tensor(encode(self.tokenizer, prefix_text(self.config, exercise.key, context_morph)))
@@ -158,8 +177,9 @@ class NeuralCoach:
         c = self.config
         pick = np.linspace(0, len(frames) - 1, c.frames_per_token).round().astype(int)
         x = torch.from_numpy(np.ascontiguousarray(frames[pick])).permute(0, 3, 1, 2).float() / 255.0
-        x = torch.nn.functional.interpolate(x, size=(c.frame_height, c.frame_width), mode="bilinear",
-                                            align_corners=False)  # fmt: skip
+        x = torch.nn.functional.interpolate(
+            x, size=(c.frame_height, c.frame_width), mode="bilinear", align_corners=False
+        )
         return x[None]
 
     def _visual_token(self, frames: NDArray[np.uint8] | None) -> Tensor:
@@ -177,8 +197,9 @@ class NeuralCoach:
                 if not self._selector_fixed:  # pose-only: nothing for the selector to see
                     self._selector_fixed = True
                     self.provenance["salient_joints_source"] = "the exercise's salient joints"
-                    self.provenance["notes"].append("pose-only input: DoF selector not applied to black frames; "
-                                                    "the exercise's salient joints used")  # fmt: skip
+                    self.provenance["notes"].append(
+                        "pose-only input: DoF selector not applied to black frames; the exercise's salient joints used"
+                    )
             return self._const_z
         vis, self._vis_state = m.backbone.step(self._frames_tensor(frames), self._vis_state)
         if not self._selector_fixed:
@@ -241,8 +262,12 @@ class NeuralCoach:
         if bool(action[1] > action[0]):  # <feedback>; <next> is not fed back (tokens.py)
             text, n = self._speak()
             used = self._context_violations
-            evidence = Evidence(violations=used, rep=inp.reps[-1].index if inp.reps else None, phase=inp.phase,
-                                context_motion=self._context_motion or motion)  # fmt: skip
+            evidence = Evidence(
+                violations=used,
+                rep=inp.reps[-1].index if inp.reps else None,
+                phase=inp.phase,
+                context_motion=self._context_motion or motion,
+            )
             said = Utterance(text=text, n_tokens=max(1, n), kind=_kind(text, used), evidence=evidence)
         if inp.new_reps and not first:
             self._refresh_after_action(motion, violations)
@@ -332,14 +357,25 @@ def load_neural_coach(config: Config) -> NeuralCoach:
         lm_path = config.language_model or (Path(coach_config.language_model) if coach_config.language_model else None)
         lm = load_causal_lm(lm_path, cache=config.model_cache_dir)
         model = CoachModel.from_pretrained(folder, lm.model)
-        provenance = {"model": "neural", "checkpoint": str(folder), "trained": True, "language_model": lm.name,
-                      "training": read_provenance(folder), "notes": []}  # fmt: skip
+        provenance = {
+            "model": "neural",
+            "checkpoint": str(folder),
+            "trained": True,
+            "language_model": lm.name,
+            "training": read_provenance(folder),
+            "notes": [],
+        }
     else:
         lm = load_causal_lm(config.language_model, cache=config.model_cache_dir)
         coach_config = default_config(lm.model, lm.name, config.language_model)
         model = CoachModel(coach_config, lm.model)
-        provenance = {"model": "neural", "checkpoint": None, "trained": False, "language_model": lm.name,
-                      "notes": [UNTRAINED_NOTE]}  # fmt: skip
+        provenance = {
+            "model": "neural",
+            "checkpoint": None,
+            "trained": False,
+            "language_model": lm.name,
+            "notes": [UNTRAINED_NOTE],
+        }
         log.warning(UNTRAINED_NOTE)
     if config.backbone_checkpoint is not None:
         load_backbone_checkpoint(model.backbone, config.require("backbone_checkpoint"))
@@ -352,6 +388,10 @@ def load_neural_coach(config: Config) -> NeuralCoach:
 
 def default_config(lm: Any, lm_name: str, lm_path: Path | None = None, **overrides: Any) -> CoachConfig:
     """A CoachConfig sized for the given LM (CPU defaults otherwise)."""
-    base = CoachConfig(lm_hidden=int(lm.config.hidden_size), lm_vocab=int(lm.get_input_embeddings().weight.shape[0]),
-                       lm_name=lm_name, language_model=str(lm_path) if lm_path else None)  # fmt: skip
+    base = CoachConfig(
+        lm_hidden=int(lm.config.hidden_size),
+        lm_vocab=int(lm.get_input_embeddings().weight.shape[0]),
+        lm_name=lm_name,
+        language_model=str(lm_path) if lm_path else None,
+    )
     return replace(base, **overrides)

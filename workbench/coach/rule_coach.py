@@ -169,13 +169,17 @@ def corrective_text(v: Violation, level: int = 0, key_frame: str | None = None, 
     if v.type == "stability":
         head = f"{what} variance {value} (target: < {target})."
         fix = f"Keep the {_generic(label)} steady" + (f": {cue}." if cue else ".")
-        short = [f"Still {value} of {_generic(label)} wobble, under {target} please", f"Steady the {label}: {value}, "
-                 f"keep it under {target}"]  # fmt: skip
+        short = [
+            f"Still {value} of {_generic(label)} wobble, under {target} please",
+            f"Steady the {label}: {value}, keep it under {target}",
+        ]
     elif v.type == "symmetry":
         head = f"{what} {value} apart from the other side (target: < {target})."
         fix = "Move both sides together" + (f": {cue}." if cue else ".")
-        short = [f"Even it out: {label} {value} off the other side, keep within {target}",
-                 f"Still {value} between the sides at the {_generic(label)}, aim under {target}"]  # fmt: skip
+        short = [
+            f"Even it out: {label} {value} off the other side, keep within {target}",
+            f"Still {value} between the sides at the {_generic(label)}, aim under {target}",
+        ]
     else:
         target_text = _bounds_text(v) if v.type == "posture" else target
         verb = "Increase" if low else "Reduce"
@@ -217,8 +221,12 @@ def instruction_text(ex: Exercise) -> str:
     return f"{opening} {_cap(cues[0])}" + (f", and {cues[1]}." if len(cues) > 1 else ".")
 
 
-MOTIVATION = ("Great form, keep it up!", "Nice and controlled, keep going!", "Looking strong, keep it up!",
-              "Good rhythm, keep going!")  # fmt: skip
+MOTIVATION = (
+    "Great form, keep it up!",
+    "Nice and controlled, keep going!",
+    "Looking strong, keep it up!",
+    "Good rhythm, keep going!",
+)
 DEPTH_MOTIVATION = ("Great depth, keep it up!", "Nice and deep, keep going!")
 BETTER = ("That's better, keep it up!", "Much better, nice job!", "Yes, that's it!")
 COUNTS = ("That's {n}!", "{n} reps, keep going!", "That's {n}, nice work!")
@@ -265,8 +273,10 @@ class RuleCoach:
     def decide(self, inp: DecisionInput) -> Utterance | None:
         st = self.state
         if st.exercise is None or st.exercise.key != inp.exercise:
-            raise RuntimeError(f"RuleCoach.decide: reset the coach with the {inp.exercise!r} exercise first "
-                               f"(it was reset with {None if st.exercise is None else st.exercise.key!r})")  # fmt: skip
+            raise RuntimeError(
+                f"RuleCoach.decide: reset the coach with the {inp.exercise!r} exercise first "
+                f"(it was reset with {None if st.exercise is None else st.exercise.key!r})"
+            )
         if not st.introduced:
             st.introduced = True
             return self._say(instruction_text(st.exercise), "instructional", inp)
@@ -338,8 +348,14 @@ class RuleCoach:
         seconds = int(st.hold_checks * HOLD_CHECK_S)
         return self._say(st.rng.choice(HOLD_CHECKS).format(s=seconds), "counting", inp)
 
-    def _say(self, text: str, kind: UtteranceKind, inp: DecisionInput, violations: Sequence[Violation] = (),
-             rep: int | None = None) -> Utterance:  # fmt: skip
+    def _say(
+        self,
+        text: str,
+        kind: UtteranceKind,
+        inp: DecisionInput,
+        violations: Sequence[Violation] = (),
+        rep: int | None = None,
+    ) -> Utterance:
         if rep is None and inp.reps:
             rep = inp.reps[-1].index
         evidence = Evidence(violations=tuple(violations), rep=rep, phase=inp.phase, context_motion=inp.context_motion)
@@ -367,8 +383,13 @@ def _has_depth_check(ex: Exercise | None) -> bool:
 # ------------------------------------------------------------------------------ evaluation helpers
 
 
-def feedback_at(session_or_analysis: Analysis | dict[str, Any] | CoachingSession, t_s: float, *,
-                analysis: Analysis | None = None, catalogue: Catalogue | None = None) -> str | None:  # fmt: skip
+def feedback_at(
+    session_or_analysis: Analysis | dict[str, Any] | CoachingSession,
+    t_s: float,
+    *,
+    analysis: Analysis | None = None,
+    catalogue: Catalogue | None = None,
+) -> str | None:
     """The corrective/instructional sentence a coach would say at ``t_s`` (see the module docstring)."""
     source: Any = session_or_analysis
     if isinstance(source, CoachingSession):
@@ -382,8 +403,10 @@ def feedback_at(session_or_analysis: Analysis | dict[str, Any] | CoachingSession
     elif isinstance(source, dict):
         key = str(source["exercise"])
         cues = _cues(_lookup(catalogue, key))
-        reps = [(float(r["end_s"]), [_violation_from_json(v, int(r["index"]), cues) for v in r["violations"]])
-                for r in source.get("reps", [])]  # fmt: skip
+        reps = [
+            (float(r["end_s"]), [_violation_from_json(v, int(r["index"]), cues) for v in r["violations"]])
+            for r in source.get("reps", [])
+        ]
     else:
         raise TypeError(f"feedback_at: expected an Analysis, its JSON dict or a CoachingSession, got {type(source)}")
     done = [vs for end, vs in reps if end <= t_s + 1e-9 and vs]
@@ -439,8 +462,15 @@ def review_reps(reps: Sequence[Rep], ex: Exercise | None = None) -> list[Feedbac
         worst = ranked[0]
         text = corrective_text(worst, key_frame=key_frame_of(ex, worst.check))
         evidence = Evidence(violations=tuple(ranked), rep=rep.index, phase=worst.phase)
-        events.append(FeedbackEvent(t_s=rep.end_s, text=text, evidence=[f"rep {rep.index}: {worst.check}"],
-                                    kind="corrective", details=evidence.to_json()))  # fmt: skip
+        events.append(
+            FeedbackEvent(
+                t_s=rep.end_s,
+                text=text,
+                evidence=[f"rep {rep.index}: {worst.check}"],
+                kind="corrective",
+                details=evidence.to_json(),
+            )
+        )
     return events
 
 
@@ -448,44 +478,92 @@ def _violation_from_json(v: dict[str, Any], rep: int, cues: dict[str, tuple[str,
     lo, hi = v.get("bounds_deg", [None, None])
     low, high = cues.get(str(v["check"]), ("", ""))
     cue = v.get("cue") or (low if float(v["value_deg"]) < float(v["target_deg"]) else high)
-    return Violation(rep=int(v.get("rep", rep)), check=str(v["check"]), joint=str(v.get("joint", "")),
-                     dof=str(v["dof"]), type=str(v["type"]), value_deg=float(v["value_deg"]),
-                     target_deg=float(v["target_deg"]), bounds_deg=(lo, hi), deviation_deg=float(v["deviation_deg"]),
-                     message=str(v.get("message", "")), cue=str(cue), phase=str(v.get("phase", "")),
-                     t_s=float(v.get("t_s", 0.0)), source=str(v.get("source", "")))  # fmt: skip
+    return Violation(
+        rep=int(v.get("rep", rep)),
+        check=str(v["check"]),
+        joint=str(v.get("joint", "")),
+        dof=str(v["dof"]),
+        type=str(v["type"]),
+        value_deg=float(v["value_deg"]),
+        target_deg=float(v["target_deg"]),
+        bounds_deg=(lo, hi),
+        deviation_deg=float(v["deviation_deg"]),
+        message=str(v.get("message", "")),
+        cue=str(cue),
+        phase=str(v.get("phase", "")),
+        t_s=float(v.get("t_s", 0.0)),
+        source=str(v.get("source", "")),
+    )
 
 
 _NUM = r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty)"
 _COUNTING = [
-    rf"\bthat'?s\s+{_NUM}\b", rf"\bthat\s+is\s+{_NUM}\b", rf"\b{_NUM}\s+(more|to\s+go|left|down|reps?|times?)\b",
-    rf"^\W*{_NUM}\W*$", r"\b(last|final)\s+(one|rep|few)\b", r"\bone\s+more\b", r"\bhalf\s*way\b",
-    rf"\b{_NUM}\s+seconds?\b", rf"\brep(etition)?s?\s+{_NUM}\b", r"\bcount\b",
-]  # fmt: skip
+    rf"\bthat'?s\s+{_NUM}\b",
+    rf"\bthat\s+is\s+{_NUM}\b",
+    rf"\b{_NUM}\s+(more|to\s+go|left|down|reps?|times?)\b",
+    rf"^\W*{_NUM}\W*$",
+    r"\b(last|final)\s+(one|rep|few)\b",
+    r"\bone\s+more\b",
+    r"\bhalf\s*way\b",
+    rf"\b{_NUM}\s+seconds?\b",
+    rf"\brep(etition)?s?\s+{_NUM}\b",
+    r"\bcount\b",
+]
 _CORRECTIVE = [
-    r"\d+\s*°", r"\btarget\b", r"\b(increase|decrease|reduce)\b", r"\b(go|get|sit|squat|bend)\s+(lower|deeper)\b",
-    r"\blower\s+(your|the)\b", r"\bdeeper\b", r"\bdon'?t\b", r"\bdo\s+not\b", r"\bavoid\b", r"\bstraight(en)?\b",
-    r"\btoo\s+(much|far|fast|high|low|wide|narrow|deep|early)\b", r"\bkeep\s+(your|the)\s+(back|chest|knees?|hips?|"
+    r"\d+\s*°",
+    r"\btarget\b",
+    r"\b(increase|decrease|reduce)\b",
+    r"\b(go|get|sit|squat|bend)\s+(lower|deeper)\b",
+    r"\blower\s+(your|the)\b",
+    r"\bdeeper\b",
+    r"\bdon'?t\b",
+    r"\bdo\s+not\b",
+    r"\bavoid\b",
+    r"\bstraight(en)?\b",
+    r"\btoo\s+(much|far|fast|high|low|wide|narrow|deep|early)\b",
+    r"\bkeep\s+(your|the)\s+(back|chest|knees?|hips?|"
     r"elbows?|arms?|core|spine|head|shoulders?|legs?|feet|heels?|body|torso|neck|wrists?)\b",
-    r"\b(engage|tighten|brace|squeeze)\b", r"\b(knees?|elbows?|hips?|back|spine|chest|shoulders?|heels?|core|torso)\s+"
-    r"(up|down|out|in|back|forward|straight|tight|level|aligned)\b", r"\bmake\s+sure\b", r"\btry\s+to\b",
-    r"\b(watch|careful|focus\s+on|fix)\b", r"\b(higher|lower|wider|further|fully|all\s+the\s+way)\b",
-    r"\b(lean(ing)?|arch(ing)?|sag(ging)?|cav(e|ing))\b", r"\bnot\s+(so|too)\b",
-]  # fmt: skip
+    r"\b(engage|tighten|brace|squeeze)\b",
+    r"\b(knees?|elbows?|hips?|back|spine|chest|shoulders?|heels?|core|torso)\s+"
+    r"(up|down|out|in|back|forward|straight|tight|level|aligned)\b",
+    r"\bmake\s+sure\b",
+    r"\btry\s+to\b",
+    r"\b(watch|careful|focus\s+on|fix)\b",
+    r"\b(higher|lower|wider|further|fully|all\s+the\s+way)\b",
+    r"\b(lean(ing)?|arch(ing)?|sag(ging)?|cav(e|ing))\b",
+    r"\bnot\s+(so|too)\b",
+]
 _INSTRUCTIONAL = [
-    r"\blet'?s\b(?!\s+go\b)", r"\b(start|begin|starting|beginning)\b", r"\bnext\b",
+    r"\blet'?s\b(?!\s+go\b)",
+    r"\b(start|begin|starting|beginning)\b",
+    r"\bnext\b",
     r"\b(we'?re|we\s+are)\s+going\s+to\b",
-    r"\bget\s+(into|in|ready)\b", r"\bposition\b", r"\bstand\s+(with|tall|up)\b", r"\bready\b", r"\bswitch\b",
-    r"\bshoulder[- ]width\b", r"\b(breathe|inhale|exhale)\b", r"\bfirst\b", r"\bthen\b", r"\bnow\b",
+    r"\bget\s+(into|in|ready)\b",
+    r"\bposition\b",
+    r"\bstand\s+(with|tall|up)\b",
+    r"\bready\b",
+    r"\bswitch\b",
+    r"\bshoulder[- ]width\b",
+    r"\b(breathe|inhale|exhale)\b",
+    r"\bfirst\b",
+    r"\bthen\b",
+    r"\bnow\b",
     r"\b(hold|stay)\s+(it|there|the|this)\b",
-]  # fmt: skip
+]
 _MOTIVATIONAL = [
     r"\b(nice|good|great|awesome|amazing|excellent|perfect|beautiful|fantastic|brilliant|super|well\s+done)\b",
-    r"\bkeep\s+(it\s+up|going|moving|pushing|that\s+up|at\s+it)\b", r"\byou'?(ve)?\s+got\s+(this|it)\b",
+    r"\bkeep\s+(it\s+up|going|moving|pushing|that\s+up|at\s+it)\b",
+    r"\byou'?(ve)?\s+got\s+(this|it)\b",
     r"\b(come\s+on|let'?s\s+go|push\s+(it|through|harder)|almost\s+(there|done)|strong|love\s+(it|that)|way\s+to\s+go|yes|yeah|woo+)\b",
-    r"\b(better|much\s+better)\b", r"\b(proud|crushing|killing)\b",
-]  # fmt: skip
-_PATTERNS = {"counting": _COUNTING, "corrective": _CORRECTIVE, "instructional": _INSTRUCTIONAL,
-             "motivational": _MOTIVATIONAL}  # fmt: skip
+    r"\b(better|much\s+better)\b",
+    r"\b(proud|crushing|killing)\b",
+]
+_PATTERNS = {
+    "counting": _COUNTING,
+    "corrective": _CORRECTIVE,
+    "instructional": _INSTRUCTIONAL,
+    "motivational": _MOTIVATIONAL,
+}
 _RULES = {k: [re.compile(p, re.IGNORECASE) for p in ps] for k, ps in _PATTERNS.items()}
 
 

@@ -27,9 +27,16 @@ from workbench.pose.synthetic import Fault, synthesize
 DEFAULT_EXERCISES = ("squat", "lunge", "pushup", "bicep_curl", "jumping_jack", "good_mornings", "plank")
 
 
-def synthetic_sessions(n: int, exercises: Sequence[str] = DEFAULT_EXERCISES, *, seed: int = 0,
-                       reps: tuple[int, int] = (6, 12), fps: float = 30.0, tokens: str | TokenCounter = "words",
-                       catalogue: Catalogue | None = None) -> list[CoachingSession]:  # fmt: skip
+def synthetic_sessions(
+    n: int,
+    exercises: Sequence[str] = DEFAULT_EXERCISES,
+    *,
+    seed: int = 0,
+    reps: tuple[int, int] = (6, 12),
+    fps: float = 30.0,
+    tokens: str | TokenCounter = "words",
+    catalogue: Catalogue | None = None,
+) -> list[CoachingSession]:
     """``n`` sessions cycling through ``exercises``; each draws its rep count, tempo jitter, noise and faults
     from a generator seeded by (seed, index), so session i is the same whatever n is. The exercises come from
     ``catalogue`` (the store's, say), else from references/."""
@@ -37,24 +44,36 @@ def synthetic_sessions(n: int, exercises: Sequence[str] = DEFAULT_EXERCISES, *, 
     return [_session(i, catalogue.get(exercises[i % len(exercises)]), seed, reps, fps, tokens) for i in range(n)]
 
 
-def _session(i: int, ex: Exercise, seed: int, reps: tuple[int, int], fps: float,
-             tokens: str | TokenCounter) -> CoachingSession:  # fmt: skip
+def _session(
+    i: int, ex: Exercise, seed: int, reps: tuple[int, int], fps: float, tokens: str | TokenCounter
+) -> CoachingSession:
     rng = np.random.default_rng([seed, i])
     n_reps = int(rng.integers(reps[0], reps[1] + 1))
     faults = _faults(rng, n_reps) if ex.cycle.kind != "static_hold" else ()
-    track, truth = synthesize(ex, n_reps, jitter=float(rng.uniform(0.0, 0.08)), noise_deg=float(rng.uniform(0.5, 2.0)),
-                              faults=faults, fps=fps, seed=int(rng.integers(2**31)))  # fmt: skip
+    track, truth = synthesize(
+        ex,
+        n_reps,
+        jitter=float(rng.uniform(0.0, 0.08)),
+        noise_deg=float(rng.uniform(0.5, 2.0)),
+        faults=faults,
+        fps=fps,
+        seed=int(rng.integers(2**31)),
+    )
     events = run_coach(RuleCoach(seed=seed * 100_003 + i, tokens=tokens), track, ex)
     return CoachingSession(
-        session_id=f"synthetic-{seed}-{i:04d}-{ex.key}", exercise=ex.key, duration_s=track.duration_s,
-        utterances=[e.to_timed() for e in events], track=track, source=f"synthetic:seed={seed}#{i}",
+        session_id=f"synthetic-{seed}-{i:04d}-{ex.key}",
+        exercise=ex.key,
+        duration_s=track.duration_s,
+        utterances=[e.to_timed() for e in events],
+        track=track,
+        source=f"synthetic:seed={seed}#{i}",
         metadata={
             "faults": {int(k): list(v) for k, v in truth.faults.items()},
             "rep_bounds_s": [list(b) for b in truth.rep_bounds_s],
             "events": [{"step": e.step, "n_tokens": e.n_tokens, "evidence": e.tags()} for e in events],
             "coach": "rule",
         },
-    )  # fmt: skip
+    )
 
 
 def _faults(rng: np.random.Generator, n_reps: int) -> tuple[Fault, ...]:

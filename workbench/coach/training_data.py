@@ -54,8 +54,13 @@ class TeacherCoach:
         return Utterance(text=said, n_tokens=self.count(said), kind="corrective")
 
 
-def session_example(session: CoachingSession, tokenizer: Any, config: CoachConfig, catalogue: Catalogue,
-                    labels: Mapping[str, tuple[str, ...]] | None = None) -> SessionExample | None:  # fmt: skip
+def session_example(
+    session: CoachingSession,
+    tokenizer: Any,
+    config: CoachConfig,
+    catalogue: Catalogue,
+    labels: Mapping[str, tuple[str, ...]] | None = None,
+) -> SessionExample | None:
     """Replay a session through the streaming loop; None when it has no pose track."""
     if session.track is None:
         return None
@@ -67,16 +72,20 @@ def session_example(session: CoachingSession, tokenizer: Any, config: CoachConfi
     steps = []
     for k, (inp, said) in enumerate(teacher.seen):
         refresh = k == 0 or bool(inp.new_reps)
-        steps.append(StepExample(step=inp.step, context_motion=inp.context_motion if refresh else None,
-                                 utterance=said))  # fmt: skip
+        steps.append(StepExample(step=inp.step, context_motion=inp.context_motion if refresh else None, utterance=said))
     label = torch.zeros(len(JOINT_NAMES))
     label[[JOINT_NAMES.index(j) for j in joints]] = 1.0
-    return SessionExample(session.session_id, ex.key, morph, steps, label,
-                          sum(s.utterance is not None for s in steps))  # fmt: skip
+    return SessionExample(session.session_id, ex.key, morph, steps, label, sum(s.utterance is not None for s in steps))
 
 
-def prepare(sessions: Sequence[CoachingSession], tokenizer: Any, config: CoachConfig, window_steps: int,
-            catalogue: Catalogue, labels: Mapping[str, tuple[str, ...]] | None = None) -> Dataset:  # fmt: skip
+def prepare(
+    sessions: Sequence[CoachingSession],
+    tokenizer: Any,
+    config: CoachConfig,
+    window_steps: int,
+    catalogue: Catalogue,
+    labels: Mapping[str, tuple[str, ...]] | None = None,
+) -> Dataset:
     """Every session with a pose track as training windows."""
     examples = [e for s in sessions if (e := session_example(s, tokenizer, config, catalogue, labels)) is not None]
     return build_dataset(examples, tokenizer, config, window_steps)

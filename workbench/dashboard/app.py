@@ -14,7 +14,6 @@ def create_app(db_path: str = "", data_dirs: list[str] | None = None, open_examp
     """Build one session's app: a header, a status line and one tab per page."""
     import panel as pn
 
-
     pn.extension(*EXTENSIONS, notifications=True)
     state = AppState(db_path=db_path, data_dirs=list(data_dirs or []))
     if open_example:

@@ -69,9 +69,15 @@ def view_of(doc: dict[str, Any], exercise: str, *, manifest: str = "", label: st
     """The ``exercise`` part of an assessment document (``Assessment.to_json()``)."""
     if exercise not in doc["exercises"]:
         raise KeyError(f"the assessment has no exercise {exercise!r} (it has {', '.join(doc['exercises']) or 'none'})")
-    return AssessmentView(exercise=exercise, manifest=manifest, label=label, summary=doc["exercises"][exercise],
-                          reps=list(doc["reps"]), provenance=dict(doc.get("provenance") or {}),
-                          warnings=list(doc.get("warnings") or []))  # fmt: skip
+    return AssessmentView(
+        exercise=exercise,
+        manifest=manifest,
+        label=label,
+        summary=doc["exercises"][exercise],
+        reps=list(doc["reps"]),
+        provenance=dict(doc.get("provenance") or {}),
+        warnings=list(doc.get("warnings") or []),
+    )
 
 
 def exercise_rows(rows: Sequence[ManifestRow], exercise: str, db: Database) -> list[ManifestRow]:
@@ -88,8 +94,15 @@ def _rows_of(rows: Sequence[ManifestRow], exercise: str, catalogue: Any) -> list
     return mine
 
 
-def assess_exercise(db: Database, rows: Sequence[ManifestRow], exercise: str, *, manifest: str = "",
-                    label: str = "assessed", progress: Progress | None = None) -> AssessmentView:  # fmt: skip
+def assess_exercise(
+    db: Database,
+    rows: Sequence[ManifestRow],
+    exercise: str,
+    *,
+    manifest: str = "",
+    label: str = "assessed",
+    progress: Progress | None = None,
+) -> AssessmentView:
     """``assess`` of the exercise's rows with the store's current catalogue."""
     store_cat = load_store_catalogue(db)
     key = store_cat.catalogue.get(exercise).rule_file.stem
@@ -117,8 +130,9 @@ def read_allowed_manifest(path: str | Path, allowed: Callable[[Path], bool]) -> 
     rows = read_manifest(p)
     outside = [r.file for r in rows if not allowed(r.path)]
     if outside:
-        raise ManifestRefused(f"refused: {len(outside)} file(s) of {p.name} lie outside the data folders, e.g. "
-                              f"{outside[0]}")  # fmt: skip
+        raise ManifestRefused(
+            f"refused: {len(outside)} file(s) of {p.name} lie outside the data folders, e.g. {outside[0]}"
+        )
     return rows
 
 
@@ -140,25 +154,45 @@ def roc_figure(view: AssessmentView | None, title: str = "") -> Any:
     import plotly.graph_objects as go
 
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="chance", showlegend=False,
-                             line={"color": "#999999", "dash": "dot", "width": 1}))  # fmt: skip
+    fig.add_trace(
+        go.Scatter(
+            x=[0, 1],
+            y=[0, 1],
+            mode="lines",
+            name="chance",
+            showlegend=False,
+            line={"color": "#999999", "dash": "dot", "width": 1},
+        )
+    )
     if view is not None:
-        for key, auc_key, name, colour in (("roc", "auc", "score", SCORE_COLOUR),
-                                           ("roc_severity", "auc_severity", "severity", SEVERITY_COLOUR)):  # fmt: skip
+        for key, auc_key, name, colour in (
+            ("roc", "auc", "score", SCORE_COLOUR),
+            ("roc_severity", "auc_severity", "severity", SEVERITY_COLOUR),
+        ):
             roc = view.summary.get(key)
             if roc:
-                fig.add_trace(go.Scatter(x=roc["fpr"], y=roc["tpr"], mode="lines", line_shape="hv",
-                                         name=f"{name} (AUC {fmt(view.metric(auc_key))})",
-                                         line={"color": colour, "width": 2,
-                                               "dash": "solid" if key == "roc" else "dash"}))  # fmt: skip
+                fig.add_trace(
+                    go.Scatter(
+                        x=roc["fpr"],
+                        y=roc["tpr"],
+                        mode="lines",
+                        line_shape="hv",
+                        name=f"{name} (AUC {fmt(view.metric(auc_key))})",
+                        line={"color": colour, "width": 2, "dash": "solid" if key == "roc" else "dash"},
+                    )
+                )
         if not view.summary.get("roc"):
-            fig.add_annotation(x=0.5, y=0.5, showarrow=False,
-                               text="no ROC: needs both correct and incorrect repetitions")  # fmt: skip
-    fig.update_layout(title=title or (view.label if view else ""), height=320,
-                      xaxis={"title": "false-alarm rate (correct reps)", "range": [0, 1]},
-                      yaxis={"title": "detection rate (incorrect reps)", "range": [0, 1.02]},
-                      legend={"x": 0.98, "y": 0.02, "xanchor": "right", "yanchor": "bottom"},
-                      margin={"l": 55, "r": 10, "t": 40, "b": 45})  # fmt: skip
+            fig.add_annotation(
+                x=0.5, y=0.5, showarrow=False, text="no ROC: needs both correct and incorrect repetitions"
+            )
+    fig.update_layout(
+        title=title or (view.label if view else ""),
+        height=320,
+        xaxis={"title": "false-alarm rate (correct reps)", "range": [0, 1]},
+        yaxis={"title": "detection rate (incorrect reps)", "range": [0, 1.02]},
+        legend={"x": 0.98, "y": 0.02, "xanchor": "right", "yanchor": "bottom"},
+        margin={"l": 55, "r": 10, "t": 40, "b": 45},
+    )
     return fig
 
 
@@ -170,9 +204,17 @@ def strip_points(view: AssessmentView, seed: int = 0) -> list[dict[str, Any]]:
         if r.get("score") is None:
             continue
         k = 1 if r["label"] == "incorrect" else 0
-        out.append({"x": k + float(rng.uniform(-0.18, 0.18)), "score": float(r["score"]), "label": r["label"],
-                    "flagged": int(r.get("n_violations") or 0) > 0, "file": r["file"], "subject": r["subject"],
-                    "violations": ", ".join(r.get("violations") or []) or "none"})  # fmt: skip
+        out.append(
+            {
+                "x": k + float(rng.uniform(-0.18, 0.18)),
+                "score": float(r["score"]),
+                "label": r["label"],
+                "flagged": int(r.get("n_violations") or 0) > 0,
+                "file": r["file"],
+                "subject": r["subject"],
+                "violations": ", ".join(r.get("violations") or []) or "none",
+            }
+        )
     return out
 
 
@@ -184,22 +226,37 @@ def strip_figure(view: AssessmentView | None, title: str = "") -> Any:
     points = strip_points(view) if view is not None else []
     for flagged, name, colour in ((False, "no violation", CORRECT_COLOUR), (True, "has a violation", FLAGGED_COLOUR)):
         pts = [p for p in points if p["flagged"] == flagged]
-        fig.add_trace(go.Scatter(x=[p["x"] for p in pts], y=[p["score"] for p in pts], mode="markers", name=name,
-                                 marker={"color": colour, "size": 7, "opacity": 0.8},
-                                 customdata=[[p["file"], p["subject"], p["violations"]] for p in pts],
-                                 hovertemplate="%{customdata[0]} (subject %{customdata[1]})<br>score %{y:.3f}"
-                                               "<br>violations: %{customdata[2]}<extra></extra>"))  # fmt: skip
-    fig.update_layout(title=title or (f"{view.label}: per-rep score" if view else ""), height=320,
-                      xaxis={"tickvals": [0, 1], "ticktext": ["correct", "incorrect"], "range": [-0.5, 1.5]},
-                      yaxis={"title": "score (spreads from the reference)"},
-                      legend={"orientation": "h", "y": -0.15}, margin={"l": 55, "r": 10, "t": 40, "b": 45})  # fmt: skip
+        fig.add_trace(
+            go.Scatter(
+                x=[p["x"] for p in pts],
+                y=[p["score"] for p in pts],
+                mode="markers",
+                name=name,
+                marker={"color": colour, "size": 7, "opacity": 0.8},
+                customdata=[[p["file"], p["subject"], p["violations"]] for p in pts],
+                hovertemplate="%{customdata[0]} (subject %{customdata[1]})<br>score %{y:.3f}"
+                "<br>violations: %{customdata[2]}<extra></extra>",
+            )
+        )
+    fig.update_layout(
+        title=title or (f"{view.label}: per-rep score" if view else ""),
+        height=320,
+        xaxis={"tickvals": [0, 1], "ticktext": ["correct", "incorrect"], "range": [-0.5, 1.5]},
+        yaxis={"title": "score (spreads from the reference)"},
+        legend={"orientation": "h", "y": -0.15},
+        margin={"l": 55, "r": 10, "t": 40, "b": 45},
+    )
     return fig
 
 
 # ------------------------------------------------------------------------------------------ before → after
 
-COMPARED = (("auc", "score AUC"), ("auc_severity", "severity AUC"), ("sensitivity", "sensitivity"),
-            ("specificity", "specificity"))  # fmt: skip
+COMPARED = (
+    ("auc", "score AUC"),
+    ("auc_severity", "severity AUC"),
+    ("sensitivity", "sensitivity"),
+    ("specificity", "specificity"),
+)
 
 
 def change_text(before: AssessmentView | None, after: AssessmentView) -> str:
@@ -298,14 +355,36 @@ class CalibrationOutcome:
     view: AssessmentView | None
 
 
-def calibrate_then_assess(db: Database, rows: Sequence[ManifestRow], exercise: str, *, manifest: str, author: str,
-                          note: str, job: Job | None = None) -> CalibrationOutcome:  # fmt: skip
+def calibrate_then_assess(
+    db: Database,
+    rows: Sequence[ManifestRow],
+    exercise: str,
+    *,
+    manifest: str,
+    author: str,
+    note: str,
+    job: Job | None = None,
+) -> CalibrationOutcome:
     mine = exercise_rows(rows, exercise, db)
     dataset = ", ".join(sorted({r.source.split(" ")[0] for r in mine if r.source})[:3])  # as `biocoach calibrate`
-    report = calibrate(db, exercise, mine, author=author, note=note, dataset=dataset, manifest=manifest,
-                       progress=None if job is None else job.progress("calibrating"))  # fmt: skip
-    view = assess_exercise(db, rows, exercise, manifest=manifest, label=f"after calibration {report.calibration_id}",
-                           progress=None if job is None else job.progress("assessing"))  # fmt: skip
+    report = calibrate(
+        db,
+        exercise,
+        mine,
+        author=author,
+        note=note,
+        dataset=dataset,
+        manifest=manifest,
+        progress=None if job is None else job.progress("calibrating"),
+    )
+    view = assess_exercise(
+        db,
+        rows,
+        exercise,
+        manifest=manifest,
+        label=f"after calibration {report.calibration_id}",
+        progress=None if job is None else job.progress("assessing"),
+    )
     return CalibrationOutcome(report.message(), view)
 
 
@@ -316,14 +395,26 @@ def current_calibration(db: Database, exercise: str) -> str | None:
     return str(value) if value else None
 
 
-def revert_then_assess(db: Database, rows: Sequence[ManifestRow] | None, exercise: str, *, manifest: str,
-                       author: str, job: Job | None = None) -> CalibrationOutcome:  # fmt: skip
+def revert_then_assess(
+    db: Database,
+    rows: Sequence[ManifestRow] | None,
+    exercise: str,
+    *,
+    manifest: str,
+    author: str,
+    job: Job | None = None,
+) -> CalibrationOutcome:
     if current_calibration(db, exercise) is None:
         raise CalibrationError(f"{exercise} is not calibrated: its current rules were not written by a calibration")
     report = revert_calibration(db, exercise, author=author)
     view = None
     if rows is not None:
-        view = assess_exercise(db, rows, exercise, manifest=manifest,
-                               label=f"after reverting calibration {report.calibration_id}",
-                               progress=None if job is None else job.progress("assessing"))  # fmt: skip
+        view = assess_exercise(
+            db,
+            rows,
+            exercise,
+            manifest=manifest,
+            label=f"after reverting calibration {report.calibration_id}",
+            progress=None if job is None else job.progress("assessing"),
+        )
     return CalibrationOutcome(report.message(), view)

@@ -80,11 +80,18 @@ def threshold_history(db: Database, exercise: str, constraint_id: str) -> list[d
         versions = store.thresholds.history(exercise, constraint_id)
         current = store.thresholds.get(exercise, constraint_id).version
     return [
-        {"version": v.version, "current": v.version == current, "author": v.author, "note": v.note,
-         "created_at": str(v.created_at)[:19], "bounds": format_bounds(v.spec.bounds_deg),
-         "max_std_deg": v.spec.max_std_deg, "max_diff_deg": v.spec.max_diff_deg}
+        {
+            "version": v.version,
+            "current": v.version == current,
+            "author": v.author,
+            "note": v.note,
+            "created_at": str(v.created_at)[:19],
+            "bounds": format_bounds(v.spec.bounds_deg),
+            "max_std_deg": v.spec.max_std_deg,
+            "max_diff_deg": v.spec.max_diff_deg,
+        }
         for v in versions
-    ]  # fmt: skip
+    ]
 
 
 def threshold_diff(db: Database, exercise: str, constraint_id: str, v1: int, v2: int) -> dict[str, tuple[Any, Any]]:
@@ -104,9 +111,15 @@ def save_threshold(
 
 
 def revert_threshold(
-    db: Database, exercise: str, constraint_id: str, to_version: int, *, author: str, note: str = "",
+    db: Database,
+    exercise: str,
+    constraint_id: str,
+    to_version: int,
+    *,
+    author: str,
+    note: str = "",
     base_version: int | None = None,
-) -> ThresholdVersion:  # fmt: skip
+) -> ThresholdVersion:
     with db.store() as store:
         return store.thresholds.revert(
             exercise, constraint_id, to_version, author=author or "anonymous", note=note, base_version=base_version
@@ -161,8 +174,9 @@ def edited_exercise(ex: Exercise, constraint_id: str, changes: Mapping[str, Any]
     _check_changes(changes)
     written = next((c for c in ex.constraints if c.id == constraint_id), None)
     if written is None:
-        raise KeyError(f"Expected a constraint of {ex.key} among {', '.join(c.id for c in ex.constraints)}, "
-                       f"got {constraint_id!r}")  # fmt: skip
+        raise KeyError(
+            f"Expected a constraint of {ex.key} among {', '.join(c.id for c in ex.constraints)}, got {constraint_id!r}"
+        )
     new = replace(written, **changes)
     mirror = new.mirrored()
     constraints = []
@@ -210,8 +224,17 @@ def violation_keys(violations: Sequence[Violation]) -> set[tuple[int, str]]:
 
 def violation_rows(violations: Sequence[Violation]) -> list[dict[str, Any]]:
     """The preview's rows, reps numbered from 1 as everywhere a person reads them (``Violation.rep`` is 0-based)."""
-    return [{"rep": v.rep + 1, "check": v.check, "dof": v.dof, "value_deg": round(v.value_deg, 1),
-             "bounds": format_bounds(v.bounds_deg), "message": v.message} for v in violations]  # fmt: skip
+    return [
+        {
+            "rep": v.rep + 1,
+            "check": v.check,
+            "dof": v.dof,
+            "value_deg": round(v.value_deg, 1),
+            "bounds": format_bounds(v.bounds_deg),
+            "message": v.message,
+        }
+        for v in violations
+    ]
 
 
 # ------------------------------------------------------------------------------------------- references
@@ -246,8 +269,17 @@ def reference_history(db: Database, exercise: str) -> list[dict[str, Any]]:
         versions = store.references.history(exercise)
         current = store.references.current(exercise)
     now = None if current is None else current.version
-    return [{"version": v.version, "current": v.version == now, "author": v.author, "note": v.note,
-             "created_at": str(v.created_at)[:19], "samples": int(v.mean.shape[1])} for v in versions]  # fmt: skip
+    return [
+        {
+            "version": v.version,
+            "current": v.version == now,
+            "author": v.author,
+            "note": v.note,
+            "created_at": str(v.created_at)[:19],
+            "samples": int(v.mean.shape[1]),
+        }
+        for v in versions
+    ]
 
 
 def reference_diff_rows(db: Database, exercise: str, v1: int, v2: int, top: int = 12) -> list[str]:
@@ -255,8 +287,10 @@ def reference_diff_rows(db: Database, exercise: str, v1: int, v2: int, top: int 
     with db.store() as store:
         d = store.references.diff(exercise, v1, v2)
     worst = sorted(d.mean_max_abs_deg.items(), key=lambda kv: -kv[1])[:top]
-    lines = [f"`{name}`: mean max |Δ| {delta:.1f}°, SD max |Δ| {d.sd_max_abs_deg.get(name, 0.0):.1f}°"
-             for name, delta in worst]  # fmt: skip
+    lines = [
+        f"`{name}`: mean max |Δ| {delta:.1f}°, SD max |Δ| {d.sd_max_abs_deg.get(name, 0.0):.1f}°"
+        for name, delta in worst
+    ]
     sd_only = sorted(set(d.sd_max_abs_deg) - set(d.mean_max_abs_deg))
     lines += [f"`{name}`: SD max |Δ| {d.sd_max_abs_deg[name]:.1f}°" for name in sd_only[:top]]
     if d.n_samples[0] != d.n_samples[1]:
@@ -296,15 +330,20 @@ def analyse_clip_cached(state: AppState, exercise: str, path: str) -> Any:
     (so the overlay does not re-analyse, nor record a new run, on every redraw)."""
     import json
 
-
     p = Path(path)
     if not state.allowed(p):
         raise ValueError(f"Expected a clip inside the data folders, got {path}")
     db = state.database()
     _, versions = resolve(exercise, db)
     stat = p.stat()
-    key = (str(db.path), str(p.resolve()), str(stat.st_mtime_ns),
-           str(stat.st_size), exercise, json.dumps(versions, sort_keys=True, default=str))  # fmt: skip
+    key = (
+        str(db.path),
+        str(p.resolve()),
+        str(stat.st_mtime_ns),
+        str(stat.st_size),
+        exercise,
+        json.dumps(versions, sort_keys=True, default=str),
+    )
     cache = session_clip_cache(state)
     if key not in cache:
         if len(cache) >= _CLIP_CACHE_MAX:
@@ -318,8 +357,9 @@ def reference_length(state: AppState, exercise: str, default: int = 100) -> int:
     return default if cur is None else int(cur.mean.shape[1])
 
 
-def clip_cycles(state: AppState, exercise: str, paths: Sequence[str], n_ref: int | None = None, *,
-                accepted_only: bool = True) -> dict[str, np.ndarray]:  # fmt: skip
+def clip_cycles(
+    state: AppState, exercise: str, paths: Sequence[str], n_ref: int | None = None, *, accepted_only: bool = True
+) -> dict[str, np.ndarray]:
     """Each clip's rep cycles (all 46 DoFs) time-normalised to ``n_ref`` samples (default: the current
     reference's length), mirrored to the reference's side: path → (n_reps, 46, n_ref) radians. With
     ``accepted_only`` only the reps without violations."""
@@ -333,18 +373,32 @@ def clip_cycles(state: AppState, exercise: str, paths: Sequence[str], n_ref: int
     return out
 
 
-def cycles_of_clips(state: AppState, exercise: str, paths: Sequence[str], dof: str | int, n_ref: int | None = None,
-                    *, accepted_only: bool = True) -> dict[str, list[np.ndarray]]:  # fmt: skip
+def cycles_of_clips(
+    state: AppState,
+    exercise: str,
+    paths: Sequence[str],
+    dof: str | int,
+    n_ref: int | None = None,
+    *,
+    accepted_only: bool = True,
+) -> dict[str, list[np.ndarray]]:
     """One DoF's time-normalised cycles per clip: path → [(n_ref,) radians, one per rep]."""
     i = dof_row(dof)
-    return {p: [c[i] for c in cyc] for p, cyc in clip_cycles(state, exercise, paths, n_ref,
-                                                               accepted_only=accepted_only).items()}  # fmt: skip
+    return {
+        p: [c[i] for c in cyc]
+        for p, cyc in clip_cycles(state, exercise, paths, n_ref, accepted_only=accepted_only).items()
+    }
 
 
 def reference_from_clips(
-    state: AppState, exercise: str, paths: Sequence[str], n_ref: int | None = None, *,
-    extra: np.ndarray | None = None, fallback: ReferencePair | None = None,
-) -> ReferencePair:  # fmt: skip
+    state: AppState,
+    exercise: str,
+    paths: Sequence[str],
+    n_ref: int | None = None,
+    *,
+    extra: np.ndarray | None = None,
+    fallback: ReferencePair | None = None,
+) -> ReferencePair:
     """The mean ± SD over the accepted cycles of the clips (and ``extra`` cycles, e.g. the open clip's)."""
     n = n_ref or reference_length(state, exercise)
     stacks = [c for c in clip_cycles(state, exercise, paths, n).values() if c.shape[0]]
@@ -388,10 +442,16 @@ class ReferencePreview:
 
         before_n = _count_by_rep(self.before)
         after_n = _count_by_rep(self.after)
-        return [{"rep": i + 1, "quality_before": r(self.quality_before[i]),
-                 "quality_after": r(self.quality_after.get(i)), "violations_before": before_n.get(i, 0),
-                 "violations_after": after_n.get(i, 0)}
-                for i in sorted(self.quality_before)]  # fmt: skip
+        return [
+            {
+                "rep": i + 1,
+                "quality_before": r(self.quality_before[i]),
+                "quality_after": r(self.quality_after.get(i)),
+                "violations_before": before_n.get(i, 0),
+                "violations_after": after_n.get(i, 0),
+            }
+            for i in sorted(self.quality_before)
+        ]
 
 
 def _count_by_rep(violations: Sequence[Violation]) -> dict[int, int]:
@@ -415,19 +475,27 @@ def preview_reference(state: AppState, exercise: str, mean: np.ndarray, sd: np.n
     before = analyze(result.estimate.track, ex)
     after = analyze(result.estimate.track, edited)
     return ReferencePreview(
-        before=all_violations(before), after=all_violations(after),
+        before=all_violations(before),
+        after=all_violations(after),
         quality_before={r.index: r.quality for r in before.reps},
         quality_after={r.index: r.quality for r in after.reps},
-    )  # fmt: skip
+    )
 
 
-def save_reference(db: Database, exercise: str, mean: np.ndarray, sd: np.ndarray, *, base_version: int | None,
-                   author: str, note: str) -> Any:  # fmt: skip
+def save_reference(
+    db: Database, exercise: str, mean: np.ndarray, sd: np.ndarray, *, base_version: int | None, author: str, note: str
+) -> Any:
     """A new reference version (ReferenceVersion); ConflictError (nothing written) when ``base_version`` is not
     current, ValidationError when the arrays are implausible. Arrays equal to the current ones return it."""
     with db.store() as store:
-        return store.references.save(exercise, np.asarray(mean, dtype=np.float64), np.asarray(sd, dtype=np.float64),
-                                     base_version=base_version, author=author or "anonymous", note=note)  # fmt: skip
+        return store.references.save(
+            exercise,
+            np.asarray(mean, dtype=np.float64),
+            np.asarray(sd, dtype=np.float64),
+            base_version=base_version,
+            author=author or "anonymous",
+            note=note,
+        )
 
 
 # ------------------------------------------------------------------------------------------- runs
@@ -453,20 +521,34 @@ def list_runs(db: Database, limit: int = 200) -> list[dict[str, Any]]:
     rows = []
     for r in runs:
         clip = paths.get(r.clip_hash) if r.clip_hash else None
-        rows.append({
-            "id": r.id, "started_at": str(r.started_at)[:19], "exercise": r.exercise or "",
-            "clip": Path(clip.path).name if clip else (r.clip_hash or "")[:12], "status": r.status,
-            "code_version": r.code_version, "reference_version": r.reference_version,
-            "threshold_versions": ", ".join(f"{k}@v{v}" for k, v in sorted(r.threshold_versions.items())),
-            "total_s": round(float(r.timings.get("total_s", r.timings.get("analysis_s", float("nan")))), 3),
-            "author": str(r.config.get("author") or ""), "batch_job": r.config.get("batch_job"),
-            "clip_hash": r.clip_hash or "",
-        })  # fmt: skip
+        rows.append(
+            {
+                "id": r.id,
+                "started_at": str(r.started_at)[:19],
+                "exercise": r.exercise or "",
+                "clip": Path(clip.path).name if clip else (r.clip_hash or "")[:12],
+                "status": r.status,
+                "code_version": r.code_version,
+                "reference_version": r.reference_version,
+                "threshold_versions": ", ".join(f"{k}@v{v}" for k, v in sorted(r.threshold_versions.items())),
+                "total_s": round(float(r.timings.get("total_s", r.timings.get("analysis_s", float("nan")))), 3),
+                "author": str(r.config.get("author") or ""),
+                "batch_job": r.config.get("batch_job"),
+                "clip_hash": r.clip_hash or "",
+            }
+        )
     return rows
 
 
-def filter_runs(rows: Sequence[Mapping[str, Any]], *, clip: str = "", exercise: str = "", author: str = "",
-                since: Any = None, until: Any = None) -> list[dict[str, Any]]:  # fmt: skip
+def filter_runs(
+    rows: Sequence[Mapping[str, Any]],
+    *,
+    clip: str = "",
+    exercise: str = "",
+    author: str = "",
+    since: Any = None,
+    until: Any = None,
+) -> list[dict[str, Any]]:
     """The rows of :func:`list_runs` that match: ``clip`` and ``author`` as case-insensitive parts of the name,
     ``exercise`` exactly ('' = any), ``since``/``until`` dates (``datetime.date`` or 'YYYY-MM-DD', both ends
     included) on the day the run started."""
@@ -524,8 +606,9 @@ def registered_exercises(db: Database) -> dict[str, str]:
     return out
 
 
-def clip_rows(db: Database, paths: Sequence[str], keys: Sequence[str],
-              known: Mapping[str, str | None] | None = None) -> list[dict[str, Any]]:  # fmt: skip
+def clip_rows(
+    db: Database, paths: Sequence[str], keys: Sequence[str], known: Mapping[str, str | None] | None = None
+) -> list[dict[str, Any]]:
     """The table of clips to run: one row per clip with its own exercise — ``known`` (e.g. a store query's),
     else the store's registration of the clip, else the one its file name names, else '' (to be chosen)."""
     registered = registered_exercises(db)
@@ -534,14 +617,22 @@ def clip_rows(db: Database, paths: Sequence[str], keys: Sequence[str],
         given = (known or {}).get(p)
         reg = registered.get(str(Path(p).resolve()))
         guess = guess_exercise(p, keys)
-        exercise, source = ((given, "store query") if given in keys else (reg, "store") if reg in keys
-                            else (guess, "file name") if guess else ("", "choose one"))  # fmt: skip
+        exercise, source = (
+            (given, "store query")
+            if given in keys
+            else (reg, "store")
+            if reg in keys
+            else (guess, "file name")
+            if guess
+            else ("", "choose one")
+        )
         rows.append({"run": True, "clip": Path(p).name, "exercise": exercise, "exercise_from": source, "path": p})
     return rows
 
 
-def store_query_clips(db: Database, where: str, allowed: Callable[[str], bool],
-                      limit: int = 500) -> tuple[dict[str, str | None], list[str]]:  # fmt: skip
+def store_query_clips(
+    db: Database, where: str, allowed: Callable[[str], bool], limit: int = 500
+) -> tuple[dict[str, str | None], list[str]]:
     """The registered clips matching ``where`` (an SQL condition over the clips table, as ``biocoach batch run
     --where``) that are on disk and readable by the session: ({path: exercise}, [refused or missing names]).
     BatchError when the condition is refused."""
@@ -622,10 +713,14 @@ class BatchRerun:
         plan = StagePlan(stages=stages, backend=self.backend, coach=self.coach, coach_device=self.device, db=self.db)
         selection = {"clips": [str(c.path) for c in self.clips], "author": self.author or "anonymous"}
         inline = self.engine == "inline"
-        spec = JobSpec(name=f"app: {len(self.clips)} clip(s)", selection=selection,
-                       stages=[StageSpec(s) for s in stages],  # type: ignore[arg-type]
-                       engine="local" if inline else self.engine,  # type: ignore[arg-type]
-                       workers=0 if inline else self.workers, address=self.address or None)  # fmt: skip
+        spec = JobSpec(
+            name=f"app: {len(self.clips)} clip(s)",
+            selection=selection,
+            stages=[StageSpec(s) for s in stages],  # type: ignore[arg-type]
+            engine="local" if inline else self.engine,  # type: ignore[arg-type]
+            workers=0 if inline else self.workers,
+            address=self.address or None,
+        )
         return spec, plan
 
     def _frame(self, path: str, progress: Progress) -> None:
@@ -665,8 +760,10 @@ class BatchRerun:
             items = repo.items(self.job_id)
         rows: dict[str, dict[str, Any]] = {}
         for it in items:
-            row = rows.setdefault(it.path, {"clip": Path(it.path).name, "exercise": it.exercise or "",
-                                            "status": "done", "run": None, "error": ""})  # fmt: skip
+            row = rows.setdefault(
+                it.path,
+                {"clip": Path(it.path).name, "exercise": it.exercise or "", "status": "done", "run": None, "error": ""},
+            )
             if it.status != "done" and row["status"] == "done":
                 row["status"] = it.status
             if it.error and not row["error"]:
@@ -728,11 +825,14 @@ def compare_runs(db: Database, a: int, b: int) -> RunComparison:
     ev_a, ev_b = [tag for e in fb_a for tag in e.evidence], [tag for e in fb_b for tag in e.evidence]
     msg_a, msg_b = [e.text for e in fb_a], [e.text for e in fb_b]
     return RunComparison(
-        a=a, b=b, provenance=provenance,
+        a=a,
+        b=b,
+        provenance=provenance,
         violations_only_a=[rep_from_one(e) for e in ev_a if e not in ev_b],
         violations_only_b=[rep_from_one(e) for e in ev_b if e not in ev_a],
-        feedback_only_a=[m for m in msg_a if m not in msg_b], feedback_only_b=[m for m in msg_b if m not in msg_a],
-    )  # fmt: skip
+        feedback_only_a=[m for m in msg_a if m not in msg_b],
+        feedback_only_b=[m for m in msg_b if m not in msg_a],
+    )
 
 
 @dataclass

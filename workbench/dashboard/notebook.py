@@ -110,7 +110,6 @@ def skeleton_frame(result: Any, t_s: float, *, view_yaw_deg: float = 60.0, raw_l
         return Shot(shot.png, shot.note)
     from PIL import Image
 
-
     track = result.estimate.track
     i = frame_index(track.t, t_s)
     t_i = float(track.t[i]) if track.t.size else t_s
@@ -134,9 +133,13 @@ def skeleton_3d(result: Any, t_s: float, exercise: Any = None, *, height: int = 
     """The fitted skeleton of ``result`` at ``t_s`` in 3D (``workbench.render.skeleton3d``), rotatable: the joints in
     violation in the rep under the cursor red and, given the exercise, its reference pose of the same phase in grey.
     Set ``pane.object = clip_skeleton_figure(result, t, exercise)`` to move it; the camera stays where it was turned."""
-    return pn.pane.Plotly(clip_skeleton_figure(result, t_s, exercise, height=height), height=height,
-                          sizing_mode="stretch_width", config={"displaylogo": False},
-                          css_classes=["skeleton-3d"])  # fmt: skip
+    return pn.pane.Plotly(
+        clip_skeleton_figure(result, t_s, exercise, height=height),
+        height=height,
+        sizing_mode="stretch_width",
+        config={"displaylogo": False},
+        css_classes=["skeleton-3d"],
+    )
 
 
 class ClipInspector(pn.viewable.Viewer):
@@ -153,22 +156,43 @@ class ClipInspector(pn.viewable.Viewer):
         t0, t1 = (float(track.t[0]), float(track.t[-1])) if track.t.size else (0.0, 1.0)
         step = 1.0 / analysis.fps if analysis.fps > 0 else 0.01
         start = t0 if t_s is None else float(np.clip(t_s, t0, t1))
-        self.slider = pn.widgets.FloatSlider(name="Time cursor (s)", start=t0, end=max(t1, t0 + step), step=step,
-                                             value=start, format="0.00", sizing_mode="stretch_width",
-                                             css_classes=["cursor-slider"])  # fmt: skip
+        self.slider = pn.widgets.FloatSlider(
+            name="Time cursor (s)",
+            start=t0,
+            end=max(t1, t0 + step),
+            step=step,
+            value=start,
+            format="0.00",
+            sizing_mode="stretch_width",
+            css_classes=["cursor-slider"],
+        )
         self._fig = angle_figure(result, start)
-        self.angles = pn.pane.Plotly(self._fig, height=340, sizing_mode="stretch_width",
-                                     config={"displaylogo": False})  # fmt: skip
-        self.readout = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["cursor-readout"],
-                                        styles={"font-size": "15px", "font-weight": "500"})  # fmt: skip
+        self.angles = pn.pane.Plotly(self._fig, height=340, sizing_mode="stretch_width", config={"displaylogo": False})
+        self.readout = pn.pane.Markdown(
+            "",
+            sizing_mode="stretch_width",
+            css_classes=["cursor-readout"],
+            styles={"font-size": "15px", "font-weight": "500"},
+        )
         self.frame = pn.pane.PNG(None, width=CANVAS[1])
         self.frame_note = pn.pane.Markdown("", styles={"color": "#666", "font-size": "12px"})
         self.motion = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["c-motion"])
-        self.table = pn.widgets.Tabulator(_reps_frame(analysis), disabled=True, selectable=1, show_index=False,
-                                          layout="fit_data_table", height=180,
-                                          sizing_mode="stretch_width")  # fmt: skip
-        self.cycles = None if exercise is None else pn.pane.Plotly(
-            cycles_figure(result, exercise), sizing_mode="stretch_width", config={"displaylogo": False})  # fmt: skip
+        self.table = pn.widgets.Tabulator(
+            _reps_frame(analysis),
+            disabled=True,
+            selectable=1,
+            show_index=False,
+            layout="fit_data_table",
+            height=180,
+            sizing_mode="stretch_width",
+        )
+        self.cycles = (
+            None
+            if exercise is None
+            else pn.pane.Plotly(
+                cycles_figure(result, exercise), sizing_mode="stretch_width", config={"displaylogo": False}
+            )
+        )
         self.exercise = exercise
         self.skeleton3d = skeleton_3d(result, start, exercise, height=CANVAS[0])
         self.slider.param.watch(self._on_cursor, "value")
@@ -236,10 +260,12 @@ class ThresholdEditor(pn.viewable.Viewer):
         self.preview_button = pn.widgets.Button(name="Preview", button_type="default")
         self.save_button = pn.widgets.Button(name="Save as a new version", button_type="primary")
         self.status = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["editor-status"])
-        self.preview_table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=180,
-                                                  sizing_mode="stretch_width")  # fmt: skip
-        self.history = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=150,
-                                            sizing_mode="stretch_width")  # fmt: skip
+        self.preview_table = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=180, sizing_mode="stretch_width"
+        )
+        self.history = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=150, sizing_mode="stretch_width"
+        )
         self.diff = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.base_version = 0
         self.check.param.watch(lambda _e: self.load(), "value")
@@ -257,8 +283,10 @@ class ThresholdEditor(pn.viewable.Viewer):
         self.upper.param.update(value=hi, disabled=spec.bounds_deg is None)
         self.max_std.param.update(value=spec.max_std_deg, disabled=spec.max_std_deg is None)
         self.max_diff.param.update(value=spec.max_diff_deg, disabled=spec.max_diff_deg is None)
-        self.status.object = f"`{self.check.value}` v{cur.version} by {cur.author} ({cur.note or 'no note'}): " \
-                             f"{spec.kind} on `{spec.dof}`"  # fmt: skip
+        self.status.object = (
+            f"`{self.check.value}` v{cur.version} by {cur.author} ({cur.note or 'no note'}): "
+            f"{spec.kind} on `{spec.dof}`"
+        )
         self._show_history()
 
     def changes(self) -> dict[str, Any]:
@@ -275,20 +303,31 @@ class ThresholdEditor(pn.viewable.Viewer):
     def preview(self) -> editing.Preview:
         p = editing.preview(self.state, self.exercise, self.check.value, self.changes())
         before, after = editing.violation_keys(p.before), editing.violation_keys(p.after)
-        rows = [{**r, "change": "new" if (r["rep"] - 1, r["check"]) not in before else "kept"}
-                for r in editing.violation_rows(p.after)]  # fmt: skip
-        rows += [{**r, "change": "gone"} for r in editing.violation_rows(p.before)
-                 if (r["rep"] - 1, r["check"]) not in after]  # fmt: skip
+        rows = [
+            {**r, "change": "new" if (r["rep"] - 1, r["check"]) not in before else "kept"}
+            for r in editing.violation_rows(p.after)
+        ]
+        rows += [
+            {**r, "change": "gone"} for r in editing.violation_rows(p.before) if (r["rep"] - 1, r["check"]) not in after
+        ]
         self.preview_table.value = pd.DataFrame(rows)
-        self.status.object = (f"Preview (nothing saved): {len(p.before)} → {len(p.after)} violations on the open clip"
-                              + ("" if p.changed else " — no change"))  # fmt: skip
+        self.status.object = (
+            f"Preview (nothing saved): {len(p.before)} → {len(p.after)} violations on the open clip"
+            + ("" if p.changed else " — no change")
+        )
         return p
 
     def save(self) -> Any:
         try:
-            saved = editing.save_threshold(self.state.database(), self.exercise, self.check.value,
-                                           base_version=self.base_version, author=self.author,
-                                           note=self.note.value or "", **self.changes())  # fmt: skip
+            saved = editing.save_threshold(
+                self.state.database(),
+                self.exercise,
+                self.check.value,
+                base_version=self.base_version,
+                author=self.author,
+                note=self.note.value or "",
+                **self.changes(),
+            )
         except ConflictError as exc:
             self.status.object = f"**Refused:** {exc}"
             return None
@@ -311,9 +350,16 @@ class ThresholdEditor(pn.viewable.Viewer):
 
     def __panel__(self) -> pn.viewable.Viewable:
         form = pn.Row(self.check, self.lower, self.upper, self.max_std, self.max_diff, self.note)
-        return pn.Column(form, pn.Row(self.preview_button, self.save_button), self.status, self.preview_table,
-                         pn.pane.Markdown("**History**"), self.history, self.diff,
-                         sizing_mode="stretch_width")  # fmt: skip
+        return pn.Column(
+            form,
+            pn.Row(self.preview_button, self.save_button),
+            self.status,
+            self.preview_table,
+            pn.pane.Markdown("**History**"),
+            self.history,
+            self.diff,
+            sizing_mode="stretch_width",
+        )
 
 
 # --------------------------------------------------------------------------------------------- review
@@ -326,10 +372,17 @@ def record_label(db: Any, proposal_id: str, reviewer: str, status: str, joints: 
     with db.session() as s:
         repo = ReviewRepository(s)
         n = len(repo.history(proposal_id)) + 1
-        label = PulledLabel(proposal_id=proposal_id, reviewer=reviewer, status=status,  # type: ignore[arg-type]
-                            content=list(joints),
-                            comment=comment, ls_task_id=0, reviewed_at=now, ls_annotation_id=n,
-                            ls_updated_at=now.isoformat())  # fmt: skip
+        label = PulledLabel(
+            proposal_id=proposal_id,
+            reviewer=reviewer,
+            status=status,  # type: ignore[arg-type]
+            content=list(joints),
+            comment=comment,
+            ls_task_id=0,
+            reviewed_at=now,
+            ls_annotation_id=n,
+            ls_updated_at=now.isoformat(),
+        )
         return repo.record_pulled(NOTEBOOK_SERVER, [label])
 
 
@@ -346,15 +399,18 @@ class ReviewDesk(pn.viewable.Viewer):
         options = {f"{p.segment} · {p.exercise} · {p.id[:14]}": pid for pid, p in self.proposals.items()}
         self.proposal = pn.widgets.Select(name="Proposal", options=options, width=280)
         self.reviewer = pn.widgets.Select(name="Reviewer", options=reviewers, width=220)
-        self.decision = pn.widgets.RadioButtonGroup(name="Decision", options=["accepted", "corrected", "rejected"],
-                                                    value="accepted")  # fmt: skip
-        self.joints = pn.widgets.MultiChoice(name="Joints (for a correction)", options=list(JOINT_NAMES),
-                                             sizing_mode="stretch_width")  # fmt: skip
+        self.decision = pn.widgets.RadioButtonGroup(
+            name="Decision", options=["accepted", "corrected", "rejected"], value="accepted"
+        )
+        self.joints = pn.widgets.MultiChoice(
+            name="Joints (for a correction)", options=list(JOINT_NAMES), sizing_mode="stretch_width"
+        )
         self.save_button = pn.widgets.Button(name="Record decision", button_type="primary")
         self.proposal_text = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.summary = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["review-summary"])
-        self.labels = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=200,
-                                           sizing_mode="stretch_width")  # fmt: skip
+        self.labels = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=200, sizing_mode="stretch_width"
+        )
         self.proposal.param.watch(lambda _e: self._show_proposal(), "value")
         self.save_button.on_click(_calls(self.record))
         self._show_proposal()
@@ -366,8 +422,10 @@ class ReviewDesk(pn.viewable.Viewer):
             self.proposal_text.object = "No proposals in the store."
             return
         self.joints.value = list(p.joints)
-        self.proposal_text.object = (f"**{p.segment}** ({p.start_s:.2f}–{p.end_s:.2f} s), model `{p.model}`: "
-                                     f"{', '.join(p.joints)}  \nreply: _{p.reply.strip()[:200]}_")  # fmt: skip
+        self.proposal_text.object = (
+            f"**{p.segment}** ({p.start_s:.2f}–{p.end_s:.2f} s), model `{p.model}`: "
+            f"{', '.join(p.joints)}  \nreply: _{p.reply.strip()[:200]}_"
+        )
 
     def record(self) -> None:
         p = self.proposals[self.proposal.value]
@@ -381,8 +439,16 @@ class ReviewDesk(pn.viewable.Viewer):
         self.labels.value = labels
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(pn.Row(self.proposal, self.reviewer), self.proposal_text, self.decision, self.joints,
-                         self.save_button, self.summary, self.labels, sizing_mode="stretch_width")  # fmt: skip
+        return pn.Column(
+            pn.Row(self.proposal, self.reviewer),
+            self.proposal_text,
+            self.decision,
+            self.joints,
+            self.save_button,
+            self.summary,
+            self.labels,
+            sizing_mode="stretch_width",
+        )
 
 
 # ---------------------------------------------------------------------------------------------- runs
@@ -395,10 +461,12 @@ def comparison_markdown(c: editing.RunComparison) -> str:
         return "\n".join(f"- {i}" for i in items) or "- (none)"
 
     prov = "\n".join(f"- {k}: {a} → {b}" for k, (a, b) in c.provenance.items()) or "- (same)"
-    return (f"#### Run {c.a} vs run {c.b}{' — same violations and feedback' if c.same else ''}\n"
-            f"**Provenance that differs**\n{prov}\n\n"
-            f"**Violations only in run {c.a}**\n{listing(c.violations_only_a)}\n\n"
-            f"**Violations only in run {c.b}**\n{listing(c.violations_only_b)}")  # fmt: skip
+    return (
+        f"#### Run {c.a} vs run {c.b}{' — same violations and feedback' if c.same else ''}\n"
+        f"**Provenance that differs**\n{prov}\n\n"
+        f"**Violations only in run {c.a}**\n{listing(c.violations_only_a)}\n\n"
+        f"**Violations only in run {c.b}**\n{listing(c.violations_only_b)}"
+    )
 
 
 class BatchDesk(pn.viewable.Viewer):
@@ -413,8 +481,9 @@ class BatchDesk(pn.viewable.Viewer):
         self.selected = pn.widgets.MultiSelect(name="Selected clips", options=[], size=6, sizing_mode="stretch_width")
         self.run_button = pn.widgets.Button(name="Re-run the selected clips", button_type="primary")
         self.status = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.runs = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=220,
-                                         sizing_mode="stretch_width")  # fmt: skip
+        self.runs = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=220, sizing_mode="stretch_width"
+        )
         self.run_a = pn.widgets.Select(name="Run A", width=120)
         self.run_b = pn.widgets.Select(name="Run B", width=120)
         self.comparison = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -461,6 +530,13 @@ class BatchDesk(pn.viewable.Viewer):
         return c
 
     def __panel__(self) -> pn.viewable.Viewable:
-        return pn.Column(pn.Row(self.where, self.select_button), self.selected, self.run_button, self.status,
-                         self.runs, pn.Row(self.run_a, self.run_b), self.comparison,
-                         sizing_mode="stretch_width")  # fmt: skip
+        return pn.Column(
+            pn.Row(self.where, self.select_button),
+            self.selected,
+            self.run_button,
+            self.status,
+            self.runs,
+            pn.Row(self.run_a, self.run_b),
+            self.comparison,
+            sizing_mode="stretch_width",
+        )

@@ -62,9 +62,10 @@ def allowed_hosts(address: str, port: int, extra: Sequence[str] = ()) -> list[st
     the form a browser's Host and Origin take behind a proxy on the default port)."""
     for host in extra:
         if host.strip() in ("*", "*:*") or "/" in host:
-            raise ServeError(f"--allow-host: expected a host name or NAME:PORT (e.g. workbench.lab.example), got "
-                             f"{host!r}" + (": a wildcard would let any web page drive the workbench" if "*" in host
-                                            else ""))  # fmt: skip
+            raise ServeError(
+                f"--allow-host: expected a host name or NAME:PORT (e.g. workbench.lab.example), got "
+                f"{host!r}" + (": a wildcard would let any web page drive the workbench" if "*" in host else "")
+            )
     served = list(LOOPBACK_NAMES) if address in (*LOOPBACK_NAMES, *WILDCARD_ADDRESSES) else [address]
     names = [f"{name}:{port}" for name in served] + [h.strip().lower() for h in extra]
     try:
@@ -106,8 +107,12 @@ def guard_hosts(app: Application, allowlist: Sequence[str]) -> None:
             return find_handler(request, **kwargs)
         if host not in logged and len(logged) < _LOGGED_MAX:
             logged.add(host)
-            log.warning("refused a request for host %r (allowed: %s); a reverse proxy's name is added with "
-                        "`biocoach serve --allow-host NAME`", host[:200], ", ".join(allowlist))  # fmt: skip
+            log.warning(
+                "refused a request for host %r (allowed: %s); a reverse proxy's name is added with "
+                "`biocoach serve --allow-host NAME`",
+                host[:200],
+                ", ".join(allowlist),
+            )
         return app.get_handler_delegate(request, HostRefused, {"allowlist": allowlist})
 
     app.find_handler = guarded  # type: ignore[method-assign]
@@ -147,20 +152,38 @@ def local_assets(factory: Callable[[], Any]) -> Callable[[], Any]:
     return session_app
 
 
-def serve(factory: Callable[[], Any], *, port: int, address: str = DEFAULT_ADDRESS, allow_hosts: Sequence[str] = (),
-          show: bool = False, title: str = "BioCoach Workbench") -> None:  # fmt: skip
+def serve(
+    factory: Callable[[], Any],
+    *,
+    port: int,
+    address: str = DEFAULT_ADDRESS,
+    allow_hosts: Sequence[str] = (),
+    show: bool = False,
+    title: str = "BioCoach Workbench",
+) -> None:
     """Serve ``factory`` (called once per browser session) on ``address:port`` until Ctrl-C."""
     import panel as pn
 
     hosts = allowed_hosts(address, port, allow_hosts)
     settings.resources.set_value("server")  # every script and stylesheet from /static/, never a CDN
-    server = pn.serve({"/": local_assets(factory)}, port=port, address=address, websocket_origin=hosts, show=False,
-                      start=False, title=title, verbose=False,
-                      extra_patterns=[COMPONENT_ROUTE, MEDIA_ROUTE])  # fmt: skip
+    server = pn.serve(
+        {"/": local_assets(factory)},
+        port=port,
+        address=address,
+        websocket_origin=hosts,
+        show=False,
+        start=False,
+        title=title,
+        verbose=False,
+        extra_patterns=[COMPONENT_ROUTE, MEDIA_ROUTE],
+    )
     guard_hosts(server._tornado, hosts)  # Bokeh's Server keeps its Tornado application there, and offers no accessor
     server.start()
-    print(f"BioCoach Workbench on http://{address or 'localhost'}:{server.port}/ for the hosts "
-          f"{', '.join(hosts)} (Ctrl-C stops it)", flush=True)  # fmt: skip
+    print(
+        f"BioCoach Workbench on http://{address or 'localhost'}:{server.port}/ for the hosts "
+        f"{', '.join(hosts)} (Ctrl-C stops it)",
+        flush=True,
+    )
     if show:
         server.io_loop.add_callback(server.show, "/")
     server.io_loop.start()

@@ -34,8 +34,9 @@ class AppState(param.Parameterized):
     cursor_s = param.Number(default=0.0, bounds=(0, None), doc="the time cursor, seconds")
     result = param.Parameter(default=None, doc="workbench.pipeline.ClipResult of the open clip")
     status = param.String(default="", doc="one line for the user: what happened last")
-    coach: param.Selector = param.Selector(default="rule", objects=list(COACH_KINDS),
-                                           doc="who speaks on the feedback timeline")  # fmt: skip
+    coach: param.Selector = param.Selector(
+        default="rule", objects=list(COACH_KINDS), doc="who speaks on the feedback timeline"
+    )
 
     def allowed(self, path: str | Path) -> bool:
         """Whether a page may read ``path``: the one check every page uses for every data-folder entry (the clip
@@ -69,17 +70,30 @@ class AppState(param.Parameterized):
         coach = load_coach(self.coach, load_config())
         # The bundled example is what every session opens first: analysed with the store's rules, never
         # recorded as a run (opening the app must not add a run per browser session).
-        return analyze_clip(path, exercise, db=self.database(), need_landmarks=True, progress=progress, coach=coach,
-                            record=not is_example(path))  # fmt: skip
+        return analyze_clip(
+            path,
+            exercise,
+            db=self.database(),
+            need_landmarks=True,
+            progress=progress,
+            coach=coach,
+            record=not is_example(path),
+        )
 
     def show_clip(self, path: str, exercise: str, result: Any) -> None:
         """Make an analysed clip the open one (every page follows)."""
-        self.param.update(clip_path=str(path), exercise=exercise, result=result, cursor_s=0.0,
-                          status=f"analysed {Path(path).name}: {len(result.analysis.reps)} reps")  # fmt: skip
+        self.param.update(
+            clip_path=str(path),
+            exercise=exercise,
+            result=result,
+            cursor_s=0.0,
+            status=f"analysed {Path(path).name}: {len(result.analysis.reps)} reps",
+        )
 
     def _refuse(self, path: str | Path) -> None:
-        self.status = (f"refused: {path} is outside the data folders or links out of them "
-                       f"({', '.join(self.data_dirs) or 'none'})")  # fmt: skip
+        self.status = (
+            f"refused: {path} is outside the data folders or links out of them ({', '.join(self.data_dirs) or 'none'})"
+        )
 
 
 def is_example(path: str | Path) -> bool:

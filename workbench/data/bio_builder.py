@@ -48,8 +48,7 @@ REPORT_FILE = "bio_rewrite_report.json"
 MOTION_WINDOW_S = 3.0  # the paper's motion history (τ = 12 steps at 4 Hz)
 REWRITTEN_KINDS = ("corrective", "instructional")
 
-_NUMBER_WORDS = ("one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|last|"
-                 "final|half")  # fmt: skip
+_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|last|final|half"
 _COUNTING = re.compile(
     rf"^\W*(\d+|{_NUMBER_WORDS})\b[\w\s]{{0,20}}$|\b(\d+|{_NUMBER_WORDS})\s+(more|to go|left|reps?|seconds?|"
     rf"times?)\b|\b(rep|reps|count|counting|halfway)\b|^\W*(\d+|{_NUMBER_WORDS})\W*$",
@@ -111,7 +110,7 @@ def motion_feedback_at(session: CoachingSession, t_s: float) -> str | None:
 
 
 def violation_text(v: Any) -> str:
-    """"Right knee flexion 52° (target: 90°). Increase it by 38° at the bottom phase." (supplement §6 style)."""
+    """ "Right knee flexion 52° (target: 90°). Increase it by 38° at the bottom phase." (supplement §6 style)."""
     label = dof(v.dof).label
     label = label[:1].upper() + label[1:]
     if v.type == "stability":
@@ -203,8 +202,13 @@ class BuildReport:
         return out
 
 
-def build_bio(split_dir: str | Path, out_dir: str | Path, *, feedback_fn: FeedbackFn | None = None,
-              classifier: Classifier | None = None) -> BuildReport:  # fmt: skip
+def build_bio(
+    split_dir: str | Path,
+    out_dir: str | Path,
+    *,
+    feedback_fn: FeedbackFn | None = None,
+    classifier: Classifier | None = None,
+) -> BuildReport:
     """Write the QEVD-bio version of a split folder into ``out_dir/<split name>``; returns the report."""
     src = Path(split_dir)
     dst = Path(out_dir) / src.name
@@ -256,8 +260,10 @@ def build_bio(split_dir: str | Path, out_dir: str | Path, *, feedback_fn: Feedba
 def _would_merge(spans: list[Any], j: int, new: str) -> bool:
     before = spans[j - 1] if j > 0 else None
     after = spans[j + 1] if j + 1 < len(spans) else None
-    return bool((before and before.last + 1 == spans[j].first and before.text == new)
-                or (after and spans[j].last + 1 == after.first and after.text == new))  # fmt: skip
+    return bool(
+        (before and before.last + 1 == spans[j].first and before.text == new)
+        or (after and spans[j].last + 1 == after.first and after.text == new)
+    )
 
 
 def _sidecar(video: Path) -> Any:

@@ -36,17 +36,52 @@ from workbench.skeleton import DOF_NAMES
 FloatArray = NDArray[np.float64]
 
 KINECT_JOINTS: tuple[str, ...] = (
-    "Waist", "Spine", "Chest", "Neck", "Head", "HeadTip", "LCollar", "LUpperArm", "LForearm", "LHand",
-    "RCollar", "RUpperArm", "RForearm", "RHand", "LUpperLeg", "LLowerLeg", "LFoot", "LToes", "RUpperLeg",
-    "RLowerLeg", "RFoot", "RToes",
-)  # fmt: skip
+    "Waist",
+    "Spine",
+    "Chest",
+    "Neck",
+    "Head",
+    "HeadTip",
+    "LCollar",
+    "LUpperArm",
+    "LForearm",
+    "LHand",
+    "RCollar",
+    "RUpperArm",
+    "RForearm",
+    "RHand",
+    "LUpperLeg",
+    "LLowerLeg",
+    "LFoot",
+    "LToes",
+    "RUpperLeg",
+    "RLowerLeg",
+    "RFoot",
+    "RToes",
+)
 KINECT_PARENT: dict[str, str] = {
-    "Spine": "Waist", "Chest": "Spine", "Neck": "Chest", "Head": "Neck", "HeadTip": "Head",
-    "LCollar": "Chest", "LUpperArm": "LCollar", "LForearm": "LUpperArm", "LHand": "LForearm",
-    "RCollar": "Chest", "RUpperArm": "RCollar", "RForearm": "RUpperArm", "RHand": "RForearm",
-    "LUpperLeg": "Waist", "LLowerLeg": "LUpperLeg", "LFoot": "LLowerLeg", "LToes": "LFoot",
-    "RUpperLeg": "Waist", "RLowerLeg": "RUpperLeg", "RFoot": "RLowerLeg", "RToes": "RFoot",
-}  # fmt: skip
+    "Spine": "Waist",
+    "Chest": "Spine",
+    "Neck": "Chest",
+    "Head": "Neck",
+    "HeadTip": "Head",
+    "LCollar": "Chest",
+    "LUpperArm": "LCollar",
+    "LForearm": "LUpperArm",
+    "LHand": "LForearm",
+    "RCollar": "Chest",
+    "RUpperArm": "RCollar",
+    "RForearm": "RUpperArm",
+    "RHand": "RForearm",
+    "LUpperLeg": "Waist",
+    "LLowerLeg": "LUpperLeg",
+    "LFoot": "LLowerLeg",
+    "LToes": "LFoot",
+    "RUpperLeg": "Waist",
+    "RLowerLeg": "RUpperLeg",
+    "RFoot": "RLowerLeg",
+    "RToes": "RFoot",
+}
 KINECT_INDEX = {name: i for i, name in enumerate(KINECT_JOINTS)}
 N_COLUMNS = 3 * len(KINECT_JOINTS)
 KINECT_FPS = 30.0
@@ -55,13 +90,27 @@ KINECT_FPS = 30.0
 LANDMARK_FROM_KINECT: dict[str, str] = {
     f"{word}_{part}": f"{s}{joint}"
     for word, s in (("left", "L"), ("right", "R"))
-    for part, joint in (("shoulder", "UpperArm"), ("elbow", "Forearm"), ("wrist", "Hand"), ("hip", "UpperLeg"),
-                        ("knee", "LowerLeg"), ("ankle", "Foot"), ("foot_index", "Toes"))
-}  # fmt: skip
+    for part, joint in (
+        ("shoulder", "UpperArm"),
+        ("elbow", "Forearm"),
+        ("wrist", "Hand"),
+        ("hip", "UpperLeg"),
+        ("knee", "LowerLeg"),
+        ("ankle", "Foot"),
+        ("foot_index", "Toes"),
+    )
+}
 KINECT_UNOBSERVED: tuple[str, ...] = (
-    "head_twist", "subtalar_angle_r", "subtalar_angle_l", "pro_sup_r", "pro_sup_l", "wrist_flexion_r",
-    "wrist_flexion_l", "wrist_deviation_r", "wrist_deviation_l",
-)  # fmt: skip
+    "head_twist",
+    "subtalar_angle_r",
+    "subtalar_angle_l",
+    "pro_sup_r",
+    "pro_sup_l",
+    "wrist_flexion_r",
+    "wrist_flexion_l",
+    "wrist_deviation_r",
+    "wrist_deviation_l",
+)
 ANKLE_HEIGHT_M = 0.07  # ankle centre above the sole (SKEL's adult foot, pose.fk.Segments.ankle_height)
 HEEL_BACK_M = 0.05  # heel behind the ankle along the sole
 _HAND_OFFSETS = {"index": (0.08, 0.01), "pinky": (0.07, -0.03), "thumb": (0.04, 0.03)}  # along, across (m)
@@ -93,8 +142,9 @@ def read_kinect_table(path: str | Path) -> FloatArray:
             continue
         cells = line.replace(";", ",").split(",")
         if len(cells) != N_COLUMNS:
-            raise PoseFileError(f"{path}: row {i}: expected {N_COLUMNS} comma-separated numbers "
-                                f"(22 joints × 3), got {len(cells)}")  # fmt: skip
+            raise PoseFileError(
+                f"{path}: row {i}: expected {N_COLUMNS} comma-separated numbers (22 joints × 3), got {len(cells)}"
+            )
         try:
             rows.append([float(c) for c in cells])
         except ValueError:
@@ -110,8 +160,9 @@ def read_kinect_table(path: str | Path) -> FloatArray:
 def kinect_world(positions: FloatArray, angles_deg: FloatArray) -> FloatArray:
     """World positions (T, 22, 3) in the input's units from local offsets and local rotations (module doc)."""
     if positions.shape != angles_deg.shape:
-        raise PoseFileError(f"positions and angles: expected the same shape, got {positions.shape} and "
-                            f"{angles_deg.shape}")  # fmt: skip
+        raise PoseFileError(
+            f"positions and angles: expected the same shape, got {positions.shape} and {angles_deg.shape}"
+        )
     a = np.radians(angles_deg)
     rot: dict[str, FloatArray] = {}
     world = np.zeros_like(positions)
@@ -126,8 +177,9 @@ def kinect_world(positions: FloatArray, angles_deg: FloatArray) -> FloatArray:
     return world
 
 
-def read_kinect_rep(positions_path: str | Path, angles_path: str | Path, *, fps: float = KINECT_FPS,
-                    source: str | None = None) -> KinectRep:  # fmt: skip
+def read_kinect_rep(
+    positions_path: str | Path, angles_path: str | Path, *, fps: float = KINECT_FPS, source: str | None = None
+) -> KinectRep:
     """One repetition from its positions and angles files; world positions in metres."""
     pos, ang = read_kinect_table(positions_path), read_kinect_table(angles_path)
     if pos.shape[0] != ang.shape[0]:
@@ -210,9 +262,13 @@ def skel_to_kinect(q: FloatArray, *, sensor_distance_m: float = 2.0, hip_height_
     mid_sh = 0.5 * (lm("left_shoulder") + lm("right_shoulder"))
     head = frames["trunk"] @ np.array([0.0, ADULT.trunk + ADULT.neck, 0.0])
     at = {
-        "Waist": mid_hip, "Spine": mid_hip + 0.4 * (mid_sh - mid_hip), "Chest": mid_hip + 0.8 * (mid_sh - mid_hip),
-        "Neck": mid_sh, "Head": head, "HeadTip": head + frames["head"] @ np.array([0.0, 0.15, 0.0]),
-    }  # fmt: skip
+        "Waist": mid_hip,
+        "Spine": mid_hip + 0.4 * (mid_sh - mid_hip),
+        "Chest": mid_hip + 0.8 * (mid_sh - mid_hip),
+        "Neck": mid_sh,
+        "Head": head,
+        "HeadTip": head + frames["head"] @ np.array([0.0, 0.15, 0.0]),
+    }
     for word, s in (("left", "L"), ("right", "R")):
         at[f"{s}Collar"] = 0.5 * (mid_sh + lm(f"{word}_shoulder"))
         for landmark, joint in LANDMARK_FROM_KINECT.items():
@@ -258,5 +314,12 @@ def _unit(v: FloatArray) -> FloatArray:
     return np.asarray(v / np.maximum(norm, 1e-12), dtype=np.float64)
 
 
-__all__ = ["KINECT_FPS", "KINECT_JOINTS", "KinectRep", "kinect_landmarks", "kinect_world", "read_kinect_rep",
-           "read_kinect_table"]  # fmt: skip
+__all__ = [
+    "KINECT_FPS",
+    "KINECT_JOINTS",
+    "KinectRep",
+    "kinect_landmarks",
+    "kinect_world",
+    "read_kinect_rep",
+    "read_kinect_table",
+]

@@ -26,8 +26,13 @@ from workbench.pose.track import PoseTrack
 MANIFEST_COLUMNS = ("file", "exercise", "label", "subject", "episode", "source")
 LABELS = ("correct", "incorrect")
 # UI-PRMD movement codes → catalogue keys.
-UIPRMD_MOVEMENTS = {"m01": "deep_squat", "m02": "hurdle_step", "m03": "inline_lunge", "m04": "side_lunge",
-                    "m05": "sit_to_stand"}  # fmt: skip
+UIPRMD_MOVEMENTS = {
+    "m01": "deep_squat",
+    "m02": "hurdle_step",
+    "m03": "inline_lunge",
+    "m04": "side_lunge",
+    "m05": "sit_to_stand",
+}
 _UIPRMD_NAME = re.compile(r"^(m\d\d)_s(\d\d)_e(\d\d)_positions(_inc)?\.txt(\.gz)?$")
 
 
@@ -77,9 +82,17 @@ def read_manifest(path: str | Path) -> list[ManifestRow]:
         exercise = (raw["exercise"] or "").strip()
         if not exercise:
             raise ManifestError(f"{where}: exercise: expected an exercise key, got an empty cell")
-        rows.append(ManifestRow(file=file, exercise=exercise, label=label, subject=(raw["subject"] or "").strip(),
-                                episode=(raw["episode"] or "").strip(), source=(raw["source"] or "").strip(),
-                                path=resolved))  # fmt: skip
+        rows.append(
+            ManifestRow(
+                file=file,
+                exercise=exercise,
+                label=label,
+                subject=(raw["subject"] or "").strip(),
+                episode=(raw["episode"] or "").strip(),
+                source=(raw["source"] or "").strip(),
+                path=resolved,
+            )
+        )
     if not rows:
         raise ManifestError(f"{path}: expected at least one labelled row, got none")
     return rows
@@ -129,14 +142,17 @@ class ImportReport:
         return "\n".join(lines)
 
 
-def find_uiprmd(src: str | Path, *, subjects: Sequence[int] | None = None,
-                movements: Sequence[str] | None = None) -> list[UiprmdFile]:  # fmt: skip
+def find_uiprmd(
+    src: str | Path, *, subjects: Sequence[int] | None = None, movements: Sequence[str] | None = None
+) -> list[UiprmdFile]:
     """The repetitions under ``SRC/kinect/{correct,incorrect}/positions`` with their angles files."""
     root = Path(src)
     kinect = root / "kinect" if (root / "kinect").is_dir() else root
     if not (kinect / "correct").is_dir() and not (kinect / "incorrect").is_dir():
-        raise WorkbenchError(f"{src}: expected the UI-PRMD layout kinect/{{correct,incorrect}}/{{positions,angles}}/, "
-                             f"found neither kinect/correct nor kinect/incorrect")  # fmt: skip
+        raise WorkbenchError(
+            f"{src}: expected the UI-PRMD layout kinect/{{correct,incorrect}}/{{positions,angles}}/, "
+            f"found neither kinect/correct nor kinect/incorrect"
+        )
     wanted_moves = None if not movements else {_movement_code(m) for m in movements}
     found = []
     for label in LABELS:
@@ -152,12 +168,15 @@ def find_uiprmd(src: str | Path, *, subjects: Sequence[int] | None = None,
                 continue
             angles = kinect / label / "angles" / pos.name.replace("_positions", "_angles")
             if not angles.is_file():
-                raise WorkbenchError(f"{pos}: its angles file {angles} is missing (both are needed for the world "
-                                     f"positions)")  # fmt: skip
+                raise WorkbenchError(
+                    f"{pos}: its angles file {angles} is missing (both are needed for the world positions)"
+                )
             found.append(UiprmdFile(pos, angles, move, subject, episode, label))
     if not found:
-        raise WorkbenchError(f"{src}: no UI-PRMD repetition matched (subjects {list(subjects or []) or 'all'}, "
-                             f"movements {sorted(wanted_moves or []) or 'all'})")  # fmt: skip
+        raise WorkbenchError(
+            f"{src}: no UI-PRMD repetition matched (subjects {list(subjects or []) or 'all'}, "
+            f"movements {sorted(wanted_moves or []) or 'all'})"
+        )
     return found
 
 
@@ -183,9 +202,14 @@ def kinect_pose_track(positions: Path, angles: Path, source: str) -> tuple[PoseT
     return track, warnings
 
 
-def import_uiprmd(src: str | Path, out: str | Path, *, subjects: Sequence[int] | None = None,
-                  movements: Sequence[str] | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> ImportReport:  # fmt: skip
+def import_uiprmd(
+    src: str | Path,
+    out: str | Path,
+    *,
+    subjects: Sequence[int] | None = None,
+    movements: Sequence[str] | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ImportReport:
     """One pose ``.npz`` per repetition in ``out`` and ``out/manifest.csv`` (module doc)."""
     files = find_uiprmd(src, subjects=subjects, movements=movements)
     out = Path(out)

@@ -58,28 +58,45 @@ class Block:
 
 
 def _squat_block() -> Block:
-    return Block("squats", "squat", 13.0, (
-        Line(3.0, 1.0, "Good job!", "motivational"),
-        Line(5.4, 1.2, "Go lower, bend your knees more!", "corrective"),
-        Line(7.4, 1.2, "Go lower, bend your knees more!", "corrective"),  # same line again after a silence
-        Line(9.0, 0.8, "Three more!", "counting"),
-        Line(9.8, 1.0, "Keep your chest up.", "instructional"),  # right after the previous line, no silence
-    ), shallow_reps=(1, 2))  # fmt: skip
+    return Block(
+        "squats",
+        "squat",
+        13.0,
+        (
+            Line(3.0, 1.0, "Good job!", "motivational"),
+            Line(5.4, 1.2, "Go lower, bend your knees more!", "corrective"),
+            Line(7.4, 1.2, "Go lower, bend your knees more!", "corrective"),  # same line again after a silence
+            Line(9.0, 0.8, "Three more!", "counting"),
+            Line(9.8, 1.0, "Keep your chest up.", "instructional"),  # right after the previous line, no silence
+        ),
+        shallow_reps=(1, 2),
+    )
 
 
 def _pushup_block() -> Block:
-    return Block("push-ups", "pushup", 12.0, (
-        Line(3.2, 1.0, "Keep it up!", "motivational"),
-        Line(6.6, 1.4, "Lower your chest all the way down.", "corrective"),
-        Line(9.5, 0.8, "5 more!", "counting"),
-    ), shallow_reps=(2,))  # fmt: skip
+    return Block(
+        "push-ups",
+        "pushup",
+        12.0,
+        (
+            Line(3.2, 1.0, "Keep it up!", "motivational"),
+            Line(6.6, 1.4, "Lower your chest all the way down.", "corrective"),
+            Line(9.5, 0.8, "5 more!", "counting"),
+        ),
+        shallow_reps=(2,),
+    )
 
 
 def _stretch_block() -> Block:
-    return Block("armcrosschest", "deltoid_stretch", 9.0, (
-        Line(3.0, 1.5, "Pull the arm across your chest and hold.", "instructional"),
-        Line(6.0, 1.0, "Nice and relaxed.", "motivational"),
-    ))  # fmt: skip
+    return Block(
+        "armcrosschest",
+        "deltoid_stretch",
+        9.0,
+        (
+            Line(3.0, 1.5, "Pull the arm across your chest and hold.", "instructional"),
+            Line(6.0, 1.0, "Nice and relaxed.", "motivational"),
+        ),
+    )
 
 
 def _unknown_block() -> Block:
@@ -92,10 +109,12 @@ def _silent_block() -> Block:
 
 
 SESSIONS: dict[str, dict[str, tuple[Block, ...]]] = {
-    TEST_SPLIT: {"0007": (_squat_block(), _pushup_block()), "0150": (_stretch_block(), _silent_block(),
-                                                                      _squat_block(), _unknown_block())},
+    TEST_SPLIT: {
+        "0007": (_squat_block(), _pushup_block()),
+        "0150": (_stretch_block(), _silent_block(), _squat_block(), _unknown_block()),
+    },
     TRAIN_SPLIT: {"0003": (_pushup_block(), _squat_block())},
-}  # fmt: skip
+}
 
 LEAD_IN_S, TRANSITION_S, TAIL_S = 1.0, 1.5, 2.0
 
@@ -149,12 +168,18 @@ def _write_session(folder: Path, video_id: str, blocks: tuple[Block, ...], rng: 
     np.save(folder / f"long_range_videos/{video_id}_timestamps.npy", ns.astype(np.float64))
     np.savez(folder / f"long_range_videos/{video_id}_pose.npz", q=track_q, t=clock, source="miniature:synthetic")
     _write_video(folder / name, track_q, rotate=int(video_id) <= 145)
-    return {"long_range_video_file": name, "video_timestamps": f"long_range_videos/{video_id}_timestamps.npy",
-            "feedbacks": feedbacks, "is_transition": transitions, "feedback_timestamps": times}  # fmt: skip
+    return {
+        "long_range_video_file": name,
+        "video_timestamps": f"long_range_videos/{video_id}_timestamps.npy",
+        "feedbacks": feedbacks,
+        "is_transition": transitions,
+        "feedback_timestamps": times,
+    }
 
 
-def _pose(blocks: tuple[Block, ...], starts: list[float], clock: NDArray[np.float64],
-          rng: np.random.Generator) -> NDArray[np.float64]:  # fmt: skip
+def _pose(
+    blocks: tuple[Block, ...], starts: list[float], clock: NDArray[np.float64], rng: np.random.Generator
+) -> NDArray[np.float64]:
     """Synthetic SKEL angles on the frame clock: each exercise starts after its transition line."""
     catalogue = load_catalogue()
     q = np.zeros((clock.size, N_DOFS))
@@ -164,8 +189,9 @@ def _pose(blocks: tuple[Block, ...], starts: list[float], clock: NDArray[np.floa
         active = block.seconds - TRANSITION_S
         n_reps = max(1, int(active // period) - 1)
         faults = (Fault("shallow", block.shallow_reps, 40.0),) if block.shallow_reps else ()
-        track, _ = synthesize(ex, n_reps, period_s=period, faults=faults, noise_deg=0.5, rest_s=0.5,
-                              seed=int(rng.integers(1 << 30)))  # fmt: skip
+        track, _ = synthesize(
+            ex, n_reps, period_s=period, faults=faults, noise_deg=0.5, rest_s=0.5, seed=int(rng.integers(1 << 30))
+        )
         t0 = start + TRANSITION_S
         inside = (clock >= start) & (clock < start + block.seconds)
         local = np.clip(clock[inside] - t0, 0.0, track.t[-1])

@@ -114,7 +114,7 @@ def collapse(feedbacks: list[str]) -> list[Span]:
 
 
 def exercise_name(transition: str) -> str:
-    """"First up are squats!" → "squats"; "Moving on to push-ups!" → "push-ups"."""
+    """ "First up are squats!" → "squats"; "Moving on to push-ups!" → "push-ups"."""
     name = transition.replace("First up are ", "").replace("Moving on to ", "").replace("!", "").strip()
     return _NAME_FIXES.get(name.lower(), name)
 
@@ -144,8 +144,9 @@ def read_records(split_dir: str | Path) -> list[SessionRecord]:
     folder = Path(split_dir)
     file = folder / RECORDS_FILE
     if not file.is_file():
-        raise QevdFormatError(f"{folder}: expected a QEVD-fit-coach split folder holding {RECORDS_FILE}, "
-                              f"found no such file")  # fmt: skip
+        raise QevdFormatError(
+            f"{folder}: expected a QEVD-fit-coach split folder holding {RECORDS_FILE}, found no such file"
+        )
     try:
         raw = json.loads(file.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
@@ -175,28 +176,42 @@ def _record(file: Path, i: int, r: Any) -> SessionRecord:
     except (OSError, ValueError) as exc:
         raise QevdFormatError(f"{where}: field 'video_timestamps': {ts_path} is not a readable .npy ({exc})") from None
     if times.ndim != 1 or times.size != len(feedbacks):
-        raise QevdFormatError(f"{where}: field 'video_timestamps': expected {len(feedbacks)} frame times (one per "
-                              f"feedback string), got shape {times.shape}")  # fmt: skip
+        raise QevdFormatError(
+            f"{where}: field 'video_timestamps': expected {len(feedbacks)} frame times (one per "
+            f"feedback string), got shape {times.shape}"
+        )
     if times.size > 1 and not np.all(np.diff(times) > 0):
         bad = int(np.flatnonzero(np.diff(times) <= 0)[0]) + 1
-        raise QevdFormatError(f"{where}: field 'video_timestamps': expected increasing times, frame {bad} is not "
-                              f"after frame {bad - 1}")  # fmt: skip
+        raise QevdFormatError(
+            f"{where}: field 'video_timestamps': expected increasing times, frame {bad} is not after frame {bad - 1}"
+        )
     spans = collapse(feedbacks)
     is_transition = r["is_transition"]
     fb_times = r["feedback_timestamps"]
     for name, values in (("is_transition", is_transition), ("feedback_timestamps", fb_times)):
         if not isinstance(values, list) or len(values) != len(spans):
             got = len(values) if isinstance(values, list) else type(values).__name__
-            raise QevdFormatError(f"{where}: field {name!r}: expected one entry per utterance ({len(spans)} "
-                                  f"utterances in 'feedbacks'), got {got}")  # fmt: skip
+            raise QevdFormatError(
+                f"{where}: field {name!r}: expected one entry per utterance ({len(spans)} "
+                f"utterances in 'feedbacks'), got {got}"
+            )
     if not all(isinstance(x, bool) for x in is_transition):
         raise QevdFormatError(f"{where}: field 'is_transition': expected booleans")
     if not all(isinstance(x, int | float) and not isinstance(x, bool) for x in fb_times):
         raise QevdFormatError(f"{where}: field 'feedback_timestamps': expected numbers (seconds)")
     video_id = Path(str(video_rel)).stem
-    return SessionRecord(index=i, video_id=video_id, video=file.parent / str(video_rel), timestamps_path=ts_path,
-                         times_s=times, feedbacks=list(feedbacks), spans=spans, is_transition=list(is_transition),
-                         feedback_times_s=[float(x) for x in fb_times], raw=r)  # fmt: skip
+    return SessionRecord(
+        index=i,
+        video_id=video_id,
+        video=file.parent / str(video_rel),
+        timestamps_path=ts_path,
+        times_s=times,
+        feedbacks=list(feedbacks),
+        spans=spans,
+        is_transition=list(is_transition),
+        feedback_times_s=[float(x) for x in fb_times],
+        raw=r,
+    )
 
 
 def segments(record: SessionRecord, split: str = "", catalogue: Any = None) -> list[CoachingSession]:
@@ -216,23 +231,38 @@ def segments(record: SessionRecord, split: str = "", catalogue: Any = None) -> l
         name = exercise_name(fixed[cur])
         key = exercise_key(name, catalogue)
         if key is None:
-            warnings.warn(f"{where}: exercise {name!r} (utterance {cur}) is not in the catalogue; kept as "
-                          f"{_slug(name)!r}", QevdWarning, stacklevel=2)  # fmt: skip
-        utterances = [TimedUtterance(t_s=record.feedback_times_s[j] - start_s, text=fixed[j])
-                      for j in range(cur + 1, nxt)]  # fmt: skip
-        out.append(CoachingSession(
-            session_id=f"{record.video_id}_{k}",
-            exercise=key or _slug(name),
-            duration_s=float(record.times_s[end_frame]) - start_s,
-            utterances=utterances,
-            video=record.video if record.video.is_file() else None,
-            video_start_s=start_s - float(record.times_s[0]),
-            source=f"qevd:{split or record.video.parent.parent.name}/{record.video_id}#{k}",
-            metadata={"exercise_name": name, "known_exercise": key is not None, "video_id": record.video_id,
-                      "segment": k, "start_frame": start_frame, "end_frame": end_frame, "start_s": start_s,
-                      "end_s": float(record.times_s[end_frame]), "rotate_90_cw": record.rotate_90_cw,
-                      "utterance_indices": list(range(cur + 1, nxt)), "record_index": record.index},
-        ))  # fmt: skip
+            warnings.warn(
+                f"{where}: exercise {name!r} (utterance {cur}) is not in the catalogue; kept as {_slug(name)!r}",
+                QevdWarning,
+                stacklevel=2,
+            )
+        utterances = [
+            TimedUtterance(t_s=record.feedback_times_s[j] - start_s, text=fixed[j]) for j in range(cur + 1, nxt)
+        ]
+        out.append(
+            CoachingSession(
+                session_id=f"{record.video_id}_{k}",
+                exercise=key or _slug(name),
+                duration_s=float(record.times_s[end_frame]) - start_s,
+                utterances=utterances,
+                video=record.video if record.video.is_file() else None,
+                video_start_s=start_s - float(record.times_s[0]),
+                source=f"qevd:{split or record.video.parent.parent.name}/{record.video_id}#{k}",
+                metadata={
+                    "exercise_name": name,
+                    "known_exercise": key is not None,
+                    "video_id": record.video_id,
+                    "segment": k,
+                    "start_frame": start_frame,
+                    "end_frame": end_frame,
+                    "start_s": start_s,
+                    "end_s": float(record.times_s[end_frame]),
+                    "rotate_90_cw": record.rotate_90_cw,
+                    "utterance_indices": list(range(cur + 1, nxt)),
+                    "record_index": record.index,
+                },
+            )
+        )
     return out
 
 
@@ -242,8 +272,11 @@ def load_split(split_dir: str | Path, *, with_tracks: bool = True, catalogue: An
     sessions: list[CoachingSession] = []
     for record in read_records(folder):
         if not record.video.is_file():
-            warnings.warn(f"{record.video}: video missing (record {record.index}); its segments have no video",
-                          QevdWarning, stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"{record.video}: video missing (record {record.index}); its segments have no video",
+                QevdWarning,
+                stacklevel=2,
+            )
         segs = segments(record, folder.name, catalogue)
         if with_tracks:
             sidecar = record.video.with_name(f"{record.video_id}_pose.npz")
@@ -275,14 +308,21 @@ def find_split(path: str | Path, split: str = "test") -> Path:
 def slice_track(track: PoseTrack, start_s: float, end_s: float) -> PoseTrack:
     """Frames of ``track`` in [start_s, end_s], re-timed from start_s."""
     keep = (track.t >= start_s - 1e-9) & (track.t <= end_s + 1e-9)
-    return PoseTrack(q=track.q[keep], t=track.t[keep] - start_s, confidence=track.confidence[keep],
-                     observed=track.observed, betas=None if track.betas is None else track.betas[keep],
-                     source=f"{track.source}[{start_s:.3f}:{end_s:.3f}]", nominal_fps=track.nominal_fps,
-                     meta=dict(track.meta))  # fmt: skip
+    return PoseTrack(
+        q=track.q[keep],
+        t=track.t[keep] - start_s,
+        confidence=track.confidence[keep],
+        observed=track.observed,
+        betas=None if track.betas is None else track.betas[keep],
+        source=f"{track.source}[{start_s:.3f}:{end_s:.3f}]",
+        nominal_fps=track.nominal_fps,
+        meta=dict(track.meta),
+    )
 
 
-def sample_frames(session: CoachingSession, hz: float = 4.0, max_side: int | None = None
-                  ) -> Iterator[tuple[float, NDArray[np.uint8]]]:  # fmt: skip
+def sample_frames(
+    session: CoachingSession, hz: float = 4.0, max_side: int | None = None
+) -> Iterator[tuple[float, NDArray[np.uint8]]]:
     """(time from the segment start, RGB frame) at ``hz``, each the latest frame whose *time stamp* is not after
     the sample time, upright (rotated 90° clockwise for ids ≤ 145)."""
     import av

@@ -58,5 +58,6 @@ def predict_sessions(sessions: list[CoachingSession], coach: Coach, catalogue: C
             except WorkbenchError as exc:
                 notes.append(f"{s.session_id}: {s.exercise!r} could not be coached ({exc}); predicted nothing")
         items.append({"mini_episode_id": s.session_id, "pred_feedbacks": texts, "pred_feedback_timestamps": times})
-    return Predictions(items=items, coach=coach.name, notes=notes, seconds=time.perf_counter() - start,
-                       track_seconds=covered)  # fmt: skip
+    return Predictions(
+        items=items, coach=coach.name, notes=notes, seconds=time.perf_counter() - start, track_seconds=covered
+    )

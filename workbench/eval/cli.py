@@ -11,33 +11,63 @@ from typing import Any
 
 from workbench.cli_args import add_db_option, check_output_dir, check_output_file, integer, store_path
 
-JUDGE_CHOICES = {"accuracy": ("llm_accuracy",), "bio": ("llm_bio_accuracy",),
-                 "both": ("llm_accuracy", "llm_bio_accuracy")}  # fmt: skip
+JUDGE_CHOICES = {
+    "accuracy": ("llm_accuracy",),
+    "bio": ("llm_bio_accuracy",),
+    "both": ("llm_accuracy", "llm_bio_accuracy"),
+}
 DEFAULT_JUDGE_LIMIT = 200
 
 
 def register(sub: Any) -> Any:
     """Add this package's commands to the ``biocoach`` subparsers; returns the ``data`` group's subparsers, to
     which other packages add their importers (``workbench.calibration.cli.register_data``)."""
-    p = sub.add_parser("eval", help="score predicted feedback against ground truth: T-F-Score, METEOR, ROUGE-L, "
-                       "BERTScore, optional LLM judges (QEVD-fit-coach protocol)")  # fmt: skip
-    p.add_argument("predictions", type=Path, help="a submission JSON [{mini_episode_id, pred_feedbacks, "
-                   "pred_feedback_timestamps}], an analysis JSON, or a folder of analysis JSONs")  # fmt: skip
-    p.add_argument("--gt", type=Path, help="a QEVD-fit-coach split folder (or the QEVD folder, see --split), or a "
-                   "JSON [{mini_episode_id, feedbacks, feedback_timestamps}] in seconds (default: qevd_dir of the "
-                   "configuration)")  # fmt: skip
-    p.add_argument("--split", default="test", choices=["test", "train"],
-                   help="which split when --gt is the QEVD folder holding both (default test)")  # fmt: skip
+    p = sub.add_parser(
+        "eval",
+        help="score predicted feedback against ground truth: T-F-Score, METEOR, ROUGE-L, "
+        "BERTScore, optional LLM judges (QEVD-fit-coach protocol)",
+    )
+    p.add_argument(
+        "predictions",
+        type=Path,
+        help="a submission JSON [{mini_episode_id, pred_feedbacks, "
+        "pred_feedback_timestamps}], an analysis JSON, or a folder of analysis JSONs",
+    )
+    p.add_argument(
+        "--gt",
+        type=Path,
+        help="a QEVD-fit-coach split folder (or the QEVD folder, see --split), or a "
+        "JSON [{mini_episode_id, feedbacks, feedback_timestamps}] in seconds (default: qevd_dir of the "
+        "configuration)",
+    )
+    p.add_argument(
+        "--split",
+        default="test",
+        choices=["test", "train"],
+        help="which split when --gt is the QEVD folder holding both (default test)",
+    )
     p.add_argument("--json", dest="json_out", metavar="OUT", help="write the results JSON here ('-': stdout)")
     p.add_argument("--html", dest="html_out", type=Path, metavar="OUT", help="write a self-contained HTML report")
-    p.add_argument("--judge", choices=sorted(JUDGE_CHOICES), help="also run LLM judges (slow with the local model): "
-                   "accuracy = LLM-Accuracy, bio = LLM-Bio-Accuracy, both")  # fmt: skip
-    p.add_argument("--judge-limit", type=integer(0, what="a number of pairs"), default=DEFAULT_JUDGE_LIMIT, metavar="N",
-                   help=f"judge at most the first N matched pairs (default {DEFAULT_JUDGE_LIMIT}; 0 = all)")
+    p.add_argument(
+        "--judge",
+        choices=sorted(JUDGE_CHOICES),
+        help="also run LLM judges (slow with the local model): accuracy = LLM-Accuracy, bio = LLM-Bio-Accuracy, both",
+    )
+    p.add_argument(
+        "--judge-limit",
+        type=integer(0, what="a number of pairs"),
+        default=DEFAULT_JUDGE_LIMIT,
+        metavar="N",
+        help=f"judge at most the first N matched pairs (default {DEFAULT_JUDGE_LIMIT}; 0 = all)",
+    )
     p.add_argument("--no-bertscore", action="store_true", help="skip BERTScore (saves loading an encoder)")
     p.add_argument("--no-text", action="store_true", help="timing only: skip METEOR, ROUGE-L and BERTScore")
-    p.add_argument("--skip-empty", action="store_true", help="leave out clips with no ground truth or no "
-                   "prediction (BioCoach's evaluator copy; off in the published protocol)")  # fmt: skip
+    p.add_argument(
+        "--skip-empty",
+        action="store_true",
+        help="leave out clips with no ground truth or no "
+        "prediction (BioCoach's evaluator copy; off in the published protocol)",
+    )
     p.add_argument("--name", help="a label for the stored evaluation (default: the predictions file name)")
     p.add_argument("--config", type=Path, help="configuration file (bertscore_model, judge_endpoint, …)")
     add_db_option(p)
@@ -51,15 +81,20 @@ def register(sub: Any) -> Any:
     add_db_option(p)
     p.set_defaults(func=cmd_evaluations)
 
-    p = sub.add_parser("data", help="QEVD-fit-coach data: a miniature dataset, the QEVD-bio builder, coach "
-                       "predictions, a split's segments")  # fmt: skip
+    p = sub.add_parser(
+        "data",
+        help="QEVD-fit-coach data: a miniature dataset, the QEVD-bio builder, coach predictions, a split's segments",
+    )
     dsub = p.add_subparsers(title="data commands", metavar="DATA_COMMAND")
     d = dsub.add_parser("miniature", help="write a miniature dataset in the QEVD-fit-coach format (both splits)")
     d.add_argument("out", type=Path, help="output folder")
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=cmd_miniature)
-    d = dsub.add_parser("build-bio", help="QEVD-bio-fit-coach: corrective/instructional lines replaced by the "
-                        "motion-context feedback at the same time (supplement §6)")  # fmt: skip
+    d = dsub.add_parser(
+        "build-bio",
+        help="QEVD-bio-fit-coach: corrective/instructional lines replaced by the "
+        "motion-context feedback at the same time (supplement §6)",
+    )
     d.add_argument("split", type=Path, help="a QEVD-fit-coach split folder")
     d.add_argument("out", type=Path, help="output folder (the split is written under it, same name)")
     d.set_defaults(func=cmd_build_bio)
@@ -72,8 +107,13 @@ def register(sub: Any) -> Any:
     d.set_defaults(func=cmd_predict)
     d = dsub.add_parser("segments", help="list a split's single-exercise segments (the evaluation units)")
     d.add_argument("split", type=Path, help="a QEVD-fit-coach split folder")
-    d.add_argument("--json", dest="json_out", metavar="OUT", help="write the ground truth as JSON [{mini_episode_id, "
-                   "feedbacks, feedback_timestamps, exercise}] ('-': stdout)")  # fmt: skip
+    d.add_argument(
+        "--json",
+        dest="json_out",
+        metavar="OUT",
+        help="write the ground truth as JSON [{mini_episode_id, "
+        "feedbacks, feedback_timestamps, exercise}] ('-': stdout)",
+    )
     d.set_defaults(func=cmd_segments)
     p.set_defaults(func=lambda args: (p.print_help(), 0)[1])
     return dsub
@@ -110,8 +150,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     preds = load_predictions(args.predictions)
     judges = JUDGE_CHOICES[args.judge] if args.judge else ()
     limit = None if args.judge_limit is not None and args.judge_limit <= 0 else args.judge_limit
-    settings = EvalSettings(text_metrics=not args.no_text, bertscore=not (args.no_bertscore or args.no_text),
-                            judges=judges, judge_limit=limit, skip_empty=args.skip_empty)  # fmt: skip
+    settings = EvalSettings(
+        text_metrics=not args.no_text,
+        bertscore=not (args.no_bertscore or args.no_text),
+        judges=judges,
+        judge_limit=limit,
+        skip_empty=args.skip_empty,
+    )
     to_stdout = args.json_out == "-"
     log = sys.stderr if to_stdout else sys.stdout
 
@@ -119,9 +164,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(msg, file=log, flush=True)
 
-    result = evaluate(preds, gt, settings=settings, config=config, dataset=dataset,
-                      predictions_label=str(args.predictions), ground_truth_label=str(gt_path),
-                      progress=say)  # fmt: skip
+    result = evaluate(
+        preds,
+        gt,
+        settings=settings,
+        config=config,
+        dataset=dataset,
+        predictions_label=str(args.predictions),
+        ground_truth_label=str(gt_path),
+        progress=say,
+    )
     doc = result.to_json()
     if not args.quiet:
         print(clip_table(result), file=log)
@@ -134,8 +186,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if judges:
         n_pairs = int(doc["n_matched"])
         asked = n_pairs if limit is None else min(n_pairs, limit)
-        print(f"judges: {asked} of {n_pairs} matched pairs judged by {result.models.get('judge')}"
-              + (f" (--judge-limit {limit})" if limit is not None and n_pairs > limit else ""), file=log)  # fmt: skip
+        print(
+            f"judges: {asked} of {n_pairs} matched pairs judged by {result.models.get('judge')}"
+            + (f" (--judge-limit {limit})" if limit is not None and n_pairs > limit else ""),
+            file=log,
+        )
     else:
         print("judges: not run (add --judge accuracy|bio|both; slow with the local model)", file=log)
     print("models: " + "; ".join(f"{k}: {v}" for k, v in result.models.items()), file=log)
@@ -174,11 +229,18 @@ def cmd_evaluations(args: argparse.Namespace) -> int:
             return 0
         if args.show is not None:
             ev = repo.get(args.show)
-            print(json.dumps({**ev.summary.row(), "models": ev.summary.models, "settings": ev.summary.settings},
-                             indent=1, default=str))  # fmt: skip
+            print(
+                json.dumps(
+                    {**ev.summary.row(), "models": ev.summary.models, "settings": ev.summary.settings},
+                    indent=1,
+                    default=str,
+                )
+            )
             for c in ev.clips:
-                print(f"  {c['clip_id']:<16} gt {c['n_gt']:>3} pred {c['n_pred']:>3} matched {c['matched_gt']:>3} "
-                      f"T-F {c['t_f_score']:.3f}")  # fmt: skip
+                print(
+                    f"  {c['clip_id']:<16} gt {c['n_gt']:>3} pred {c['n_pred']:>3} matched {c['matched_gt']:>3} "
+                    f"T-F {c['t_f_score']:.3f}"
+                )
             return 0
         rows = [e.row() for e in repo.all()]
     if not rows:
@@ -187,8 +249,10 @@ def cmd_evaluations(args: argparse.Namespace) -> int:
     for r in rows:
         meteor = "–" if r["meteor"] is None else f"{r['meteor']:.3f}"
         bert = "–" if r["bertscore"] is None else f"{r['bertscore']:.3f}"
-        print(f"{r['id']:>4}  {r['created']}  {r['name'][:28]:<28} {r['dataset'][:26]:<26} T-F {r['T-F']:.3f}  "
-              f"METEOR {meteor}  BERTScore {bert}  [{r['bertscore model']}]")  # fmt: skip
+        print(
+            f"{r['id']:>4}  {r['created']}  {r['name'][:28]:<28} {r['dataset'][:26]:<26} T-F {r['T-F']:.3f}  "
+            f"METEOR {meteor}  BERTScore {bert}  [{r['bertscore model']}]"
+        )
     return 0
 
 
@@ -232,8 +296,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     preds = predict_sessions(sessions, coach, load_catalogue())
     preds.write(args.out)
     n = sum(len(i["pred_feedbacks"]) for i in preds.items)
-    print(f"{preds.coach or args.model}: {n} utterances over {len(preds.items)} segments in {preds.seconds:.1f} s "
-          f"({preds.track_seconds:.0f} s of session); wrote {args.out}")  # fmt: skip
+    print(
+        f"{preds.coach or args.model}: {n} utterances over {len(preds.items)} segments in {preds.seconds:.1f} s "
+        f"({preds.track_seconds:.0f} s of session); wrote {args.out}"
+    )
     for note in preds.notes:
         print(f"note: {note}")
     return 0
@@ -249,15 +315,25 @@ def cmd_segments(args: argparse.Namespace) -> int:
         warnings.simplefilter("always")
         sessions = load_split(args.split, with_tracks=False)
     if args.json_out:
-        _write_json([{"mini_episode_id": s.session_id, "exercise": s.exercise,
-                      "feedbacks": [u.text for u in s.utterances],
-                      "feedback_timestamps": [round(u.t_s, 4) for u in s.utterances]} for s in sessions],
-                    args.json_out)  # fmt: skip
+        _write_json(
+            [
+                {
+                    "mini_episode_id": s.session_id,
+                    "exercise": s.exercise,
+                    "feedbacks": [u.text for u in s.utterances],
+                    "feedback_timestamps": [round(u.t_s, 4) for u in s.utterances],
+                }
+                for s in sessions
+            ],
+            args.json_out,
+        )
         if args.json_out == "-":
             return 0
     for s in sessions:
-        print(f"{s.session_id:<12} {s.exercise:<22} {s.duration_s:7.2f} s  {len(s.utterances):3d} utterances  "
-              f"({s.metadata['exercise_name']})")  # fmt: skip
+        print(
+            f"{s.session_id:<12} {s.exercise:<22} {s.duration_s:7.2f} s  {len(s.utterances):3d} utterances  "
+            f"({s.metadata['exercise_name']})"
+        )
     for w in caught:
         print(f"warning: {w.message}")
     return 0

@@ -57,9 +57,14 @@ class EvalSettings:
     tolerance_s: float = TOLERANCE_S
 
     def to_json(self) -> dict[str, Any]:
-        return {"text_metrics": self.text_metrics, "bertscore": self.bertscore, "judges": list(self.judges),
-                "judge_limit": self.judge_limit, "skip_empty": self.skip_empty,
-                "tolerance_s": self.tolerance_s}  # fmt: skip
+        return {
+            "text_metrics": self.text_metrics,
+            "bertscore": self.bertscore,
+            "judges": list(self.judges),
+            "judge_limit": self.judge_limit,
+            "skip_empty": self.skip_empty,
+            "tolerance_s": self.tolerance_s,
+        }
 
 
 @dataclass
@@ -75,11 +80,18 @@ class EvalResult:
     timings_s: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
-        return {"schema": JSON_SCHEMA, **self.summary, "models": dict(self.models), "dataset": self.dataset,
-                "predictions": self.predictions, "ground_truth": self.ground_truth,
-                "settings": self.settings.to_json(), "warnings": list(self.warnings),
-                "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
-                "per_clip": self.per_clip}  # fmt: skip
+        return {
+            "schema": JSON_SCHEMA,
+            **self.summary,
+            "models": dict(self.models),
+            "dataset": self.dataset,
+            "predictions": self.predictions,
+            "ground_truth": self.ground_truth,
+            "settings": self.settings.to_json(),
+            "warnings": list(self.warnings),
+            "timings_s": {k: round(v, 3) for k, v in self.timings_s.items()},
+            "per_clip": self.per_clip,
+        }
 
 
 # ------------------------------------------------------------------------------------------------ reading
@@ -93,8 +105,12 @@ def load_ground_truth(path: str | Path, split: str = "test") -> tuple[str, dict[
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QevdWarning)
             sessions = load_split(folder, with_tracks=False)
-        clips = {s.session_id: Clip(s.session_id, tuple(u.text for u in s.utterances),
-                                    tuple(u.t_s for u in s.utterances), s.exercise) for s in sessions}  # fmt: skip
+        clips = {
+            s.session_id: Clip(
+                s.session_id, tuple(u.text for u in s.utterances), tuple(u.t_s for u in s.utterances), s.exercise
+            )
+            for s in sessions
+        }
         return folder.name, clips
     items = _json_list(p, "ground truth")
     clips = {}
@@ -103,8 +119,12 @@ def load_ground_truth(path: str | Path, split: str = "test") -> tuple[str, dict[
         texts = _field(item, "feedbacks", p, i, list)
         times = _field(item, "feedback_timestamps", p, i, list)
         _check_pair(p, i, "feedbacks", texts, "feedback_timestamps", times)
-        clips[cid] = Clip(cid, tuple(texts), tuple(float(t) for t in times),
-                          item.get("exercise") if isinstance(item.get("exercise"), str) else None)  # fmt: skip
+        clips[cid] = Clip(
+            cid,
+            tuple(texts),
+            tuple(float(t) for t in times),
+            item.get("exercise") if isinstance(item.get("exercise"), str) else None,
+        )
     return p.stem, clips
 
 
@@ -123,8 +143,10 @@ def load_predictions(path: str | Path) -> dict[str, Clip]:
     if isinstance(data, dict) and "feedback" in data:
         return {_analysis_id(data, p): _analysis_clip(data, p)}
     if not isinstance(data, list):
-        raise EvalInputError(f"{p}: expected a submission list [{{mini_episode_id, pred_feedbacks, "
-                             f"pred_feedback_timestamps}}] or an analysis JSON, got {type(data).__name__}")  # fmt: skip
+        raise EvalInputError(
+            f"{p}: expected a submission list [{{mini_episode_id, pred_feedbacks, "
+            f"pred_feedback_timestamps}}] or an analysis JSON, got {type(data).__name__}"
+        )
     clips: dict[str, Clip] = {}
     for i, item in enumerate(data):
         if isinstance(item, dict) and "feedback" in item:
@@ -176,8 +198,9 @@ def _read_json(p: Path, missing: str) -> Any:
 def _json_list(p: Path, what: str) -> list[Any]:
     data = _read_json(p, f"{what} file or QEVD split folder not found")
     if not isinstance(data, list):
-        raise EvalInputError(f"{p}: expected a list of {{mini_episode_id, feedbacks, feedback_timestamps}}, "
-                             f"got {type(data).__name__}")  # fmt: skip
+        raise EvalInputError(
+            f"{p}: expected a list of {{mini_episode_id, feedbacks, feedback_timestamps}}, got {type(data).__name__}"
+        )
     return data
 
 
@@ -196,13 +219,16 @@ def _check_pair(p: Path, i: int, a: str, texts: list[Any], b: str, times: list[A
         raise EvalInputError(f"{p} item {i}: expected as many {b} as {a}, got {len(times)} and {len(texts)}")
     for j, text in enumerate(texts):
         if not isinstance(text, str):
-            raise EvalInputError(f"{p} item {i}: field {a!r}[{j}]: expected text (a string), got "
-                                 f"{_json_type(text)} {json.dumps(text)[:60]}")  # fmt: skip
+            raise EvalInputError(
+                f"{p} item {i}: field {a!r}[{j}]: expected text (a string), got "
+                f"{_json_type(text)} {json.dumps(text)[:60]}"
+            )
         _check_text(text, f"{p} item {i}: field {a!r}[{j}]")
     bad = [j for j, t in enumerate(times) if not _number(t)]
     if bad:
-        raise EvalInputError(f"{p} item {i}: field {b!r}[{bad[0]}]: expected seconds (a number), got "
-                             f"{json.dumps(times[bad[0]])[:60]}")  # fmt: skip
+        raise EvalInputError(
+            f"{p} item {i}: field {b!r}[{bad[0]}]: expected seconds (a number), got {json.dumps(times[bad[0]])[:60]}"
+        )
     for j, t in enumerate(times):
         _check_seconds(t, f"{p} item {i}: field {b!r}[{j}]")
 
@@ -215,8 +241,9 @@ def _check_seconds(t: float, where: str) -> None:
     """A time stamp: finite seconds from the clip's start, within ``limits.max_duration_s``."""
     most = current_limits().max_duration_s
     if not 0 <= t <= most:
-        raise EvalInputError(f"{where}: expected seconds in [0, {most:g}] (from the clip's start; limit "
-                             f"max_duration_s), got {t:g}")  # fmt: skip
+        raise EvalInputError(
+            f"{where}: expected seconds in [0, {most:g}] (from the clip's start; limit max_duration_s), got {t:g}"
+        )
 
 
 def _check_text(text: str, where: str) -> None:
@@ -226,8 +253,14 @@ def _check_text(text: str, where: str) -> None:
 
 
 def _json_type(x: Any) -> str:
-    return {type(None): "null", bool: "a boolean", int: "a number", float: "a number", dict: "an object",
-            list: "a list"}.get(type(x), type(x).__name__)  # fmt: skip
+    return {
+        type(None): "null",
+        bool: "a boolean",
+        int: "a number",
+        float: "a number",
+        dict: "an object",
+        list: "a list",
+    }.get(type(x), type(x).__name__)
 
 
 # ------------------------------------------------------------------------------------------------ scoring
@@ -254,12 +287,21 @@ def evaluate(
         notes.append(f"{len(extra)} predicted clip(s) not in the ground truth, left out: {', '.join(extra[:10])}")
     missing = sorted(set(ground_truth) - set(predictions))
     if missing:
-        notes.append(f"{len(missing)} ground-truth clip(s) without predictions, scored as predicting nothing: "
-                     f"{', '.join(missing[:10])}")  # fmt: skip
+        notes.append(
+            f"{len(missing)} ground-truth clip(s) without predictions, scored as predicting nothing: "
+            f"{', '.join(missing[:10])}"
+        )
     order = sorted(ground_truth)
-    clips = [ClipFeedback(cid, ground_truth[cid].texts, ground_truth[cid].times,
-                          predictions[cid].texts if cid in predictions else (),
-                          predictions[cid].times if cid in predictions else ()) for cid in order]  # fmt: skip
+    clips = [
+        ClipFeedback(
+            cid,
+            ground_truth[cid].texts,
+            ground_truth[cid].times,
+            predictions[cid].texts if cid in predictions else (),
+            predictions[cid].times if cid in predictions else (),
+        )
+        for cid in order
+    ]
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     score = t_f_score(clips, skip_empty=settings.skip_empty, tolerance_s=settings.tolerance_s)
@@ -298,44 +340,79 @@ def evaluate(
             client = get_client(config, role="judge")
         models["judge"] = client.model_name
         for kind in settings.judges:
-            say(f"{kind} with {client.model_name} on "
-                f"{len(pairs) if settings.judge_limit is None else min(len(pairs), settings.judge_limit)} pairs …")
+            say(
+                f"{kind} with {client.model_name} on "
+                f"{len(pairs) if settings.judge_limit is None else min(len(pairs), settings.judge_limit)} pairs …"
+            )
             t0 = time.perf_counter()
-            judged[kind] = judge_pairs(client, kind, list(zip(refs, hyps, strict=True)),  # type: ignore[arg-type]
-                                       limit=settings.judge_limit)  # fmt: skip
+            judged[kind] = judge_pairs(
+                client,
+                kind,  # type: ignore[arg-type]
+                list(zip(refs, hyps, strict=True)),
+                limit=settings.judge_limit,
+            )
             timings[kind] = time.perf_counter() - t0
             models["judge"] = judged[kind].model
 
     summary: dict[str, Any] = {
-        "t_f_score": score.f_score, "precision": score.precision, "recall": score.recall,
-        "n_gt": score.n_gt, "n_pred": score.n_pred, "n_matched": score.matched_gt,
-        "n_matched_pred": score.matched_pred, "n_clips": len(score.clips), "skipped_clips": list(score.skipped),
+        "t_f_score": score.f_score,
+        "precision": score.precision,
+        "recall": score.recall,
+        "n_gt": score.n_gt,
+        "n_pred": score.n_pred,
+        "n_matched": score.matched_gt,
+        "n_matched_pred": score.matched_pred,
+        "n_clips": len(score.clips),
+        "skipped_clips": list(score.skipped),
         "meteor": tm.mean(meteor_s) if settings.text_metrics else None,
         "rouge_l": tm.mean(rouge_s) if settings.text_metrics else None,
         "bertscore": tm.mean(bert_s) if settings.text_metrics and settings.bertscore else None,
         "llm_accuracy": judged["llm_accuracy"].mean if "llm_accuracy" in judged else None,
         "llm_bio_accuracy": judged["llm_bio_accuracy"].mean if "llm_bio_accuracy" in judged else None,
         "judges": {k: v.to_json() for k, v in judged.items()},
-    }  # fmt: skip
+    }
     per_pair_index = {p: k for k, p in enumerate(pairs)}
-    per_clip = [_clip_row(m, by_id[m.clip_id], ground_truth[m.clip_id].exercise, per_pair_index, meteor_s, rouge_s,
-                          bert_s, judged) for m in score.clips]  # fmt: skip
-    return EvalResult(dataset=dataset, predictions=predictions_label, ground_truth=ground_truth_label,
-                      summary=summary, per_clip=per_clip, models=models, settings=settings, warnings=notes,
-                      timings_s=timings)  # fmt: skip
+    per_clip = [
+        _clip_row(
+            m, by_id[m.clip_id], ground_truth[m.clip_id].exercise, per_pair_index, meteor_s, rouge_s, bert_s, judged
+        )
+        for m in score.clips
+    ]
+    return EvalResult(
+        dataset=dataset,
+        predictions=predictions_label,
+        ground_truth=ground_truth_label,
+        summary=summary,
+        per_clip=per_clip,
+        models=models,
+        settings=settings,
+        warnings=notes,
+        timings_s=timings,
+    )
 
 
-def _clip_row(m: Any, clip: ClipFeedback, exercise: str | None, index: dict[tuple[str, int, int], int],
-              meteor_s: Sequence[float], rouge_s: Sequence[float], bert_s: Sequence[float],
-              judged: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+def _clip_row(
+    m: Any,
+    clip: ClipFeedback,
+    exercise: str | None,
+    index: dict[tuple[str, int, int], int],
+    meteor_s: Sequence[float],
+    rouge_s: Sequence[float],
+    bert_s: Sequence[float],
+    judged: dict[str, Any],
+) -> dict[str, Any]:
     one = TFScore(m.n_gt, m.n_pred, m.matched_gt, m.matched_pred)
     matches = []
     ks = []
     for gi, pj in m.pairs:
         k = index[(m.clip_id, gi, pj)]
         ks.append(k)
-        row: dict[str, Any] = {"gt_t": clip.gt_times[gi], "pred_t": clip.pred_times[pj], "gt": clip.gt_texts[gi],
-                               "pred": clip.pred_texts[pj]}  # fmt: skip
+        row: dict[str, Any] = {
+            "gt_t": clip.gt_times[gi],
+            "pred_t": clip.pred_times[pj],
+            "gt": clip.gt_texts[gi],
+            "pred": clip.pred_texts[pj],
+        }
         for name, values in (("meteor", meteor_s), ("rouge_l", rouge_s), ("bertscore", bert_s)):
             row[name] = values[k] if k < len(values) else None
         for kind, res in judged.items():
@@ -348,14 +425,24 @@ def _clip_row(m: Any, clip: ClipFeedback, exercise: str | None, index: dict[tupl
         return mean([values[k] for k in ks]) if values and ks else None
 
     return {
-        "clip_id": m.clip_id, "exercise": exercise, "n_gt": m.n_gt, "n_pred": m.n_pred,
-        "matched_gt": m.matched_gt, "matched_pred": m.matched_pred, "precision": one.precision,
-        "recall": one.recall, "t_f_score": one.f_score, "meteor": avg(meteor_s), "rouge_l": avg(rouge_s),
-        "bertscore": avg(bert_s), "matches": matches,
+        "clip_id": m.clip_id,
+        "exercise": exercise,
+        "n_gt": m.n_gt,
+        "n_pred": m.n_pred,
+        "matched_gt": m.matched_gt,
+        "matched_pred": m.matched_pred,
+        "precision": one.precision,
+        "recall": one.recall,
+        "t_f_score": one.f_score,
+        "meteor": avg(meteor_s),
+        "rouge_l": avg(rouge_s),
+        "bertscore": avg(bert_s),
+        "matches": matches,
         "missed": [{"t": clip.gt_times[i], "text": clip.gt_texts[i]} for i in range(m.n_gt) if i not in got_gt],
-        "spurious": [{"t": clip.pred_times[j], "text": clip.pred_texts[j]} for j in range(m.n_pred)
-                     if j not in got_pred],
-    }  # fmt: skip
+        "spurious": [
+            {"t": clip.pred_times[j], "text": clip.pred_texts[j]} for j in range(m.n_pred) if j not in got_pred
+        ],
+    }
 
 
 # ------------------------------------------------------------------------------------------------ output
@@ -363,16 +450,28 @@ def _clip_row(m: Any, clip: ClipFeedback, exercise: str | None, index: dict[tupl
 
 def overall_table(result: EvalResult) -> str:
     s = result.summary
-    rows = [("T-F-Score", _f(s["t_f_score"])), ("precision", _f(s["precision"])), ("recall", _f(s["recall"])),
-            ("ground truth / predicted / matched", f"{s['n_gt']} / {s['n_pred']} / {s['n_matched']}"),
-            ("METEOR", _f(s["meteor"])), ("ROUGE-L", _f(s["rouge_l"])),
-            ("BERTScore", _f(s["bertscore"]) + (f"  [{result.models['bertscore']}]" if "bertscore" in result.models
-                                                else ""))]  # fmt: skip
+    rows = [
+        ("T-F-Score", _f(s["t_f_score"])),
+        ("precision", _f(s["precision"])),
+        ("recall", _f(s["recall"])),
+        ("ground truth / predicted / matched", f"{s['n_gt']} / {s['n_pred']} / {s['n_matched']}"),
+        ("METEOR", _f(s["meteor"])),
+        ("ROUGE-L", _f(s["rouge_l"])),
+        (
+            "BERTScore",
+            _f(s["bertscore"]) + (f"  [{result.models['bertscore']}]" if "bertscore" in result.models else ""),
+        ),
+    ]
     for kind, label in (("llm_accuracy", "LLM-Accuracy"), ("llm_bio_accuracy", "LLM-Bio-Accuracy")):
         j = s["judges"].get(kind)
         if j:
-            rows.append((label, f"{_f(j['mean'])}  [judge {j['model']}; {j['n_scored']} scored, {j['n_dropped']} "
-                                f"unparsable dropped, of {j['n_available']} pairs]"))  # fmt: skip
+            rows.append(
+                (
+                    label,
+                    f"{_f(j['mean'])}  [judge {j['model']}; {j['n_scored']} scored, {j['n_dropped']} "
+                    f"unparsable dropped, of {j['n_available']} pairs]",
+                )
+            )
         else:
             rows.append((label, "not judged (--judge)"))
     width = max(len(r[0]) for r in rows)
@@ -380,13 +479,17 @@ def overall_table(result: EvalResult) -> str:
 
 
 def clip_table(result: EvalResult) -> str:
-    head = f"{'clip':<16} {'exercise':<18} {'gt':>4} {'pred':>5} {'m_gt':>5} {'m_pr':>5} {'T-F':>6} {'METEOR':>7} " \
-           f"{'ROUGE-L':>7} {'BERT':>6}"  # fmt: skip
+    head = (
+        f"{'clip':<16} {'exercise':<18} {'gt':>4} {'pred':>5} {'m_gt':>5} {'m_pr':>5} {'T-F':>6} {'METEOR':>7} "
+        f"{'ROUGE-L':>7} {'BERT':>6}"
+    )
     lines = [head, "-" * len(head)]
     for r in result.per_clip:
-        lines.append(f"{r['clip_id'][:16]:<16} {str(r['exercise'] or '')[:18]:<18} {r['n_gt']:>4} {r['n_pred']:>5} "
-                     f"{r['matched_gt']:>5} {r['matched_pred']:>5} {r['t_f_score']:>6.3f} {_f(r['meteor']):>7} "
-                     f"{_f(r['rouge_l']):>7} {_f(r['bertscore']):>6}")  # fmt: skip
+        lines.append(
+            f"{r['clip_id'][:16]:<16} {str(r['exercise'] or '')[:18]:<18} {r['n_gt']:>4} {r['n_pred']:>5} "
+            f"{r['matched_gt']:>5} {r['matched_pred']:>5} {r['t_f_score']:>6.3f} {_f(r['meteor']):>7} "
+            f"{_f(r['rouge_l']):>7} {_f(r['bertscore']):>6}"
+        )
     return "\n".join(lines)
 
 

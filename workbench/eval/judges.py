@@ -113,9 +113,15 @@ class JudgeResult:
         return sum(self.scores) / len(self.scores) if self.scores else None
 
     def to_json(self) -> dict[str, Any]:
-        return {"mean": self.mean, "model": self.model, "n_scored": len(self.scores), "n_asked": self.n_asked,
-                "n_dropped": self.n_dropped, "n_available": self.n_available,
-                "dropped_examples": self.dropped_replies[:5]}  # fmt: skip
+        return {
+            "mean": self.mean,
+            "model": self.model,
+            "n_scored": len(self.scores),
+            "n_asked": self.n_asked,
+            "n_dropped": self.n_dropped,
+            "n_available": self.n_available,
+            "dropped_examples": self.dropped_replies[:5],
+        }
 
 
 def judge_pairs(
@@ -131,8 +137,13 @@ def judge_pairs(
     chosen = list(pairs) if limit is None else list(pairs)[: max(0, limit)]
     result = JudgeResult(kind=kind, model=client.model_name, n_available=len(pairs))
     for i, (gt, pred) in enumerate(chosen):
-        completion = client.complete(messages_for(kind, gt, pred), max_new_tokens=MAX_NEW_TOKENS,
-                                     temperature=TEMPERATURE, top_p=TOP_P, seed=seed + i)  # fmt: skip
+        completion = client.complete(
+            messages_for(kind, gt, pred),
+            max_new_tokens=MAX_NEW_TOKENS,
+            temperature=TEMPERATURE,
+            top_p=TOP_P,
+            seed=seed + i,
+        )
         result.model = completion.model or result.model
         result.n_asked += 1
         score = parse_score(completion.text)

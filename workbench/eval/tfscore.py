@@ -34,8 +34,7 @@ class ClipFeedback:
         if len(self.gt_texts) != len(self.gt_times):
             raise ValueError(f"{self.clip_id}: {len(self.gt_texts)} ground-truth texts but {len(self.gt_times)} times")
         if len(self.pred_texts) != len(self.pred_times):
-            raise ValueError(f"{self.clip_id}: {len(self.pred_texts)} predicted texts but "
-                             f"{len(self.pred_times)} times")  # fmt: skip
+            raise ValueError(f"{self.clip_id}: {len(self.pred_texts)} predicted texts but {len(self.pred_times)} times")
 
 
 @dataclass(frozen=True)
@@ -99,8 +98,14 @@ def match_clip(clip: ClipFeedback, tolerance_s: float = TOLERANCE_S) -> ClipMatc
     """Both passes on one clip: ground truth → predictions (recall), predictions → ground truth (precision)."""
     forward = align(clip.gt_times, clip.pred_times, clip.pred_texts, tolerance_s)
     backward = align(clip.pred_times, clip.gt_times, clip.gt_texts, tolerance_s)
-    return ClipMatch(clip_id=clip.clip_id, n_gt=len(clip.gt_times), n_pred=len(clip.pred_times),
-                     matched_gt=len(forward), matched_pred=len(backward), pairs=tuple(forward))  # fmt: skip
+    return ClipMatch(
+        clip_id=clip.clip_id,
+        n_gt=len(clip.gt_times),
+        n_pred=len(clip.pred_times),
+        matched_gt=len(forward),
+        matched_pred=len(backward),
+        pairs=tuple(forward),
+    )
 
 
 def t_f_score(clips: Iterable[ClipFeedback], *, skip_empty: bool = False, tolerance_s: float = TOLERANCE_S) -> TFScore:
@@ -112,6 +117,11 @@ def t_f_score(clips: Iterable[ClipFeedback], *, skip_empty: bool = False, tolera
             skipped.append(clip.clip_id)
             continue
         matches.append(match_clip(clip, tolerance_s))
-    return TFScore(n_gt=sum(m.n_gt for m in matches), n_pred=sum(m.n_pred for m in matches),
-                   matched_gt=sum(m.matched_gt for m in matches), matched_pred=sum(m.matched_pred for m in matches),
-                   clips=tuple(matches), skipped=tuple(skipped))  # fmt: skip
+    return TFScore(
+        n_gt=sum(m.n_gt for m in matches),
+        n_pred=sum(m.n_pred for m in matches),
+        matched_gt=sum(m.matched_gt for m in matches),
+        matched_pred=sum(m.matched_pred for m in matches),
+        clips=tuple(matches),
+        skipped=tuple(skipped),
+    )

@@ -179,13 +179,24 @@ class Constraint:
         issue_low, issue_high = (self.issue_low, self.issue_high) if sign > 0 else (self.issue_high, self.issue_low)
         cue_low, cue_high = (self.cue_low, self.cue_high) if sign > 0 else (self.cue_high, self.cue_low)
         return Constraint(
-            id=f"{self.id}@{mirror_dof_name(self.dof)}", dof=mirror_dof_name(self.dof), kind=self.kind,
-            key_frame=self.key_frame, bounds_deg=flip(self.bounds_deg), tolerance_deg=flip(self.tolerance_deg),
-            max_std_deg=self.max_std_deg, max_diff_deg=self.max_diff_deg,
-            requires_motion_deg=self.requires_motion_deg, issue_low=issue_low,
-            issue_high=issue_high, cue_low=cue_low, cue_high=cue_high, source=self.source,
-            position=self.position, sidedness=self.sidedness, active=self.active,
-        )  # fmt: skip
+            id=f"{self.id}@{mirror_dof_name(self.dof)}",
+            dof=mirror_dof_name(self.dof),
+            kind=self.kind,
+            key_frame=self.key_frame,
+            bounds_deg=flip(self.bounds_deg),
+            tolerance_deg=flip(self.tolerance_deg),
+            max_std_deg=self.max_std_deg,
+            max_diff_deg=self.max_diff_deg,
+            requires_motion_deg=self.requires_motion_deg,
+            issue_low=issue_low,
+            issue_high=issue_high,
+            cue_low=cue_low,
+            cue_high=cue_high,
+            source=self.source,
+            position=self.position,
+            sidedness=self.sidedness,
+            active=self.active,
+        )
 
 
 def _float_pair(raw: Any) -> Pair | None:
@@ -300,8 +311,9 @@ def _with_reference(ex: Exercise, traj_dir: Path) -> Exercise:
     mean = np.load(mean_path, allow_pickle=False)
     sd = np.load(sd_path, allow_pickle=False) if sd_path.exists() else np.zeros_like(mean)
     if mean.ndim != 2 or mean.shape[0] != N_DOFS or sd.shape != mean.shape:
-        raise CatalogueError(f"{mean_path}: expected shape ({N_DOFS}, N_ref) with a matching _sd file, "
-                             f"got {mean.shape} and {sd.shape}")  # fmt: skip
+        raise CatalogueError(
+            f"{mean_path}: expected shape ({N_DOFS}, N_ref) with a matching _sd file, got {mean.shape} and {sd.shape}"
+        )
     version = f"file:{stem}@{_digest(mean)}"
     return replace(ex, reference=Reference(mean=mean, sd=sd, version=version))
 
@@ -350,15 +362,22 @@ def parse_exercise(raw: Any, path: Path) -> list[Exercise]:
     key_frames = tuple(_key_frame(k, f"{where}: key_frames[{i}]") for i, k in enumerate(raw.get("key_frames", [])))
     constraints = _constraints(raw.get("constraints", []), where, key_frames)
     ex = Exercise(
-        key=key, name=str(raw.get("name", key)), aliases=tuple(raw.get("aliases", [])), cycle=cycle,
+        key=key,
+        name=str(raw.get("name", key)),
+        aliases=tuple(raw.get("aliases", [])),
+        cycle=cycle,
         laterality=laterality,  # type: ignore[arg-type]
         reference_side=_choice(raw, "reference_side", ("right", "left"), where, "right"),  # type: ignore[arg-type]
         salient_joints=tuple(_joint_list(raw.get("salient_joints"), f"{where}: salient_joints")),
         dynamic_joints=tuple(_joint_list(raw.get("dynamic_joints", []), f"{where}: dynamic_joints")),
         static_joints=tuple(_joint_list(raw.get("static_joints", []), f"{where}: static_joints")),
-        key_frames=key_frames, constraints=constraints, reference_rules=dict(raw.get("reference", {})),
-        sources=dict(raw.get("sources", {})), rule_file=path, scoring=_scoring(raw.get("scoring"), where),
-    )  # fmt: skip
+        key_frames=key_frames,
+        constraints=constraints,
+        reference_rules=dict(raw.get("reference", {})),
+        sources=dict(raw.get("sources", {})),
+        rule_file=path,
+        scoring=_scoring(raw.get("scoring"), where),
+    )
     _check_sources(ex)
     variants = [ex]
     if laterality == "unilateral":
@@ -381,8 +400,9 @@ def _check_sources(ex: Exercise) -> None:
         if not c.source:
             raise CatalogueError(f"{ex.rule_file}: constraint {c.id!r}: expected a source, got none")
         if c.source not in ex.sources:
-            raise CatalogueError(f"{ex.rule_file}: constraint {c.id!r}: source {c.source!r} is not listed "
-                                 f"under sources")  # fmt: skip
+            raise CatalogueError(
+                f"{ex.rule_file}: constraint {c.id!r}: source {c.source!r} is not listed under sources"
+            )
 
 
 def _constraints(items: Any, where: str, frames: tuple[KeyFrame, ...]) -> tuple[Constraint, ...]:
@@ -394,18 +414,23 @@ def _constraints(items: Any, where: str, frames: tuple[KeyFrame, ...]) -> tuple[
             raise CatalogueError(f"{here}: expected a mapping, got {type(item).__name__}")
         kind = _choice(item, "kind", ("dynamic", "stability", "posture", "symmetry"), here)
         c = Constraint(
-            id=_req(item, "id", str, here), dof=_dof_name(item.get("dof"), f"{here}.dof"),
+            id=_req(item, "id", str, here),
+            dof=_dof_name(item.get("dof"), f"{here}.dof"),
             kind=kind,  # type: ignore[arg-type]
-            key_frame=item.get("key_frame"), bounds_deg=_pair(item.get("bounds_deg"), f"{here}.bounds_deg"),
+            key_frame=item.get("key_frame"),
+            bounds_deg=_pair(item.get("bounds_deg"), f"{here}.bounds_deg"),
             tolerance_deg=_pair(item.get("tolerance_deg"), f"{here}.tolerance_deg"),
             max_std_deg=None if item.get("max_std_deg") is None else float(item["max_std_deg"]),
             max_diff_deg=None if item.get("max_diff_deg") is None else float(item["max_diff_deg"]),
             requires_motion_deg=None if item.get("requires_motion_deg") is None else float(item["requires_motion_deg"]),
-            issue_low=str(item.get("issue_low", "insufficient")), issue_high=str(item.get("issue_high", "excessive")),
-            cue_low=str(item.get("cue_low", "")), cue_high=str(item.get("cue_high", "")),
-            source=str(item.get("source", "")), position=i,
+            issue_low=str(item.get("issue_low", "insufficient")),
+            issue_high=str(item.get("issue_high", "excessive")),
+            cue_low=str(item.get("cue_low", "")),
+            cue_high=str(item.get("cue_high", "")),
+            source=str(item.get("source", "")),
+            position=i,
             sidedness="both_sides" if item.get("both_sides", False) else "one_side",
-        )  # fmt: skip
+        )
         _check_constraint(c, here, key_frames)
         out.append(c)
         if item.get("both_sides", False):
@@ -442,8 +467,9 @@ def _check_constraint(c: Constraint, here: str, key_frames: set[str]) -> None:
         if (c.bounds_deg is None) == (c.tolerance_deg is None):
             raise CatalogueError(f"{here}: expected exactly one of bounds_deg or tolerance_deg for a dynamic check")
     elif c.kind == "stability" and (c.max_std_deg is None or c.max_std_deg <= 0):
-        raise CatalogueError(f"{here}.max_std_deg: expected a positive number for a stability check, "
-                             f"got {c.max_std_deg}")  # fmt: skip
+        raise CatalogueError(
+            f"{here}.max_std_deg: expected a positive number for a stability check, got {c.max_std_deg}"
+        )
     elif c.kind == "symmetry" and (c.max_diff_deg is None or c.max_diff_deg <= 0 or dof(c.dof).side == "center"):
         raise CatalogueError(f"{here}: expected a sided DoF and a positive max_diff_deg for a symmetry check")
     elif c.kind == "posture" and c.bounds_deg is None:
@@ -455,11 +481,12 @@ def _key_frame(raw: Any, here: str) -> KeyFrame:
         raise CatalogueError(f"{here}: expected a mapping, got {type(raw).__name__}")
     at = _choice(raw, "at", ("extreme", "start", "end"), here, "extreme")
     return KeyFrame(
-        name=_req(raw, "name", str, here), at=at,  # type: ignore[arg-type]
+        name=_req(raw, "name", str, here),
+        at=at,  # type: ignore[arg-type]
         dof=None if raw.get("dof") is None else _dof_name(raw["dof"], f"{here}.dof"),
         extreme=_choice(raw, "extreme", ("max", "min"), here, "max"),  # type: ignore[arg-type]
         phase=raw.get("phase"),
-    )  # fmt: skip
+    )
 
 
 def _fraction(raw: dict[str, Any], key: str, where: str) -> float | None:
@@ -519,4 +546,3 @@ def _joint_list(raw: Any, here: str) -> list[str]:
         if v not in JOINT_NAMES:
             raise CatalogueError(f"{here}: expected SKEL joint names (e.g. tibia_r), got {v!r}")
     return [str(v) for v in raw]
-

@@ -34,10 +34,13 @@ def motion_rules(rules: dict[str, Any]) -> dict[int, dict[str, float | str]]:
     out: dict[int, dict[str, float | str]] = {}
     for name, spec in (rules.get("motion_deg") or {}).items():
         out[dof_index(name)] = {
-            "rest": float(spec["rest"]), "work": float(spec["work"]), "sd": float(spec.get("sd", 0.0)),
-            "shape": str(spec.get("shape", "cosine")), "phase": float(spec.get("phase", 0.0)),
+            "rest": float(spec["rest"]),
+            "work": float(spec["work"]),
+            "sd": float(spec.get("sd", 0.0)),
+            "shape": str(spec.get("shape", "cosine")),
+            "phase": float(spec.get("phase", 0.0)),
             "duty": float(spec.get("duty", 0.5)),
-        }  # fmt: skip
+        }
     return out
 
 

@@ -61,9 +61,14 @@ class ScoreFeature:
         return z if self.direction == "high" else -z if self.direction == "low" else abs(z)
 
     def to_json(self) -> dict[str, Any]:
-        return {"dof": self.dof, "stat": self.stat, "direction": self.direction,
-                "center_deg": round(self.center_deg, 4), "spread_deg": round(self.spread_deg, 4),
-                "weight": round(self.weight, 6)}  # fmt: skip
+        return {
+            "dof": self.dof,
+            "stat": self.stat,
+            "direction": self.direction,
+            "center_deg": round(self.center_deg, 4),
+            "spread_deg": round(self.spread_deg, 4),
+            "weight": round(self.weight, 6),
+        }
 
 
 @dataclass(frozen=True)
@@ -80,8 +85,14 @@ class RepScore:
     terms: tuple[tuple[str, float, float], ...]  # (feature name, value, term), calibrated scores only
 
 
-def feature_value(cycle: FloatArray, stat: Stat, i: int, ref_mean: FloatArray | None,
-                  ref_sd: FloatArray | None, min_sd_deg: float = MIN_FEATURE_SPREAD_DEG) -> float:  # fmt: skip
+def feature_value(
+    cycle: FloatArray,
+    stat: Stat,
+    i: int,
+    ref_mean: FloatArray | None,
+    ref_sd: FloatArray | None,
+    min_sd_deg: float = MIN_FEATURE_SPREAD_DEG,
+) -> float:
     """One feature of a time-normalised cycle (46, n) radians: degrees, or reference-SD units for traj."""
     x = np.degrees(cycle[i])
     if stat == "max":
@@ -98,8 +109,9 @@ def feature_value(cycle: FloatArray, stat: Stat, i: int, ref_mean: FloatArray | 
     return float(np.sqrt(np.mean(((x - m) / sd) ** 2)))
 
 
-def all_features(cycle: FloatArray, observed: NDArray[np.bool_], ref_mean: FloatArray | None,
-                 ref_sd: FloatArray | None) -> dict[str, float]:  # fmt: skip
+def all_features(
+    cycle: FloatArray, observed: NDArray[np.bool_], ref_mean: FloatArray | None, ref_sd: FloatArray | None
+) -> dict[str, float]:
     """Every candidate feature (``dof.stat``) of a cycle over the observed DoFs (calibration's search space)."""
     out: dict[str, float] = {}
     for i in np.flatnonzero(observed):
@@ -112,9 +124,14 @@ def all_features(cycle: FloatArray, observed: NDArray[np.bool_], ref_mean: Float
     return out
 
 
-def rep_score(cycle: FloatArray, observed: NDArray[np.bool_], scoring: Scoring | None,
-              ref_mean: FloatArray | None, ref_sd: FloatArray | None,
-              salient_dofs: Sequence[int]) -> RepScore | None:  # fmt: skip
+def rep_score(
+    cycle: FloatArray,
+    observed: NDArray[np.bool_],
+    scoring: Scoring | None,
+    ref_mean: FloatArray | None,
+    ref_sd: FloatArray | None,
+    salient_dofs: Sequence[int],
+) -> RepScore | None:
     """The score of one time-normalised cycle (module doc); None when nothing can be scored."""
     if scoring is not None and scoring.features:
         terms, total, weights = [], 0.0, 0.0
@@ -135,8 +152,11 @@ def rep_score(cycle: FloatArray, observed: NDArray[np.bool_], scoring: Scoring |
         return RepScore(value=total / total_weight, terms=tuple(top))
     if ref_mean is None or ref_sd is None:
         return None
-    moving = [i for i in salient_dofs if observed[i] and np.ptp(np.degrees(ref_mean[i])) >= MOVING_DEG
-              and np.isfinite(cycle[i]).all()]  # fmt: skip
+    moving = [
+        i
+        for i in salient_dofs
+        if observed[i] and np.ptp(np.degrees(ref_mean[i])) >= MOVING_DEG and np.isfinite(cycle[i]).all()
+    ]
     if not moving:
         return None
     dists = [feature_value(cycle, "traj", i, ref_mean, ref_sd, MIN_SPREAD_DEG) for i in moving]
@@ -191,13 +211,23 @@ def _feature(item: Any, here: str) -> ScoreFeature:
     try:
         center, spread, weight = (float(item[k]) for k in ("center_deg", "spread_deg", "weight"))
     except (TypeError, ValueError):
-        raise ValueError(f"{here}: center_deg, spread_deg and weight: expected numbers, got "
-                         f"{item['center_deg']!r}, {item['spread_deg']!r}, {item['weight']!r}") from None  # fmt: skip
+        raise ValueError(
+            f"{here}: center_deg, spread_deg and weight: expected numbers, got "
+            f"{item['center_deg']!r}, {item['spread_deg']!r}, {item['weight']!r}"
+        ) from None
     if not (np.isfinite(center) and np.isfinite(spread) and spread > 0 and np.isfinite(weight) and weight > 0):
-        raise ValueError(f"{here}: expected a finite centre, a positive spread and a positive weight, got "
-                         f"{center}, {spread}, {weight}")  # fmt: skip
-    return ScoreFeature(dof=item["dof"], stat=item["stat"], direction=item["direction"], center_deg=center,
-                        spread_deg=spread, weight=weight)  # fmt: skip
+        raise ValueError(
+            f"{here}: expected a finite centre, a positive spread and a positive weight, got "
+            f"{center}, {spread}, {weight}"
+        )
+    return ScoreFeature(
+        dof=item["dof"],
+        stat=item["stat"],
+        direction=item["direction"],
+        center_deg=center,
+        spread_deg=spread,
+        weight=weight,
+    )
 
 
 def scoring_to_rule(scoring: Scoring) -> dict[str, Any]:

@@ -28,8 +28,10 @@ def check_fps(fps: float, where: str, limits: Limits | None = None) -> None:
     """A stated frame rate within [min_fps, max_fps]."""
     lim = _limits(limits)
     if not (math.isfinite(fps) and lim.min_fps <= fps <= lim.max_fps):
-        raise PoseFileError(f"{where}: expected frames per second in [{lim.min_fps:g}, {lim.max_fps:g}] "
-                            f"(limits min_fps, max_fps), got {fps:g}")  # fmt: skip
+        raise PoseFileError(
+            f"{where}: expected frames per second in [{lim.min_fps:g}, {lim.max_fps:g}] "
+            f"(limits min_fps, max_fps), got {fps:g}"
+        )
 
 
 def check_times(t: FloatArray, where: str, limits: Limits | None = None, *, from_zero: bool = True) -> None:

@@ -36,8 +36,9 @@ def load_ground_truth(clip: str | Path) -> list[TruthEvent] | None:
     events = []
     for i, item in enumerate(raw):
         if not isinstance(item, dict) or not _seconds(item.get("t_s")) or not isinstance(item.get("text"), str):
-            raise WorkbenchError(f"{path}: item {i}: expected {{\"t_s\": seconds ≥ 0, \"text\": string}}, "
-                                 f"got {json.dumps(item)[:80]}")  # fmt: skip
+            raise WorkbenchError(
+                f'{path}: item {i}: expected {{"t_s": seconds ≥ 0, "text": string}}, got {json.dumps(item)[:80]}'
+            )
         events.append(TruthEvent(float(item["t_s"]), item["text"]))
     return sorted(events, key=lambda e: e.t_s)
 

@@ -45,8 +45,16 @@ class Member:
     def kind(self) -> str:
         """'float', 'int', 'bool', 'complex', 'text', 'object' or the dtype's name."""
         k = self.dtype.kind
-        names = {"f": "float", "i": "int", "u": "int", "b": "bool", "c": "complex", "U": "text", "S": "text",
-                 "O": "object"}  # fmt: skip
+        names = {
+            "f": "float",
+            "i": "int",
+            "u": "int",
+            "b": "bool",
+            "c": "complex",
+            "U": "text",
+            "S": "text",
+            "O": "object",
+        }
         return names.get(k, str(self.dtype))
 
     def describe(self) -> str:
@@ -55,16 +63,21 @@ class Member:
 
 
 def file_kind(mode: int) -> str:
-    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
-                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
-                       (stat.S_ISSOCK, "a socket")):  # fmt: skip
+    for test, name in (
+        (stat.S_ISDIR, "a folder"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+        (stat.S_ISSOCK, "a socket"),
+    ):
         if test(mode):
             return name
     return "not a regular file"
 
 
-def require_regular_file(path: str | Path, error: type[WorkbenchError] = PoseFileError,
-                         limits: Limits | None = None) -> Path:  # fmt: skip
+def require_regular_file(
+    path: str | Path, error: type[WorkbenchError] = PoseFileError, limits: Limits | None = None
+) -> Path:
     """``path`` if it is a regular file (symlinks followed) within ``max_input_bytes``; else ``error`` naming it."""
     path = Path(path)
     try:
@@ -135,17 +148,26 @@ def check_gzip_text(path: Path, limits: Limits | None = None) -> None:
                 total += len(chunk)
                 if total > lim.max_text_bytes:
                     what = "bytes once decompressed"
-                    raise PoseFileError(f"{path}: {exceeded(what, total, lim.max_text_bytes, 'max_text_bytes')} "
-                                        f"(counting stopped there)")  # fmt: skip
+                    raise PoseFileError(
+                        f"{path}: {exceeded(what, total, lim.max_text_bytes, 'max_text_bytes')} "
+                        f"(counting stopped there)"
+                    )
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise PoseFileError(f"{path}: expected a gzip-compressed text file, got an unreadable one ({exc})") from None
 
 
-_SIGNATURES = ((b"\x93NUMPY", "a single NumPy .npy array"), (b"\x1f\x8b", "a gzip file"),
-               (b"PK\x03\x04", "a zip archive (a NumPy .npz?)"),
-               (b"\x1aE\xdf\xa3", "a Matroska/WebM video"), (b"RIFF", "a RIFF (AVI/WAV) file"),
-               (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"%PDF", "a PDF"),
-               (b"SQLite format 3", "an SQLite database"), (b"\x80", "a Python pickle"))  # fmt: skip
+_SIGNATURES = (
+    (b"\x93NUMPY", "a single NumPy .npy array"),
+    (b"\x1f\x8b", "a gzip file"),
+    (b"PK\x03\x04", "a zip archive (a NumPy .npz?)"),
+    (b"\x1aE\xdf\xa3", "a Matroska/WebM video"),
+    (b"RIFF", "a RIFF (AVI/WAV) file"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"%PDF", "a PDF"),
+    (b"SQLite format 3", "an SQLite database"),
+    (b"\x80", "a Python pickle"),
+)
 
 
 def _sniff(path: Path) -> str:
@@ -236,8 +258,10 @@ def read_json(path: Path, error: type[WorkbenchError] = WorkbenchError, limits: 
     except json.JSONDecodeError as exc:
         raise error(f"{path}: expected JSON, got a parse error ({exc})") from None
     except RecursionError:
-        raise error(f"{path}: expected JSON nested at most {lim.max_json_depth} deep (limit max_json_depth), "
-                    f"got one nested deeper than Python can read") from None  # fmt: skip
+        raise error(
+            f"{path}: expected JSON nested at most {lim.max_json_depth} deep (limit max_json_depth), "
+            f"got one nested deeper than Python can read"
+        ) from None
     except ValueError as exc:  # NaN, Infinity, 1e999
         raise error(f"{path}: expected standard JSON numbers, got {exc}") from None
     depth = json_depth(data)

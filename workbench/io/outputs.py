@@ -28,8 +28,9 @@ def finite(value: Any) -> Any:
 
 def json_text(doc: Any, *, indent: int | None = 2, default: Any = None, sort_keys: bool = False) -> str:
     """Standard JSON (no NaN or Infinity tokens: such values become null)."""
-    return json.dumps(finite(doc), indent=indent, ensure_ascii=False, allow_nan=False, default=default,
-                      sort_keys=sort_keys)  # fmt: skip
+    return json.dumps(
+        finite(doc), indent=indent, ensure_ascii=False, allow_nan=False, default=default, sort_keys=sort_keys
+    )
 
 
 def write_text(path: str | Path, text: str) -> Path:
@@ -57,4 +58,3 @@ def write_text(path: str | Path, text: str) -> Path:
 def write_json(path: str | Path, doc: Any, *, indent: int | None = 2, default: Any = None) -> Path:
     """:func:`json_text` of ``doc`` written with :func:`write_text` (a trailing newline)."""
     return write_text(path, json_text(doc, indent=indent, default=default) + "\n")
-

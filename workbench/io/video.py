@@ -128,10 +128,16 @@ def _sniff(path: Path) -> str:
     with path.open("rb") as fh:
         head = fh.read(512)
     signatures = (
-        (b"\xff\xd8\xff", "a JPEG image"), (b"\x89PNG", "a PNG image"), (b"GIF8", "a GIF image"),
-        (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive"), (b"\x1a\x45\xdf\xa3", "a Matroska/WebM file"),
-        (b"RIFF", "a RIFF (AVI/WAV) file"), (b"ID3", "an MP3 audio file"), (b"fLaC", "a FLAC audio file"),
-    )  # fmt: skip
+        (b"\xff\xd8\xff", "a JPEG image"),
+        (b"\x89PNG", "a PNG image"),
+        (b"GIF8", "a GIF image"),
+        (b"%PDF", "a PDF document"),
+        (b"PK\x03\x04", "a ZIP archive"),
+        (b"\x1a\x45\xdf\xa3", "a Matroska/WebM file"),
+        (b"RIFF", "a RIFF (AVI/WAV) file"),
+        (b"ID3", "an MP3 audio file"),
+        (b"fLaC", "a FLAC audio file"),
+    )
     for magic, what in signatures:
         if head.startswith(magic):
             return what
@@ -176,12 +182,16 @@ def _mp4_boxes(path: Path) -> list[bytes]:
 def _open_error(p: Path, exc: av.error.FFmpegError) -> VideoError:
     what = _sniff(p)
     if what == "an MP4/QuickTime file" and b"moov" not in _mp4_boxes(p):
-        return VideoError(f"{p.name}: truncated or corrupt MP4: its index (the 'moov' box) is missing, as when a "
-                          f"recording or download was cut off; expected a complete video ({exc.strerror})")  # fmt: skip
+        return VideoError(
+            f"{p.name}: truncated or corrupt MP4: its index (the 'moov' box) is missing, as when a "
+            f"recording or download was cut off; expected a complete video ({exc.strerror})"
+        )
     if what in ("an MP4/QuickTime file", "a Matroska/WebM file", "a RIFF (AVI/WAV) file"):
         return VideoError(f"{p.name}: {what} that FFmpeg cannot read: truncated or corrupt ({exc.strerror})")
-    return VideoError(f"{p.name}: not a video FFmpeg can read; expected a video container (mp4, mov, mkv, "
-                      f"webm, avi…), got {what} ({exc.strerror})")  # fmt: skip
+    return VideoError(
+        f"{p.name}: not a video FFmpeg can read; expected a video container (mp4, mov, mkv, "
+        f"webm, avi…), got {what} ({exc.strerror})"
+    )
 
 
 def _video_stream(p: Path, container: InputContainer) -> VideoStream:
@@ -388,8 +398,18 @@ def probe(path: str | Path) -> VideoInfo:
         n_frames = stream.frames if stream.frames > 0 else round(duration * fps)
     with _open(path) as (_, container, stream):  # a fresh demuxer: seeking back is unreliable in some formats
         is_vfr = _is_vfr(container, stream)
-    return VideoInfo(path=p, width=w, height=h, fps=fps, n_frames=n_frames, duration_s=duration, rotation=rotation,
-                     codec=codec, container=fmt, is_vfr=is_vfr)  # fmt: skip
+    return VideoInfo(
+        path=p,
+        width=w,
+        height=h,
+        fps=fps,
+        n_frames=n_frames,
+        duration_s=duration,
+        rotation=rotation,
+        codec=codec,
+        container=fmt,
+        is_vfr=is_vfr,
+    )
 
 
 def iter_frames(
@@ -594,8 +614,10 @@ def _no_frames(p: Path, stream: VideoStream, report: _Report) -> VideoError:
     if report.packets == 0:
         return VideoError(f"{p.name}: zero-length video: the video stream ({desc}) holds no frames")
     why = report.stopped or report.last_error or "the decoder returned nothing"
-    return VideoError(f"{p.name}: corrupt video: {report.packets} packets of the {desc} stream read but no frame "
-                      f"could be decoded ({why})")  # fmt: skip
+    return VideoError(
+        f"{p.name}: corrupt video: {report.packets} packets of the {desc} stream read but no frame "
+        f"could be decoded ({why})"
+    )
 
 
 def _finish(report: _Report, stream: VideoStream, duration: float, n: int, out: list[str] | None) -> None:
@@ -605,11 +627,14 @@ def _finish(report: _Report, stream: VideoStream, duration: float, n: int, out: 
     if report.stopped:
         notes.append(f"{report.name}: decoding stopped after {n} frames: {report.stopped}")
     elif expected > 0 and n < _SHORT_FRACTION * expected:
-        notes.append(f"{report.name}: truncated or damaged: the container lists {expected} frames, "
-                     f"only {n} could be decoded")  # fmt: skip
+        notes.append(
+            f"{report.name}: truncated or damaged: the container lists {expected} frames, only {n} could be decoded"
+        )
     elif expected <= 0 and report.last_t + 1 / _nominal_fps(stream) < _SHORT_FRACTION * duration:
-        notes.append(f"{report.name}: truncated or damaged: the container states {duration:.2f} s, "
-                     f"frames were decoded up to {report.last_t:.2f} s only")  # fmt: skip
+        notes.append(
+            f"{report.name}: truncated or damaged: the container states {duration:.2f} s, "
+            f"frames were decoded up to {report.last_t:.2f} s only"
+        )
     if report.bad_packets and not report.stopped:
         notes.append(f"{report.name}: {report.bad_packets} damaged packets skipped ({report.last_error})")
     if report.out_of_order:
@@ -621,8 +646,9 @@ def _finish(report: _Report, stream: VideoStream, duration: float, n: int, out: 
             warnings.warn(note, VideoWarning, stacklevel=3)
 
 
-def _add_h264(container: av.container.OutputContainer, rgb: RGBArray, rate: Fraction, crf: int,
-              preset: str) -> VideoStream:  # fmt: skip
+def _add_h264(
+    container: av.container.OutputContainer, rgb: RGBArray, rate: Fraction, crf: int, preset: str
+) -> VideoStream:
     stream = container.add_stream("libx264", rate=rate, options={"crf": str(crf), "preset": preset})
     h, w = rgb.shape[:2]
     stream.width, stream.height = w + w % 2, h + h % 2

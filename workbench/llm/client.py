@@ -87,20 +87,21 @@ class LocalClient:
         loaded = self._model()
         tok, model = loaded.tokenizer, loaded.model
         start = time.perf_counter()
-        ids = tok.apply_chat_template(list(messages), add_generation_prompt=True, return_tensors="pt",
-                                      return_dict=True)  # fmt: skip
+        ids = tok.apply_chat_template(list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True)
         input_ids = ids["input_ids"].to(model.device)
         sample = temperature > 0
-        kwargs: dict[str, Any] = {"max_new_tokens": max_new_tokens, "do_sample": sample,
-                                  "pad_token_id": tok.pad_token_id or tok.eos_token_id}  # fmt: skip
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": max_new_tokens,
+            "do_sample": sample,
+            "pad_token_id": tok.pad_token_id or tok.eos_token_id,
+        }
         if sample:
             kwargs.update(temperature=temperature, top_p=top_p)
             torch.manual_seed(seed)
         else:  # greedy: drop sampling settings a model's generation_config may carry
             kwargs.update(temperature=None, top_p=None, top_k=None)
         with torch.inference_mode():
-            out = model.generate(input_ids=input_ids, attention_mask=ids["attention_mask"].to(model.device),
-                                 **kwargs)  # fmt: skip
+            out = model.generate(input_ids=input_ids, attention_mask=ids["attention_mask"].to(model.device), **kwargs)
         text = tok.decode(out[0, input_ids.shape[1] :], skip_special_tokens=True).strip()
         return Completion(text=text, model=loaded.name, prompt=list(messages), seconds=time.perf_counter() - start)
 
@@ -108,8 +109,16 @@ class LocalClient:
 class OpenAICompatibleClient:
     """``POST {endpoint}/chat/completions``; retries with exponential backoff on connection errors and 5xx."""
 
-    def __init__(self, endpoint: str, model: str, *, api_key_env: str = "BIOCOACH_LLM_API_KEY",
-                 timeout_s: float = 60.0, retries: int = 3, backoff_s: float = 1.0):  # fmt: skip
+    def __init__(
+        self,
+        endpoint: str,
+        model: str,
+        *,
+        api_key_env: str = "BIOCOACH_LLM_API_KEY",
+        timeout_s: float = 60.0,
+        retries: int = 3,
+        backoff_s: float = 1.0,
+    ):
         self.endpoint = endpoint.rstrip("/")
         self.model = model
         self.api_key_env = api_key_env  # the variable's name, never its value
@@ -131,18 +140,27 @@ class OpenAICompatibleClient:
         top_p: float = 1.0,
         seed: int = 0,
     ) -> Completion:
-        body = {"model": self.model, "messages": list(messages), "max_tokens": max_new_tokens,
-                "temperature": temperature, "top_p": top_p, "seed": seed}  # fmt: skip
+        body = {
+            "model": self.model,
+            "messages": list(messages),
+            "max_tokens": max_new_tokens,
+            "temperature": temperature,
+            "top_p": top_p,
+            "seed": seed,
+        }
         start = time.perf_counter()
         reply = self._post("/chat/completions", body)
         try:
             text = str(reply["choices"][0]["message"]["content"]).strip()
         except (KeyError, IndexError, TypeError):
-            raise LLMError(f"{self.endpoint}/chat/completions: expected choices[0].message.content in the reply, "
-                           f"got {json.dumps(reply)[:200]}") from None  # fmt: skip
+            raise LLMError(
+                f"{self.endpoint}/chat/completions: expected choices[0].message.content in the reply, "
+                f"got {json.dumps(reply)[:200]}"
+            ) from None
         model = str(reply.get("model") or self.model)
-        return Completion(text=text, model=f"{model} @ {self.endpoint}", prompt=list(messages),
-                          seconds=time.perf_counter() - start)  # fmt: skip
+        return Completion(
+            text=text, model=f"{model} @ {self.endpoint}", prompt=list(messages), seconds=time.perf_counter() - start
+        )
 
     def _post(self, route: str, body: dict[str, Any]) -> dict[str, Any]:
         headers = {"Content-Type": "application/json"}
@@ -166,8 +184,10 @@ class OpenAICompatibleClient:
                 break
             if attempt < self.retries:
                 time.sleep(self.backoff_s * 2**attempt)
-        raise LLMError(f"{self.endpoint}{route}: no answer after {self.retries + 1} attempt(s) ({last}); check that "
-                       f"the server is up and that ${self.api_key_env} holds its key")  # fmt: skip
+        raise LLMError(
+            f"{self.endpoint}{route}: no answer after {self.retries + 1} attempt(s) ({last}); check that "
+            f"the server is up and that ${self.api_key_env} holds its key"
+        )
 
 
 def get_client(config: Any = None, *, role: Literal["llm", "judge"] = "llm") -> LLMClient:
@@ -184,5 +204,6 @@ def get_client(config: Any = None, *, role: Literal["llm", "judge"] = "llm") -> 
         key_env = getattr(config, f"{role}_api_key_env", None) or "BIOCOACH_LLM_API_KEY"
         return OpenAICompatibleClient(endpoint, model, api_key_env=key_env)
     device = "cuda" if getattr(config, "device", "cpu") == "cuda" else "cpu"
-    return LocalClient(getattr(config, "language_model", None), device=device,
-                       cache=getattr(config, "model_cache_dir", None))  # fmt: skip
+    return LocalClient(
+        getattr(config, "language_model", None), device=device, cache=getattr(config, "model_cache_dir", None)
+    )

@@ -86,8 +86,10 @@ class CausalVisualBackbone(nn.Module):
         c = self.config
         want = (3, c.frame_height, c.frame_width)
         if frames.dim() != 5 or tuple(frames.shape[2:]) != want or frames.shape[1] % c.frames_per_token:
-            raise ValueError(f"backbone input: expected (batch, T, {want[0]}, {want[1]}, {want[2]}) with T a multiple "
-                             f"of {c.frames_per_token}, got {tuple(frames.shape)}")  # fmt: skip
+            raise ValueError(
+                f"backbone input: expected (batch, T, {want[0]}, {want[1]}, {want[2]}) with T a multiple "
+                f"of {c.frames_per_token}, got {tuple(frames.shape)}"
+            )
 
 
 def load_backbone_checkpoint(backbone: CausalVisualBackbone, path: Path) -> None:
@@ -99,8 +101,9 @@ def load_backbone_checkpoint(backbone: CausalVisualBackbone, path: Path) -> None
 
     path = Path(path)
     if not path.is_file():
-        raise BackboneCheckpointError(f"backbone_checkpoint: expected a safetensors file at {path}, "
-                                      f"but it does not exist")  # fmt: skip
+        raise BackboneCheckpointError(
+            f"backbone_checkpoint: expected a safetensors file at {path}, but it does not exist"
+        )
     try:
         raw = load_file(str(path))
     except Exception as exc:  # safetensors raises its own error types for a corrupt header
@@ -109,8 +112,11 @@ def load_backbone_checkpoint(backbone: CausalVisualBackbone, path: Path) -> None
     want = backbone.state_dict()
     missing = sorted(set(want) - set(got))
     unexpected = sorted(set(got) - set(want))
-    shapes = [f"{k}: expected {tuple(want[k].shape)}, got {tuple(got[k].shape)}"
-              for k in sorted(set(want) & set(got)) if tuple(want[k].shape) != tuple(got[k].shape)]  # fmt: skip
+    shapes = [
+        f"{k}: expected {tuple(want[k].shape)}, got {tuple(got[k].shape)}"
+        for k in sorted(set(want) & set(got))
+        if tuple(want[k].shape) != tuple(got[k].shape)
+    ]
     if missing or unexpected or shapes:
         parts = []
         if missing:

@@ -98,8 +98,16 @@ class CoachConfig:
     @classmethod
     def paper(cls, **overrides: Any) -> CoachConfig:
         """The published sizes (LLaMA-2-7B hidden size, d = 1280, 35 LM tokens per step)."""
-        base = cls(d_vis=1280, backbone_channels=(64, 128, 256, 512), lm_visual_tokens=35, lm_hidden=4096,
-                   lm_vocab=32000, lm_dtype="bfloat16", decode_weights="bfloat16", context_window=4096)  # fmt: skip
+        base = cls(
+            d_vis=1280,
+            backbone_channels=(64, 128, 256, 512),
+            lm_visual_tokens=35,
+            lm_hidden=4096,
+            lm_vocab=32000,
+            lm_dtype="bfloat16",
+            decode_weights="bfloat16",
+            context_window=4096,
+        )
         return replace(base, **overrides)
 
     def check(self) -> None:
@@ -108,16 +116,19 @@ class CoachConfig:
         if not 1 <= self.top_k <= self.n_joints:
             raise CoachConfigError(f"top_k must be in 1..{self.n_joints}, got {self.top_k}")
         if not 1 <= self.lm_visual_tokens <= self.n_visual_tokens:
-            raise CoachConfigError(f"lm_visual_tokens must be in 1..{self.n_visual_tokens}, "
-                                   f"got {self.lm_visual_tokens}")  # fmt: skip
+            raise CoachConfigError(
+                f"lm_visual_tokens must be in 1..{self.n_visual_tokens}, got {self.lm_visual_tokens}"
+            )
         if self.decode_weights not in ("int8", "bfloat16", "float32"):
             raise CoachConfigError(f"decode_weights must be int8, bfloat16 or float32, got {self.decode_weights!r}")
         stride = 2 ** (len(self.backbone_channels) + 1)
         if (self.frame_height // stride, self.frame_width // stride) != tuple(self.grid):
             n_conv = len(self.backbone_channels) + 1
-            raise CoachConfigError(f"frames {self.frame_height}×{self.frame_width} with {n_conv} "
-                                   f"stride-2 convolutions give a {self.frame_height // stride}×"
-                                   f"{self.frame_width // stride} grid, expected {self.grid}")  # fmt: skip
+            raise CoachConfigError(
+                f"frames {self.frame_height}×{self.frame_width} with {n_conv} "
+                f"stride-2 convolutions give a {self.frame_height // stride}×"
+                f"{self.frame_width // stride} grid, expected {self.grid}"
+            )
 
     # ---------------------------------------------------------------------------------- JSON
     def to_json(self) -> dict[str, Any]:
@@ -147,8 +158,10 @@ class CoachConfig:
     def load(cls, folder: Path) -> CoachConfig:
         path = folder / CONFIG_NAME
         if not path.is_file():
-            raise CoachConfigError(f"{folder}: expected a coach checkpoint folder with {CONFIG_NAME} (written by "
-                                   f"`biocoach train`), but {path.name} is missing")  # fmt: skip
+            raise CoachConfigError(
+                f"{folder}: expected a coach checkpoint folder with {CONFIG_NAME} (written by "
+                f"`biocoach train`), but {path.name} is missing"
+            )
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:

@@ -42,14 +42,26 @@ class _Layer:
 def _fused(*linears: nn.Linear) -> nn.Linear:
     """One Linear whose output is the concatenation of the given Linears' outputs (weights copied)."""
     weight = torch.cat([lin.weight.detach() for lin in linears], dim=0)
-    out = nn.Linear(weight.shape[1], weight.shape[0], bias=any(lin.bias is not None for lin in linears),
-                    device=weight.device, dtype=weight.dtype)  # fmt: skip
+    out = nn.Linear(
+        weight.shape[1],
+        weight.shape[0],
+        bias=any(lin.bias is not None for lin in linears),
+        device=weight.device,
+        dtype=weight.dtype,
+    )
     with torch.no_grad():
         out.weight.copy_(weight)
         if out.bias is not None:
-            out.bias.copy_(torch.cat([lin.bias.detach() if lin.bias is not None else
-                                      torch.zeros(lin.out_features, dtype=weight.dtype, device=weight.device)
-                                      for lin in linears]))  # fmt: skip
+            out.bias.copy_(
+                torch.cat(
+                    [
+                        lin.bias.detach()
+                        if lin.bias is not None
+                        else torch.zeros(lin.out_features, dtype=weight.dtype, device=weight.device)
+                        for lin in linears
+                    ]
+                )
+            )
     out.requires_grad_(False)
     return out
 
@@ -76,8 +88,7 @@ class Int8WeightLinear(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         shape = x.shape
         # bf16 activations: the CPU kernel's fast path (its fp32 path is ~20× slower on this machine)
-        y = torch._weight_int8pack_mm(x.reshape(-1, shape[-1]).to(torch.bfloat16).contiguous(), self.weight,
-                                      self.scale)  # fmt: skip
+        y = torch._weight_int8pack_mm(x.reshape(-1, shape[-1]).to(torch.bfloat16).contiguous(), self.weight, self.scale)
         y = y.to(x.dtype)
         if self.bias is not None:
             y = y + self.bias
@@ -107,9 +118,17 @@ def _rope_theta(config: Any) -> float:
 class FastDecoder:
     """Incremental decoding of ``inputs_embeds`` through a frozen LlamaForCausalLM's layers."""
 
-    def __init__(self, lm: Any, *, max_len: int = 1024, batch: int = 1, quantize: bool = False,
-                 dtype: torch.dtype | None = None, device: torch.device | str | None = None,
-                 share_weights: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        lm: Any,
+        *,
+        max_len: int = 1024,
+        batch: int = 1,
+        quantize: bool = False,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+        share_weights: bool = False,
+    ):
         cfg = lm.config
         rope = getattr(cfg, "rope_parameters", None) or getattr(cfg, "rope_scaling", None) or {}
         if isinstance(rope, dict) and rope.get("rope_type", "default") not in ("default", None):
@@ -135,23 +154,37 @@ class FastDecoder:
         for block in core.layers:
             att, mlp = block.self_attn, block.mlp
             if share_weights:  # no copy (a 7B model on one GPU): three/two matrix products instead of one
-                layers.append(_Layer(
-                    norm1=block.input_layernorm.weight.detach(), norm2=block.post_attention_layernorm.weight.detach(),
-                    qkv=_Concat(att.q_proj, att.k_proj, att.v_proj), o=att.o_proj,
-                    gate_up=_Concat(mlp.gate_proj, mlp.up_proj), down=mlp.down_proj,
-                ))  # fmt: skip
+                layers.append(
+                    _Layer(
+                        norm1=block.input_layernorm.weight.detach(),
+                        norm2=block.post_attention_layernorm.weight.detach(),
+                        qkv=_Concat(att.q_proj, att.k_proj, att.v_proj),
+                        o=att.o_proj,
+                        gate_up=_Concat(mlp.gate_proj, mlp.up_proj),
+                        down=mlp.down_proj,
+                    )
+                )
                 continue
-            mods = nn.ModuleDict({
-                "qkv": _fused(att.q_proj, att.k_proj, att.v_proj), "o": copy.deepcopy(att.o_proj),
-                "gate_up": _fused(mlp.gate_proj, mlp.up_proj), "down": copy.deepcopy(mlp.down_proj),
-            }).to(device=self.device, dtype=self.dtype)  # fmt: skip
+            mods = nn.ModuleDict(
+                {
+                    "qkv": _fused(att.q_proj, att.k_proj, att.v_proj),
+                    "o": copy.deepcopy(att.o_proj),
+                    "gate_up": _fused(mlp.gate_proj, mlp.up_proj),
+                    "down": copy.deepcopy(mlp.down_proj),
+                }
+            ).to(device=self.device, dtype=self.dtype)
             if quantize:
                 mods = nn.ModuleDict({k: Int8WeightLinear(cast(nn.Linear, v)) for k, v in mods.items()})
-            layers.append(_Layer(
-                norm1=block.input_layernorm.weight.detach().to(self.device, self.dtype).clone(),
-                norm2=block.post_attention_layernorm.weight.detach().to(self.device, self.dtype).clone(),
-                qkv=mods["qkv"], o=mods["o"], gate_up=mods["gate_up"], down=mods["down"],
-            ))  # fmt: skip
+            layers.append(
+                _Layer(
+                    norm1=block.input_layernorm.weight.detach().to(self.device, self.dtype).clone(),
+                    norm2=block.post_attention_layernorm.weight.detach().to(self.device, self.dtype).clone(),
+                    qkv=mods["qkv"],
+                    o=mods["o"],
+                    gate_up=mods["gate_up"],
+                    down=mods["down"],
+                )
+            )
         self.layers = layers
         self.final_norm = core.norm.weight.detach().to(self.device, self.dtype).clone()
         self.embed = core.embed_tokens.weight.detach().to(self.device, self.dtype)  # read-only view of the LM's

@@ -69,8 +69,7 @@ class FrozenLM:
 
     With fp32 it equals the Hugging Face forward to float rounding (tests/unit/test_coach_train_fast.py)."""
 
-    def __init__(self, lm: Any, *, dtype: torch.dtype = torch.float32, max_len: int = 4096,
-                 attention: str = "auto"):  # fmt: skip
+    def __init__(self, lm: Any, *, dtype: torch.dtype = torch.float32, max_len: int = 4096, attention: str = "auto"):
         cfg = lm.config
         self.attention = attention
         core = lm.model
@@ -84,12 +83,16 @@ class FrozenLM:
         self.blocks: list[_Block] = []
         for layer in core.layers:
             att, mlp = layer.self_attn, layer.mlp
-            self.blocks.append(_Block(
-                norm1=layer.input_layernorm.weight.detach().float().clone(),
-                norm2=layer.post_attention_layernorm.weight.detach().float().clone(),
-                qkv=_fused(att.q_proj, att.k_proj, att.v_proj).to(dtype), o=_fused(att.o_proj).to(dtype),
-                gate_up=_fused(mlp.gate_proj, mlp.up_proj).to(dtype), down=_fused(mlp.down_proj).to(dtype),
-            ))  # fmt: skip
+            self.blocks.append(
+                _Block(
+                    norm1=layer.input_layernorm.weight.detach().float().clone(),
+                    norm2=layer.post_attention_layernorm.weight.detach().float().clone(),
+                    qkv=_fused(att.q_proj, att.k_proj, att.v_proj).to(dtype),
+                    o=_fused(att.o_proj).to(dtype),
+                    gate_up=_fused(mlp.gate_proj, mlp.up_proj).to(dtype),
+                    down=_fused(mlp.down_proj).to(dtype),
+                )
+            )
         self.final_norm = core.norm.weight.detach().float().clone()
         # RoPE as Hugging Face computes it (fp32 inverse frequencies times fp32 positions)
         inv = 1.0 / (_rope_theta(cfg) ** (torch.arange(0, self.head_dim, 2, dtype=torch.int64).float() / self.head_dim))
@@ -245,8 +248,9 @@ class FastLoss:
         target = batch.labels >= 0
         if not o.unpadded:  # the padded batch through the Hugging Face LM, as CoachModel.forward does
             embeds = self._embed(batch.ids, z, batch.vis_step, batch.vis_slot)
-            hidden = model.lm.model(inputs_embeds=embeds.to(model.lm_embedding.weight.dtype),
-                                    attention_mask=batch.attention_mask).last_hidden_state  # fmt: skip
+            hidden = model.lm.model(
+                inputs_embeds=embeds.to(model.lm_embedding.weight.dtype), attention_mask=batch.attention_mask
+            ).last_hidden_state
             h = hidden[target]
         else:
             parts = []
@@ -259,16 +263,21 @@ class FastLoss:
                 vis_at = (ids == VIS).nonzero()
                 first = min(int(vis_at[0]) if vis_at.numel() else end, int(where[0]))
                 start = 0 if o.head == "grad" else first  # the frozen head: no trainable input before it
-                emb = self._embed(ids[None, start:], z[i : i + 1], batch.vis_step[i : i + 1, start:end],
-                                  batch.vis_slot[i : i + 1, start:end])  # fmt: skip
+                emb = self._embed(
+                    ids[None, start:],
+                    z[i : i + 1],
+                    batch.vis_step[i : i + 1, start:end],
+                    batch.vis_slot[i : i + 1, start:end],
+                )
                 if self.lm is not None:
                     hid = self.lm.forward(emb, self.head_kv(ids[:start]))
                 else:
                     hid = model.lm.model(inputs_embeds=emb.to(model.lm_embedding.weight.dtype)).last_hidden_state
                 parts.append(hid[0][target[i, start:end]])
             h = torch.cat(parts)
-        ce = nn.functional.cross_entropy(model.output_logits(h.to(model.special_head.dtype)).float(),
-                                         batch.labels[target], reduction="none")  # fmt: skip
+        ce = nn.functional.cross_entropy(
+            model.output_logits(h.to(model.special_head.dtype)).float(), batch.labels[target], reduction="none"
+        )
         n = max(1, int(target.sum()))
         return (weights[target] * ce).sum() / n
 

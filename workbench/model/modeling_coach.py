@@ -158,8 +158,9 @@ class CoachModel(nn.Module):
                 return self.backbone(frames)
             c = self.config
             p = self.special_head
-            zeros = torch.zeros(1, n_steps * c.frames_per_token, 3, c.frame_height, c.frame_width,
-                                device=p.device, dtype=p.dtype)  # fmt: skip
+            zeros = torch.zeros(
+                1, n_steps * c.frames_per_token, 3, c.frame_height, c.frame_width, device=p.device, dtype=p.dtype
+            )
             return self.backbone(zeros).expand(batch, -1, -1, -1)
 
     def joint_scores(self, vis: Tensor) -> Tensor:
@@ -190,8 +191,9 @@ class CoachModel(nn.Module):
         is_vis = (batch.ids == VIS)[..., None]
         rows = torch.arange(b, device=z.device)[:, None].expand(b, length)
         embeds = torch.where(is_vis, z[rows, batch.vis_step, batch.vis_slot].to(embeds.dtype), embeds)
-        hidden = self.lm.model(inputs_embeds=embeds.to(self.lm_embedding.weight.dtype),
-                               attention_mask=batch.attention_mask).last_hidden_state  # fmt: skip
+        hidden = self.lm.model(
+            inputs_embeds=embeds.to(self.lm_embedding.weight.dtype), attention_mask=batch.attention_mask
+        ).last_hidden_state
         # Only positions with a label need logits (a full 49k-row head at every position would dominate memory).
         weights = batch.weights.clone()
         if alpha is not None:
@@ -203,8 +205,9 @@ class CoachModel(nn.Module):
         ce = nn.functional.cross_entropy(self.output_logits(h).float(), ids, reduction="none")
         n = max(1, int(target.sum()))
         nxt = ids == self.config.special_id(NEXT)
-        return CoachOutput(loss=(w * ce).sum() / n, ce_next_sum=ce[nxt].sum(), ce_other_sum=ce[~nxt].sum(),
-                           n_targets=n, scores=scores)  # fmt: skip
+        return CoachOutput(
+            loss=(w * ce).sum() / n, ce_next_sum=ce[nxt].sum(), ce_other_sum=ce[~nxt].sum(), n_targets=n, scores=scores
+        )
 
     # ------------------------------------------------------------------------------ save / load
     def trainable_state(self) -> dict[str, Tensor]:
@@ -221,8 +224,9 @@ class CoachModel(nn.Module):
         save_file(self.trainable_state(), str(tmp), metadata={"format": "pt"})
         tmp.replace(folder / WEIGHTS_NAME)
         if provenance is not None:
-            (folder / PROVENANCE_NAME).write_text(json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n",
-                                                  encoding="utf-8")  # fmt: skip
+            (folder / PROVENANCE_NAME).write_text(
+                json.dumps(provenance, indent=2, sort_keys=True, default=str) + "\n", encoding="utf-8"
+            )
 
     @classmethod
     def from_pretrained(cls, folder: Path, lm: Any) -> CoachModel:
@@ -232,15 +236,17 @@ class CoachModel(nn.Module):
         config = CoachConfig.load(folder)
         weights = folder / WEIGHTS_NAME
         if not weights.is_file():
-            raise CoachCheckpointError(f"{folder}: expected the coach weights {WEIGHTS_NAME} next to the config, "
-                                       f"but the file is missing")  # fmt: skip
+            raise CoachCheckpointError(
+                f"{folder}: expected the coach weights {WEIGHTS_NAME} next to the config, but the file is missing"
+            )
         model = cls(config, lm)
         state = load_file(str(weights))
         want = model.state_dict()
         bad = sorted(set(want) ^ set(state)) + [k for k in want if k in state and want[k].shape != state[k].shape]
         if bad:
-            raise CoachCheckpointError(f"{weights}: tensors do not match the configuration in {folder.name}: "
-                                       f"{', '.join(bad[:5])}")  # fmt: skip
+            raise CoachCheckpointError(
+                f"{weights}: tensors do not match the configuration in {folder.name}: {', '.join(bad[:5])}"
+            )
         model.load_state_dict(state)
         model.eval()
         return model

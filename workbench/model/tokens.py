@@ -122,8 +122,14 @@ def utterance_ids(tokenizer: Any, config: CoachConfig, text: str) -> list[int]:
     return encode(tokenizer, " " + text.strip())[: config.max_utterance_tokens]
 
 
-def build_plan(tokenizer: Any, config: CoachConfig, exercise: str, context_morph: str,
-               steps: Sequence[StepExample], alpha: float | None = None) -> Plan:  # fmt: skip
+def build_plan(
+    tokenizer: Any,
+    config: CoachConfig,
+    exercise: str,
+    context_morph: str,
+    steps: Sequence[StepExample],
+    alpha: float | None = None,
+) -> Plan:
     """The token sequence of a session (see module docstring); steps after an utterance that fall inside its
     simulated speech time must not be in ``steps`` (``session_examples`` drops them)."""
     alpha = config.alpha_next if alpha is None else alpha
@@ -164,8 +170,13 @@ class CoachBatch:
     joint_labels: Tensor | None = None  # (B, 24) float salient-joint labels (stage 1)
 
 
-def collate(plans: Sequence[Plan], morph_ids: Sequence[Sequence[int]], pad_id: int,
-            frames: Tensor | None = None, joint_labels: Tensor | None = None) -> CoachBatch:  # fmt: skip
+def collate(
+    plans: Sequence[Plan],
+    morph_ids: Sequence[Sequence[int]],
+    pad_id: int,
+    frames: Tensor | None = None,
+    joint_labels: Tensor | None = None,
+) -> CoachBatch:
     """Right-pad plans into a batch."""
     length = max(len(p.ids) for p in plans)
     lm = max(1, max(len(m) for m in morph_ids))

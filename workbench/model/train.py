@@ -102,12 +102,17 @@ class Dataset:
         return len(self.plans)
 
     def batch(self, idx: Sequence[int]) -> CoachBatch:
-        return collate([self.plans[i] for i in idx], [self.morph_ids[i] for i in idx], self.pad_id,
-                       joint_labels=torch.stack([self.labels[i] for i in idx]))  # fmt: skip
+        return collate(
+            [self.plans[i] for i in idx],
+            [self.morph_ids[i] for i in idx],
+            self.pad_id,
+            joint_labels=torch.stack([self.labels[i] for i in idx]),
+        )
 
 
-def build_dataset(examples: Sequence[SessionExample], tokenizer: Any, config: CoachConfig,
-                  window_steps: int) -> Dataset:  # fmt: skip
+def build_dataset(
+    examples: Sequence[SessionExample], tokenizer: Any, config: CoachConfig, window_steps: int
+) -> Dataset:
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     ds = Dataset([], [], [], int(pad))
     for ex in examples:
@@ -162,9 +167,16 @@ class TrainResult:
     seconds: float
 
 
-def train(model: CoachModel, dataset: Dataset, settings: TrainSettings, out: Path, *, resume: bool = False,
-          provenance: dict[str, Any] | None = None,
-          progress: Callable[[str, int, float], None] | None = None) -> TrainResult:  # fmt: skip
+def train(
+    model: CoachModel,
+    dataset: Dataset,
+    settings: TrainSettings,
+    out: Path,
+    *,
+    resume: bool = False,
+    provenance: dict[str, Any] | None = None,
+    progress: Callable[[str, int, float], None] | None = None,
+) -> TrainResult:
     """Run the requested stages, saving a checkpoint every ``save_every`` steps and at the end."""
     if len(dataset) == 0:
         raise TrainingError("no training windows: the sessions have no pose track or no decision steps")
@@ -198,8 +210,11 @@ def train(model: CoachModel, dataset: Dataset, settings: TrainSettings, out: Pat
         model.lm.eval()
         if stage == "2":
             model.selector.eval()  # frozen: its dropout stays off
-        fast = FastLoss(model, FastOptions(bf16=settings.bf16), max(p.n_steps for p in dataset.plans)) \
-            if settings.fast else None  # fmt: skip
+        fast = (
+            FastLoss(model, FastOptions(bf16=settings.bf16), max(p.n_steps for p in dataset.plans))
+            if settings.fast
+            else None
+        )
         while done[stage] < settings.steps:
             # the batch order depends only on (seed, stage, step): a resumed run sees the same batches
             step_rng = np.random.default_rng([settings.seed, int(stage), done[stage]])
@@ -224,24 +239,47 @@ def train(model: CoachModel, dataset: Dataset, settings: TrainSettings, out: Pat
     return TrainResult(out=out, losses=losses, steps_done=done, seconds=time.perf_counter() - t_start)
 
 
-def _save(model: CoachModel, out: Path, settings: TrainSettings, done: dict[str, int],
-          losses: dict[str, list[float]], opt: torch.optim.Optimizer | None, stage: str,
-          provenance: dict[str, Any] | None, dataset: Dataset) -> None:  # fmt: skip
+def _save(
+    model: CoachModel,
+    out: Path,
+    settings: TrainSettings,
+    done: dict[str, int],
+    losses: dict[str, list[float]],
+    opt: torch.optim.Optimizer | None,
+    stage: str,
+    provenance: dict[str, Any] | None,
+    dataset: Dataset,
+) -> None:
     import datetime as dt
 
     prov = dict(provenance or {})
-    prov.update({
-        "code_version": CODE_VERSION, "data": settings.data, "n_windows": len(dataset),
-        "n_sessions": len(set(dataset.sources)), "steps": done, "seed": settings.seed, "lr": settings.lr,
-        "batch_size": settings.batch_size, "alpha": settings.alpha, "window_steps": settings.window_steps,
-        "loss_path": ("fast, bf16 LM pass" if settings.bf16 else "fast") if settings.fast else "padded batch",
-        "language_model": model.config.lm_name, "final_loss": {k: v[-1] for k, v in losses.items() if v},
-        "frames": f"pose-only sessions: the backbone saw black frames ({model.config.pose_only_frames})",
-        "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-    })  # fmt: skip
+    prov.update(
+        {
+            "code_version": CODE_VERSION,
+            "data": settings.data,
+            "n_windows": len(dataset),
+            "n_sessions": len(set(dataset.sources)),
+            "steps": done,
+            "seed": settings.seed,
+            "lr": settings.lr,
+            "batch_size": settings.batch_size,
+            "alpha": settings.alpha,
+            "window_steps": settings.window_steps,
+            "loss_path": ("fast, bf16 LM pass" if settings.bf16 else "fast") if settings.fast else "padded batch",
+            "language_model": model.config.lm_name,
+            "final_loss": {k: v[-1] for k, v in losses.items() if v},
+            "frames": f"pose-only sessions: the backbone saw black frames ({model.config.pose_only_frames})",
+            "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        }
+    )
     model.save_pretrained(out, prov)
-    state = {"done": done, "losses": losses, "rng": _rng_state(), "optimizer_stage": stage,
-             "optimizer": opt.state_dict() if opt is not None else None}  # fmt: skip
+    state = {
+        "done": done,
+        "losses": losses,
+        "rng": _rng_state(),
+        "optimizer_stage": stage,
+        "optimizer": opt.state_dict() if opt is not None else None,
+    }
     tmp = out / f".{STATE_NAME}.tmp"
     torch.save(state, tmp)
     tmp.replace(out / STATE_NAME)

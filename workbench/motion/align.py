@@ -52,9 +52,7 @@ def cycle_quality(user: NDArray[np.float64], ref: NDArray[np.float64]) -> CycleQ
     vel = _cosine(np.diff(u, axis=1).ravel(), np.diff(r, axis=1).ravel())
     rom_u, rom_r = np.ptp(u, axis=1), np.ptp(r, axis=1)
     amp = float(np.mean(np.minimum(rom_u, rom_r) / np.maximum(np.maximum(rom_u, rom_r), 1e-12)))
-    return CycleQuality(
-        cosine=_unit(cos), pearson=_unit(pearson), velocity=_unit(vel), amplitude=_unit(amp)
-    )
+    return CycleQuality(cosine=_unit(cos), pearson=_unit(pearson), velocity=_unit(vel), amplitude=_unit(amp))
 
 
 def _unit(x: float) -> float:

@@ -82,9 +82,19 @@ def analyze(
     seg_warnings: list[str] = []
     if evaluator.spec is not None and frames.q.shape[0] > 0:
         reps, seg_warnings = _reps(evaluator, frames)
-    return _assemble(ex, track, evaluator, frames.q, frames.t, reps,
-                     warnings + _repair_notes(track, frames.repair) + seg_warnings, salient, mode="offline",
-                     body=body, dof_confidence=frames.dof_confidence)  # fmt: skip
+    return _assemble(
+        ex,
+        track,
+        evaluator,
+        frames.q,
+        frames.t,
+        reps,
+        warnings + _repair_notes(track, frames.repair) + seg_warnings,
+        salient,
+        mode="offline",
+        body=body,
+        dof_confidence=frames.dof_confidence,
+    )
 
 
 def analyze_streaming(
@@ -104,22 +114,46 @@ def analyze_streaming(
     for k, (row, t_i, conf) in enumerate(zip(track.q, track.t.tolist(), track.confidence.tolist(), strict=True)):
         tracker.push(row, t_i, conf, None if dof_conf is None else dof_conf[k])
     tracker.finish()
-    seg_warnings = [f"candidate cycle {tracker.t()[r.start]:.2f}-{tracker.t()[r.end]:.2f} s not counted: {r.reason}"
-                    for r in tracker.segmenter.rejected]  # fmt: skip
-    return _assemble(ex, track, tracker.evaluator, tracker.q(), tracker.t(), tracker.reps,
-                     warnings + _repair_notes(track, tracker.repair) + seg_warnings, salient, mode="stream",
-                     body=body, dof_confidence=tracker.dof_confidence())  # fmt: skip
+    seg_warnings = [
+        f"candidate cycle {tracker.t()[r.start]:.2f}-{tracker.t()[r.end]:.2f} s not counted: {r.reason}"
+        for r in tracker.segmenter.rejected
+    ]
+    return _assemble(
+        ex,
+        track,
+        tracker.evaluator,
+        tracker.q(),
+        tracker.t(),
+        tracker.reps,
+        warnings + _repair_notes(track, tracker.repair) + seg_warnings,
+        salient,
+        mode="stream",
+        body=body,
+        dof_confidence=tracker.dof_confidence(),
+    )
 
 
-def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.ndarray, t: np.ndarray,
-              reps: list[Rep], warnings: list[str], salient: Sequence[str] | None, mode: str,
-              body: Measurements | None = None, dof_confidence: np.ndarray | None = None) -> Analysis:  # fmt: skip
+def _assemble(
+    ex: Exercise,
+    track: PoseTrack,
+    evaluator: CycleEvaluator,
+    q: np.ndarray,
+    t: np.ndarray,
+    reps: list[Rep],
+    warnings: list[str],
+    salient: Sequence[str] | None,
+    mode: str,
+    body: Measurements | None = None,
+    dof_confidence: np.ndarray | None = None,
+) -> Analysis:
     warnings = warnings + describe_unobserved(ex, track.observed)
     warnings += describe_untrusted(evaluator.untrusted, evaluator.min_dof_confidence)
     warnings += describe_side_unknown(ex, evaluator.side_unknown)
     if evaluator.skipped:
-        warnings.append("checks skipped in cycles where their joint did not move (untracked, or held still): "
-                        + ", ".join(sorted(evaluator.skipped)))  # fmt: skip
+        warnings.append(
+            "checks skipped in cycles where their joint did not move (untracked, or held still): "
+            + ", ".join(sorted(evaluator.skipped))
+        )
     if evaluator.spec is None:
         warnings.append(f"cannot detect repetitions: none of {', '.join(ex.cycle.signal)} is observed")
     elif not q.shape[0]:
@@ -135,12 +169,19 @@ def _assemble(ex: Exercise, track: PoseTrack, evaluator: CycleEvaluator, q: np.n
     if evaluator.variants:
         prov["reference_variants"] = {v.name: v.reference.version for v in evaluator.variants}
     return Analysis(
-        exercise=ex.key, fps=track.fps, n_frames=track.n_frames, duration_s=track.duration_s,
-        salient_joints=list(joints), reps=reps, context_morph=morph_context(body),
-        context_motion=motion_context(state, last), feedback=[],
-        warnings=unique(warnings + (list(body.warnings) if body is not None else [])), provenance=prov,
+        exercise=ex.key,
+        fps=track.fps,
+        n_frames=track.n_frames,
+        duration_s=track.duration_s,
+        salient_joints=list(joints),
+        reps=reps,
+        context_morph=morph_context(body),
+        context_motion=motion_context(state, last),
+        feedback=[],
+        warnings=unique(warnings + (list(body.warnings) if body is not None else [])),
+        provenance=prov,
         body=None if body is None else body.to_json(),
-    )  # fmt: skip
+    )
 
 
 def side_view(track: PoseTrack) -> bool:
@@ -198,12 +239,22 @@ def _reps(evaluator: CycleEvaluator, frames: RepairedFrames) -> tuple[list[Rep],
         if found:
             cycles += found
     cycles += segmenter.finish()
-    reps = [evaluator.rep(k, c, q_s[c.start : c.end + 1], q[c.start : c.end + 1], t[c.start : c.end + 1],
-                          sig[c.start : c.end + 1], None if conf is None else conf[c.start : c.end + 1],
-                          _span(c, q, t, sig))
-            for k, c in enumerate(cycles)]  # fmt: skip
-    warnings = [f"candidate cycle {t[r.start]:.2f}-{t[r.end]:.2f} s not counted: {r.reason}"
-                for r in segmenter.rejected]  # fmt: skip
+    reps = [
+        evaluator.rep(
+            k,
+            c,
+            q_s[c.start : c.end + 1],
+            q[c.start : c.end + 1],
+            t[c.start : c.end + 1],
+            sig[c.start : c.end + 1],
+            None if conf is None else conf[c.start : c.end + 1],
+            _span(c, q, t, sig),
+        )
+        for k, c in enumerate(cycles)
+    ]
+    warnings = [
+        f"candidate cycle {t[r.start]:.2f}-{t[r.end]:.2f} s not counted: {r.reason}" for r in segmenter.rejected
+    ]
     return reps, warnings
 
 
@@ -237,23 +288,28 @@ def whole_track_rep(
     return evaluator.rep(0, cycle, q_s, q, t, sig, frames.dof_confidence)
 
 
-
 def _no_rep_reason(ex: Exercise, t: np.ndarray) -> str:
     span = float(t[-1] - t[0]) if t.size else 0.0
     lo = ex.cycle.period_s[0]
     if span < lo:
         return f"no repetition found: the track ({span:.2f} s) is shorter than one cycle ({lo:.1f} s minimum)"
-    return (f"no repetition found: the {ex.cycle.signal[0]} signal never moved by the {ex.cycle.prominence_deg:.1f}° "
-            f"prominence that a repetition needs")  # fmt: skip
+    return (
+        f"no repetition found: the {ex.cycle.signal[0]} signal never moved by the {ex.cycle.prominence_deg:.1f}° "
+        f"prominence that a repetition needs"
+    )
 
 
 def provenance(ex: Exercise, track: PoseTrack, default_joints: bool) -> dict[str, Any]:
     return {
-        "tool": "biocoach-workbench", "version": __version__, "source": track.source,
-        "rules": ex.rule_file.name, "reference": None if ex.reference is None else ex.reference.version,
+        "tool": "biocoach-workbench",
+        "version": __version__,
+        "source": track.source,
+        "rules": ex.rule_file.name,
+        "reference": None if ex.reference is None else ex.reference.version,
         "salient_joints_from": "catalogue default" if default_joints else "caller",
         "parameters": {
-            "smoothing_sigma_s": round(SMOOTH_SIGMA_S, 6), "prominence_deg": round(ex.cycle.prominence_deg, 3),
+            "smoothing_sigma_s": round(SMOOTH_SIGMA_S, 6),
+            "prominence_deg": round(ex.cycle.prominence_deg, 3),
             "cycle_period_s": list(ex.cycle.period_s),
         },
-    }  # fmt: skip
+    }

@@ -43,8 +43,10 @@ def build_reference(ex: Exercise) -> tuple[NDArray[np.float64], NDArray[np.float
     segmenter = CycleSegmenter(cycle_params(ex, BUILD_FPS))
     cycles = [c for x in signal.tolist() for c in segmenter.push(x)] + segmenter.finish()
     if len(cycles) < 2:
-        raise ValueError(f"{ex.rule_file}: the reference rules do not produce detectable cycles "
-                         f"(found {len(cycles)} in 4 periods); check motion_deg and cycle.signal")  # fmt: skip
+        raise ValueError(
+            f"{ex.rule_file}: the reference rules do not produce detectable cycles "
+            f"(found {len(cycles)} in 4 periods); check motion_deg and cycle.signal"
+        )
     middle = cycles[len(cycles) // 2]
     mean = resample_cycle(q[middle.start : middle.end + 1], n_ref).T
     return np.ascontiguousarray(mean), envelope_sd(rules, n_ref)
@@ -100,12 +102,15 @@ def build_variants(ex: Exercise) -> tuple[Variant, ...]:
         first, second = (dof(str(n)) for n in raw["rest_apart"])
         mean, sd = build_reference(variant_exercise(ex, str(name)))
         digest = hashlib.sha256(np.ascontiguousarray(mean).tobytes()).hexdigest()[:12]
-        out.append(Variant(
-            name=str(name), rest_apart_dofs=(dof_index(first.name), dof_index(second.name)),
-            mirror_sign=float(second.mirror_sign) if second.name == first.mirror else 1.0,
-            rest_apart=math.radians(float(raw["rest_apart_deg"])),
-            reference=Reference(mean=mean, sd=sd, version=f"rules:{ex.key}/{name}@{digest}"),
-        ))  # fmt: skip
+        out.append(
+            Variant(
+                name=str(name),
+                rest_apart_dofs=(dof_index(first.name), dof_index(second.name)),
+                mirror_sign=float(second.mirror_sign) if second.name == first.mirror else 1.0,
+                rest_apart=math.radians(float(raw["rest_apart_deg"])),
+                reference=Reference(mean=mean, sd=sd, version=f"rules:{ex.key}/{name}@{digest}"),
+            )
+        )
     return tuple(out)
 
 
@@ -124,4 +129,3 @@ def write_references(directory: Path = REFERENCES_DIR) -> list[Path]:
             written.append(path)
     load_catalogue.cache_clear()
     return written
-

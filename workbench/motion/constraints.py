@@ -113,8 +113,9 @@ def measure(ex: Exercise, c: Constraint, view: CycleView, i: int) -> tuple[float
     return value, bounds, at
 
 
-def _violation(c: Constraint, view: CycleView, rep: int, value: float, bounds: tuple[float | None, float | None],
-               at: int) -> Violation | None:  # fmt: skip
+def _violation(
+    c: Constraint, view: CycleView, rep: int, value: float, bounds: tuple[float | None, float | None], at: int
+) -> Violation | None:
     lo, hi = bounds
     if lo is not None and value < lo:
         target, low = lo, True
@@ -124,11 +125,21 @@ def _violation(c: Constraint, view: CycleView, rep: int, value: float, bounds: t
         return None
     issue = c.issue_low if low else c.issue_high
     return Violation(
-        rep=rep, check=c.id, joint=c.joint, dof=c.dof, type=c.kind, value_deg=value, target_deg=target,
-        bounds_deg=bounds, deviation_deg=abs(value - target),
+        rep=rep,
+        check=c.id,
+        joint=c.joint,
+        dof=c.dof,
+        type=c.kind,
+        value_deg=value,
+        target_deg=target,
+        bounds_deg=bounds,
+        deviation_deg=abs(value - target),
         message=violation_message(dof(c.dof).label, issue, value, target, c.kind, low),
-        cue=c.cue_low if low else c.cue_high, phase=_phase_at(view, at), t_s=float(view.t[at]), source=c.source,
-    )  # fmt: skip
+        cue=c.cue_low if low else c.cue_high,
+        phase=_phase_at(view, at),
+        t_s=float(view.t[at]),
+        source=c.source,
+    )
 
 
 def unexplained_std(series: NDArray[np.float64], signal: NDArray[np.float64]) -> float:

@@ -1,7 +1,7 @@
 """C_motion and C_morph as text, exactly in the paper's format (§3.4.1, §3.4.2 Eq. 7–8, supplement §12.2).
 
-    Current pose: right knee 85°, left knee 88°, right hip 75°.
-    Form issues: Right knee flexion insufficient (85° detected, 90° required)
+Current pose: right knee 85°, left knee 88°, right hip 75°.
+Form issues: Right knee flexion insufficient (85° detected, 90° required)
 """
 
 from __future__ import annotations
@@ -23,8 +23,12 @@ from workbench.skeleton import joint
 NO_ISSUES = "none"
 
 
-def pose_state(q_row: NDArray[np.float64], salient_joints: Sequence[str], observed: NDArray[np.bool_],
-               trusted: NDArray[np.bool_] | None = None) -> str:  # fmt: skip
+def pose_state(
+    q_row: NDArray[np.float64],
+    salient_joints: Sequence[str],
+    observed: NDArray[np.bool_],
+    trusted: NDArray[np.bool_] | None = None,
+) -> str:
     """Eq. 7: the primary angle of each salient joint the source observes, in degrees; with ``trusted`` (46,),
     a joint whose primary DoF is not trusted now (seen too poorly) is left out rather than stated."""
     parts = []

@@ -211,8 +211,13 @@ class CycleSegmenter:
             ex = self._extrema
             rising = self._valley is not None and ex.looking_for_peak and ex.hi_at > self._valley
             if rising and ex.hi - self.signal[self._valley] >= self.params.prominence:  # type: ignore[index]
-                self.rejected.append(Rejection(self._valley, len(self.signal) - 1,  # type: ignore[arg-type]
-                                               "partial repetition: the track ends inside it"))  # fmt: skip
+                self.rejected.append(
+                    Rejection(
+                        self._valley,  # type: ignore[arg-type]
+                        len(self.signal) - 1,
+                        "partial repetition: the track ends inside it",
+                    )
+                )
             return []
         n = len(self.signal)
         # A set often ends in other movement: look for the closing valley within one cycle, not to the end.
@@ -268,8 +273,12 @@ class CycleSegmenter:
     def _passes(self, start: int, end: int, amplitude: float) -> bool:
         """Whether a candidate of the right length is counted (module docstring); if not, say why."""
         posture = _median_finite([c.posture for c in self.cues[start : end + 1]])
-        reason = (self._amplitude_reason(amplitude) or self._seen_reason(start, end)
-                  or self._sides_reason(start, end) or self._posture_reason(posture))  # fmt: skip
+        reason = (
+            self._amplitude_reason(amplitude)
+            or self._seen_reason(start, end)
+            or self._sides_reason(start, end)
+            or self._posture_reason(posture)
+        )
         self._amplitudes.append(amplitude)
         if reason is not None:
             self.rejected.append(Rejection(start, end, reason))
@@ -289,8 +298,7 @@ class CycleSegmenter:
             return None
         if amplitude >= ratio * typical:
             return None
-        return (f"amplitude {math.degrees(amplitude):.0f}° is under {ratio:.0%} of {what} "
-                f"{math.degrees(typical):.0f}°")  # fmt: skip
+        return f"amplitude {math.degrees(amplitude):.0f}° is under {ratio:.0%} of {what} {math.degrees(typical):.0f}°"
 
     def _seen_reason(self, start: int, end: int) -> str | None:
         p = self.params
@@ -326,8 +334,10 @@ class CycleSegmenter:
             self._postures.extend(run[:-1])  # the set's posture is this one: the third is counted
             self._off_posture.clear()
             return None
-        return (f"the trunk was inclined {math.degrees(here):.0f}° from vertical, against "
-                f"{math.degrees(typical):.0f}° in the reps counted before it")  # fmt: skip
+        return (
+            f"the trunk was inclined {math.degrees(here):.0f}° from vertical, against "
+            f"{math.degrees(typical):.0f}° in the reps counted before it"
+        )
 
     # --------------------------------------------------------------------------------- alternating
     def _alternating(self, v0: int, peak: int, v1: int, edge: bool) -> list[Cycle]:
@@ -346,8 +356,9 @@ class CycleSegmenter:
     def _alt_cycle(self, start: int, peak: int, down: int, end: int) -> list[Cycle]:
         p = self.params
         if not p.min_len <= end - start + 1 <= p.max_len:
-            self.rejected.append(Rejection(start, end, f"cycle of {end - start + 1} frames is outside "
-                                                       f"[{p.min_len}, {p.max_len}]"))  # fmt: skip
+            self.rejected.append(
+                Rejection(start, end, f"cycle of {end - start + 1} frames is outside [{p.min_len}, {p.max_len}]")
+            )
             return []
         if not self._passes(start, end, self.signal[peak] - min(self.signal[start : end + 1])):
             return []
@@ -366,8 +377,9 @@ class CycleSegmenter:
         else:
             end = self._alt_down + (self._alt_down - self._alt_start) - 1
         if end >= len(self.signal) or end < self._alt_down:
-            self.rejected.append(Rejection(self._alt_start, len(self.signal) - 1,
-                                           "partial cycle: the track ends inside it"))  # fmt: skip
+            self.rejected.append(
+                Rejection(self._alt_start, len(self.signal) - 1, "partial cycle: the track ends inside it")
+            )
             return []
         return self._alt_cycle(self._alt_start, self._alt_peak, self._alt_down, end)
 

@@ -85,8 +85,9 @@ class FrameRepair:
         if self.n_held:
             spans = ", ".join(f"frames {a}-{b}" for a, b in self.held_ranges[:5])
             more = "" if len(self.held_ranges) <= 5 else f" and {len(self.held_ranges) - 5} more"
-            out.append(f"{self.n_held} lost frame(s) (low confidence or no estimate) kept the last valid pose: "
-                       f"{spans}{more}")  # fmt: skip
+            out.append(
+                f"{self.n_held} lost frame(s) (low confidence or no estimate) kept the last valid pose: {spans}{more}"
+            )
         if self.n_partial:
             out.append(f"{self.n_partial} frame(s) missed some observed DoFs; those kept their last value")
         return out
@@ -141,10 +142,17 @@ class CycleEvaluator:
             return None
         return np.asarray(np.median(dof_confidence, axis=0) >= self.min_dof_confidence)
 
-    def rep(self, index: int, cycle: Cycle, q: NDArray[np.float64], raw: NDArray[np.float64],
-            t: NDArray[np.float64], signal: NDArray[np.float64],
-            dof_confidence: NDArray[np.float64] | None = None,
-            span: tuple[NDArray[np.float64], ...] | None = None) -> Rep:  # fmt: skip
+    def rep(
+        self,
+        index: int,
+        cycle: Cycle,
+        q: NDArray[np.float64],
+        raw: NDArray[np.float64],
+        t: NDArray[np.float64],
+        signal: NDArray[np.float64],
+        dof_confidence: NDArray[np.float64] | None = None,
+        span: tuple[NDArray[np.float64], ...] | None = None,
+    ) -> Rep:
         """``q`` (smoothed), ``raw``, ``t``, ``signal`` and ``dof_confidence`` (per-DoF confidence, when the
         source gives it) cover exactly the cycle's frames; ``span`` is (raw, t, signal) over the rep's whole
         excursion, ``cycle.span``, for its measures (without it they read the cycle's frames)."""
@@ -168,10 +176,10 @@ class CycleEvaluator:
         constraints, not_judged = self._judgeable(constraints, set(salient), trusted, index)
         values: dict[str, float] = {}
         held_to: dict[str, tuple[float | None, float | None]] = {}
-        violations = evaluate(ex, constraints, view, index, self.observed, set(salient), self.skipped, values,
-                              held_to)  # fmt: skip
-        phases = tuple(PhaseSpan(p.name, float(t[p.start - cycle.start]), float(t[p.end - cycle.start]))
-                       for p in cycle.phases)  # fmt: skip
+        violations = evaluate(ex, constraints, view, index, self.observed, set(salient), self.skipped, values, held_to)
+        phases = tuple(
+            PhaseSpan(p.name, float(t[p.start - cycle.start]), float(t[p.end - cycle.start])) for p in cycle.phases
+        )
         normalised = self._normalised(q, mirrored, chosen)
         score = self._score(normalised, mirrored, trusted, chosen)
         if not side_known:
@@ -181,18 +189,33 @@ class CycleEvaluator:
             span, cycle = (raw, t, signal), replace(cycle, valley_before=None, valley_after=None)
         measured = [i for j in self.salient for i in joint(j).dofs if self.observed[i]]
         span_raw, span_t, span_signal = span
-        measures = rep_measures(cycle, span_raw, span_t, span_signal, measured, quality=quality, values=values,
-                                bounds=held_to)  # fmt: skip
+        measures = rep_measures(
+            cycle, span_raw, span_t, span_signal, measured, quality=quality, values=values, bounds=held_to
+        )
         return Rep(
-            index=index, start_s=float(t[0]), end_s=float(t[-1]), kind=cycle.kind,
-            quality=quality, phases=phases, violations=tuple(violations), measures=measures,
-            side=side, start_frame=cycle.start, end_frame=cycle.end, score=None if score is None else score.value,
-            score_terms=() if score is None else score.terms, cycle=normalised, check_values=values,
-            not_judged=not_judged, side_known=side_known, variant=None if variant is None else variant.name,
-        )  # fmt: skip
+            index=index,
+            start_s=float(t[0]),
+            end_s=float(t[-1]),
+            kind=cycle.kind,
+            quality=quality,
+            phases=phases,
+            violations=tuple(violations),
+            measures=measures,
+            side=side,
+            start_frame=cycle.start,
+            end_frame=cycle.end,
+            score=None if score is None else score.value,
+            score_terms=() if score is None else score.terms,
+            cycle=normalised,
+            check_values=values,
+            not_judged=not_judged,
+            side_known=side_known,
+            variant=None if variant is None else variant.name,
+        )
 
-    def _judgeable(self, constraints: Sequence[Constraint], salient: set[str], trusted: NDArray[np.bool_] | None,
-                   index: int) -> tuple[list[Constraint], tuple[str, ...]]:  # fmt: skip
+    def _judgeable(
+        self, constraints: Sequence[Constraint], salient: set[str], trusted: NDArray[np.bool_] | None, index: int
+    ) -> tuple[list[Constraint], tuple[str, ...]]:
         """The checks whose DoFs are trusted in this rep, and the DoFs (SKEL names) of those that would have been
         judged but are not trusted (recorded in ``untrusted`` for the warning)."""
         if trusted is None:
@@ -223,21 +246,33 @@ class CycleEvaluator:
         seen = mirror_pose(q) if mirrored else q
         return np.ascontiguousarray(resample_cycle(seen, n_ref).T)
 
-    def _score(self, normalised: NDArray[np.float64], mirrored: bool, trusted: NDArray[np.bool_] | None,
-               ref: Reference | None) -> RepScore | None:  # fmt: skip
+    def _score(
+        self, normalised: NDArray[np.float64], mirrored: bool, trusted: NDArray[np.bool_] | None, ref: Reference | None
+    ) -> RepScore | None:
         seen = self.observed if trusted is None else self.observed & trusted
         observed = seen[MIRROR_PERMUTATION] if mirrored else seen
         salient = [i for j in self.exercise.salient_joints for i in joint(j).dofs]
-        return rep_score(normalised, observed, self.exercise.scoring, None if ref is None else ref.mean,
-                         None if ref is None else ref.sd, salient)  # fmt: skip
+        return rep_score(
+            normalised,
+            observed,
+            self.exercise.scoring,
+            None if ref is None else ref.mean,
+            None if ref is None else ref.sd,
+            salient,
+        )
 
     def _mirrored_exercise(self) -> Exercise:
         """Key frames seen from the other side: a DoF's extreme becomes its mirror's, right phases left."""
         if self._mirror is None:
             swap = {"right": "left", "left": "right"}
-            frames = tuple(replace(k, dof=None if k.dof is None else dof(k.dof).mirror,
-                                   phase=None if k.phase is None else swap.get(k.phase, k.phase))
-                           for k in self.exercise.key_frames)  # fmt: skip
+            frames = tuple(
+                replace(
+                    k,
+                    dof=None if k.dof is None else dof(k.dof).mirror,
+                    phase=None if k.phase is None else swap.get(k.phase, k.phase),
+                )
+                for k in self.exercise.key_frames
+            )
             self._mirror = replace(self.exercise, key_frames=frames)
         return self._mirror
 
@@ -257,8 +292,13 @@ class CycleEvaluator:
             return self.exercise.reference_side, False
         return ("right" if r > lft else "left"), True
 
-    def _quality(self, q: NDArray[np.float64], reference: NDArray[np.float64] | None, salient: tuple[str, ...],
-                 trusted: NDArray[np.bool_] | None) -> float | None:  # fmt: skip
+    def _quality(
+        self,
+        q: NDArray[np.float64],
+        reference: NDArray[np.float64] | None,
+        salient: tuple[str, ...],
+        trusted: NDArray[np.bool_] | None,
+    ) -> float | None:
         if reference is None or q.shape[0] < 2:
             return None
         dofs = [i for j in salient for i in joint(j).dofs if self.observed[i] and (trusted is None or trusted[i])]
@@ -283,8 +323,10 @@ def describe_untrusted(untrusted: dict[str, list[int]], threshold: float) -> lis
     if not untrusted:
         return []
     parts = [f"{dof(name).label} in {_rep_list(reps)}" for name, reps in untrusted.items()]
-    return [f"seen too poorly to judge (median confidence under {threshold:.2f} over the rep), so not checked: "
-            + "; ".join(parts)]  # fmt: skip
+    return [
+        f"seen too poorly to judge (median confidence under {threshold:.2f} over the rep), so not checked: "
+        + "; ".join(parts)
+    ]
 
 
 def _rep_list(reps: list[int]) -> str:
@@ -303,9 +345,11 @@ def describe_side_unknown(ex: Exercise, reps: list[int]) -> list[str]:
     """One warning for the reps of a unilateral move whose working side the data could not tell."""
     if not reps:
         return []
-    return [f"working side not told by the data in {_rep_list(reps)} (both sides' "
-            f"{', '.join(dof(n).label for n in ex.cycle.side_dofs or ())} within {SIDE_MARGIN_DEG:.0f}°): "
-            f"judged as the {ex.reference_side} side"]  # fmt: skip
+    return [
+        f"working side not told by the data in {_rep_list(reps)} (both sides' "
+        f"{', '.join(dof(n).label for n in ex.cycle.side_dofs or ())} within {SIDE_MARGIN_DEG:.0f}°): "
+        f"judged as the {ex.reference_side} side"
+    ]
 
 
 def describe_unobserved(ex: Exercise, observed: NDArray[np.bool_]) -> list[str]:

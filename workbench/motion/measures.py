@@ -132,8 +132,9 @@ def rep_measures(
         tempo = rep_tempo(t, signal, cycle.work - a, cycle.start - a, cycle.end - a)
     else:
         tempo = phase_tempo(cycle, t, a)
-    return RepMeasures(dofs=dof_measures(raw, dofs), tempo=tempo, quality=quality,
-                       checks=check_measures(values or {}, bounds or {}))  # fmt: skip
+    return RepMeasures(
+        dofs=dof_measures(raw, dofs), tempo=tempo, quality=quality, checks=check_measures(values or {}, bounds or {})
+    )
 
 
 # ---------------------------------------------------------------------------------------------- tables
@@ -147,11 +148,16 @@ def rep_rows(reps: Sequence[Rep]) -> list[dict[str, Any]]:
     for r in reps:
         m = r.measures
         row: dict[str, Any] = {
-            "rep": r.index + 1, "start_s": round(r.start_s, 3), "end_s": round(r.end_s, 3), "kind": r.kind,
-            "side": r.side, "quality": None if m.quality is None else round(m.quality, 4),
-            "score": None if r.score is None else round(r.score, 4), "n_violations": len(r.violations),
+            "rep": r.index + 1,
+            "start_s": round(r.start_s, 3),
+            "end_s": round(r.end_s, 3),
+            "kind": r.kind,
+            "side": r.side,
+            "quality": None if m.quality is None else round(m.quality, 4),
+            "score": None if r.score is None else round(r.score, 4),
+            "n_violations": len(r.violations),
             "severity_deg": round(r.severity_deg, 2),
-        }  # fmt: skip
+        }
         row.update({k: round(v, 3) for k, v in m.tempo.items()})
         for name, d in m.dofs.items():
             row[f"{name}_peak_deg"] = round(d.peak_deg, 2)
@@ -168,8 +174,9 @@ def rep_rows(reps: Sequence[Rep]) -> list[dict[str, Any]]:
     return rows
 
 
-def angle_rows(t: NDArray[np.float64], q: NDArray[np.float64], observed: NDArray[np.bool_],
-               reps: Sequence[Rep]) -> list[dict[str, Any]]:  # fmt: skip
+def angle_rows(
+    t: NDArray[np.float64], q: NDArray[np.float64], observed: NDArray[np.bool_], reps: Sequence[Rep]
+) -> list[dict[str, Any]]:
     """One row per frame of a track (``biocoach export``'s angles table): frame, time, the rep it falls in
     (numbered from 1; None between reps) and each observed DoF's angle in degrees (None where not estimated)."""
     number = np.zeros(t.shape[0], dtype=np.int64)

@@ -19,7 +19,6 @@ from workbench.skeleton import dof_index, mirror_pose
 ReferencePair = tuple[np.ndarray, np.ndarray]
 
 
-
 def dof_row(dof: str | int) -> int:
     return int(dof) if isinstance(dof, int | np.integer) else dof_index(dof)
 
@@ -31,8 +30,9 @@ def copy_pair(mean: np.ndarray, sd: np.ndarray) -> ReferencePair:
     return m, s
 
 
-def scale_reference(mean: np.ndarray, sd: np.ndarray, dof: str | int, factor: float,
-                    about: str | float = "rest") -> ReferencePair:  # fmt: skip
+def scale_reference(
+    mean: np.ndarray, sd: np.ndarray, dof: str | int, factor: float, about: str | float = "rest"
+) -> ReferencePair:
     """Scale one DoF's excursion by ``factor`` about its rest value (the cycle's first sample), or about
     ``"mean"`` (the curve's average) or a given value in radians. The SD envelope scales with the excursion
     (its magnitude: an SD stays non-negative)."""
@@ -72,8 +72,14 @@ def key_point_index(n_samples: int, index_or_fraction: int | float) -> int:
     return k
 
 
-def set_key_point(mean: np.ndarray, sd: np.ndarray, dof: str | int, index_or_fraction: int | float,
-                  value_deg: float, width: float = 0.1) -> ReferencePair:  # fmt: skip
+def set_key_point(
+    mean: np.ndarray,
+    sd: np.ndarray,
+    dof: str | int,
+    index_or_fraction: int | float,
+    value_deg: float,
+    width: float = 0.1,
+) -> ReferencePair:
     """Move one DoF's curve so it passes through ``value_deg`` at a cycle position, smoothly.
 
     The change is a raised-cosine bump ``delta * 0.5 (1 + cos(pi d / h))`` for ``|d| < h`` (zero beyond), where
@@ -95,8 +101,9 @@ def set_key_point(mean: np.ndarray, sd: np.ndarray, dof: str | int, index_or_fra
     return m, s
 
 
-def smooth_reference(mean: np.ndarray, sd: np.ndarray, sigma_samples: float,
-                     dofs: Sequence[str | int] | None = None) -> ReferencePair:  # fmt: skip
+def smooth_reference(
+    mean: np.ndarray, sd: np.ndarray, sigma_samples: float, dofs: Sequence[str | int] | None = None
+) -> ReferencePair:
     """Gaussian-smooth the curves (all DoFs, or ``dofs``) along the cycle, ``sigma_samples`` in samples.
 
     Edges use 'reflect' padding (workbench.motion.smoothing.smooth), not wrap-around: a cycle starts and ends
@@ -112,8 +119,7 @@ def smooth_reference(mean: np.ndarray, sd: np.ndarray, sigma_samples: float,
     return m, s
 
 
-def rep_cycles(track_q: np.ndarray, reps: Sequence[Any], n_ref: int,
-               mirror_to: str | None = None) -> np.ndarray:  # fmt: skip
+def rep_cycles(track_q: np.ndarray, reps: Sequence[Any], n_ref: int, mirror_to: str | None = None) -> np.ndarray:
     """Each rep's frames [start_frame, end_frame] resampled to ``n_ref`` samples: (n_reps, 46, n_ref) radians.
 
     With ``mirror_to`` ("right"/"left") a rep whose working side is the other one is mirrored, as the analysis
@@ -132,9 +138,13 @@ def rep_cycles(track_q: np.ndarray, reps: Sequence[Any], n_ref: int,
 
 
 def reference_from_cycles(
-    track_q: np.ndarray, reps: Sequence[Any], n_ref: int, *, fallback: ReferencePair | None = None,
+    track_q: np.ndarray,
+    reps: Sequence[Any],
+    n_ref: int,
+    *,
+    fallback: ReferencePair | None = None,
     mirror_to: str | None = None,
-) -> ReferencePair:  # fmt: skip
+) -> ReferencePair:
     """The mean ± SD (population SD, ddof 0) of the reps' time-normalised cycles, all 46 DoFs.
 
     NaN-safe: a sample is averaged over the reps that have it; where no rep has it (an unobserved DoF) the
@@ -143,8 +153,9 @@ def reference_from_cycles(
     return reference_from_cycle_stack(rep_cycles(track_q, reps, n_ref, mirror_to), n_ref, fallback=fallback)
 
 
-def reference_from_cycle_stack(cycles: np.ndarray, n_ref: int, *, fallback: ReferencePair | None = None
-                               ) -> ReferencePair:  # fmt: skip
+def reference_from_cycle_stack(
+    cycles: np.ndarray, n_ref: int, *, fallback: ReferencePair | None = None
+) -> ReferencePair:
     """reference_from_cycles on cycles already time-normalised: (n_cycles, 46, n_ref) radians, from any clips."""
     cycles = np.asarray(cycles, dtype=np.float64)
     if cycles.ndim != 3 or cycles.shape[0] == 0:

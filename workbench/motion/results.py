@@ -32,12 +32,20 @@ class Violation:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "rep": self.rep, "joint": self.joint, "dof": self.dof, "type": self.type, "check": self.check,
-            "value_deg": _r(self.value_deg), "target_deg": _r(self.target_deg),
+            "rep": self.rep,
+            "joint": self.joint,
+            "dof": self.dof,
+            "type": self.type,
+            "check": self.check,
+            "value_deg": _r(self.value_deg),
+            "target_deg": _r(self.target_deg),
             "bounds_deg": [None if b is None else _r(b) for b in self.bounds_deg],
-            "deviation_deg": _r(self.deviation_deg), "message": self.message, "phase": self.phase,
-            "t_s": _r(self.t_s, 3), "source": self.source,
-        }  # fmt: skip
+            "deviation_deg": _r(self.deviation_deg),
+            "message": self.message,
+            "phase": self.phase,
+            "t_s": _r(self.t_s, 3),
+            "source": self.source,
+        }
 
 
 @dataclass(frozen=True)
@@ -86,14 +94,21 @@ class RepMeasures:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "dofs": {n: {"peak_deg": _r(m.peak_deg), "min_deg": _r(m.min_deg), "range_deg": _r(m.range_deg)}
-                     for n, m in self.dofs.items()},
+            "dofs": {
+                n: {"peak_deg": _r(m.peak_deg), "min_deg": _r(m.min_deg), "range_deg": _r(m.range_deg)}
+                for n, m in self.dofs.items()
+            },
             "tempo": {k: _r(v, 3) for k, v in self.tempo.items()},
             "quality": None if self.quality is None else _r(self.quality, 4),
-            "checks": {k: {"value_deg": _r(c.value_deg),
-                           "bounds_deg": [None if b is None else _r(b) for b in c.bounds_deg], "passed": c.passed}
-                       for k, c in self.checks.items()},
-        }  # fmt: skip
+            "checks": {
+                k: {
+                    "value_deg": _r(c.value_deg),
+                    "bounds_deg": [None if b is None else _r(b) for b in c.bounds_deg],
+                    "passed": c.passed,
+                }
+                for k, c in self.checks.items()
+            },
+        }
 
 
 @dataclass(frozen=True)
@@ -129,14 +144,17 @@ class Rep:
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "index": self.index, "start_s": _r(self.start_s, 3), "end_s": _r(self.end_s, 3), "kind": self.kind,
+            "index": self.index,
+            "start_s": _r(self.start_s, 3),
+            "end_s": _r(self.end_s, 3),
+            "kind": self.kind,
             "quality": None if self.quality is None else _r(self.quality, 4),
             "phases": [{"name": p.name, "start_s": _r(p.start_s, 3), "end_s": _r(p.end_s, 3)} for p in self.phases],
             "violations": [v.to_json() for v in self.violations],
             "severity_deg": _r(self.severity_deg),
             "score": None if self.score is None else _r(self.score, 4),
             "measures": self.measures.to_json(),
-        }  # fmt: skip
+        }
         if self.score_terms:
             out["score_terms"] = [{"feature": n, "value": _r(v, 3), "term": _r(z, 4)} for n, v, z in self.score_terms]
         if self.side is not None:
@@ -165,8 +183,14 @@ class FeedbackEvent:
     details: dict[str, Any] | None = None  # structured evidence (coaching.Evidence.to_json())
 
     def to_json(self) -> dict[str, Any]:
-        return {"t_s": _r(self.t_s, 3), "text": self.text, "kind": self.kind, "n_tokens": self.n_tokens,
-                "step": self.step, "evidence": {"tags": list(self.evidence), **(self.details or {})}}  # fmt: skip
+        return {
+            "t_s": _r(self.t_s, 3),
+            "text": self.text,
+            "kind": self.kind,
+            "n_tokens": self.n_tokens,
+            "step": self.step,
+            "evidence": {"tags": list(self.evidence), **(self.details or {})},
+        }
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> FeedbackEvent:
@@ -176,9 +200,15 @@ class FeedbackEvent:
             tags, details = list(evidence.get("tags", [])), {k: v for k, v in evidence.items() if k != "tags"}
         else:
             tags, details = [str(e) for e in evidence], {}
-        return cls(t_s=float(doc.get("t_s") or 0.0), text=str(doc.get("text", "")), evidence=tags,
-                   kind=doc.get("kind"), n_tokens=doc.get("n_tokens"), step=doc.get("step"),
-                   details=details or None)  # fmt: skip
+        return cls(
+            t_s=float(doc.get("t_s") or 0.0),
+            text=str(doc.get("text", "")),
+            evidence=tags,
+            kind=doc.get("kind"),
+            n_tokens=doc.get("n_tokens"),
+            step=doc.get("step"),
+            details=details or None,
+        )
 
 
 @dataclass
@@ -204,13 +234,20 @@ class Analysis:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "schema": SCHEMA, "exercise": self.exercise, "fps": _r(self.fps, 6), "n_frames": self.n_frames,
-            "duration_s": _r(self.duration_s, 3), "provenance": self.provenance,
-            "salient_joints": self.salient_joints, "reps": [r.to_json() for r in self.reps],
+            "schema": SCHEMA,
+            "exercise": self.exercise,
+            "fps": _r(self.fps, 6),
+            "n_frames": self.n_frames,
+            "duration_s": _r(self.duration_s, 3),
+            "provenance": self.provenance,
+            "salient_joints": self.salient_joints,
+            "reps": [r.to_json() for r in self.reps],
             "context": {"morph": self.context_morph, "motion": self.context_motion},
-            "feedback": [f.to_json() for f in self.feedback], "warnings": self.warnings, "body": self.body,
+            "feedback": [f.to_json() for f in self.feedback],
+            "warnings": self.warnings,
+            "body": self.body,
             "pose_fit": self.pose_fit,
-        }  # fmt: skip
+        }
 
 
 def _r(x: float, nd: int = 2) -> float:

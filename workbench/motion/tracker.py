@@ -29,9 +29,15 @@ def reflect_index(j: int, n: int) -> int:
 class StreamingTracker:
     """Incremental motion analysis of one exercise."""
 
-    def __init__(self, exercise: Exercise, observed: NDArray[np.bool_], fps: float,
-                 salient: Sequence[str] | None = None, min_confidence: float = DEFAULT_MIN_CONFIDENCE,
-                 skip_symmetry: bool = False):  # fmt: skip
+    def __init__(
+        self,
+        exercise: Exercise,
+        observed: NDArray[np.bool_],
+        fps: float,
+        salient: Sequence[str] | None = None,
+        min_confidence: float = DEFAULT_MIN_CONFIDENCE,
+        skip_symmetry: bool = False,
+    ):
         self.exercise = exercise
         self.observed = np.asarray(observed, dtype=bool)
         self.salient = default_salient(exercise, salient)
@@ -51,8 +57,13 @@ class StreamingTracker:
         self.last_violations: tuple[Violation, ...] = ()
 
     # ------------------------------------------------------------------------------------- input
-    def push(self, row: NDArray[np.float64], t: float, confidence: float = 1.0,
-             dof_confidence: NDArray[np.float64] | None = None) -> list[Rep]:  # fmt: skip
+    def push(
+        self,
+        row: NDArray[np.float64],
+        t: float,
+        confidence: float = 1.0,
+        dof_confidence: NDArray[np.float64] | None = None,
+    ) -> list[Rep]:
         """Add one frame (46 radians, and optionally its 46 per-DoF confidences); returns the reps completed by
         it (usually none). Give ``dof_confidence`` with every frame or with none."""
         index = self._frame_in
@@ -137,9 +148,11 @@ class StreamingTracker:
             raw = self._q[c.start : c.end + 1]
             conf = None if self._dof_conf is None else self._dof_conf[c.start : c.end + 1]
             a, b = c.span
-            span = (raw, t, signal) if (a, b) == (c.start, c.end) else (
-                self._q[a : b + 1], np.asarray(self._t[a : b + 1]),
-                np.asarray(self.segmenter.signal[a : b + 1]))  # fmt: skip
+            span = (
+                (raw, t, signal)
+                if (a, b) == (c.start, c.end)
+                else (self._q[a : b + 1], np.asarray(self._t[a : b + 1]), np.asarray(self.segmenter.signal[a : b + 1]))
+            )
             rep = self.evaluator.rep(len(self.reps), c, q, raw, t, signal, conf, span)
             self.reps.append(rep)
             self.last_violations = rep.violations

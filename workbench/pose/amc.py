@@ -87,30 +87,68 @@ LABEL_BLOCK_S = 0.1  # mocap6 labels: one per 12 AMC frames at 120 Hz
 # DoFs of each bone in the CMU skeletons, in file order (SkeletonJoints.key; every CMU ASF has these).
 CMU_BONE_DOFS: dict[str, tuple[str, ...]] = {
     "root": ("tx", "ty", "tz", "rx", "ry", "rz"),
-    "lowerback": ("rx", "ry", "rz"), "upperback": ("rx", "ry", "rz"), "thorax": ("rx", "ry", "rz"),
-    "lowerneck": ("rx", "ry", "rz"), "upperneck": ("rx", "ry", "rz"), "head": ("rx", "ry", "rz"),
-    "rclavicle": ("ry", "rz"), "rhumerus": ("rx", "ry", "rz"), "rradius": ("rx",), "rwrist": ("ry",),
-    "rhand": ("rx", "rz"), "rfingers": ("rx",), "rthumb": ("rx", "rz"),
-    "lclavicle": ("ry", "rz"), "lhumerus": ("rx", "ry", "rz"), "lradius": ("rx",), "lwrist": ("ry",),
-    "lhand": ("rx", "rz"), "lfingers": ("rx",), "lthumb": ("rx", "rz"),
-    "rfemur": ("rx", "ry", "rz"), "rtibia": ("rx",), "rfoot": ("rx", "rz"), "rtoes": ("rx",),
-    "lfemur": ("rx", "ry", "rz"), "ltibia": ("rx",), "lfoot": ("rx", "rz"), "ltoes": ("rx",),
-}  # fmt: skip
+    "lowerback": ("rx", "ry", "rz"),
+    "upperback": ("rx", "ry", "rz"),
+    "thorax": ("rx", "ry", "rz"),
+    "lowerneck": ("rx", "ry", "rz"),
+    "upperneck": ("rx", "ry", "rz"),
+    "head": ("rx", "ry", "rz"),
+    "rclavicle": ("ry", "rz"),
+    "rhumerus": ("rx", "ry", "rz"),
+    "rradius": ("rx",),
+    "rwrist": ("ry",),
+    "rhand": ("rx", "rz"),
+    "rfingers": ("rx",),
+    "rthumb": ("rx", "rz"),
+    "lclavicle": ("ry", "rz"),
+    "lhumerus": ("rx", "ry", "rz"),
+    "lradius": ("rx",),
+    "lwrist": ("ry",),
+    "lhand": ("rx", "rz"),
+    "lfingers": ("rx",),
+    "lthumb": ("rx", "rz"),
+    "rfemur": ("rx", "ry", "rz"),
+    "rtibia": ("rx",),
+    "rfoot": ("rx", "rz"),
+    "rtoes": ("rx",),
+    "lfemur": ("rx", "ry", "rz"),
+    "ltibia": ("rx",),
+    "lfoot": ("rx", "rz"),
+    "ltoes": ("rx",),
+}
 
 # mocap6 action codes (truelabels/*.txt, mocap6.mat ActionNames).
 ACTION_NAMES: dict[int, str] = {
-    1: "JumpJack", 2: "Jog", 3: "Squat", 4: "KneeRaise", 5: "ArmCircle", 6: "Twist", 7: "SideReach",
-    8: "Box", 9: "UpDown", 10: "ToeTouchOneHand", 11: "SideBend", 12: "ToeTouchTwoHands",
-}  # fmt: skip
+    1: "JumpJack",
+    2: "Jog",
+    3: "Squat",
+    4: "KneeRaise",
+    5: "ArmCircle",
+    6: "Twist",
+    7: "SideReach",
+    8: "Box",
+    9: "UpDown",
+    10: "ToeTouchOneHand",
+    11: "SideBend",
+    12: "ToeTouchTwoHands",
+}
 
 
 # ------------------------------------------------------------------------------------------ the mapping
 
 # SKEL DoFs this importer fills (all others are unobserved); see the module docstring for each one.
 MAPPED_DOFS: tuple[str, ...] = (
-    "hip_flexion_r", "hip_adduction_r", "knee_angle_r", "hip_flexion_l", "hip_adduction_l", "knee_angle_l",
-    "lumbar_extension", "thorax_extension", "elbow_flexion_r", "elbow_flexion_l",
-)  # fmt: skip
+    "hip_flexion_r",
+    "hip_adduction_r",
+    "knee_angle_r",
+    "hip_flexion_l",
+    "hip_adduction_l",
+    "knee_angle_l",
+    "lumbar_extension",
+    "thorax_extension",
+    "elbow_flexion_r",
+    "elbow_flexion_l",
+)
 
 _MAPPED_BONES = ("rfemur", "lfemur", "rtibia", "ltibia", "rradius", "lradius", "lowerback", "upperback", "thorax")
 
@@ -171,8 +209,10 @@ def skel_angles_deg(motion: AmcMotion) -> dict[str, NDArray[np.float64]]:
         if f"{side}radius" in motion.bones:
             out[f"elbow_flexion_{side}"] = motion.channel(f"{side}radius", "rx").astype(np.float64)
     # Spine: R = Ry(twist)·Rx(extension axis)·Rz(bending); +x tips the upper body forwards (flexion).
-    spine: list[tuple[str, tuple[str, ...]]] = [("lumbar_extension", ("lowerback",)),
-                                                ("thorax_extension", ("upperback", "thorax"))]  # fmt: skip
+    spine: list[tuple[str, tuple[str, ...]]] = [
+        ("lumbar_extension", ("lowerback",)),
+        ("thorax_extension", ("upperback", "thorax")),
+    ]
     for dof_name, bones in spine:
         if all(b in motion.bones for b in bones):
             rotation = _bone_rotation(motion, bones[0])
@@ -277,8 +317,9 @@ def parse_amc(text: str, name: str = "<amc>", bone_dofs: dict[str, tuple[str, ..
         if not frames:
             raise PoseFileError(f"{name}:{j + 1}: expected a frame number, got {lines[j].strip()[:60]!r}")
         if head[0].isdigit() or head[0] in "+-.":
-            raise PoseFileError(f"{name}:{j + 1}: expected a frame number alone or 'bone value …', "
-                                f"got {lines[j].strip()[:60]!r}")  # fmt: skip
+            raise PoseFileError(
+                f"{name}:{j + 1}: expected a frame number alone or 'bone value …', got {lines[j].strip()[:60]!r}"
+            )
         n = len(parts) - 1
         if head in seen:
             raise PoseFileError(f"{name}:{j + 1}: bone {head!r} appears twice in frame {frames[-1]}")
@@ -287,8 +328,10 @@ def parse_amc(text: str, name: str = "<amc>", bone_dofs: dict[str, tuple[str, ..
             if n == 0:
                 raise PoseFileError(f"{name}:{j + 1}: bone {head!r}: expected at least one value, got none")
             if head in known and len(known[head]) != n:
-                raise PoseFileError(f"{name}:{j + 1}: bone {head!r}: expected {len(known[head])} values "
-                                    f"({' '.join(known[head])}), got {n}")  # fmt: skip
+                raise PoseFileError(
+                    f"{name}:{j + 1}: bone {head!r}: expected {len(known[head])} values "
+                    f"({' '.join(known[head])}), got {n}"
+                )
             counts[head] = n
             order.append(head)
             values[head] = []
@@ -319,15 +362,18 @@ def parse_amc(text: str, name: str = "<amc>", bone_dofs: dict[str, tuple[str, ..
             arr[:, 3:] = np.degrees(arr[:, 3:])
         bones[bone] = arr
     dof_names = {b: known.get(b, tuple(f"v{k}" for k in range(counts[b]))) for b in order}
-    return AmcMotion(name=name, frames=np.asarray(frames, dtype=np.int64), bones=bones, bone_dofs=dof_names,
-                     header=tuple(header))  # fmt: skip
+    return AmcMotion(
+        name=name, frames=np.asarray(frames, dtype=np.int64), bones=bones, bone_dofs=dof_names, header=tuple(header)
+    )
 
 
 def _check_frame_complete(seen: set[str], order: list[str], name: str, line_index: int, frame: int) -> None:
     if len(seen) != len(order):
         missing = [b for b in order if b not in seen]
-        raise PoseFileError(f"{name}:{line_index + 1}: frame {frame}: expected a line for every bone of the "
-                            f"first frame, missing {', '.join(missing)}")  # fmt: skip
+        raise PoseFileError(
+            f"{name}:{line_index + 1}: frame {frame}: expected a line for every bone of the "
+            f"first frame, missing {', '.join(missing)}"
+        )
 
 
 def _bone_line(lines: list[str], start: int, bone: str) -> int:
@@ -378,8 +424,10 @@ def amc_to_track(
     observed = np.zeros(N_DOFS, dtype=bool)
     angles = skel_angles_deg(motion)
     if not angles:
-        raise PoseFileError(f"{motion.name}: expected bones of the CMU skeleton ({', '.join(_MAPPED_BONES)}), "
-                            f"got {', '.join(motion.bones) or 'none'}")  # fmt: skip
+        raise PoseFileError(
+            f"{motion.name}: expected bones of the CMU skeleton ({', '.join(_MAPPED_BONES)}), "
+            f"got {', '.join(motion.bones) or 'none'}"
+        )
     for name, degrees in angles.items():
         k = dof_index(name)
         q[:, k] = np.radians(degrees)
@@ -387,16 +435,24 @@ def amc_to_track(
     t = (motion.frames - motion.frames[0]).astype(np.float64) / fps
     source = source or f"amc:{Path(motion.name).name}"
     if target_fps is None or (math.isclose(target_fps, fps) and _consecutive(motion.frames)):
-        track = PoseTrack(q=q, t=t, confidence=np.ones(len(t)), observed=observed, source=source,
-                          nominal_fps=fps if _consecutive(motion.frames) else None)  # fmt: skip
+        track = PoseTrack(
+            q=q,
+            t=t,
+            confidence=np.ones(len(t)),
+            observed=observed,
+            source=source,
+            nominal_fps=fps if _consecutive(motion.frames) else None,
+        )
         return track
     ratio = fps / target_fps
     step = round(ratio)
     if method == "average" and step >= 1 and math.isclose(ratio, step) and _consecutive(motion.frames):
         n_blocks = motion.n_frames // step
         if n_blocks == 0:
-            raise PoseFileError(f"{motion.name}: expected at least {step} frames to average to {target_fps:g} fps, "
-                                f"got {motion.n_frames}")  # fmt: skip
+            raise PoseFileError(
+                f"{motion.name}: expected at least {step} frames to average to {target_fps:g} fps, "
+                f"got {motion.n_frames}"
+            )
         used = n_blocks * step
         q_new = q[:used].reshape(n_blocks, step, N_DOFS).mean(axis=1)
         t_new = t[:used].reshape(n_blocks, step).mean(axis=1)
@@ -406,8 +462,14 @@ def amc_to_track(
         q_new = np.full((n_new, N_DOFS), np.nan)
         for k in np.flatnonzero(observed):
             q_new[:, k] = np.interp(t_new, t, q[:, k])
-    return PoseTrack(q=q_new, t=t_new, confidence=np.ones(len(t_new)), observed=observed, source=source,
-                     nominal_fps=float(target_fps))  # fmt: skip
+    return PoseTrack(
+        q=q_new,
+        t=t_new,
+        confidence=np.ones(len(t_new)),
+        observed=observed,
+        source=source,
+        nominal_fps=float(target_fps),
+    )
 
 
 def _consecutive(frames: NDArray[np.int64]) -> bool:

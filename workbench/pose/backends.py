@@ -118,7 +118,6 @@ def estimate_pose(
 def _mediapipe(path: Path, fps: float, progress: ProgressCallback | None) -> PoseEstimate:
     info = probe(path)  # a broken file fails here, before MediaPipe is loaded
 
-
     warnings: list[str] = []
     frames = read_ahead(iter_frames(path, fps=fps, warnings_out=warnings))  # decoding overlaps inference
     total = round(info.duration_s * fps) if info.duration_s > 0 else None
@@ -127,11 +126,15 @@ def _mediapipe(path: Path, fps: float, progress: ProgressCallback | None) -> Pos
     if not landmarks.detected.any():
         raise PoseFileError(f"{path}: no person detected in any of its {landmarks.n_frames} frames")
     track, ik_warnings = landmarks_to_track(landmarks)
-    notes = [f"{path.name}: {info.width}x{info.height}, {info.fps:.2f} fps"
-             + (" (variable)" if info.is_vfr else "") + (f", rotated {info.rotation}°" if info.rotation else "")
-             + f"; analysed at {fps:g} fps"]  # fmt: skip
-    return PoseEstimate(track=track, backend="mediapipe", landmarks=landmarks, warnings=notes + warnings + ik_warnings,
-                        video=path)  # fmt: skip
+    notes = [
+        f"{path.name}: {info.width}x{info.height}, {info.fps:.2f} fps"
+        + (" (variable)" if info.is_vfr else "")
+        + (f", rotated {info.rotation}°" if info.rotation else "")
+        + f"; analysed at {fps:g} fps"
+    ]
+    return PoseEstimate(
+        track=track, backend="mediapipe", landmarks=landmarks, warnings=notes + warnings + ik_warnings, video=path
+    )
 
 
 def _from_landmark_file(path: Path) -> PoseEstimate:

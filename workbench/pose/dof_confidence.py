@@ -49,9 +49,13 @@ FAR_SIDE_WEIGHT = 0.5
 _Spec = tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]
 _TRUNK: _Spec = ((), ("shoulder", "hip"), ())
 DOF_LANDMARKS: dict[str, _Spec] = {
-    "pelvis_tilt": _TRUNK, "lumbar_bending": _TRUNK, "thorax_twist": _TRUNK,
-    "pelvis_list": ((), (), ("hip",)), "pelvis_rotation": ((), (), ("hip",)),
-    "hip_flexion": (("knee",), (), ("hip",)), "hip_adduction": (("knee",), (), ("hip",)),
+    "pelvis_tilt": _TRUNK,
+    "lumbar_bending": _TRUNK,
+    "thorax_twist": _TRUNK,
+    "pelvis_list": ((), (), ("hip",)),
+    "pelvis_rotation": ((), (), ("hip",)),
+    "hip_flexion": (("knee",), (), ("hip",)),
+    "hip_adduction": (("knee",), (), ("hip",)),
     "hip_rotation": (("knee", "ankle"), (), ("hip",)),
     "knee_angle": (("hip", "knee", "ankle"), (), ()),
     "ankle_angle": (("knee", "ankle", "heel", "foot_index"), (), ()),
@@ -66,7 +70,7 @@ DOF_LANDMARKS: dict[str, _Spec] = {
     "pro_sup": (("elbow", "wrist", "index", "pinky"), (), ()),
     "wrist_flexion": (("elbow", "wrist", "index", "pinky"), (), ()),
     "wrist_deviation": (("elbow", "wrist", "index", "pinky"), (), ()),
-}  # fmt: skip
+}
 _ALWAYS = ("nose",)  # the head's DoFs also need the nose
 
 

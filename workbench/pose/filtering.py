@@ -35,8 +35,9 @@ BoolArray = NDArray[np.bool_]
 Range = tuple[int, int]  # first and last frame, inclusive
 
 _MIRROR = np.array(MP_MIRROR)
-_CORE = np.array([MP_INDEX[f"{s}_{j}"] for s in ("left", "right")
-                  for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")])  # fmt: skip
+_CORE = np.array(
+    [MP_INDEX[f"{s}_{j}"] for s in ("left", "right") for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")]
+)
 SWAP_GROUPS: dict[str, tuple[str, ...]] = {
     "legs": ("knee", "ankle", "heel", "foot_index"),
     "arms": ("elbow", "wrist", "pinky", "index", "thumb"),
@@ -85,13 +86,17 @@ class FilterReport:
         if self.n_leading_lost:
             out.append(f"{self.n_leading_lost} leading frame(s) before the person was first found have no pose")
         if self.n_lost:
-            out.append(f"{self.n_lost} lost frame(s) (no person or low visibility) kept the last valid pose: "
-                       + describe_ranges(self.lost, t))  # fmt: skip
+            out.append(
+                f"{self.n_lost} lost frame(s) (no person or low visibility) kept the last valid pose: "
+                + describe_ranges(self.lost, t)
+            )
         for group, ranges in self.swapped.items():
             if ranges:
                 count = sum(b - a + 1 for a, b in ranges)
-                out.append(f"{count} frame(s) with left/right {group} swapped by the pose model were swapped "
-                           f"back: {describe_ranges(ranges, t)}")  # fmt: skip
+                out.append(
+                    f"{count} frame(s) with left/right {group} swapped by the pose model were swapped "
+                    f"back: {describe_ranges(ranges, t)}"
+                )
         return out
 
 
@@ -142,8 +147,9 @@ def lowpass(x: FloatArray, fps: float, cutoff_hz: float = 3.5, order: int = 4) -
 # -------------------------------------------------------------------------------------------- swaps
 
 
-def detect_swaps(world: FloatArray, penalty_m: float = 0.08,
-                 groups: dict[str, NDArray[np.intp]] | None = None) -> dict[str, BoolArray]:  # fmt: skip
+def detect_swaps(
+    world: FloatArray, penalty_m: float = 0.08, groups: dict[str, NDArray[np.intp]] | None = None
+) -> dict[str, BoolArray]:
     """Per group, the frames (T,) whose left and right landmarks should be exchanged. NaN frames are never
     swapped and break the chain (the next valid frame starts afresh)."""
     out: dict[str, BoolArray] = {}
@@ -180,8 +186,9 @@ def _viterbi(same: FloatArray, cross: FloatArray, penalty: float) -> BoolArray:
     return path
 
 
-def apply_swaps(array: FloatArray, swaps: dict[str, BoolArray],
-                groups: dict[str, NDArray[np.intp]] | None = None) -> FloatArray:  # fmt: skip
+def apply_swaps(
+    array: FloatArray, swaps: dict[str, BoolArray], groups: dict[str, NDArray[np.intp]] | None = None
+) -> FloatArray:
     """Exchange left and right landmarks of each group in its swapped frames (landmarks on axis 1)."""
     out = np.array(array, dtype=np.float64, copy=True)
     for name, frames in swaps.items():
@@ -195,8 +202,9 @@ def apply_swaps(array: FloatArray, swaps: dict[str, BoolArray],
 # -------------------------------------------------------------------------------------- lost frames
 
 
-def lost_frames(world: FloatArray, visibility: FloatArray, min_visibility: float = 0.3,
-                min_visible_core: int = 4) -> BoolArray:  # fmt: skip
+def lost_frames(
+    world: FloatArray, visibility: FloatArray, min_visibility: float = 0.3, min_visible_core: int = 4
+) -> BoolArray:
     """Frames with no detection, or with fewer than ``min_visible_core`` core landmarks (shoulders, elbows,
     wrists, hips, knees, ankles) at ``min_visibility`` or more."""
     undetected = np.isnan(world).any(axis=(1, 2))

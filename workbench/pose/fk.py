@@ -89,15 +89,33 @@ _AXIS_MIRROR = (1.0, -1.0, -1.0)
 
 # (axis, sign) of each DoF for the right side and the centre, by side-free name (x=0, y=1, z=2).
 _RIGHT_AXES: dict[str, tuple[int, float]] = {
-    "pelvis_tilt": (0, -1.0), "pelvis_list": (2, 1.0), "pelvis_rotation": (1, 1.0),
-    "hip_flexion": (0, -1.0), "hip_adduction": (2, 1.0), "hip_rotation": (1, 1.0),
-    "knee_angle": (0, 1.0), "ankle_angle": (0, -1.0), "subtalar_angle": (2, 1.0), "mtp_angle": (0, -1.0),
-    "lumbar_bending": (2, 1.0), "lumbar_extension": (0, -1.0), "lumbar_twist": (1, 1.0),
-    "thorax_bending": (2, 1.0), "thorax_extension": (0, -1.0), "thorax_twist": (1, 1.0),
-    "head_bending": (2, 1.0), "head_extension": (0, -1.0), "head_twist": (1, 1.0),
-    "shoulder_x": (2, -1.0), "shoulder_y": (0, 1.0), "shoulder_z": (1, 1.0),
-    "elbow_flexion": (1, 1.0), "pro_sup": (0, 1.0), "wrist_flexion": (2, 1.0), "wrist_deviation": (1, -1.0),
-}  # fmt: skip
+    "pelvis_tilt": (0, -1.0),
+    "pelvis_list": (2, 1.0),
+    "pelvis_rotation": (1, 1.0),
+    "hip_flexion": (0, -1.0),
+    "hip_adduction": (2, 1.0),
+    "hip_rotation": (1, 1.0),
+    "knee_angle": (0, 1.0),
+    "ankle_angle": (0, -1.0),
+    "subtalar_angle": (2, 1.0),
+    "mtp_angle": (0, -1.0),
+    "lumbar_bending": (2, 1.0),
+    "lumbar_extension": (0, -1.0),
+    "lumbar_twist": (1, 1.0),
+    "thorax_bending": (2, 1.0),
+    "thorax_extension": (0, -1.0),
+    "thorax_twist": (1, 1.0),
+    "head_bending": (2, 1.0),
+    "head_extension": (0, -1.0),
+    "head_twist": (1, 1.0),
+    "shoulder_x": (2, -1.0),
+    "shoulder_y": (0, 1.0),
+    "shoulder_z": (1, 1.0),
+    "elbow_flexion": (1, 1.0),
+    "pro_sup": (0, 1.0),
+    "wrist_flexion": (2, 1.0),
+    "wrist_deviation": (1, -1.0),
+}
 
 
 def _build_axes() -> dict[int, tuple[int, float]]:
@@ -157,12 +175,17 @@ ADULT = Segments()
 # Face landmarks in the head frame (T-pose orientation, metres from the head joint), left side +x.
 _FACE: dict[str, tuple[float, float, float]] = {
     "nose": (0.0, 0.10, 0.11),
-    "left_eye_inner": (0.015, 0.13, 0.095), "left_eye": (0.032, 0.132, 0.09),
-    "left_eye_outer": (0.045, 0.13, 0.085), "right_eye_inner": (-0.015, 0.13, 0.095),
-    "right_eye": (-0.032, 0.132, 0.09), "right_eye_outer": (-0.045, 0.13, 0.085),
-    "left_ear": (0.075, 0.11, 0.0), "right_ear": (-0.075, 0.11, 0.0),
-    "mouth_left": (0.025, 0.06, 0.095), "mouth_right": (-0.025, 0.06, 0.095),
-}  # fmt: skip
+    "left_eye_inner": (0.015, 0.13, 0.095),
+    "left_eye": (0.032, 0.132, 0.09),
+    "left_eye_outer": (0.045, 0.13, 0.085),
+    "right_eye_inner": (-0.015, 0.13, 0.095),
+    "right_eye": (-0.032, 0.132, 0.09),
+    "right_eye_outer": (-0.045, 0.13, 0.085),
+    "left_ear": (0.075, 0.11, 0.0),
+    "right_ear": (-0.075, 0.11, 0.0),
+    "mouth_left": (0.025, 0.06, 0.095),
+    "mouth_right": (-0.025, 0.06, 0.095),
+}
 
 # Hand landmarks of the RIGHT hand in its T-pose frame, in units of Segments.hand: palm down, thumb forward.
 _HAND: dict[str, tuple[float, float, float]] = {
@@ -301,8 +324,16 @@ def _chain(q: FloatArray, seg: Segments) -> tuple[FloatArray, dict[str, FloatArr
     return points, frames
 
 
-def _leg(q: FloatArray, seg: Segments, pelvis: FloatArray, side: str, word: str, sx: float,
-         points: FloatArray, frames: dict[str, FloatArray]) -> None:  # fmt: skip
+def _leg(
+    q: FloatArray,
+    seg: Segments,
+    pelvis: FloatArray,
+    side: str,
+    word: str,
+    sx: float,
+    points: FloatArray,
+    frames: dict[str, FloatArray],
+) -> None:
     hip = pelvis @ np.array([sx * seg.hip_half_width, 0.0, 0.0])
     femur = pelvis @ joint_rotation(q, f"femur_{side}")
     knee = hip + femur @ np.array([0.0, -seg.thigh, 0.0])
@@ -316,8 +347,16 @@ def _leg(q: FloatArray, seg: Segments, pelvis: FloatArray, side: str, word: str,
     frames.update({f"femur_{side}": femur, f"tibia_{side}": tibia, f"foot_{side}": foot})
 
 
-def _arm(q: FloatArray, seg: Segments, trunk: FloatArray, side: str, word: str, sx: float,
-         points: FloatArray, frames: dict[str, FloatArray]) -> None:  # fmt: skip
+def _arm(
+    q: FloatArray,
+    seg: Segments,
+    trunk: FloatArray,
+    side: str,
+    word: str,
+    sx: float,
+    points: FloatArray,
+    frames: dict[str, FloatArray],
+) -> None:
     shoulder = trunk @ np.array([sx * seg.shoulder_half_width, seg.trunk, 0.0])
     humerus = trunk @ joint_rotation(q, f"humerus_{side}")
     elbow = shoulder + humerus @ np.array([sx * seg.upper_arm, 0.0, 0.0])

@@ -39,9 +39,18 @@ FloatArray = NDArray[np.float64]
 LIMB_LINKS: tuple[tuple[str, str], ...] = tuple(
     (f"{s}_{a}", f"{s}_{b}")
     for s in ("left", "right")
-    for a, b in (("shoulder", "elbow"), ("elbow", "wrist"), ("wrist", "pinky"), ("wrist", "index"),
-                 ("wrist", "thumb"), ("hip", "knee"), ("knee", "ankle"), ("ankle", "heel"), ("ankle", "foot_index"))
-)  # fmt: skip
+    for a, b in (
+        ("shoulder", "elbow"),
+        ("elbow", "wrist"),
+        ("wrist", "pinky"),
+        ("wrist", "index"),
+        ("wrist", "thumb"),
+        ("hip", "knee"),
+        ("knee", "ankle"),
+        ("ankle", "heel"),
+        ("ankle", "foot_index"),
+    )
+)
 DEPTH_RATIO_RANGE = (0.5, 2.0)
 _HIPS = (MP_INDEX["left_hip"], MP_INDEX["right_hip"])
 
@@ -92,8 +101,11 @@ def fuse_image_depth(
     ratios: dict[tuple[str, str], float] = {}
     for parent, child in LIMB_LINKS:
         a, b = MP_INDEX[parent], MP_INDEX[child]
-        ratio = _depth_ratio(xy[:, b] - xy[:, a], world[:, b, :2] - world[:, a, :2],
-                             np.minimum(track.visibility[:, a], track.visibility[:, b]))  # fmt: skip
+        ratio = _depth_ratio(
+            xy[:, b] - xy[:, a],
+            world[:, b, :2] - world[:, a, :2],
+            np.minimum(track.visibility[:, a], track.visibility[:, b]),
+        )
         ratios[(parent, child)] = ratio
         depth[:, b] = depth[:, a] + ratio * (world[:, b, 2] - world[:, a, 2])
     fused = np.concatenate([xy - centre_xy[:, None], depth[..., None]], axis=-1)

@@ -136,8 +136,12 @@ def _read_folder(folder: Path) -> HsmrInstances:
         if "bbx_cs" in arrays:
             boxes.append(np.asarray(arrays["bbx_cs"], dtype=np.float64).reshape(-1, 3)[: p.shape[0]])
     box = np.vstack(boxes) if len(boxes) == len(files) else None
-    return HsmrInstances(np.vstack(poses).astype(np.float64), np.vstack(betas).astype(np.float64),
-                         np.concatenate(frames).astype(np.int64), box)  # fmt: skip
+    return HsmrInstances(
+        np.vstack(poses).astype(np.float64),
+        np.vstack(betas).astype(np.float64),
+        np.concatenate(frames).astype(np.int64),
+        box,
+    )
 
 
 def _load(path: Path) -> dict[str, NDArray[np.generic]]:
@@ -245,8 +249,10 @@ def run_hsmr(video: str | Path, config: object, fps: float = 30.0) -> tuple[Pose
     except ImportError:
         raise PoseFileError("the hsmr backend needs PyTorch with CUDA (install HSMR's requirements)") from None
     if not torch.cuda.is_available() and config.device != "cpu":
-        raise PoseFileError("the hsmr backend needs a CUDA GPU (none is visible); set `device: cpu` in the "
-                            "configuration to force a very slow CPU run")  # fmt: skip
+        raise PoseFileError(
+            "the hsmr backend needs a CUDA GPU (none is visible); set `device: cpu` in the "
+            "configuration to force a very slow CPU run"
+        )
     return _run_hsmr_checkout(Path(video), code, checkpoint, fps, "cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -263,7 +269,6 @@ def _run_hsmr_checkout(
         build_inference_pipeline,
         imgs_det2patches,
     )
-
 
     frames = [f.rgb for f in iter_frames(video, fps=fps)]
     detector = build_detector(batch_size=8, max_img_size=512, device=device)

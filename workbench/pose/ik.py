@@ -90,10 +90,19 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 UNOBSERVED_DOFS: tuple[str, ...] = (
-    "lumbar_extension", "lumbar_twist", "thorax_bending", "thorax_extension", "mtp_angle_r", "mtp_angle_l",
-    "scapula_abduction_r", "scapula_elevation_r", "scapula_upward_rot_r",
-    "scapula_abduction_l", "scapula_elevation_l", "scapula_upward_rot_l",
-)  # fmt: skip
+    "lumbar_extension",
+    "lumbar_twist",
+    "thorax_bending",
+    "thorax_extension",
+    "mtp_angle_r",
+    "mtp_angle_l",
+    "scapula_abduction_r",
+    "scapula_elevation_r",
+    "scapula_upward_rot_r",
+    "scapula_abduction_l",
+    "scapula_elevation_l",
+    "scapula_upward_rot_l",
+)
 OBSERVED: BoolArray = np.array([n not in UNOBSERVED_DOFS for n in DOF_NAMES])
 
 # The landmarks whose visibility makes a frame's confidence: the limbs' and trunk's joint centres.
@@ -192,8 +201,9 @@ def _trunk(p: FloatArray, q: FloatArray) -> tuple[FloatArray, FloatArray]:
 # ------------------------------------------------------------------------------------------------ legs
 
 
-def _leg(p: FloatArray, q: FloatArray, pelvis: FloatArray, side: str, word: str, opts: IKOptions,
-         state: dict[str, float]) -> FloatArray:  # fmt: skip
+def _leg(
+    p: FloatArray, q: FloatArray, pelvis: FloatArray, side: str, word: str, opts: IKOptions, state: dict[str, float]
+) -> FloatArray:
     """Hip, knee, ankle and subtalar of one leg; returns the share of the thigh's twist held per frame."""
     hip, knee, ankle = (_pt(p, f"{word}_{j}") for j in ("hip", "knee", "ankle"))
     thigh, shank = _unit(knee - hip), _unit(ankle - knee)
@@ -239,8 +249,9 @@ def _foot(p: FloatArray, q: FloatArray, shank: FloatArray, side: str, word: str)
 # ------------------------------------------------------------------------------------------------ arms
 
 
-def _arm(p: FloatArray, q: FloatArray, trunk: FloatArray, side: str, word: str, sx: float,
-         opts: IKOptions) -> FloatArray:  # fmt: skip
+def _arm(
+    p: FloatArray, q: FloatArray, trunk: FloatArray, side: str, word: str, sx: float, opts: IKOptions
+) -> FloatArray:
     """Shoulder and elbow of one arm; returns the forearm's world frame (for the hand)."""
     shoulder, elbow, wrist = (_pt(p, f"{word}_{j}") for j in ("shoulder", "elbow", "wrist"))
     to_trunk = _transpose(trunk)
@@ -280,8 +291,9 @@ def elbow_flexion_from_angle(segment_angle: FloatArray, carrying_angle: float) -
     return np.asarray(np.where(np.isnan(psi), np.nan, theta))
 
 
-def _hand(p: FloatArray, q: FloatArray, forearm: FloatArray, side: str, word: str, opts: IKOptions,
-          state: dict[str, float]) -> None:  # fmt: skip
+def _hand(
+    p: FloatArray, q: FloatArray, forearm: FloatArray, side: str, word: str, opts: IKOptions, state: dict[str, float]
+) -> None:
     """pro_sup and the wrist from the hand triangle (wrist, index, pinky) against the forearm frame."""
     wrist, index, pinky = (_pt(p, f"{word}_{j}") for j in ("wrist", "index", "pinky"))
     formed = _well_formed(wrist, index, pinky, opts)
@@ -465,8 +477,9 @@ def _swing_twist(neutral: FloatArray, direction: FloatArray, z_measured: FloatAr
     ``z_measured`` (the limb's twist as its bent joint shows it; NaN for a straight limb)."""
     swing = _min_rotation(neutral, direction)
     z_swing = swing[..., 2]
-    twist = np.arctan2(np.einsum("ti,ti->t", direction, _cross(z_swing, z_measured)),
-                       np.einsum("ti,ti->t", z_swing, z_measured))  # fmt: skip
+    twist = np.arctan2(
+        np.einsum("ti,ti->t", direction, _cross(z_swing, z_measured)), np.einsum("ti,ti->t", z_swing, z_measured)
+    )
     return swing, twist
 
 

@@ -119,8 +119,9 @@ def _check_t(t: FloatArray, path: Path, where: str) -> FloatArray:
         raise PoseFileError(f"{path}: {where}: expected finite seconds, got NaN or inf at row {row}")
     if t.shape[0] > 1 and not (np.diff(t) > 0).all():
         bad = int(np.argmin(np.diff(t) > 0)) + 1
-        raise PoseFileError(f"{path}: {where}: expected strictly increasing times, got {t[bad]} after {t[bad - 1]} "
-                            f"at row {bad}")  # fmt: skip
+        raise PoseFileError(
+            f"{path}: {where}: expected strictly increasing times, got {t[bad]} after {t[bad - 1]} at row {bad}"
+        )
     return t
 
 
@@ -137,8 +138,15 @@ def _image_size(value: NDArray[Any], path: Path) -> tuple[int, int]:
     return int(value[0]), int(value[1])
 
 
-def _track(path: Path, world: FloatArray, vis: FloatArray, t: FloatArray, image: FloatArray | None,
-           size: tuple[int, int] | None, source: str) -> LandmarkTrack:  # fmt: skip
+def _track(
+    path: Path,
+    world: FloatArray,
+    vis: FloatArray,
+    t: FloatArray,
+    image: FloatArray | None,
+    size: tuple[int, int] | None,
+    source: str,
+) -> LandmarkTrack:
     try:
         return LandmarkTrack(world=world, visibility=vis, t=t, image=image, image_size=size, source=source)
     except ValueError as exc:
@@ -163,8 +171,9 @@ def read_landmarks_csv(path: str | Path) -> LandmarkTrack:
     missing = [c for c in csv_columns() if c not in column]
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise PoseFileError(f"{path}: expected column {missing[0]!r}{more}, got a header of {len(header)} columns "
-                            f"without it")  # fmt: skip
+        raise PoseFileError(
+            f"{path}: expected column {missing[0]!r}{more}, got a header of {len(header)} columns without it"
+        )
     needed = [column[c] for c in csv_columns()]
     table = np.full((len(rows), len(header)), np.nan)
     table[:, needed] = _numeric(path, header, rows, needed)  # other columns are ignored, whatever they hold
@@ -182,8 +191,10 @@ def read_landmarks_csv(path: str | Path) -> LandmarkTrack:
     bad = (detected == 1) & ~np.isfinite(world).all(axis=(1, 2))
     if bad.any():
         row = int(np.argmax(bad))
-        raise PoseFileError(f"{path}: world columns (<name>_wx/_wy/_wz): expected numbers in a detected row, "
-                            f"got an empty or non-finite value at data row {row + 1}")  # fmt: skip
+        raise PoseFileError(
+            f"{path}: world columns (<name>_wx/_wy/_wz): expected numbers in a detected row, "
+            f"got an empty or non-finite value at data row {row + 1}"
+        )
     vis = _visibility(np.where(detected[:, None] == 1, cols(("vis",))[..., 0], 0.0), path, "columns '<name>_vis'")
     t = _check_t(table[:, column["t_s"]], path, "column 't_s'")
     image = cols(("x", "y"))
@@ -261,20 +272,31 @@ def landmarks_to_track(
         # Seen from the side, the frontal-plane hip angles hang on the depth of a single camera, which
         # MediaPipe estimates poorly (real side-view squats read ±25° of hip rotation): not judged.
         observed[[dof_index(n) for n in SIDE_VIEW_UNRELIABLE]] = False
-        notes.append(f"side view (body turned {yaw:.0f}° from the camera): hip adduction and rotation are not "
-                     f"judged, and neither is left/right symmetry (the far side is seen poorly)")  # fmt: skip
+        notes.append(
+            f"side view (body turned {yaw:.0f}° from the camera): hip adduction and rotation are not "
+            f"judged, and neither is left/right symmetry (the far side is seen poorly)"
+        )
     pose = PoseTrack(
-        q=result.q, t=np.asarray(track.t, dtype=np.float64), confidence=result.confidence,
-        observed=observed, source=f"landmarks:{track.source}", nominal_fps=fps or _uniform_fps(track.t),
-        meta={"lost_frames": str(report.n_lost + report.n_leading_lost), "swapped_frames": str(report.n_swapped),
-              "view": view, "angles_from": "image+depth" if prepared.camera is not None else "world"},
+        q=result.q,
+        t=np.asarray(track.t, dtype=np.float64),
+        confidence=result.confidence,
+        observed=observed,
+        source=f"landmarks:{track.source}",
+        nominal_fps=fps or _uniform_fps(track.t),
+        meta={
+            "lost_frames": str(report.n_lost + report.n_leading_lost),
+            "swapped_frames": str(report.n_swapped),
+            "view": view,
+            "angles_from": "image+depth" if prepared.camera is not None else "world",
+        },
         dof_confidence=np.where(implausible, 0.0, dof_confidence(prepared.clean, result.q, observed, result.held)),
-    )  # fmt: skip
+    )
     return pose, report.warnings(track.t) + _ik_warnings(result, track.t) + notes
 
 
-def _untrust_implausible(q: FloatArray, observed: NDArray[np.bool_],
-                         t: FloatArray) -> tuple[NDArray[np.bool_], list[str]]:  # fmt: skip
+def _untrust_implausible(
+    q: FloatArray, observed: NDArray[np.bool_], t: FloatArray
+) -> tuple[NDArray[np.bool_], list[str]]:
     """IK of noisy landmarks can land beyond any body's range (a held twist, an Euler angle wrapping past ±180°
     when a joint is badly placed). Such a value is no estimate: it is clipped to the edge of the range, so the
     frame keeps its other DoFs, and its per-DoF confidence becomes 0 (the analysis does not judge a DoF it does
@@ -287,8 +309,10 @@ def _untrust_implausible(q: FloatArray, observed: NDArray[np.bool_],
     q[:] = np.where(bad, np.clip(q, low - margin, high + margin), q)
     names = [DOF_NAMES[i] for i in np.flatnonzero(bad.any(axis=0))]
     frames = np.asarray(bad.any(axis=1), dtype=bool)
-    return bad, [f"{int(bad.sum())} angle(s) beyond the body's range in {int(frames.sum())} frame(s) clipped and "
-                 f"not trusted ({', '.join(names)}): {describe_ranges(frame_ranges(frames), t, limit=3)}"]
+    return bad, [
+        f"{int(bad.sum())} angle(s) beyond the body's range in {int(frames.sum())} frame(s) clipped and "
+        f"not trusted ({', '.join(names)}): {describe_ranges(frame_ranges(frames), t, limit=3)}"
+    ]
 
 
 SIDE_VIEW_UNRELIABLE = ("hip_adduction_r", "hip_adduction_l", "hip_rotation_r", "hip_rotation_l")
@@ -296,7 +320,7 @@ SIDE_VIEW_DEG = 55.0
 
 
 def camera_view(q: FloatArray, confidence: FloatArray) -> tuple[str, float]:
-    """"front", "side" or "oblique" from the median |pelvis rotation| (0 = facing the camera, 90 = side on)."""
+    """ "front", "side" or "oblique" from the median |pelvis rotation| (0 = facing the camera, 90 = side on)."""
     rot = q[confidence > 0, dof_index("pelvis_rotation")]
     rot = rot[np.isfinite(rot)]
     if rot.size == 0:
@@ -325,8 +349,10 @@ def _ik_warnings(result: IKResult, t: FloatArray) -> list[str]:
     out = []
     undetermined = [DOF_NAMES[i] for i in np.flatnonzero(~result.observed) if _determinable(DOF_NAMES[i])]
     if undetermined:
-        out.append("never well determined by the landmarks, so treated as unobserved: "
-                   + ", ".join(dof(n).label for n in undetermined))  # fmt: skip
+        out.append(
+            "never well determined by the landmarks, so treated as unobserved: "
+            + ", ".join(dof(n).label for n in undetermined)
+        )
     detected = result.confidence > 0
     for k, word in enumerate(("right", "left")):
         held = (result.held[:, k] > 0.5) & detected
@@ -334,8 +360,9 @@ def _ik_warnings(result: IKResult, t: FloatArray) -> list[str]:
             continue
         share = held.sum() / max(int(detected.sum()), 1)
         where = f": {describe_ranges(frame_ranges(held), t, limit=3)}" if share < 1 else ""
-        out.append(f"{word} hip rotation held from a bent-knee frame (knee nearly straight) in {share:.0%} "
-                   f"of frames{where}")  # fmt: skip
+        out.append(
+            f"{word} hip rotation held from a bent-knee frame (knee nearly straight) in {share:.0%} of frames{where}"
+        )
     return out
 
 

@@ -47,9 +47,13 @@ def open_pose() -> Any:
     import mediapipe as mp
 
     return mp.solutions.pose.Pose(
-        static_image_mode=False, model_complexity=MODEL_COMPLEXITY, smooth_landmarks=False,
-        enable_segmentation=False, min_detection_confidence=0.5, min_tracking_confidence=0.5,
-    )  # fmt: skip
+        static_image_mode=False,
+        model_complexity=MODEL_COMPLEXITY,
+        smooth_landmarks=False,
+        enable_segmentation=False,
+        min_detection_confidence=0.5,
+        min_tracking_confidence=0.5,
+    )
 
 
 def detect(
@@ -119,10 +123,13 @@ def _same_subject(subject: _Subject, image: NDArray[np.float64], t: float) -> bo
 def _to_track(run: MediaPipeRun) -> LandmarkTrack:
     n = len(run.t)
     return LandmarkTrack(
-        world=np.asarray(run.world).reshape(n, N_LANDMARKS, 3), visibility=np.asarray(run.visibility).reshape(n, -1),
-        t=np.asarray(run.t, dtype=np.float64), image=np.asarray(run.image).reshape(n, N_LANDMARKS, 2),
-        image_size=run.size, source="mediapipe-pose-0.10.21-full",
-    )  # fmt: skip
+        world=np.asarray(run.world).reshape(n, N_LANDMARKS, 3),
+        visibility=np.asarray(run.visibility).reshape(n, -1),
+        t=np.asarray(run.t, dtype=np.float64),
+        image=np.asarray(run.image).reshape(n, N_LANDMARKS, 2),
+        image_size=run.size,
+        source="mediapipe-pose-0.10.21-full",
+    )
 
 
 def _warnings(run: MediaPipeRun, subject: _Subject) -> list[str]:
@@ -130,6 +137,8 @@ def _warnings(run: MediaPipeRun, subject: _Subject) -> list[str]:
     if subject.rejected:
         out.append(f"{subject.rejected} frame(s) showed another person than the one followed; treated as lost")
     if subject.switches:
-        out.append(f"the followed person changed {subject.switches} time(s) (another person stayed in view "
-                   f"for over {SWITCH_CONFIRM_S:.0f} s)")  # fmt: skip
+        out.append(
+            f"the followed person changed {subject.switches} time(s) (another person stayed in view "
+            f"for over {SWITCH_CONFIRM_S:.0f} s)"
+        )
     return out

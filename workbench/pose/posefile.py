@@ -64,9 +64,14 @@ def load_npz(path: str | Path, limits: Limits | None = None) -> PoseTrack:
     source = str(arrays["source"]) if "source" in arrays else f"npz:{path.name}"
     try:
         track = PoseTrack.from_arrays(
-            q, fps=fps, t=t, confidence=arrays.get("confidence"), observed=observed,
-            betas=arrays.get("betas"), source=source,
-        )  # fmt: skip
+            q,
+            fps=fps,
+            t=t,
+            confidence=arrays.get("confidence"),
+            observed=observed,
+            betas=arrays.get("betas"),
+            source=source,
+        )
         if "dof_confidence" in arrays:
             track = track.with_q(track.q, dof_confidence=np.asarray(arrays["dof_confidence"], dtype=np.float64))
         return track
@@ -125,9 +130,11 @@ def save_npz(track: PoseTrack, path: str | Path) -> Path:
     """Write a track in the documented ``.npz`` format (``fps`` for uniform tracks, else ``t``)."""
     path = Path(path)
     arrays: dict[str, np.ndarray] = {
-        "q": track.q, "observed": track.observed, "confidence": track.confidence,
+        "q": track.q,
+        "observed": track.observed,
+        "confidence": track.confidence,
         "source": np.array(track.source),
-    }  # fmt: skip
+    }
     if track.is_uniform and track.n_frames > 1 and np.isclose(track.t[0], 0.0):
         arrays["fps"] = np.array(track.fps)
     else:

@@ -107,8 +107,9 @@ def _targets(f: Fault, default: list[int]) -> list[int]:
     return [dof_index(n) for n in f.dofs] if f.dofs else default
 
 
-def _lag_left(rules: dict[str, Any], u: NDArray[np.float64], amp: dict[int, float], q: NDArray[np.float64],
-              shift: float) -> NDArray[np.float64]:  # fmt: skip
+def _lag_left(
+    rules: dict[str, Any], u: NDArray[np.float64], amp: dict[int, float], q: NDArray[np.float64], shift: float
+) -> NDArray[np.float64]:
     """The left side's moving DoFs run ``shift`` of a cycle behind the right side's."""
     lagged = cycle_angles(rules, (u - shift) % 1.0, amp)
     for i in motion_rules(rules):
@@ -122,16 +123,24 @@ def _rest(rules: dict[str, Any], seconds: float, fps: float) -> NDArray[np.float
     return cycle_angles(rules, np.zeros(n)) if n else np.empty((0, N_DOFS))
 
 
-def _hold(ex: Exercise, seconds: float, rest_s: float, noise_deg: float, fps: float,
-          rng: np.random.Generator) -> tuple[PoseTrack, GroundTruth]:  # fmt: skip
+def _hold(
+    ex: Exercise, seconds: float, rest_s: float, noise_deg: float, fps: float, rng: np.random.Generator
+) -> tuple[PoseTrack, GroundTruth]:
     n = round(seconds * fps)
     q = cycle_angles(ex.reference_rules, np.zeros(n))
     truth = GroundTruth(rep_bounds_s=[(0.0, n / fps)])
     return _finish(ex, q, noise_deg, 0.0, fps, rng, truth)
 
 
-def _finish(ex: Exercise, q: NDArray[np.float64], noise_deg: float, dropout: float, fps: float,
-            rng: np.random.Generator, truth: GroundTruth) -> tuple[PoseTrack, GroundTruth]:  # fmt: skip
+def _finish(
+    ex: Exercise,
+    q: NDArray[np.float64],
+    noise_deg: float,
+    dropout: float,
+    fps: float,
+    rng: np.random.Generator,
+    truth: GroundTruth,
+) -> tuple[PoseTrack, GroundTruth]:
     if noise_deg:
         q = q + np.radians(noise_deg) * rng.standard_normal(q.shape)
     confidence = np.ones(q.shape[0])

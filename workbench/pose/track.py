@@ -147,8 +147,9 @@ class PoseTrack:
         betas = None
         if self.betas is not None:
             betas = np.column_stack([np.interp(t_new, self.t, b) for b in self.betas.T])
-        return replace(self, q=q_new, t=t_new, confidence=conf, betas=betas, nominal_fps=float(fps),
-                       dof_confidence=dof_conf)
+        return replace(
+            self, q=q_new, t=t_new, confidence=conf, betas=betas, nominal_fps=float(fps), dof_confidence=dof_conf
+        )
 
     def to_dataframe(self, degrees: bool = False) -> pd.DataFrame:
         """One row per frame: ``t_s``, ``confidence`` and one column per DoF (radians unless ``degrees``)."""
@@ -254,8 +255,9 @@ def check_angles(q: FloatArray, observed: BoolArray, where: str, limits: Limits 
     infinite = np.isinf(q)
     if infinite.any():
         frame, col = (int(v) for v in np.argwhere(infinite)[0])
-        raise PoseFileError(f"{where}: expected finite angles or NaN, got {q[frame, col]} at frame {frame} "
-                            f"({DOF_NAMES[col]})")  # fmt: skip
+        raise PoseFileError(
+            f"{where}: expected finite angles or NaN, got {q[frame, col]} at frame {frame} ({DOF_NAMES[col]})"
+        )
     margin = math.radians(lim.angle_margin_deg)
     low, high = _ANGLE_RANGE
     with np.errstate(invalid="ignore"):

@@ -53,14 +53,24 @@ JOINT_ANCHORS: dict[str, tuple[str, ...]] = {
     "lumbar_body": ("left_hip", "right_hip", "left_shoulder", "right_shoulder"),
     "thorax": ("left_shoulder", "right_shoulder"),
     "head": ("nose",),
-    **{f"{j}_{s}": (f"{side}_{lm}",)
-       for s, side in (("r", "right"), ("l", "left"))
-       for j, lm in (("femur", "hip"), ("tibia", "knee"), ("talus", "ankle"), ("calcn", "heel"),
-                     ("toes", "foot_index"), ("scapula", "shoulder"), ("humerus", "shoulder"), ("ulna", "elbow"),
-                     ("hand", "wrist"))},
+    **{
+        f"{j}_{s}": (f"{side}_{lm}",)
+        for s, side in (("r", "right"), ("l", "left"))
+        for j, lm in (
+            ("femur", "hip"),
+            ("tibia", "knee"),
+            ("talus", "ankle"),
+            ("calcn", "heel"),
+            ("toes", "foot_index"),
+            ("scapula", "shoulder"),
+            ("humerus", "shoulder"),
+            ("ulna", "elbow"),
+            ("hand", "wrist"),
+        )
+    },
     "radius_r": ("right_elbow", "right_wrist"),
     "radius_l": ("left_elbow", "left_wrist"),
-}  # fmt: skip
+}
 
 # Landmarks seen with less visibility than this are not drawn (MediaPipe's own drawing uses 0.5).
 MIN_VISIBILITY = 0.5
@@ -90,8 +100,13 @@ class _Style:
     def for_shape(cls, shape: tuple[int, ...]) -> _Style:
         short = min(shape[0], shape[1])
         scale = min(2.5, max(0.3, short / 560))
-        return cls(scale=scale, thick=max(1, round(scale * 1.6)), line=max(2, round(short / 150)),
-                   radius=max(3, round(short / 120)), margin=max(4, round(short / 60)))  # fmt: skip
+        return cls(
+            scale=scale,
+            thick=max(1, round(scale * 1.6)),
+            line=max(2, round(short / 150)),
+            radius=max(3, round(short / 120)),
+            margin=max(4, round(short / 60)),
+        )
 
     @property
     def line_height(self) -> int:
@@ -219,8 +234,15 @@ def boxes_overlap(a: Box, b: Box) -> bool:
     return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
 
 
-def layout_labels(labels: Sequence[Label], frame: tuple[int, int], *, gap: int, margin: int = 0,
-                  centre_x: float | None = None, obstacles: Sequence[Box] = ()) -> list[Box | None]:  # fmt: skip
+def layout_labels(
+    labels: Sequence[Label],
+    frame: tuple[int, int],
+    *,
+    gap: int,
+    margin: int = 0,
+    centre_x: float | None = None,
+    obstacles: Sequence[Box] = (),
+) -> list[Box | None]:
     """Boxes for ``labels`` (in order, first come first served) inside a ``frame`` of (width, height) pixels
     that overlap neither each other nor ``obstacles``. A label with a joint takes the free candidate nearest
     its joint: beside it at ``gap`` pixels on the side away from ``centre_x`` (the body's centre line), then the
@@ -235,8 +257,15 @@ def layout_labels(labels: Sequence[Label], frame: tuple[int, int], *, gap: int, 
         if label.anchor is not None:
             box = _free(_candidates(label, gap, centre_x), taken, width, height, margin)
         if box is None:
-            column = [(width - margin - label.width, height - margin - label.height * (k + 1), width - margin,
-                       height - margin - label.height * k) for k in range(max(1, height // max(label.height, 1)))]
+            column = [
+                (
+                    width - margin - label.width,
+                    height - margin - label.height * (k + 1),
+                    width - margin,
+                    height - margin - label.height * k,
+                )
+                for k in range(max(1, height // max(label.height, 1)))
+            ]
             box = _free(column, taken, width, height, margin)
         if box is not None:
             taken.append(box)
@@ -288,8 +317,13 @@ def _text_size(text: str, st: _Style) -> tuple[int, int, int]:
     return _text_width(text, st) + 2 * pad, h + base + 2 * pad, pad + h
 
 
-def _draw_angles(img: RGBArray, px: NDArray[np.float64] | None, angles_deg: Mapping[str, float], st: _Style,
-                 obstacles: Sequence[Box] = ()) -> list[Box | None]:  # fmt: skip
+def _draw_angles(
+    img: RGBArray,
+    px: NDArray[np.float64] | None,
+    angles_deg: Mapping[str, float],
+    st: _Style,
+    obstacles: Sequence[Box] = (),
+) -> list[Box | None]:
     """Each angle beside its joint (``layout_labels``); angles whose joint is not in view go to the
     bottom-right column, so no number silently disappears. Returns the boxes drawn."""
     centre_x = float(np.nanmean(px[:, 0])) if px is not None and np.isfinite(px[:, 0]).any() else img.shape[1] / 2
@@ -302,8 +336,14 @@ def _draw_angles(img: RGBArray, px: NDArray[np.float64] | None, angles_deg: Mapp
         p = _anchor(px, name)
         labels.append(Label(text, w, h, None if p is None else (float(p[0]), float(p[1]))))
         baselines.append(base)
-    boxes = layout_labels(labels, (img.shape[1], img.shape[0]), gap=2 * st.radius, margin=st.margin // 2,
-                          centre_x=centre_x, obstacles=obstacles)  # fmt: skip
+    boxes = layout_labels(
+        labels,
+        (img.shape[1], img.shape[0]),
+        gap=2 * st.radius,
+        margin=st.margin // 2,
+        centre_x=centre_x,
+        obstacles=obstacles,
+    )
     pad = st.thick + 1
     for label, box, base in zip(labels, boxes, baselines, strict=True):
         if box is not None:
@@ -451,9 +491,16 @@ class OverlayTimeline:
         if self.fit is not None and i is not None and conf > 0:
             skeleton, _, error = self.fit.at(i)
         raw = self._landmarks(t_s) if self.fit is None or self.raw_landmarks else None
-        return FrameAnnotation(landmarks=raw, angles_deg=angles, rep_label=rep_label, issues=issues,
-                               lost=conf < LOW_CONFIDENCE, status=status, skeleton=skeleton,
-                               fit_error_pct=error)  # fmt: skip
+        return FrameAnnotation(
+            landmarks=raw,
+            angles_deg=angles,
+            rep_label=rep_label,
+            issues=issues,
+            lost=conf < LOW_CONFIDENCE,
+            status=status,
+            skeleton=skeleton,
+            fit_error_pct=error,
+        )
 
     def _landmarks(self, t_s: float) -> NDArray[np.float64] | None:
         track = self.landmarks
@@ -492,8 +539,17 @@ def _rep_name(rep: Rep, n: int) -> str:
 
 def render_annotation(rgb: RGBArray, a: FrameAnnotation) -> RGBArray:
     """``render_frame`` of one timeline annotation."""
-    return render_frame(rgb, a.landmarks, a.angles_deg, a.rep_label, a.issues, a.lost, status=a.status,
-                        skeleton_row=a.skeleton, note=a.note)  # fmt: skip
+    return render_frame(
+        rgb,
+        a.landmarks,
+        a.angles_deg,
+        a.rep_label,
+        a.issues,
+        a.lost,
+        status=a.status,
+        skeleton_row=a.skeleton,
+        note=a.note,
+    )
 
 
 def _annotated(timeline: OverlayTimeline, frames: Iterator[tuple[float, RGBArray]]) -> Iterator[RGBArray]:

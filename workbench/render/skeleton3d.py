@@ -37,16 +37,36 @@ POINT_INDEX: dict[str, int] = {name: i for i, name in enumerate(POINT_NAMES)}
 SKEL_TO_DISPLAY: FloatArray = np.array([[-1.0, 0.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
 
 BONES: tuple[tuple[str, str], ...] = (
-    ("mid_hip", "mid_shoulder"), ("mid_shoulder", "head"), ("head", "nose"),
-    ("left_hip", "right_hip"), ("left_shoulder", "right_shoulder"),
-    *((f"{s}_{a}", f"{s}_{b}") for s in ("right", "left") for a, b in (
-        ("shoulder", "elbow"), ("elbow", "wrist"), ("wrist", "index"), ("wrist", "pinky"), ("wrist", "thumb"),
-        ("hip", "knee"), ("knee", "ankle"), ("ankle", "heel"), ("heel", "foot_index"), ("ankle", "foot_index"))),
-)  # fmt: skip
+    ("mid_hip", "mid_shoulder"),
+    ("mid_shoulder", "head"),
+    ("head", "nose"),
+    ("left_hip", "right_hip"),
+    ("left_shoulder", "right_shoulder"),
+    *(
+        (f"{s}_{a}", f"{s}_{b}")
+        for s in ("right", "left")
+        for a, b in (
+            ("shoulder", "elbow"),
+            ("elbow", "wrist"),
+            ("wrist", "index"),
+            ("wrist", "pinky"),
+            ("wrist", "thumb"),
+            ("hip", "knee"),
+            ("knee", "ankle"),
+            ("ankle", "heel"),
+            ("heel", "foot_index"),
+            ("ankle", "foot_index"),
+        )
+    ),
+)
 
 # The joints drawn as markers (violations colour them).
-JOINT_MARKERS: tuple[str, ...] = ("head", "mid_shoulder", "mid_hip", *(f"{s}_{j}" for s in ("right", "left") for j in (
-    "shoulder", "elbow", "wrist", "hip", "knee", "ankle")))  # fmt: skip
+JOINT_MARKERS: tuple[str, ...] = (
+    "head",
+    "mid_shoulder",
+    "mid_hip",
+    *(f"{s}_{j}" for s in ("right", "left") for j in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")),
+)
 
 RIGHT_COLOR = "#D55E00"
 LEFT_COLOR = "#0072B2"
@@ -140,8 +160,15 @@ def reference_pose(exercise: Any, rep: Rep, t_s: float) -> FloatArray | None:
     return q
 
 
-def skeleton_figure(q: FloatArray, segments: Segments = ADULT, *, violated: Collection[str] = (),
-                    ghost: FloatArray | None = None, title: str = "", height: int = 420) -> dict[str, Any]:  # fmt: skip
+def skeleton_figure(
+    q: FloatArray,
+    segments: Segments = ADULT,
+    *,
+    violated: Collection[str] = (),
+    ghost: FloatArray | None = None,
+    title: str = "",
+    height: int = 420,
+) -> dict[str, Any]:
     """A rotatable plotly 3D figure of one pose ``q`` (46,): bones by side, the joints as markers, those in
     ``violated`` (point names, see ``violated_points``) and their bones red, and ``ghost`` (a pose, e.g. the
     reference of the same phase) in translucent grey."""
@@ -150,42 +177,88 @@ def skeleton_figure(q: FloatArray, segments: Segments = ADULT, *, violated: Coll
     data: list[dict[str, Any]] = []
     if ghost is not None:
         xs, ys, zs = bone_lines(joint_positions(ghost, segments))
-        data.append({"type": "scatter3d", "mode": "lines", "x": xs, "y": ys, "z": zs, "name": "reference",
-                     "line": {"color": GHOST_COLOR, "width": 7}, "hoverinfo": "skip"})  # fmt: skip
+        data.append(
+            {
+                "type": "scatter3d",
+                "mode": "lines",
+                "x": xs,
+                "y": ys,
+                "z": zs,
+                "name": "reference",
+                "line": {"color": GHOST_COLOR, "width": 7},
+                "hoverinfo": "skip",
+            }
+        )
     colors = {"right": RIGHT_COLOR, "left": LEFT_COLOR, "center": CENTER_COLOR}
     for side, label in (("right", "right side"), ("left", "left side"), ("center", "trunk and head")):
         bones = [b for b in BONES if side_of(b) == side and not (b[0] in bad or b[1] in bad)]
         if bones:
             xs, ys, zs = bone_lines(points, bones)
-            data.append({"type": "scatter3d", "mode": "lines", "x": xs, "y": ys, "z": zs, "name": label,
-                         "line": {"color": colors[side], "width": 6}, "hoverinfo": "skip"})  # fmt: skip
+            data.append(
+                {
+                    "type": "scatter3d",
+                    "mode": "lines",
+                    "x": xs,
+                    "y": ys,
+                    "z": zs,
+                    "name": label,
+                    "line": {"color": colors[side], "width": 6},
+                    "hoverinfo": "skip",
+                }
+            )
     red = [b for b in BONES if b[0] in bad or b[1] in bad]
     if red:
         xs, ys, zs = bone_lines(points, red)
-        data.append({"type": "scatter3d", "mode": "lines", "x": xs, "y": ys, "z": zs, "name": "in violation",
-                     "line": {"color": VIOLATION_COLOR, "width": 8}, "hoverinfo": "skip"})  # fmt: skip
+        data.append(
+            {
+                "type": "scatter3d",
+                "mode": "lines",
+                "x": xs,
+                "y": ys,
+                "z": zs,
+                "name": "in violation",
+                "line": {"color": VIOLATION_COLOR, "width": 8},
+                "hoverinfo": "skip",
+            }
+        )
     names = list(dict.fromkeys([*JOINT_MARKERS, *(n for n in bad if n in POINT_INDEX)]))
     pts = points[[POINT_INDEX[n] for n in names]]
-    data.append({"type": "scatter3d", "mode": "markers", "x": pts[:, 0].tolist(), "y": pts[:, 1].tolist(),
-                 "z": pts[:, 2].tolist(), "text": [n.replace("_", " ") for n in names], "name": "joints",
-                 "marker": {"size": [7 if n in bad else 3 for n in names],
-                            "color": [VIOLATION_COLOR if n in bad else "#222" for n in names]},
-                 "hovertemplate": "%{text}<extra></extra>", "showlegend": False})  # fmt: skip
+    data.append(
+        {
+            "type": "scatter3d",
+            "mode": "markers",
+            "x": pts[:, 0].tolist(),
+            "y": pts[:, 1].tolist(),
+            "z": pts[:, 2].tolist(),
+            "text": [n.replace("_", " ") for n in names],
+            "name": "joints",
+            "marker": {
+                "size": [7 if n in bad else 3 for n in names],
+                "color": [VIOLATION_COLOR if n in bad else "#222" for n in names],
+            },
+            "hovertemplate": "%{text}<extra></extra>",
+            "showlegend": False,
+        }
+    )
     h = standing_height(segments)
     reach = 0.65 * h
     axis = {"showbackground": True, "backgroundcolor": "#f6f7f9", "gridcolor": "#dde", "zerolinecolor": "#bbc"}
     layout = {
-        "height": height, "margin": {"l": 0, "r": 0, "t": 28 if title else 4, "b": 0}, "uirevision": "skeleton3d",
+        "height": height,
+        "margin": {"l": 0, "r": 0, "t": 28 if title else 4, "b": 0},
+        "uirevision": "skeleton3d",
         "title": {"text": title, "font": {"size": 12}, "x": 0.01} if title else None,
-        "legend": {"orientation": "h", "y": 0.0, "x": 0.0, "font": {"size": 10}}, "showlegend": True,
+        "legend": {"orientation": "h", "y": 0.0, "x": 0.0, "font": {"size": 10}},
+        "showlegend": True,
         "scene": {
             "xaxis": {**axis, "title": {"text": "right (m)"}, "range": [-reach, reach]},
             "yaxis": {**axis, "title": {"text": "forward (m)"}, "range": [-reach, reach]},
             "zaxis": {**axis, "title": {"text": "up (m)"}, "range": [-0.15, h + 0.35]},
-            "aspectmode": "manual", "aspectratio": {"x": 1, "y": 1, "z": (h + 0.5) / (2 * reach)},
+            "aspectmode": "manual",
+            "aspectratio": {"x": 1, "y": 1, "z": (h + 0.5) / (2 * reach)},
             "camera": {"eye": {"x": 1.25, "y": 1.25, "z": 0.45}, "up": {"x": 0, "y": 0, "z": 1}},
         },
-    }  # fmt: skip
+    }
     return {"data": data, "layout": layout}
 
 

@@ -101,13 +101,17 @@ class AgreementReport:
         for ex, pr in sorted(self.per_exercise.items()):
             out.append(f"  {ex}: precision {f(pr.precision)}, recall {f(pr.recall)}")
         for ex in sorted(set(self.roles_kept) | set(self.roles_catalogue_kept)):
-            own = (f"{self.roles_kept[ex]:.0%} of the model's {self.roles_model[ex]} role decision(s) kept"
-                   if ex in self.roles_kept else "no roles from the model")  # fmt: skip
+            own = (
+                f"{self.roles_kept[ex]:.0%} of the model's {self.roles_model[ex]} role decision(s) kept"
+                if ex in self.roles_kept
+                else "no roles from the model"
+            )
             cat = self.roles_catalogue_kept.get(ex)
             out.append(f"static/dynamic {ex}: {own}" + ("" if cat is None else f"; catalogue roles {cat:.0%} kept"))
         for name, k in (("salient joints", self.kappa_salient), ("static/dynamic", self.kappa_roles)):
-            out.append(f"Cohen's kappa, {name}: {f(k.value)} ({k.n_tasks} task(s) with two experts, "
-                       f"{k.n_decisions} decisions)")  # fmt: skip
+            out.append(
+                f"Cohen's kappa, {name}: {f(k.value)} ({k.n_tasks} task(s) with two experts, {k.n_decisions} decisions)"
+            )
         return out
 
 
@@ -133,8 +137,11 @@ def agreement(db: Database) -> AgreementReport:
             report.catalogue_kept += len(filled & chosen)
             report.unparsable_labelled += int(p.parse_status == "unparsable")
             for j in JOINT_NAMES:
-                pr = PrecisionRecall(int(j in proposed and j in chosen), int(j in proposed and j not in chosen),
-                                     int(j in chosen and j not in proposed))  # fmt: skip
+                pr = PrecisionRecall(
+                    int(j in proposed and j in chosen),
+                    int(j in proposed and j not in chosen),
+                    int(j in chosen and j not in proposed),
+                )
                 report.per_joint[j] += pr
                 report.per_exercise[p.exercise] = report.per_exercise.get(p.exercise, PrecisionRecall(0, 0, 0)) + pr
                 report.overall += pr

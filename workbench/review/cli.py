@@ -22,21 +22,35 @@ def register(sub: Any) -> None:
         q.add_argument("--config", type=Path, help="configuration file (default: biocoach.yaml)")
         if server:
             q.add_argument("--url", help="Label Studio URL (default: label_studio_url, else http://127.0.0.1:8080)")
-            q.add_argument("--data-dir", type=Path, help="Label Studio data folder with the token file and media "
-                           "(default: .labelstudio/)")  # fmt: skip
+            q.add_argument(
+                "--data-dir",
+                type=Path,
+                help="Label Studio data folder with the token file and media (default: .labelstudio/)",
+            )
 
-    q = rsub.add_parser("propose", help="ask the language model for salient joints per clip segment and/or "
-                        "static/dynamic roles per exercise; store them as 'proposed'")  # fmt: skip
+    q = rsub.add_parser(
+        "propose",
+        help="ask the language model for salient joints per clip segment and/or "
+        "static/dynamic roles per exercise; store them as 'proposed'",
+    )
     q.add_argument("clips", nargs="*", type=Path, help="clips (video or pose file) to propose salient joints for")
     q.add_argument("--exercise", "-e", required=True, help="exercise key")
     q.add_argument("--roles", action="store_true", help="also propose static/dynamic per joint for the exercise")
     q.add_argument("--video", type=Path, help="the video experts watch, when the clip is a pose file")
     q.add_argument("--window-s", type=_WINDOW_S, default=4.0, help="segment length when no reps are found (s)")
-    q.add_argument("--frames", type=_FRAMES, default=None, help="frames sent per segment (default: 4 with an "
-                   "llm_endpoint, 0 with the local text-only model)")  # fmt: skip
+    q.add_argument(
+        "--frames",
+        type=_FRAMES,
+        default=None,
+        help="frames sent per segment (default: 4 with an llm_endpoint, 0 with the local text-only model)",
+    )
     q.add_argument("--export-dir", type=Path, help="where proposal JSON goes (default: annotations/proposals/)")
-    q.add_argument("--decoder", choices=("int8", "transformers"), default="int8", help="how the local model "
-                   "decodes: the coach's int8 FastDecoder (default, CPU) or plain transformers generate")  # fmt: skip
+    q.add_argument(
+        "--decoder",
+        choices=("int8", "transformers"),
+        default="int8",
+        help="how the local model decodes: the coach's int8 FastDecoder (default, CPU) or plain transformers generate",
+    )
     common(q, server=False)
     q.set_defaults(func=cmd_propose)
 
@@ -97,8 +111,16 @@ def cmd_propose(args: argparse.Namespace) -> int:
         client = FastLocalClient(config.language_model, cache=config.model_cache_dir)
     frames = args.frames if args.frames is not None else (4 if isinstance(client, OpenAICompatibleClient) else 0)
     for clip in args.clips:
-        report = propose_salient(db, clip, args.exercise, client, video=args.video, window_s=args.window_s,
-                                 n_frames=frames, export_dir=export_dir)  # fmt: skip
+        report = propose_salient(
+            db,
+            clip,
+            args.exercise,
+            client,
+            video=args.video,
+            window_s=args.window_s,
+            n_frames=frames,
+            export_dir=export_dir,
+        )
         for row in report.created:
             where = f"{clip.name} {row.segment} {row.start_s:.2f}-{row.end_s:.2f} s"
             print(f"{row.id}  {where}  {describe(row)}")
@@ -130,16 +152,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from workbench.review.server import DEFAULT_DATA_DIR, start_server
 
     data_dir = (args.data_dir or DEFAULT_DATA_DIR).resolve()
-    print(f"starting Label Studio on http://127.0.0.1:{args.port} (data: {data_dir}; first start takes ~30 s) …",
-          flush=True)  # fmt: skip
+    print(
+        f"starting Label Studio on http://127.0.0.1:{args.port} (data: {data_dir}; first start takes ~30 s) …",
+        flush=True,
+    )
     stops = (signal.SIGTERM, signal.SIGHUP)
     previous = {signal.SIGINT: signal.getsignal(signal.SIGINT), **{s: signal.signal(s, _raise_stop) for s in stops}}
     server = None
     try:
         server = start_server(data_dir, port=args.port, timeout_s=args.timeout)  # stops it when interrupted
-        print(f"Label Studio is up at {server.url}; log in as {server.credentials.username} (password and API "
-              f"token: $BIOCOACH_LS_PASSWORD / $BIOCOACH_LS_TOKEN, or the files in {data_dir}). Ctrl-C stops it.",
-              flush=True)  # fmt: skip
+        print(
+            f"Label Studio is up at {server.url}; log in as {server.credentials.username} (password and API "
+            f"token: $BIOCOACH_LS_PASSWORD / $BIOCOACH_LS_TOKEN, or the files in {data_dir}). Ctrl-C stops it.",
+            flush=True,
+        )
         while server.process is not None and server.process.poll() is None:
             time.sleep(1.0)
     except (KeyboardInterrupt, _Stop):

@@ -88,17 +88,22 @@ class LabelStudioClient:
                     failure = LabelStudioError(
                         f"{self.url}: {what} was refused (HTTP {code}): expected the API token of a Label Studio "
                         "user, got one the server does not accept; set BIOCOACH_LS_TOKEN (or the token file under "
-                        "the data folder) to that server's token", code,
-                    )  # fmt: skip
+                        "the data folder) to that server's token",
+                        code,
+                    )
                 elif 200 <= code < 300:  # the SDK could not read the reply as JSON
                     size = len(body.encode("utf-8", "replace")) if isinstance(body, str) else 0
                     failure = LabelStudioError(
                         f"{self.url}: {what}: expected a JSON reply, got {size} bytes that are not JSON; is --url / "
-                        "label_studio_url a Label Studio server?", code,
-                    )  # fmt: skip
+                        "label_studio_url a Label Studio server?",
+                        code,
+                    )
                 elif code < 500 and code != 429:
-                    failure = LabelStudioError(f"{self.url}: {what}: expected success, got HTTP {code} "
-                                               f"({_phrase(code)}); the server's log says why", code)  # fmt: skip
+                    failure = LabelStudioError(
+                        f"{self.url}: {what}: expected success, got HTTP {code} "
+                        f"({_phrase(code)}); the server's log says why",
+                        code,
+                    )
                 else:
                     last = f"HTTP {code}"
             except ParsingError as exc:
@@ -106,8 +111,9 @@ class LabelStudioClient:
                 del exc
                 failure = LabelStudioError(
                     f"{self.url}: {what}: expected a Label Studio reply, got JSON of another shape; is --url / "
-                    "label_studio_url a Label Studio 1.2x server?", code,
-                )  # fmt: skip
+                    "label_studio_url a Label Studio 1.2x server?",
+                    code,
+                )
             except (httpx.TransportError, OSError) as exc:  # refused, reset, timed out
                 last = " ".join(str(exc).split()) or type(exc).__name__
             if failure is not None:
@@ -162,25 +168,39 @@ class LabelStudioClient:
             page += 1
 
     def create_project(self, title: str, label_config: str, description: str = "") -> dict[str, Any]:
-        return plain(self.call("create a project", lambda ls: ls.projects.create(
-            title=title, label_config=label_config, description=description)))  # fmt: skip
+        return plain(
+            self.call(
+                "create a project",
+                lambda ls: ls.projects.create(title=title, label_config=label_config, description=description),
+            )
+        )
 
     def update_project(self, project_id: int, **fields: Any) -> dict[str, Any]:
         return plain(self.call(f"update project {project_id}", lambda ls: ls.projects.update(project_id, **fields)))
 
     def local_storages(self, project_id: int) -> list[dict[str, Any]]:
-        found = self.call(f"list local storages of project {project_id}",
-                          lambda ls: ls.import_storage.local.list(project=project_id))  # fmt: skip
+        found = self.call(
+            f"list local storages of project {project_id}", lambda ls: ls.import_storage.local.list(project=project_id)
+        )
         return [plain(s) for s in found]
 
     def add_local_storage(self, project_id: int, path: str, title: str) -> dict[str, Any]:
-        return plain(self.call(f"add a local storage to project {project_id}",
-                               lambda ls: ls.import_storage.local.create(
-                                   project=project_id, path=path, title=title, use_blob_urls=False)))  # fmt: skip
+        return plain(
+            self.call(
+                f"add a local storage to project {project_id}",
+                lambda ls: ls.import_storage.local.create(
+                    project=project_id, path=path, title=title, use_blob_urls=False
+                ),
+            )
+        )
 
     def import_tasks(self, project_id: int, tasks: list[dict[str, Any]]) -> dict[str, Any]:
-        return plain(self.call(f"import tasks into project {project_id}",
-                               lambda ls: ls.projects.import_tasks(project_id, request=tasks)))  # type: ignore[arg-type]  # fmt: skip
+        return plain(
+            self.call(
+                f"import tasks into project {project_id}",
+                lambda ls: ls.projects.import_tasks(project_id, request=tasks),  # type: ignore[arg-type]
+            )
+        )
 
     def task_pages(self, project_id: int, page_size: int = 50) -> Iterator[list[dict[str, Any]]]:
         """The project's tasks with their annotations, one page at a time (so a caller can write each page
@@ -209,15 +229,20 @@ class LabelStudioClient:
     def tasks(self, project_id: int) -> list[dict[str, Any]]:
         return [t for page in self.task_pages(project_id) for t in page]
 
-    def create_annotation(self, task_id: int, result: list[dict[str, Any]], *,
-                          completed_by: int | None = None) -> dict[str, Any]:  # fmt: skip
+    def create_annotation(
+        self, task_id: int, result: list[dict[str, Any]], *, completed_by: int | None = None
+    ) -> dict[str, Any]:
         extra: dict[str, Any] = {} if completed_by is None else {"completed_by": completed_by}
-        return plain(self.call(f"annotate task {task_id}",
-                               lambda ls: ls.annotations.create(task_id, result=result, **extra)))  # fmt: skip
+        return plain(
+            self.call(f"annotate task {task_id}", lambda ls: ls.annotations.create(task_id, result=result, **extra))
+        )
 
     def update_annotation(self, annotation_id: int, result: list[dict[str, Any]]) -> dict[str, Any]:
-        return plain(self.call(f"update annotation {annotation_id}",
-                               lambda ls: ls.annotations.update(annotation_id, result=result)))  # fmt: skip
+        return plain(
+            self.call(
+                f"update annotation {annotation_id}", lambda ls: ls.annotations.update(annotation_id, result=result)
+            )
+        )
 
 
 def _sdk_client(url: str, token: str, timeout_s: float) -> LabelStudio:

@@ -36,8 +36,9 @@ _MIN_CACHE = 1024  # KV positions allocated up front; a longer prompt + reply re
 class FastLocalClient:
     """A local causal LM decoded greedily through ``FastDecoder`` (int8 weights by default)."""
 
-    def __init__(self, path: Path | None = None, *, cache: Path | None = None, quantize: bool = True,
-                 threads: int | None = None):  # fmt: skip
+    def __init__(
+        self, path: Path | None = None, *, cache: Path | None = None, quantize: bool = True, threads: int | None = None
+    ):
         self._path, self._cache, self.quantize, self.threads = path, cache, quantize, threads
         self._decoder: FastDecoder | None = None
         self._loaded: LoadedModel | None = None
@@ -59,8 +60,9 @@ class FastLocalClient:
     def decoder(self, need: int = 0) -> FastDecoder:
         """The decoder (built on first use: the int8 copy of the weights), with room for ``need`` positions."""
         if self._decoder is None or self._decoder.max_len < need:
-            self._decoder = FastDecoder(self._model().model, max_len=max(_MIN_CACHE, need), quantize=self.quantize,
-                                        device="cpu")  # fmt: skip
+            self._decoder = FastDecoder(
+                self._model().model, max_len=max(_MIN_CACHE, need), quantize=self.quantize, device="cpu"
+            )
         return self._decoder
 
     def complete(
@@ -75,15 +77,17 @@ class FastLocalClient:
         if temperature > 0:  # sampling: transformers generate, as LocalClient does it
             if self._sampler is None:
                 self._sampler = LocalClient(self._path, cache=self._cache)
-            return self._sampler.complete(messages, max_new_tokens=max_new_tokens, temperature=temperature,
-                                          top_p=top_p, seed=seed)  # fmt: skip
+            return self._sampler.complete(
+                messages, max_new_tokens=max_new_tokens, temperature=temperature, top_p=top_p, seed=seed
+            )
         start = time.perf_counter()
         if self.threads:
             torch.set_num_threads(self.threads)
         with self._lock:
             tok = self._model().tokenizer
-            ids = tok.apply_chat_template(list(messages), add_generation_prompt=True, return_tensors="pt",
-                                          return_dict=True)["input_ids"][0]  # fmt: skip
+            ids = tok.apply_chat_template(
+                list(messages), add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )["input_ids"][0]
             decoder = self.decoder(int(ids.shape[0]) + max_new_tokens)
             out = greedy_tokens(decoder, ids, max_new_tokens, self._eos)
         text = tok.decode(out, skip_special_tokens=True).strip()

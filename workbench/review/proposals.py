@@ -55,22 +55,57 @@ Role = Literal["static", "dynamic"]
 # Words people (and small models) use for joints, without a side: each maps to the SKEL joints it names.
 # Bilateral words name both sides unless "left"/"right" comes just before them.
 _SIDED = {
-    "hip": "femur", "hips": "femur", "femur": "femur", "thigh": "femur", "thighs": "femur",
-    "knee": "tibia", "knees": "tibia", "tibia": "tibia",
-    "ankle": "talus", "ankles": "talus", "talus": "talus",
-    "subtalar": "calcn", "heel": "calcn", "heels": "calcn", "calcn": "calcn", "foot": "calcn", "feet": "calcn",
-    "toe": "toes", "toes": "toes",
-    "scapula": "scapula", "scapulae": "scapula", "scapulas": "scapula", "blade": "scapula", "blades": "scapula",
-    "shoulder": "humerus", "shoulders": "humerus", "humerus": "humerus", "arm": "humerus", "arms": "humerus",
-    "elbow": "ulna", "elbows": "ulna", "ulna": "ulna",
-    "forearm": "radius", "forearms": "radius", "radius": "radius",
-    "wrist": "hand", "wrists": "hand", "hand": "hand", "hands": "hand",
-}  # fmt: skip
+    "hip": "femur",
+    "hips": "femur",
+    "femur": "femur",
+    "thigh": "femur",
+    "thighs": "femur",
+    "knee": "tibia",
+    "knees": "tibia",
+    "tibia": "tibia",
+    "ankle": "talus",
+    "ankles": "talus",
+    "talus": "talus",
+    "subtalar": "calcn",
+    "heel": "calcn",
+    "heels": "calcn",
+    "calcn": "calcn",
+    "foot": "calcn",
+    "feet": "calcn",
+    "toe": "toes",
+    "toes": "toes",
+    "scapula": "scapula",
+    "scapulae": "scapula",
+    "scapulas": "scapula",
+    "blade": "scapula",
+    "blades": "scapula",
+    "shoulder": "humerus",
+    "shoulders": "humerus",
+    "humerus": "humerus",
+    "arm": "humerus",
+    "arms": "humerus",
+    "elbow": "ulna",
+    "elbows": "ulna",
+    "ulna": "ulna",
+    "forearm": "radius",
+    "forearms": "radius",
+    "radius": "radius",
+    "wrist": "hand",
+    "wrists": "hand",
+    "hand": "hand",
+    "hands": "hand",
+}
 _CENTRAL = {
-    "pelvis": "pelvis", "lumbar": "lumbar_body", "spine": "lumbar_body",
-    "thorax": "thorax", "chest": "thorax", "torso": "thorax", "trunk": "thorax",
-    "head": "head", "neck": "head",
-}  # fmt: skip
+    "pelvis": "pelvis",
+    "lumbar": "lumbar_body",
+    "spine": "lumbar_body",
+    "thorax": "thorax",
+    "chest": "thorax",
+    "torso": "thorax",
+    "trunk": "thorax",
+    "head": "head",
+    "neck": "head",
+}
 _TOKEN = re.compile(r"[a-z_]+")
 _LOOP_PERIOD = 4  # longest word cycle looked for
 _LOOP_REPEATS = 4  # a cycle said this many times in a row is a repetition loop
@@ -126,9 +161,17 @@ def parse_joints(text: str) -> tuple[str, ...]:
 
 
 _ROLE_WORDS: dict[str, Role] = {
-    "static": "static", "stable": "static", "stability": "static", "stationary": "static", "fixed": "static",
-    "dynamic": "dynamic", "moving": "dynamic", "moves": "dynamic", "motion": "dynamic", "mobile": "dynamic",
-}  # fmt: skip
+    "static": "static",
+    "stable": "static",
+    "stability": "static",
+    "stationary": "static",
+    "fixed": "static",
+    "dynamic": "dynamic",
+    "moving": "dynamic",
+    "moves": "dynamic",
+    "motion": "dynamic",
+    "mobile": "dynamic",
+}
 
 
 def parse_roles(text: str) -> dict[str, Role]:
@@ -258,13 +301,16 @@ def roles_content(llm_roles: dict[str, Role], ex: Exercise) -> tuple[dict[str, d
 
 # ---------------------------------------------------------------------------------------------- prompts
 
-_SYSTEM = ("You are a biomechanics expert and strength coach. Answer briefly. Name only the joints that matter, "
-           "in plain words (for example: knees, hips, lumbar spine, thorax, shoulders, elbows), and say left or "
-           "right when only one side matters.")  # fmt: skip
+_SYSTEM = (
+    "You are a biomechanics expert and strength coach. Answer briefly. Name only the joints that matter, "
+    "in plain words (for example: knees, hips, lumbar spine, thorax, shoulders, elbows), and say left or "
+    "right when only one side matters."
+)
 
 
-def salient_messages(ex: Exercise, seg: Segment, context_motion: str,
-                     frames: Sequence[tuple[float, bytes]] = ()) -> list[dict[str, Any]]:  # fmt: skip
+def salient_messages(
+    ex: Exercise, seg: Segment, context_motion: str, frames: Sequence[tuple[float, bytes]] = ()
+) -> list[dict[str, Any]]:
     """Chat messages asking which joints need attention in one segment; frames (t_s, JPEG bytes) become
     image content parts in the OpenAI chat format."""
     issues = "; ".join(seg.violations) if seg.violations else "none detected"
@@ -317,8 +363,10 @@ def _image_digest(part: dict[str, Any]) -> dict[str, Any]:
 def segments_of(analysis: Analysis, window_s: float = DEFAULT_WINDOW_S) -> list[Segment]:
     """The clip's reps; fixed windows of ``window_s`` when the analysis found none."""
     if analysis.reps:
-        return [Segment(f"rep {r.index + 1}", float(r.start_s), float(r.end_s),
-                        tuple(v.message for v in r.violations)) for r in analysis.reps]  # fmt: skip
+        return [
+            Segment(f"rep {r.index + 1}", float(r.start_s), float(r.end_s), tuple(v.message for v in r.violations))
+            for r in analysis.reps
+        ]
     out, start, k = [], 0.0, 1
     while start < analysis.duration_s - 1e-9:
         end = min(start + window_s, analysis.duration_s)
@@ -330,7 +378,6 @@ def segments_of(analysis: Analysis, window_s: float = DEFAULT_WINDOW_S) -> list[
 def video_frames(video: Path, start_s: float, end_s: float, n: int, max_side: int = 384) -> list[tuple[float, bytes]]:
     """``n`` JPEG frames evenly spread over a segment of a video."""
     from PIL import Image
-
 
     if n <= 0:
         return []
@@ -397,11 +444,21 @@ def propose_salient(
         joints, status, _ = read_salient_reply(completion.text)
         content, _ = salient_content(joints, ex)
         row = ProposalRow(
-            id=pid, kind="salient", exercise=ex.key, content=content, model=completion.model,
-            prompt=storable_prompt(messages), reply=completion.text, parse_status=status, clip_hash=clip_hash,
-            clip_path=str(clip.resolve()), video_path=None if watch is None else str(watch.resolve()),
-            start_s=seg.start_s, end_s=seg.end_s, segment=seg.label,
-        )  # fmt: skip
+            id=pid,
+            kind="salient",
+            exercise=ex.key,
+            content=content,
+            model=completion.model,
+            prompt=storable_prompt(messages),
+            reply=completion.text,
+            parse_status=status,
+            clip_hash=clip_hash,
+            clip_path=str(clip.resolve()),
+            video_path=None if watch is None else str(watch.resolve()),
+            start_s=seg.start_s,
+            end_s=seg.end_s,
+            segment=seg.label,
+        )
         _store(db, row, export_dir)
         created.append(row)
     return ProposeReport(created, existing)
@@ -419,8 +476,16 @@ def propose_roles(
     completion = client.complete(_as_chat(messages), max_new_tokens=ROLES_TOKENS)
     roles, status, _ = read_roles_reply(completion.text)
     content, _ = roles_content(roles, ex)
-    row = ProposalRow(id=pid, kind="roles", exercise=ex.key, content=content, model=completion.model,
-                      prompt=storable_prompt(messages), reply=completion.text, parse_status=status)  # fmt: skip
+    row = ProposalRow(
+        id=pid,
+        kind="roles",
+        exercise=ex.key,
+        content=content,
+        model=completion.model,
+        prompt=storable_prompt(messages),
+        reply=completion.text,
+        parse_status=status,
+    )
     _store(db, row, export_dir)
     return ProposeReport([row], [])
 
@@ -430,16 +495,31 @@ def export_proposal(row: ProposalRow, directory: Path) -> Path:
     (each joint with its source), ``model_joints``/``catalogue_joints`` (salient) or ``model_roles`` (roles)
     say what the model itself proposed, and ``parse_reason`` why a reply was not (fully) usable."""
     directory.mkdir(parents=True, exist_ok=True)
-    own: dict[str, Any] = ({"model_joints": list(row.model_joints), "catalogue_joints": list(row.catalogue_joints)}
-                           if row.kind == "salient" else {"model_roles": row.model_roles})  # fmt: skip
+    own: dict[str, Any] = (
+        {"model_joints": list(row.model_joints), "catalogue_joints": list(row.catalogue_joints)}
+        if row.kind == "salient"
+        else {"model_roles": row.model_roles}
+    )
     body = {
-        **own, "parse_reason": parse_reason(row),
-        "schema": "biocoach.proposal/1", "id": row.id, "kind": row.kind, "exercise": row.exercise,
-        "clip_hash": row.clip_hash, "clip_path": row.clip_path, "video_path": row.video_path,
-        "segment": row.segment, "start_s": row.start_s, "end_s": row.end_s, "content": row.content,
-        "model": row.model, "prompt": row.prompt, "reply": row.reply, "parse_status": row.parse_status,
+        **own,
+        "parse_reason": parse_reason(row),
+        "schema": "biocoach.proposal/1",
+        "id": row.id,
+        "kind": row.kind,
+        "exercise": row.exercise,
+        "clip_hash": row.clip_hash,
+        "clip_path": row.clip_path,
+        "video_path": row.video_path,
+        "segment": row.segment,
+        "start_s": row.start_s,
+        "end_s": row.end_s,
+        "content": row.content,
+        "model": row.model,
+        "prompt": row.prompt,
+        "reply": row.reply,
+        "parse_status": row.parse_status,
         "status": row.status,
-    }  # fmt: skip
+    }
     path = directory / f"{row.id}.json"
     path.write_text(json.dumps(body, indent=1, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
     return path

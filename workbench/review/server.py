@@ -136,8 +136,10 @@ class LabelStudioServer:
         start = time.monotonic()
         while time.monotonic() - start < timeout_s:
             if self.process is not None and self.process.poll() is not None:
-                raise LabelStudioServerError(f"label-studio exited with code {self.process.returncode} before it "
-                                             f"answered; its log: {self.log_path}\n{self._log_tail()}")  # fmt: skip
+                raise LabelStudioServerError(
+                    f"label-studio exited with code {self.process.returncode} before it "
+                    f"answered; its log: {self.log_path}\n{self._log_tail()}"
+                )
             if self.healthy():
                 return time.monotonic() - start
             time.sleep(1.0)
@@ -184,16 +186,33 @@ def start_server(
     media_root(data_dir).mkdir(parents=True, exist_ok=True)
     _private_file(data_dir / LABEL_STUDIO_DB)
     creds = credentials(data_dir)
-    command = [str(executable), "start", "--no-browser", "--internal-host", "127.0.0.1", "--port", str(port),
-               "--data-dir", str(data_dir), "--enable-legacy-api-token"]  # fmt: skip
+    command = [
+        str(executable),
+        "start",
+        "--no-browser",
+        "--internal-host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--data-dir",
+        str(data_dir),
+        "--enable-legacy-api-token",
+    ]
     log_path = data_dir / "server.log"
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
     _private_file(log_path)
     with os.fdopen(log_fd, "ab") as log:
         # Its own process group, so stop() ends label-studio and whatever it spawned, and nothing else.
-        proc = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=server_environment(data_dir, creds),
-                                cwd=data_dir, start_new_session=True, umask=0o077,
-                                preexec_fn=_end_with_parent)  # fmt: skip
+        proc = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=server_environment(data_dir, creds),
+            cwd=data_dir,
+            start_new_session=True,
+            umask=0o077,
+            preexec_fn=_end_with_parent,
+        )
     server = LabelStudioServer(f"http://127.0.0.1:{port}", data_dir, creds, proc, log_path)
     if wait:
         try:
@@ -216,12 +235,18 @@ def server_environment(data_dir: Path, creds: Credentials) -> dict[str, str]:
     here, where only their owner can read them (``/proc/PID/environ`` is 0400), not on the command line."""
     env = dict(os.environ)
     env.update(
-        LABEL_STUDIO_BASE_DATA_DIR=str(data_dir), LATEST_VERSION_CHECK="false", COLLECT_ANALYTICS="false",
-        LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true", LOCAL_FILES_SERVING_ENABLED="true",
-        LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(data_dir), LOCAL_FILES_DOCUMENT_ROOT=str(data_dir),
-        LABEL_STUDIO_USERNAME=creds.username, LABEL_STUDIO_PASSWORD=creds.password,
-        LABEL_STUDIO_USER_TOKEN=creds.token, **LABELING_FLAGS,
-    )  # fmt: skip
+        LABEL_STUDIO_BASE_DATA_DIR=str(data_dir),
+        LATEST_VERSION_CHECK="false",
+        COLLECT_ANALYTICS="false",
+        LABEL_STUDIO_LOCAL_FILES_SERVING_ENABLED="true",
+        LOCAL_FILES_SERVING_ENABLED="true",
+        LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT=str(data_dir),
+        LOCAL_FILES_DOCUMENT_ROOT=str(data_dir),
+        LABEL_STUDIO_USERNAME=creds.username,
+        LABEL_STUDIO_PASSWORD=creds.password,
+        LABEL_STUDIO_USER_TOKEN=creds.token,
+        **LABELING_FLAGS,
+    )
     return env
 
 

@@ -81,8 +81,9 @@ def salient_config(channels: Sequence[str]) -> str:
         config = re.sub(r'\n[ \t]*<Header value="Joint angles[^>]*/>', "", template)
         config = re.sub(r"\n[ \t]*<TimeSeries\b.*?</TimeSeries>", "", config, flags=re.DOTALL)
         return config.replace(' sync="angles"', "", 1)
-    config = re.sub(r'\n[ \t]*<Channel column="([^"]+)"[^>]*/>',
-                    lambda m: m.group(0) if m.group(1) in keep else "", template)  # fmt: skip
+    config = re.sub(
+        r'\n[ \t]*<Channel column="([^"]+)"[^>]*/>', lambda m: m.group(0) if m.group(1) in keep else "", template
+    )
 
     def overview(m: re.Match[str]) -> str:
         shown = [c for c in m.group(1).split(",") if c in keep] or keep[:1]
@@ -112,9 +113,10 @@ def project_spec(kind: str, exercise: str = "", channels: Sequence[str] = JOINT_
         return ProjectSpec(kind, PROJECTS[kind][0], label_config(kind), f"BioCoach Workbench review ({kind})")
     keep = [j for j in JOINT_NAMES if j in set(channels)]
     left_out = [j for j in JOINT_NAMES if j not in set(keep)]
-    description = (f"BioCoach Workbench review (salient) of {exercise}: {len(keep)} of {len(JOINT_NAMES)} joint-angle "
-                   "channels" + (f"; left out, never observed by the pose source: {', '.join(left_out)}"
-                                 if left_out else ""))  # fmt: skip
+    description = (
+        f"BioCoach Workbench review (salient) of {exercise}: {len(keep)} of {len(JOINT_NAMES)} joint-angle "
+        "channels" + (f"; left out, never observed by the pose source: {', '.join(left_out)}" if left_out else "")
+    )
     return ProjectSpec(kind, salient_title(exercise, keep), salient_config(keep), description)
 
 
@@ -177,8 +179,11 @@ def salient_result(joints: Sequence[str]) -> list[dict[str, Any]]:
 
 
 def roles_result(roles: dict[str, str]) -> list[dict[str, Any]]:
-    return [{"from_name": f"role_{j}", "to_name": "exercise", "type": "choices", "value": {"choices": [roles[j]]}}
-            for j in JOINT_NAMES if j in roles]  # fmt: skip
+    return [
+        {"from_name": f"role_{j}", "to_name": "exercise", "type": "choices", "value": {"choices": [roles[j]]}}
+        for j in JOINT_NAMES
+        if j in roles
+    ]
 
 
 # ---------------------------------------------------------------------------------------------- push
@@ -192,8 +197,9 @@ class PushReport:
     media_files: int = 0  # media written this time (videos copied, angle CSVs)
 
     def line(self) -> str:
-        parts = [f"{t}: {self.created.get(t, 0)} created, {self.existing.get(t, 0)} already there"
-                 for t in self.projects]  # fmt: skip
+        parts = [
+            f"{t}: {self.created.get(t, 0)} created, {self.existing.get(t, 0)} already there" for t in self.projects
+        ]
         return "; ".join(parts) + f"; {self.media_files} media file(s) written"
 
 
@@ -237,8 +243,7 @@ def push(
             report.projects[spec.title] = project_id
             report.created[spec.title] = report.created.get(spec.title, 0) + len(tasks)
         with db.session() as s:
-            ReviewRepository(s).record_pushed(client.url, [(p.id, *on_server[p.id]) for p in mine
-                                                           if p.id in on_server])  # fmt: skip
+            ReviewRepository(s).record_pushed(client.url, [(p.id, *on_server[p.id]) for p in mine if p.id in on_server])
     for title in report.projects:
         report.created.setdefault(title, 0)
         report.existing.setdefault(title, 0)
@@ -277,8 +282,14 @@ def _url(path: Path, document_root: Path) -> str:
 def _task_data(db: Database, p: ProposalRow, media: Path, document_root: Path) -> tuple[dict[str, Any], int]:
     """The task's data and how many media files were written for it."""
     sources = ", ".join(f"{c['joint']} ({c['source']})" for c in p.content) if p.kind == "salient" else ""
-    data: dict[str, Any] = {"proposal_id": p.id, "kind": p.kind, "exercise": p.exercise, "model": p.model,
-                            "parse_status": p.parse_status, "reply": p.reply}  # fmt: skip
+    data: dict[str, Any] = {
+        "proposal_id": p.id,
+        "kind": p.kind,
+        "exercise": p.exercise,
+        "model": p.model,
+        "parse_status": p.parse_status,
+        "reply": p.reply,
+    }
     if p.kind == "roles":
         # what the model itself said, apart from the catalogue's fill-ins; an unparsable reply says so
         description = f"Exercise {p.exercise}. Proposed by {p.model}: {describe(p)}. Model reply: {p.reply}"
@@ -305,11 +316,15 @@ def _task_data(db: Database, p: ProposalRow, media: Path, document_root: Path) -
     data.update(
         title=f"{p.exercise} — {p.segment} ({p.start_s:.2f}–{p.end_s:.2f} s) — proposal {p.id}",
         context=f"Segment {p.segment}: {p.start_s:.2f}–{p.end_s:.2f} s. Proposed by {p.model} ({p.parse_status}): "
-                f"{sources}. Model reply: {p.reply}",
-        video=video_url, angles=_url(angles, document_root) if angles.is_file() else "", clip_hash=p.clip_hash,
-        segment=p.segment, start_s=p.start_s, end_s=p.end_s,
+        f"{sources}. Model reply: {p.reply}",
+        video=video_url,
+        angles=_url(angles, document_root) if angles.is_file() else "",
+        clip_hash=p.clip_hash,
+        segment=p.segment,
+        start_s=p.start_s,
+        end_s=p.end_s,
         channels=csv_channels(angles) if angles.is_file() else [],  # the project's TimeSeries draws these only
-    )  # fmt: skip
+    )
     if fps is not None:
         data["fps"] = fps
     return data, written
@@ -339,8 +354,7 @@ def angle_channels(track: Any) -> list[str]:
     least one frame (JOINT_NAMES order)."""
     q = np.asarray(track.q, dtype=float)
     observed = np.asarray(getattr(track, "observed", np.ones(q.shape[1], bool)), dtype=bool)
-    return [j for j in JOINT_NAMES
-            if observed[joint(j).primary_dof] and np.isfinite(q[:, joint(j).primary_dof]).any()]  # fmt: skip
+    return [j for j in JOINT_NAMES if observed[joint(j).primary_dof] and np.isfinite(q[:, joint(j).primary_dof]).any()]
 
 
 def write_angle_csv(track: Any, path: Path) -> Path:
@@ -387,8 +401,10 @@ class PullReport:
     foreign: int = 0  # tasks without a proposal of this store
 
     def line(self) -> str:
-        return (f"{self.tasks} task(s), {self.annotations} annotation(s): {self.new_versions} new label version(s), "
-                f"{self.unchanged} unchanged, {self.foreign} task(s) not from this store")  # fmt: skip
+        return (
+            f"{self.tasks} task(s), {self.annotations} annotation(s): {self.new_versions} new label version(s), "
+            f"{self.unchanged} unchanged, {self.foreign} task(s) not from this store"
+        )
 
 
 def pull(
@@ -418,8 +434,9 @@ def pull(
     return report
 
 
-def _pull_task(db: Database, server: str, task: dict[str, Any], p: ProposalRow, users: dict[int, str],
-               report: PullReport) -> None:  # fmt: skip
+def _pull_task(
+    db: Database, server: str, task: dict[str, Any], p: ProposalRow, users: dict[int, str], report: PullReport
+) -> None:
     annotations = [a for a in task.get("annotations", []) if not a.get("was_cancelled") and a.get("result")]
     with db.session() as s:
         repo = ReviewRepository(s)
@@ -436,11 +453,19 @@ def _pull_task(db: Database, server: str, task: dict[str, Any], p: ProposalRow, 
                 status, content, comment = decide_roles(a["result"], p.roles)  # type: ignore[assignment]
             who = a.get("completed_by")
             who_id = int(who["id"] if isinstance(who, dict) else who) if who is not None else -1
-            todo.append(PulledLabel(
-                proposal_id=p.id, reviewer=users.get(who_id, f"user {who_id}"), status=status, content=content,
-                comment=comment, reviewed_at=datetime.fromisoformat(updated.replace("Z", "+00:00")),
-                ls_task_id=int(task["id"]), ls_annotation_id=int(a["id"]), ls_updated_at=updated,
-            ))  # fmt: skip
+            todo.append(
+                PulledLabel(
+                    proposal_id=p.id,
+                    reviewer=users.get(who_id, f"user {who_id}"),
+                    status=status,
+                    content=content,
+                    comment=comment,
+                    reviewed_at=datetime.fromisoformat(updated.replace("Z", "+00:00")),
+                    ls_task_id=int(task["id"]),
+                    ls_annotation_id=int(a["id"]),
+                    ls_updated_at=updated,
+                )
+            )
         if todo:
             with s.transaction():  # the labels, their cursors and the joint classes they decide: all or nothing
                 report.new_versions += repo.record_pulled(server, todo)

@@ -118,11 +118,15 @@ class Outcome:
     provenance: dict[str, Any] | None = None
 
 
-_JOB_COLUMNS = ("id, name, status, spec_json, engine, code_version, host, pid, n_selected, selection_done, n_done, "
-                "n_failed, n_skipped, n_executed, started_at, heartbeat_at, finished_at, shard_dir")  # fmt: skip
-_ITEM_COLUMNS = ("work_key, clip_hash, stage, params_json, path, exercise, status, attempts, failures, error, "
-                 "worker, job_id, queued_at, started_at, finished_at, seconds, result_kind, result_ref, "
-                 "result_json")  # fmt: skip
+_JOB_COLUMNS = (
+    "id, name, status, spec_json, engine, code_version, host, pid, n_selected, selection_done, n_done, "
+    "n_failed, n_skipped, n_executed, started_at, heartbeat_at, finished_at, shard_dir"
+)
+_ITEM_COLUMNS = (
+    "work_key, clip_hash, stage, params_json, path, exercise, status, attempts, failures, error, "
+    "worker, job_id, queued_at, started_at, finished_at, seconds, result_kind, result_ref, "
+    "result_json"
+)
 
 
 def this_host() -> str:
@@ -152,15 +156,27 @@ class BatchRepository:
 
     # ------------------------------------------------------------------------------------------- jobs
 
-    def create_job(self, *, name: str, spec: dict[str, Any], engine: str, code_version: str,
-                   shard_dir: str | None = None) -> int:  # fmt: skip
+    def create_job(
+        self, *, name: str, spec: dict[str, Any], engine: str, code_version: str, shard_dir: str | None = None
+    ) -> int:
         now = utc_now()
-        return int(self.s.scalar(
-            "INSERT INTO batch_jobs (name, status, spec_json, engine, code_version, host, pid, started_at, "
-            "heartbeat_at, shard_dir) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-            [name, json.dumps(spec, sort_keys=True), engine, code_version, this_host(), os.getpid(), now, now,
-             shard_dir],
-        ))  # fmt: skip
+        return int(
+            self.s.scalar(
+                "INSERT INTO batch_jobs (name, status, spec_json, engine, code_version, host, pid, started_at, "
+                "heartbeat_at, shard_dir) VALUES (?, 'running', ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                [
+                    name,
+                    json.dumps(spec, sort_keys=True),
+                    engine,
+                    code_version,
+                    this_host(),
+                    os.getpid(),
+                    now,
+                    now,
+                    shard_dir,
+                ],
+            )
+        )
 
     def job(self, job_id: int) -> BatchJob:
         r = self.s.one(f"SELECT {_JOB_COLUMNS} FROM batch_jobs WHERE id = ?", [job_id])
@@ -185,10 +201,13 @@ class BatchRepository:
         if dead:
             marks = ", ".join("?" for _ in dead)
             with self.s.transaction():
-                self.s.execute(f"UPDATE batch_jobs SET status = 'interrupted', finished_at = heartbeat_at "
-                               f"WHERE id IN ({marks})", dead)  # fmt: skip
-                self.s.execute(f"UPDATE batch_items SET status = 'pending' WHERE status = 'running' "
-                               f"AND job_id IN ({marks})", dead)  # fmt: skip
+                self.s.execute(
+                    f"UPDATE batch_jobs SET status = 'interrupted', finished_at = heartbeat_at WHERE id IN ({marks})",
+                    dead,
+                )
+                self.s.execute(
+                    f"UPDATE batch_items SET status = 'pending' WHERE status = 'running' AND job_id IN ({marks})", dead
+                )
         return dead
 
     def heartbeat(self, job_id: int) -> None:
@@ -214,7 +233,7 @@ class BatchRepository:
             "FROM batch_job_items j JOIN batch_items i ON i.work_key = j.work_key WHERE j.job_id = ?) c "
             "WHERE id = ?",
             [now, selection_done, status, status, status, now, job_id, job_id, job_id, job_id],
-        )  # fmt: skip
+        )
         return self.job(job_id)
 
     # ------------------------------------------------------------------------------------------- items
@@ -223,8 +242,10 @@ class BatchRepository:
         """Add the items to the job (creating those never seen) and return {work key: (status, failures)}."""
         if not items:
             return {}
-        cols = {name: [getattr(it, name) for it in items]
-                for name in ("work_key", "clip_hash", "stage", "params_hash", "params_json", "path", "exercise")}
+        cols = {
+            name: [getattr(it, name) for it in items]
+            for name in ("work_key", "clip_hash", "stage", "params_hash", "params_json", "path", "exercise")
+        }
         with self.s.transaction():  # one statement per table whatever the number of items
             self.s.execute(
                 "INSERT INTO batch_items (work_key, clip_hash, stage, params_hash, params_json, path, exercise, "
@@ -233,12 +254,12 @@ class BatchRepository:
                 "unnest(?::VARCHAR[]) AS ph, unnest(?::VARCHAR[]) AS pj, unnest(?::VARCHAR[]) AS p, "
                 "unnest(?::VARCHAR[]) AS e) ON CONFLICT DO NOTHING",
                 [utc_now(), *cols.values()],
-            )  # fmt: skip
+            )
             self.s.execute(
                 "INSERT INTO batch_job_items (job_id, work_key, position) SELECT ?, k, min(pos) FROM (SELECT "
                 "unnest(?::VARCHAR[]) AS k, unnest(?::INTEGER[]) AS pos) GROUP BY k ON CONFLICT DO NOTHING",
                 [job_id, cols["work_key"], list(range(first_position, first_position + len(items)))],
-            )  # fmt: skip
+            )
         return self.states([it.work_key for it in items])
 
     def states(self, keys: Sequence[str]) -> dict[str, tuple[str, int]]:
@@ -252,9 +273,11 @@ class BatchRepository:
         keys = list(keys)
         if not keys:
             return
-        self.s.execute("UPDATE batch_items SET status = 'running', attempts = attempts + 1, job_id = ?, "
-                       "started_at = ?, worker = NULL WHERE list_contains(?, work_key)",
-                       [job_id, utc_now(), keys])  # fmt: skip
+        self.s.execute(
+            "UPDATE batch_items SET status = 'running', attempts = attempts + 1, job_id = ?, "
+            "started_at = ?, worker = NULL WHERE list_contains(?, work_key)",
+            [job_id, utc_now(), keys],
+        )
 
     def record(self, job_id: int, outcome: Outcome) -> None:
         """One attempt's outcome. A failure keeps the previous result fields empty and counts a failure."""
@@ -263,16 +286,24 @@ class BatchRepository:
             self.s.execute(
                 "UPDATE batch_items SET status = 'done', error = NULL, worker = ?, job_id = ?, finished_at = ?, "
                 "seconds = ?, result_kind = ?, result_ref = ?, result_json = ?, provenance_json = ? WHERE work_key = ?",
-                [outcome.worker, job_id, now, outcome.seconds, outcome.result_kind, outcome.result_ref,
-                 json.dumps(outcome.result, sort_keys=True, default=str) if outcome.result is not None else None,
-                 json.dumps(outcome.provenance or {}, sort_keys=True, default=str), outcome.work_key],
-            )  # fmt: skip
+                [
+                    outcome.worker,
+                    job_id,
+                    now,
+                    outcome.seconds,
+                    outcome.result_kind,
+                    outcome.result_ref,
+                    json.dumps(outcome.result, sort_keys=True, default=str) if outcome.result is not None else None,
+                    json.dumps(outcome.provenance or {}, sort_keys=True, default=str),
+                    outcome.work_key,
+                ],
+            )
         else:
             self.s.execute(
                 "UPDATE batch_items SET status = 'failed', failures = failures + 1, error = ?, worker = ?, "
                 "job_id = ?, finished_at = ?, seconds = ? WHERE work_key = ?",
                 [outcome.error, outcome.worker, job_id, now, outcome.seconds, outcome.work_key],
-            )  # fmt: skip
+            )
 
     def record_many(self, job_id: int, outcomes: Sequence[Outcome]) -> None:
         """Many outcomes in two statements (done, failed): what a driver flush writes."""
@@ -286,26 +317,41 @@ class BatchRepository:
                 "provenance_json = v.prov FROM (SELECT unnest(?::VARCHAR[]) AS k, unnest(?::VARCHAR[]) AS w, "
                 "unnest(?::DOUBLE[]) AS sec, unnest(?::VARCHAR[]) AS kind, unnest(?::VARCHAR[]) AS ref, "
                 "unnest(?::VARCHAR[]) AS res, unnest(?::VARCHAR[]) AS prov) v WHERE work_key = v.k",
-                [job_id, now, [o.work_key for o in done], [o.worker for o in done], [o.seconds for o in done],
-                 [o.result_kind for o in done], [o.result_ref for o in done],
-                 [json.dumps(o.result, sort_keys=True, default=str) if o.result is not None else None for o in done],
-                 [json.dumps(o.provenance or {}, sort_keys=True, default=str) for o in done]],
-            )  # fmt: skip
+                [
+                    job_id,
+                    now,
+                    [o.work_key for o in done],
+                    [o.worker for o in done],
+                    [o.seconds for o in done],
+                    [o.result_kind for o in done],
+                    [o.result_ref for o in done],
+                    [json.dumps(o.result, sort_keys=True, default=str) if o.result is not None else None for o in done],
+                    [json.dumps(o.provenance or {}, sort_keys=True, default=str) for o in done],
+                ],
+            )
         if failed:
             self.s.execute(
                 "UPDATE batch_items SET status = 'failed', failures = failures + 1, error = v.err, worker = v.w, "
                 "job_id = ?, finished_at = ?, seconds = v.sec FROM (SELECT unnest(?::VARCHAR[]) AS k, "
                 "unnest(?::VARCHAR[]) AS err, unnest(?::VARCHAR[]) AS w, unnest(?::DOUBLE[]) AS sec) v "
                 "WHERE work_key = v.k",
-                [job_id, now, [o.work_key for o in failed], [o.error for o in failed], [o.worker for o in failed],
-                 [o.seconds for o in failed]],
-            )  # fmt: skip
+                [
+                    job_id,
+                    now,
+                    [o.work_key for o in failed],
+                    [o.error for o in failed],
+                    [o.worker for o in failed],
+                    [o.seconds for o in failed],
+                ],
+            )
 
     def reset_failures(self, keys: Sequence[str]) -> None:
         """Give given-up items a fresh set of attempts (``--retry-failed``)."""
         for key in keys:
-            self.s.execute("UPDATE batch_items SET failures = 0, status = 'pending' WHERE work_key = ? "
-                           "AND status = 'failed'", [key])  # fmt: skip
+            self.s.execute(
+                "UPDATE batch_items SET failures = 0, status = 'pending' WHERE work_key = ? AND status = 'failed'",
+                [key],
+            )
 
     def item(self, work_key: str) -> BatchItem:
         r = self.s.one(f"SELECT {_ITEM_COLUMNS} FROM batch_items WHERE work_key = ?", [work_key])
@@ -313,11 +359,11 @@ class BatchRepository:
             raise StoreError(f"batch item {work_key} does not exist in the store")
         return _item_row(r)
 
-    def items(self, job_id: int, *, status: str | None = None, stage: str | None = None,
-              limit: int | None = None) -> list[BatchItem]:  # fmt: skip
+    def items(
+        self, job_id: int, *, status: str | None = None, stage: str | None = None, limit: int | None = None
+    ) -> list[BatchItem]:
         cols = ", ".join(f"i.{c.strip()}" for c in _ITEM_COLUMNS.split(","))
-        sql = (f"SELECT {cols} FROM batch_job_items j JOIN batch_items i ON i.work_key = j.work_key "
-               f"WHERE j.job_id = ?")  # fmt: skip
+        sql = f"SELECT {cols} FROM batch_job_items j JOIN batch_items i ON i.work_key = j.work_key WHERE j.job_id = ?"
         params: list[object] = [job_id]
         if status is not None:
             sql += " AND i.status = ?"
@@ -335,7 +381,9 @@ class BatchRepository:
         rows = self.s.all(
             "SELECT i.path, i.stage, i.failures, i.error FROM batch_job_items j JOIN batch_items i "
             "ON i.work_key = j.work_key WHERE j.job_id = ? AND i.status = 'failed' ORDER BY i.finished_at DESC "
-            "LIMIT ?", [job_id, limit])  # fmt: skip
+            "LIMIT ?",
+            [job_id, limit],
+        )
         return [(str(p), str(st), int(f), str(e)) for p, st, f, e in rows]
 
     def shard_results(self, job_id: int) -> list[dict[str, Any]]:
@@ -368,14 +416,47 @@ def write_parquet_shard(path: str | os.PathLike[str], columns: str, rows: Sequen
 
 
 def _job_row(r: tuple[Any, ...]) -> BatchJob:
-    return BatchJob(id=int(r[0]), name=r[1], status=r[2], spec=json.loads(r[3]), engine=r[4], code_version=r[5],
-                    host=r[6], pid=int(r[7]), n_selected=int(r[8]), selection_done=bool(r[9]), n_done=int(r[10]),
-                    n_failed=int(r[11]), n_skipped=int(r[12]), n_executed=int(r[13]), started_at=r[14],
-                    heartbeat_at=r[15], finished_at=r[16], shard_dir=r[17])  # fmt: skip
+    return BatchJob(
+        id=int(r[0]),
+        name=r[1],
+        status=r[2],
+        spec=json.loads(r[3]),
+        engine=r[4],
+        code_version=r[5],
+        host=r[6],
+        pid=int(r[7]),
+        n_selected=int(r[8]),
+        selection_done=bool(r[9]),
+        n_done=int(r[10]),
+        n_failed=int(r[11]),
+        n_skipped=int(r[12]),
+        n_executed=int(r[13]),
+        started_at=r[14],
+        heartbeat_at=r[15],
+        finished_at=r[16],
+        shard_dir=r[17],
+    )
 
 
 def _item_row(r: tuple[Any, ...]) -> BatchItem:
-    return BatchItem(work_key=r[0], clip_hash=r[1], stage=r[2], params=json.loads(r[3]), path=r[4], exercise=r[5],
-                     status=r[6], attempts=int(r[7]), failures=int(r[8]), error=r[9], worker=r[10], job_id=r[11],
-                     queued_at=r[12], started_at=r[13], finished_at=r[14], seconds=r[15], result_kind=r[16],
-                     result_ref=r[17], result=json.loads(r[18]) if r[18] else None)  # fmt: skip
+    return BatchItem(
+        work_key=r[0],
+        clip_hash=r[1],
+        stage=r[2],
+        params=json.loads(r[3]),
+        path=r[4],
+        exercise=r[5],
+        status=r[6],
+        attempts=int(r[7]),
+        failures=int(r[8]),
+        error=r[9],
+        worker=r[10],
+        job_id=r[11],
+        queued_at=r[12],
+        started_at=r[13],
+        finished_at=r[14],
+        seconds=r[15],
+        result_kind=r[16],
+        result_ref=r[17],
+        result=json.loads(r[18]) if r[18] else None,
+    )

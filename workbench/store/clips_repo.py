@@ -77,7 +77,6 @@ class ClipRepository:
         )
         return None if row is None else RegisteredClip(*row)
 
-
     def paths(self) -> list[str]:
         """Every registered clip's path, sorted."""
         return [str(r[0]) for r in self.s.all("SELECT path FROM clips ORDER BY path")]

@@ -47,9 +47,18 @@ from workbench.store.session import (  # re-exported: the store's errors and its
 )
 
 __all__ = [
-    "ConflictError", "Database", "MigrationError", "Session", "StoreBusyError", "StoreCorruptError", "StoreError",
-    "ValidationError", "corrupt", "is_corruption", "utc_now",
-]  # fmt: skip
+    "ConflictError",
+    "Database",
+    "MigrationError",
+    "Session",
+    "StoreBusyError",
+    "StoreCorruptError",
+    "StoreError",
+    "ValidationError",
+    "corrupt",
+    "is_corruption",
+    "utc_now",
+]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_DB_PATH = PROJECT_ROOT / "db" / "biocoach.duckdb"
@@ -159,8 +168,9 @@ class Database:
         return con
 
 
-def connect(path: Path, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S,
-            read_only: bool = False) -> tuple[duckdb.DuckDBPyConnection, int]:  # fmt: skip
+def connect(
+    path: Path, *, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S, read_only: bool = False
+) -> tuple[duckdb.DuckDBPyConnection, int]:
     """Open the file, waiting with jittered backoff while another process holds its lock; returns the
     connection and how often it found the file locked. A damaged file is a :class:`StoreCorruptError`."""
     deadline = time.monotonic() + lock_timeout_s
@@ -256,8 +266,9 @@ def check_length(s: Session) -> None:
     with _OPEN_LOCK:
         if _OPEN.get(_key(s.path), 0) != 1:
             return
-        rows = s.all("SELECT block_size, used_blocks FROM pragma_database_size() "
-                     "WHERE database_name = current_database()")  # fmt: skip
+        rows = s.all(
+            "SELECT block_size, used_blocks FROM pragma_database_size() WHERE database_name = current_database()"
+        )
     if not rows:
         return
     block_size, used = (int(v) for v in rows[0])

@@ -40,13 +40,22 @@ class EvaluationSummary:
 
     def row(self) -> dict[str, Any]:
         """A flat row for tables (the dashboard, `biocoach eval list`)."""
-        return {"id": self.id, "name": self.name, "dataset": self.dataset, "T-F": round(self.t_f_score, 4),
-                "P": round(self.precision, 4), "R": round(self.recall, 4),
-                **{k: (None if self.metrics.get(k) is None else round(float(self.metrics[k] or 0.0), 4))
-                   for k in ("meteor", "rouge_l", "bertscore", "llm_accuracy", "llm_bio_accuracy")},
-                "gt/pred/matched": f"{self.n_gt}/{self.n_pred}/{self.n_matched}",
-                "bertscore model": self.models.get("bertscore", ""), "judge": self.models.get("judge", ""),
-                "created": self.created_at.strftime("%Y-%m-%d %H:%M:%S")}  # fmt: skip
+        return {
+            "id": self.id,
+            "name": self.name,
+            "dataset": self.dataset,
+            "T-F": round(self.t_f_score, 4),
+            "P": round(self.precision, 4),
+            "R": round(self.recall, 4),
+            **{
+                k: (None if self.metrics.get(k) is None else round(float(self.metrics[k] or 0.0), 4))
+                for k in ("meteor", "rouge_l", "bertscore", "llm_accuracy", "llm_bio_accuracy")
+            },
+            "gt/pred/matched": f"{self.n_gt}/{self.n_pred}/{self.n_matched}",
+            "bertscore model": self.models.get("bertscore", ""),
+            "judge": self.models.get("judge", ""),
+            "created": self.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+        }
 
 
 @dataclass(frozen=True)
@@ -56,8 +65,10 @@ class StoredEvaluation:
     clips: list[dict[str, Any]]
 
 
-_COLUMNS = ("id, name, dataset, predictions, ground_truth, t_f_score, precision, recall, n_gt, n_pred, n_matched, "
-            "models_json, settings_json, summary_json, code_version, created_at")  # fmt: skip
+_COLUMNS = (
+    "id, name, dataset, predictions, ground_truth, t_f_score, precision, recall, n_gt, n_pred, n_matched, "
+    "models_json, settings_json, summary_json, code_version, created_at"
+)
 
 
 class EvaluationRepository:
@@ -69,25 +80,50 @@ class EvaluationRepository:
         doc = dict(document)
         clips = list(doc.pop("per_clip", []))
         with self.s.transaction():
-            eid = int(self.s.scalar(
-                f"INSERT INTO evaluations ({_COLUMNS.replace('id, ', '', 1)}) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
-                [name, str(doc.get("dataset", "")), str(doc.get("predictions", "")), str(doc.get("ground_truth", "")),
-                 float(doc["t_f_score"]), float(doc["precision"]), float(doc["recall"]), int(doc["n_gt"]),
-                 int(doc["n_pred"]), int(doc["n_matched"]), canonical_json(dict(doc.get("models", {}))),
-                 canonical_json(dict(doc.get("settings", {}))), _json(doc),
-                 code_version, utc_now()],
-            ))  # fmt: skip
+            eid = int(
+                self.s.scalar(
+                    f"INSERT INTO evaluations ({_COLUMNS.replace('id, ', '', 1)}) VALUES "
+                    "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                    [
+                        name,
+                        str(doc.get("dataset", "")),
+                        str(doc.get("predictions", "")),
+                        str(doc.get("ground_truth", "")),
+                        float(doc["t_f_score"]),
+                        float(doc["precision"]),
+                        float(doc["recall"]),
+                        int(doc["n_gt"]),
+                        int(doc["n_pred"]),
+                        int(doc["n_matched"]),
+                        canonical_json(dict(doc.get("models", {}))),
+                        canonical_json(dict(doc.get("settings", {}))),
+                        _json(doc),
+                        code_version,
+                        utc_now(),
+                    ],
+                )
+            )
             for c in clips:
                 details = {k: c.get(k) for k in ("matches", "missed", "spurious", "precision", "recall")}
                 self.s.execute(
                     "INSERT INTO evaluation_clips (evaluation_id, clip_id, exercise, n_gt, n_pred, matched_gt, "
                     "matched_pred, f_score, meteor, rouge_l, bertscore, details_json) "
                     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [eid, c["clip_id"], c.get("exercise"), int(c["n_gt"]), int(c["n_pred"]), int(c["matched_gt"]),
-                     int(c["matched_pred"]), float(c["t_f_score"]), c.get("meteor"), c.get("rouge_l"),
-                     c.get("bertscore"), _json(details)],
-                )  # fmt: skip
+                    [
+                        eid,
+                        c["clip_id"],
+                        c.get("exercise"),
+                        int(c["n_gt"]),
+                        int(c["n_pred"]),
+                        int(c["matched_gt"]),
+                        int(c["matched_pred"]),
+                        float(c["t_f_score"]),
+                        c.get("meteor"),
+                        c.get("rouge_l"),
+                        c.get("bertscore"),
+                        _json(details),
+                    ],
+                )
             models = dict(doc.get("models", {}))
             for metric in METRICS:
                 value = doc.get(metric)
@@ -97,9 +133,15 @@ class EvaluationRepository:
                 self.s.execute(
                     "INSERT INTO evaluation_results (run_id, dataset, metric, value, details_json, created_at, "
                     "evaluation_id) VALUES (NULL, ?, ?, ?, ?, ?, ?)",
-                    [str(doc.get("dataset", "")), metric, float(value), canonical_json({"model": model} if model
-                                                                                      else {}), utc_now(), eid],
-                )  # fmt: skip
+                    [
+                        str(doc.get("dataset", "")),
+                        metric,
+                        float(value),
+                        canonical_json({"model": model} if model else {}),
+                        utc_now(),
+                        eid,
+                    ],
+                )
         return eid
 
     def all(self, limit: int = 200) -> list[EvaluationSummary]:
@@ -112,15 +154,32 @@ class EvaluationRepository:
             raise StoreError(f"evaluation {evaluation_id} does not exist in the store")
         rows = self.s.all(
             "SELECT clip_id, exercise, n_gt, n_pred, matched_gt, matched_pred, f_score, meteor, rouge_l, bertscore, "
-            "details_json FROM evaluation_clips WHERE evaluation_id = ? ORDER BY clip_id", [evaluation_id])  # fmt: skip
-        clips = [{"clip_id": c[0], "exercise": c[1], "n_gt": c[2], "n_pred": c[3], "matched_gt": c[4],
-                  "matched_pred": c[5], "t_f_score": c[6], "meteor": c[7], "rouge_l": c[8], "bertscore": c[9],
-                  **json.loads(c[10])} for c in rows]  # fmt: skip
+            "details_json FROM evaluation_clips WHERE evaluation_id = ? ORDER BY clip_id",
+            [evaluation_id],
+        )
+        clips = [
+            {
+                "clip_id": c[0],
+                "exercise": c[1],
+                "n_gt": c[2],
+                "n_pred": c[3],
+                "matched_gt": c[4],
+                "matched_pred": c[5],
+                "t_f_score": c[6],
+                "meteor": c[7],
+                "rouge_l": c[8],
+                "bertscore": c[9],
+                **json.loads(c[10]),
+            }
+            for c in rows
+        ]
         return StoredEvaluation(self._summary(r), json.loads(r[13]), clips)
 
     def metric_rows(self, evaluation_id: int) -> list[tuple[str, float, dict[str, Any]]]:
-        rows = self.s.all("SELECT metric, value, details_json FROM evaluation_results WHERE evaluation_id = ? "
-                          "ORDER BY id", [evaluation_id])  # fmt: skip
+        rows = self.s.all(
+            "SELECT metric, value, details_json FROM evaluation_results WHERE evaluation_id = ? ORDER BY id",
+            [evaluation_id],
+        )
         return [(str(m), float(v), json.loads(d)) for m, v, d in rows]
 
     def compare(self, a: int, b: int) -> list[dict[str, Any]]:
@@ -131,19 +190,41 @@ class EvaluationRepository:
             va, vb = ea.metrics.get(metric), eb.metrics.get(metric)
             scorer_key = "judge" if metric.startswith("llm_") else metric
             ma, mb = ea.models.get(scorer_key, ""), eb.models.get(scorer_key, "")
-            out.append({"metric": metric, "A": va, "B": vb,
-                        "B - A": None if va is None or vb is None else vb - va,
-                        "comparable": ma == mb, "scorer A": ma, "scorer B": mb})  # fmt: skip
+            out.append(
+                {
+                    "metric": metric,
+                    "A": va,
+                    "B": vb,
+                    "B - A": None if va is None or vb is None else vb - va,
+                    "comparable": ma == mb,
+                    "scorer A": ma,
+                    "scorer B": mb,
+                }
+            )
         return out
 
     @staticmethod
     def _summary(r: tuple[Any, ...]) -> EvaluationSummary:
         doc = json.loads(r[13])
         metrics = {m: doc.get(m) for m in METRICS}
-        return EvaluationSummary(id=int(r[0]), name=r[1], dataset=r[2], predictions=r[3], ground_truth=r[4],
-                                 t_f_score=float(r[5]), precision=float(r[6]), recall=float(r[7]), n_gt=int(r[8]),
-                                 n_pred=int(r[9]), n_matched=int(r[10]), metrics=metrics, models=json.loads(r[11]),
-                                 settings=json.loads(r[12]), code_version=r[14], created_at=r[15])  # fmt: skip
+        return EvaluationSummary(
+            id=int(r[0]),
+            name=r[1],
+            dataset=r[2],
+            predictions=r[3],
+            ground_truth=r[4],
+            t_f_score=float(r[5]),
+            precision=float(r[6]),
+            recall=float(r[7]),
+            n_gt=int(r[8]),
+            n_pred=int(r[9]),
+            n_matched=int(r[10]),
+            metrics=metrics,
+            models=json.loads(r[11]),
+            settings=json.loads(r[12]),
+            code_version=r[14],
+            created_at=r[15],
+        )
 
 
 def _json(value: Any) -> str:

@@ -57,16 +57,19 @@ class IntegrityReport:
 
     def lines(self) -> list[str]:
         if self.ok:
-            head = (f"{self.path}: OK: schema version {self.schema_version}, {len(self.rows)} tables read in full "
-                    f"({sum(self.rows.values())} rows), {self.blocks_verified} blocks pass their checksums, every "
-                    "current version exists")  # fmt: skip
+            head = (
+                f"{self.path}: OK: schema version {self.schema_version}, {len(self.rows)} tables read in full "
+                f"({sum(self.rows.values())} rows), {self.blocks_verified} blocks pass their checksums, every "
+                "current version exists"
+            )
         else:
             head = f"{self.path}: {len(self.problems)} problem(s):"
         return [head, *(f"  - {p}" for p in self.problems), *(f"  note: {n}" for n in self.notes)]
 
 
-def check_database(path: str | Path, *, migrations_dir: Path = MIGRATIONS_DIR,
-                   lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S) -> IntegrityReport:  # fmt: skip
+def check_database(
+    path: str | Path, *, migrations_dir: Path = MIGRATIONS_DIR, lock_timeout_s: float = DEFAULT_LOCK_TIMEOUT_S
+) -> IntegrityReport:
     """Read the whole store file at ``path`` (read-only) and report what is wrong with it."""
     path = Path(path)
     report = IntegrityReport(path)
@@ -113,8 +116,10 @@ def _check_schema(con: duckdb.DuckDBPyConnection, migrations: list[Migration], r
         report.problems.append("no schema_version table: not a BioCoach store (or an empty file)")
         return False
     try:
-        applied = [(int(v), str(n)) for v, n in con.execute("SELECT version, name FROM schema_version "
-                                                            "ORDER BY version").fetchall()]  # fmt: skip
+        applied = [
+            (int(v), str(n))
+            for v, n in con.execute("SELECT version, name FROM schema_version ORDER BY version").fetchall()
+        ]
     except duckdb.Error as exc:
         report.problems.append(f"table schema_version: {_line(exc)}")
         return False
@@ -122,14 +127,16 @@ def _check_schema(con: duckdb.DuckDBPyConnection, migrations: list[Migration], r
     version = applied[-1][0] if applied else 0
     report.schema_version = version
     if version > len(known):
-        report.problems.append(f"schema version {version} is newer than this code's {len(known)}; update BioCoach "
-                               "Workbench to check it")  # fmt: skip
+        report.problems.append(
+            f"schema version {version} is newer than this code's {len(known)}; update BioCoach Workbench to check it"
+        )
         return False
     if applied != known[:version]:
         report.problems.append(f"schema_version: expected the migrations {known[:version]}, got {applied}")
     if version < len(known):
-        report.notes.append(f"schema version {version} of {len(known)}: the next command that opens the store "
-                            "upgrades it in place")  # fmt: skip
+        report.notes.append(
+            f"schema version {version} of {len(known)}: the next command that opens the store upgrades it in place"
+        )
     expected = _schema_of(migrations[:version])
     for table, columns in sorted(expected.items()):
         if table not in tables:
@@ -188,19 +195,19 @@ def _quoted(name: str) -> str:
 # Each current-version pointer kind and the version rows it must point at.
 _DANGLING = {
     "rules": "SELECT c.scope, c.item, c.version FROM current_versions c WHERE c.kind = 'rules' AND NOT EXISTS "
-             "(SELECT 1 FROM rule_versions v WHERE v.exercise = c.scope AND v.version = c.version)",
+    "(SELECT 1 FROM rule_versions v WHERE v.exercise = c.scope AND v.version = c.version)",
     "reference": "SELECT c.scope, c.item, c.version FROM current_versions c WHERE c.kind = 'reference' AND NOT EXISTS "
-                 "(SELECT 1 FROM reference_versions v WHERE v.exercise = c.scope AND v.version = c.version)",
+    "(SELECT 1 FROM reference_versions v WHERE v.exercise = c.scope AND v.version = c.version)",
     "threshold": "SELECT c.scope, c.item, c.version FROM current_versions c WHERE c.kind = 'threshold' AND NOT EXISTS "
-                 "(SELECT 1 FROM threshold_versions v WHERE v.exercise = c.scope AND v.constraint_id = c.item "
-                 "AND v.version = c.version)",
+    "(SELECT 1 FROM threshold_versions v WHERE v.exercise = c.scope AND v.constraint_id = c.item "
+    "AND v.version = c.version)",
     "label": "SELECT c.scope, c.item, c.version FROM current_versions c WHERE c.kind = 'label' AND NOT EXISTS "
-             "(SELECT 1 FROM label_versions v WHERE v.clip_hash = c.scope AND CAST(v.label_id AS VARCHAR) = c.item "
-             "AND v.version = c.version)",
+    "(SELECT 1 FROM label_versions v WHERE v.clip_hash = c.scope AND CAST(v.label_id AS VARCHAR) = c.item "
+    "AND v.version = c.version)",
     "review cursor": "SELECT c.proposal_id, c.reviewer, c.label_version FROM review_sync c WHERE NOT EXISTS "
-                     "(SELECT 1 FROM review_labels l WHERE l.proposal_id = c.proposal_id "
-                     "AND l.reviewer = c.reviewer AND l.version = c.label_version)",
-}  # fmt: skip
+    "(SELECT 1 FROM review_labels l WHERE l.proposal_id = c.proposal_id "
+    "AND l.reviewer = c.reviewer AND l.version = c.label_version)",
+}
 _POINTER_TABLES = {"review cursor": ("review_sync", "review_labels")}
 
 
@@ -217,8 +224,9 @@ def _check_pointers(con: duckdb.DuckDBPyConnection, report: IntegrityReport) -> 
         if dangling:
             named = ", ".join(f"{scope}/{item} v{version}" for scope, item, version in dangling[:MAX_LISTED])
             more = f" and {len(dangling) - MAX_LISTED} more" if len(dangling) > MAX_LISTED else ""
-            report.problems.append(f"{len(dangling)} current {kind} version(s) point at no stored version: "
-                                   f"{named}{more}")  # fmt: skip
+            report.problems.append(
+                f"{len(dangling)} current {kind} version(s) point at no stored version: {named}{more}"
+            )
 
 
 # ------------------------------------------------------------------------------------------ blocks
@@ -248,12 +256,15 @@ def _check_blocks(path: Path, report: IntegrityReport) -> None:
                 verified += 1
             elif block == header.meta_block and not bad and not report.problems:
                 # DuckDB read this block to open the file: if our checksum disagrees, the layout is not ours.
-                report.notes.append("block checksums not verified: this DuckDB's block layout is not the one this "
-                                    "code knows")  # fmt: skip
+                report.notes.append(
+                    "block checksums not verified: this DuckDB's block layout is not the one this code knows"
+                )
                 return
             else:
-                bad.append(f"block {block} (bytes {DATA_START + block * header.block_size}–"
-                           f"{DATA_START + (block + 1) * header.block_size - 1}) fails its checksum")  # fmt: skip
+                bad.append(
+                    f"block {block} (bytes {DATA_START + block * header.block_size}–"
+                    f"{DATA_START + (block + 1) * header.block_size - 1}) fails its checksum"
+                )
     report.blocks_verified = verified
     if bad:
         more = f" and {len(bad) - MAX_LISTED} more" if len(bad) > MAX_LISTED else ""

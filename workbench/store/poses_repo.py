@@ -73,8 +73,12 @@ def track_from_npz(blob: bytes) -> PoseTrack:
 
 
 def landmarks_to_npz(track: LandmarkTrack) -> bytes:
-    arrays: dict[str, Any] = {"world": track.world, "visibility": track.visibility, "t": track.t,
-                              "source": np.array(track.source)}  # fmt: skip
+    arrays: dict[str, Any] = {
+        "world": track.world,
+        "visibility": track.visibility,
+        "t": track.t,
+        "source": np.array(track.source),
+    }
     if track.image is not None:
         arrays["image"] = track.image
     if track.image_size is not None:
@@ -85,8 +89,14 @@ def landmarks_to_npz(track: LandmarkTrack) -> bytes:
 def landmarks_from_npz(blob: bytes) -> LandmarkTrack:
     a = _npz_arrays(blob)
     size = tuple(int(v) for v in a["image_size"]) if "image_size" in a else None
-    return LandmarkTrack(world=a["world"], visibility=a["visibility"], t=a["t"], image=a.get("image"),
-                         image_size=size, source=str(a["source"]))  # type: ignore[arg-type]  # fmt: skip
+    return LandmarkTrack(
+        world=a["world"],
+        visibility=a["visibility"],
+        t=a["t"],
+        image=a.get("image"),
+        image_size=size,  # type: ignore[arg-type]
+        source=str(a["source"]),
+    )
 
 
 class PoseCacheRepository:
@@ -129,14 +139,21 @@ class PoseCacheRepository:
 
     # The landmarks behind a track (for the overlay and the landmark body estimate) live in the same table
     # under the backend's name with a ":landmarks" suffix, so no schema change was needed for them.
-    def put_landmarks(self, clip_hash: str, backend: str, params_json: str | Mapping[str, Any],
-                      landmarks: LandmarkTrack) -> None:  # fmt: skip
+    def put_landmarks(
+        self, clip_hash: str, backend: str, params_json: str | Mapping[str, Any], landmarks: LandmarkTrack
+    ) -> None:
         self.s.execute(
             "INSERT OR REPLACE INTO pose_tracks (clip_hash, backend, params_json, npz, n_frames, created_at) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            [clip_hash, f"{backend}:landmarks", canonical_params(params_json), landmarks_to_npz(landmarks),
-             landmarks.n_frames, utc_now()],
-        )  # fmt: skip
+            [
+                clip_hash,
+                f"{backend}:landmarks",
+                canonical_params(params_json),
+                landmarks_to_npz(landmarks),
+                landmarks.n_frames,
+                utc_now(),
+            ],
+        )
 
     def get_landmarks(self, clip_hash: str, backend: str, params_json: str | Mapping[str, Any]) -> LandmarkTrack | None:
         blob = self.s.scalar(
@@ -145,10 +162,17 @@ class PoseCacheRepository:
         )
         return None if blob is None else landmarks_from_npz(blob)
 
-
     # Blobs already in the cache's .npz form (a batch worker serialised the track), written and read as they are.
-    def put_blob(self, clip_hash: str, backend: str, params_json: str | Mapping[str, Any], blob: bytes, *,
-                 n_frames: int, extract_s: float | None = None) -> None:  # fmt: skip
+    def put_blob(
+        self,
+        clip_hash: str,
+        backend: str,
+        params_json: str | Mapping[str, Any],
+        blob: bytes,
+        *,
+        n_frames: int,
+        extract_s: float | None = None,
+    ) -> None:
         self.s.execute(
             "INSERT OR REPLACE INTO pose_tracks (clip_hash, backend, params_json, npz, n_frames, created_at, "
             "extract_s) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -78,9 +78,20 @@ def accepted_salient_labels(db: Database, exercise: str | None = None) -> list[S
         p = proposals[lab.proposal_id]
         if lab.status not in COUNTING or p.clip_hash is None or p.start_s is None or p.end_s is None:
             continue
-        out.append(SalientLabel(clip_hash=p.clip_hash, exercise=p.exercise, start_s=p.start_s, end_s=p.end_s,
-                                joints=_ordered(lab.content), reviewer=lab.reviewer, version=lab.version,
-                                status=lab.status, proposal_id=p.id, segment=p.segment))  # fmt: skip
+        out.append(
+            SalientLabel(
+                clip_hash=p.clip_hash,
+                exercise=p.exercise,
+                start_s=p.start_s,
+                end_s=p.end_s,
+                joints=_ordered(lab.content),
+                reviewer=lab.reviewer,
+                version=lab.version,
+                status=lab.status,
+                proposal_id=p.id,
+                segment=p.segment,
+            )
+        )
     out.sort(key=lambda x: (x.clip_hash, x.start_s, x.reviewer))
     return out
 
@@ -105,8 +116,16 @@ def salient_by_segment(labels: Sequence[SalientLabel]) -> list[SegmentSalient]:
     out = []
     for (clip_hash, start_s, end_s), labs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2])):
         joints = _ordered({j for lab in labs for j in lab.joints})
-        out.append(SegmentSalient(clip_hash=clip_hash, segment=labs[0].segment, start_s=start_s, end_s=end_s,
-                                  joints=joints, labels=tuple(labs)))  # fmt: skip
+        out.append(
+            SegmentSalient(
+                clip_hash=clip_hash,
+                segment=labs[0].segment,
+                start_s=start_s,
+                end_s=end_s,
+                joints=joints,
+                labels=tuple(labs),
+            )
+        )
     return out
 
 
@@ -131,8 +150,10 @@ def reviewed_salient(labels: Sequence[SalientLabel]) -> tuple[tuple[str, ...] | 
     if not joints:
         return None, None
     names = ", ".join(f"{lab.proposal_id} v{lab.version} by {lab.reviewer}" for lab in labels)
-    per = "; ".join(f"{seg.segment or f'{seg.start_s:.2f}-{seg.end_s:.2f} s'}: {', '.join(seg.joints) or 'none'}"
-                    for seg in segments)  # fmt: skip
+    per = "; ".join(
+        f"{seg.segment or f'{seg.start_s:.2f}-{seg.end_s:.2f} s'}: {', '.join(seg.joints) or 'none'}"
+        for seg in segments
+    )
     return joints, f"expert review ({len(labels)} label(s): {names}; per segment: {per})"
 
 

@@ -120,19 +120,40 @@ _LABEL_COLUMNS = (
 
 def _proposal(r: tuple[Any, ...]) -> ProposalRow:
     return ProposalRow(
-        id=r[0], kind=r[1], exercise=r[2], content=json.loads(r[3]), model=r[4], prompt=json.loads(r[5]),
-        reply=r[6], parse_status=r[7], clip_hash=r[8], clip_path=r[9], video_path=r[10],
-        start_s=None if r[11] is None else float(r[11]), end_s=None if r[12] is None else float(r[12]),
-        segment=r[13], status=r[14], created_at=r[15],
-    )  # fmt: skip
+        id=r[0],
+        kind=r[1],
+        exercise=r[2],
+        content=json.loads(r[3]),
+        model=r[4],
+        prompt=json.loads(r[5]),
+        reply=r[6],
+        parse_status=r[7],
+        clip_hash=r[8],
+        clip_path=r[9],
+        video_path=r[10],
+        start_s=None if r[11] is None else float(r[11]),
+        end_s=None if r[12] is None else float(r[12]),
+        segment=r[13],
+        status=r[14],
+        created_at=r[15],
+    )
 
 
 def _label(r: tuple[Any, ...]) -> LabelRow:
     return LabelRow(
-        proposal_id=r[0], reviewer=r[1], version=int(r[2]), status=r[3], content=json.loads(r[4]), comment=r[5],
-        reviewed_at=r[6], server=r[7], ls_task_id=int(r[8]), ls_annotation_id=int(r[9]),
-        parent_version=None if r[10] is None else int(r[10]), created_at=r[11],
-    )  # fmt: skip
+        proposal_id=r[0],
+        reviewer=r[1],
+        version=int(r[2]),
+        status=r[3],
+        content=json.loads(r[4]),
+        comment=r[5],
+        reviewed_at=r[6],
+        server=r[7],
+        ls_task_id=int(r[8]),
+        ls_annotation_id=int(r[9]),
+        parent_version=None if r[10] is None else int(r[10]),
+        created_at=r[11],
+    )
 
 
 def _canonical(value: Any) -> str:
@@ -153,10 +174,25 @@ class ReviewRepository:
             self.s.execute(
                 f"INSERT INTO review_proposals ({_PROPOSAL_COLUMNS}) VALUES "
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [p.id, p.kind, p.exercise, _canonical(p.content), p.model, _canonical(p.prompt), p.reply,
-                 p.parse_status, p.clip_hash, p.clip_path, p.video_path, p.start_s, p.end_s, p.segment,
-                 "proposed", p.created_at or utc_now()],
-            )  # fmt: skip
+                [
+                    p.id,
+                    p.kind,
+                    p.exercise,
+                    _canonical(p.content),
+                    p.model,
+                    _canonical(p.prompt),
+                    p.reply,
+                    p.parse_status,
+                    p.clip_hash,
+                    p.clip_path,
+                    p.video_path,
+                    p.start_s,
+                    p.end_s,
+                    p.segment,
+                    "proposed",
+                    p.created_at or utc_now(),
+                ],
+            )
         return True
 
     def has_proposal(self, proposal_id: str) -> bool:
@@ -212,16 +248,30 @@ class ReviewRepository:
             for lab in labels:
                 current = self.current_label(lab.proposal_id, lab.reviewer)
                 same = current is not None and (current.status, _canonical(current.content), current.comment) == (
-                    lab.status, _canonical(lab.content), lab.comment)  # fmt: skip
+                    lab.status,
+                    _canonical(lab.content),
+                    lab.comment,
+                )
                 version = current.version if current is not None else 0
                 if not same:
                     version += 1
                     self.s.execute(
                         f"INSERT INTO review_labels ({_LABEL_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                        [lab.proposal_id, lab.reviewer, version, lab.status, _canonical(lab.content), lab.comment,
-                         lab.reviewed_at, server, lab.ls_task_id, lab.ls_annotation_id,
-                         None if current is None else current.version, utc_now()],
-                    )  # fmt: skip
+                        [
+                            lab.proposal_id,
+                            lab.reviewer,
+                            version,
+                            lab.status,
+                            _canonical(lab.content),
+                            lab.comment,
+                            lab.reviewed_at,
+                            server,
+                            lab.ls_task_id,
+                            lab.ls_annotation_id,
+                            None if current is None else current.version,
+                            utc_now(),
+                        ],
+                    )
                     written += 1
                 self.s.execute(
                     "DELETE FROM review_sync WHERE server = ? AND ls_annotation_id = ?", [server, lab.ls_annotation_id]
@@ -229,9 +279,16 @@ class ReviewRepository:
                 self.s.execute(
                     "INSERT INTO review_sync (server, ls_annotation_id, ls_updated_at, proposal_id, reviewer, "
                     "label_version, pulled_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [server, lab.ls_annotation_id, lab.ls_updated_at, lab.proposal_id, lab.reviewer, version,
-                     utc_now()],
-                )  # fmt: skip
+                    [
+                        server,
+                        lab.ls_annotation_id,
+                        lab.ls_updated_at,
+                        lab.proposal_id,
+                        lab.reviewer,
+                        version,
+                        utc_now(),
+                    ],
+                )
                 self.s.execute(
                     "UPDATE review_proposals SET status = 'reviewed' WHERE id = ? AND status <> 'reviewed'",
                     [lab.proposal_id],

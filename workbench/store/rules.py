@@ -114,8 +114,9 @@ def read_rule_file(path: Path) -> RuleFile:
     require_regular_file(path, ValidationError)  # a FIFO named *.yaml would be read forever
     try:
         if path.stat().st_size > MAX_RULE_FILE_BYTES:
-            raise ValidationError(f"{path}: expected a rule file of at most {MAX_RULE_FILE_BYTES:,} bytes, got "
-                                  f"{path.stat().st_size:,}")  # fmt: skip
+            raise ValidationError(
+                f"{path}: expected a rule file of at most {MAX_RULE_FILE_BYTES:,} bytes, got {path.stat().st_size:,}"
+            )
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_SAFE_LOADER)
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         detail = " ".join(str(exc).split())
@@ -123,11 +124,14 @@ def read_rule_file(path: Path) -> RuleFile:
     except RecursionError:
         raise ValidationError(f"{path}: expected a YAML rule file, got one nested too deeply to read") from None
     if _too_many_values(raw, MAX_RULE_VALUES):  # YAML aliases expand into copies: a few lines can mean 1e9
-        raise ValidationError(f"{path}: expected a rule file of at most {MAX_RULE_VALUES:,} values once its YAML "
-                              f"aliases are expanded, got more")  # fmt: skip
+        raise ValidationError(
+            f"{path}: expected a rule file of at most {MAX_RULE_VALUES:,} values once its YAML "
+            f"aliases are expanded, got more"
+        )
     if json_depth(raw) > MAX_RULE_DEPTH:
-        raise ValidationError(f"{path}: expected a rule file nested at most {MAX_RULE_DEPTH} levels deep, got "
-                              f"{json_depth(raw)}")  # fmt: skip
+        raise ValidationError(
+            f"{path}: expected a rule file nested at most {MAX_RULE_DEPTH} levels deep, got {json_depth(raw)}"
+        )
     problems = rule_file_problems(raw, path)
     if problems:
         raise ValidationError("\n".join(problems))
@@ -212,8 +216,14 @@ def _unknown_fields(raw: dict[str, Any], known: tuple[str, ...], where: str) -> 
 
 
 # The numbers of a rule file, by where they sit: single numbers, and [low, high] pairs (null = an open side).
-_NUMBER_FIELDS = ("max_std_deg", "max_diff_deg", "requires_motion_deg", "prominence_deg", "hold_max_std_deg",
-                  "hold_window_s")  # fmt: skip
+_NUMBER_FIELDS = (
+    "max_std_deg",
+    "max_diff_deg",
+    "requires_motion_deg",
+    "prominence_deg",
+    "hold_max_std_deg",
+    "hold_window_s",
+)
 _PAIR_FIELDS = ("bounds_deg", "tolerance_deg", "period_s")
 
 
@@ -233,8 +243,9 @@ def _number_problems(raw: Any, here: str) -> list[str]:
         if not isinstance(value, list) or len(value) != 2:
             problems.append(f"{here}.{name}: expected [low, high] (null for an open side), got {value!r:.60}")
         elif not all(v is None or _is_number(v) for v in value):
-            problems.append(f"{here}.{name}: expected [low, high] as numbers (null for an open side), got "
-                            f"{value!r:.60}")  # fmt: skip
+            problems.append(
+                f"{here}.{name}: expected [low, high] as numbers (null for an open side), got {value!r:.60}"
+            )
     return problems
 
 

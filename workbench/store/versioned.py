@@ -139,16 +139,17 @@ def as_conflict(exc: duckdb.Error, item: Item, base: int | None) -> Exception:
     return exc
 
 
-
 class Validator(Protocol):
     """Raises ValidationError when the exercise, with ``replacing`` or ``body`` applied, is not a valid rule file."""
 
-    def __call__(self, s: Session, exercise: str, *, replacing: Constraint | None = None,
-                 body: dict[str, Any] | None = None) -> None: ...  # fmt: skip
+    def __call__(
+        self, s: Session, exercise: str, *, replacing: Constraint | None = None, body: dict[str, Any] | None = None
+    ) -> None: ...
 
 
-def _accept(s: Session, exercise: str, *, replacing: Constraint | None = None,
-            body: dict[str, Any] | None = None) -> None:  # fmt: skip
+def _accept(
+    s: Session, exercise: str, *, replacing: Constraint | None = None, body: dict[str, Any] | None = None
+) -> None:
     del s, exercise, replacing, body  # a repository built without the facade checks nothing
 
 

@@ -94,8 +94,7 @@ def curve_dofs(result: Any) -> list[str]:
     DoF (or one that is NaN throughout) is never drawn, not even as a flat zero, nor offered in the pickers."""
     track = result.estimate.track
     q = np.asarray(track.q)
-    return [name for i, name in enumerate(DOF_NAMES[: q.shape[1]])
-            if track.observed[i] and not np.isnan(q[:, i]).all()]  # fmt: skip
+    return [name for i, name in enumerate(DOF_NAMES[: q.shape[1]]) if track.observed[i] and not np.isnan(q[:, i]).all()]
 
 
 def salient_dofs(result: Any) -> list[str]:
@@ -150,17 +149,22 @@ def rep_rows(analysis: Analysis) -> list[dict[str, Any]]:
     """One row per rep for the table (rep numbers from 1, as a coach counts): times, quality, the violations'
     messages in full, then the rep's measures (``Rep.measures``): tempo, each check's value against its bounds,
     and the peak, minimum and range of each DoF that moves (range ``MOVING_DEG`` or more in some rep)."""
-    moving = [n for n in dict.fromkeys(n for r in analysis.reps for n in r.measures.dofs)
-              if max((r.measures.dofs[n].range_deg for r in analysis.reps if n in r.measures.dofs),
-                     default=0.0) >= MOVING_DEG]  # fmt: skip
+    moving = [
+        n
+        for n in dict.fromkeys(n for r in analysis.reps for n in r.measures.dofs)
+        if max((r.measures.dofs[n].range_deg for r in analysis.reps if n in r.measures.dofs), default=0.0) >= MOVING_DEG
+    ]
     rows = []
     for r in analysis.reps:
         m = r.measures
         row: dict[str, Any] = {
-            "rep": r.index + 1, "start (s)": round(r.start_s, 2), "end (s)": round(r.end_s, 2),
-            "quality": None if r.quality is None else round(r.quality, 3), "issues": len(r.violations),
+            "rep": r.index + 1,
+            "start (s)": round(r.start_s, 2),
+            "end (s)": round(r.end_s, 2),
+            "quality": None if r.quality is None else round(r.quality, 3),
+            "issues": len(r.violations),
             "messages": "; ".join(v.message for v in r.violations) or "—",
-        }  # fmt: skip
+        }
         for key, seconds in m.tempo.items():
             row[f"{key.removesuffix('_s')} (s)"] = round(seconds, 2)
         row["checks"] = "; ".join(f"{cid} {format_check(c.value_deg, c.bounds_deg)}" for cid, c in m.checks.items())
@@ -207,8 +211,17 @@ def cursor_from_click(click: dict[str, Any] | None) -> float | None:
 
 
 def _cursor_shape(t_s: float, yref: str = "paper") -> dict[str, Any]:
-    return {"type": "line", "xref": "x", "yref": yref, "x0": t_s, "x1": t_s, "y0": 0, "y1": 1,
-            "line": {"color": CURSOR_COLOR, "width": 2}, "name": "cursor"}  # fmt: skip
+    return {
+        "type": "line",
+        "xref": "x",
+        "yref": yref,
+        "x0": t_s,
+        "x1": t_s,
+        "y0": 0,
+        "y1": 1,
+        "line": {"color": CURSOR_COLOR, "width": 2},
+        "name": "cursor",
+    }
 
 
 def angle_figure(result: Any, t_s: float, dofs: Sequence[str] | None = None) -> dict[str, Any]:
@@ -223,35 +236,88 @@ def angle_figure(result: Any, t_s: float, dofs: Sequence[str] | None = None) -> 
     for name in names:
         d = dof(name)
         dash = "dash" if d.side == "left" else "solid"
-        data.append({"type": "scatter", "mode": "lines", "x": t, "y": np.degrees(track.q[:, d.index]),
-                     "name": d.label, "legendgroup": d.generic,
-                     "line": {"color": colors[name], "width": 1.6, "dash": dash},
-                     "hovertemplate": f"{d.label} %{{y:.0f}}°<extra>%{{x:.2f}} s</extra>"})  # fmt: skip
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "x": t,
+                "y": np.degrees(track.q[:, d.index]),
+                "name": d.label,
+                "legendgroup": d.generic,
+                "line": {"color": colors[name], "width": 1.6, "dash": dash},
+                "hovertemplate": f"{d.label} %{{y:.0f}}°<extra>%{{x:.2f}} s</extra>",
+            }
+        )
     shapes: list[dict[str, Any]] = []
     for r in analysis.reps:
-        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": r.start_s, "x1": r.end_s, "y0": 0,
-                       "y1": 1, "fillcolor": REP_FILL_FAULT if r.violations else REP_FILL, "line": {"width": 0},
-                       "layer": "below"})  # fmt: skip
+        shapes.append(
+            {
+                "type": "rect",
+                "xref": "x",
+                "yref": "paper",
+                "x0": r.start_s,
+                "x1": r.end_s,
+                "y0": 0,
+                "y1": 1,
+                "fillcolor": REP_FILL_FAULT if r.violations else REP_FILL,
+                "line": {"width": 0},
+                "layer": "below",
+            }
+        )
         for p in r.phases[1:]:
-            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": p.start_s, "x1": p.start_s,
-                           "y0": 0, "y1": 1, "line": {"color": "#888", "width": 1, "dash": "dot"}})  # fmt: skip
-    annotations = [{"x": 0.5 * (r.start_s + r.end_s), "y": 1.0, "xref": "x", "yref": "paper", "yanchor": "bottom",
-                    "text": f"rep {r.index + 1}" + (f" · q {r.quality:.2f}" if r.quality is not None else ""),
-                    "showarrow": False, "font": {"size": 10, "color": "#555"}} for r in analysis.reps]  # fmt: skip
+            shapes.append(
+                {
+                    "type": "line",
+                    "xref": "x",
+                    "yref": "paper",
+                    "x0": p.start_s,
+                    "x1": p.start_s,
+                    "y0": 0,
+                    "y1": 1,
+                    "line": {"color": "#888", "width": 1, "dash": "dot"},
+                }
+            )
+    annotations = [
+        {
+            "x": 0.5 * (r.start_s + r.end_s),
+            "y": 1.0,
+            "xref": "x",
+            "yref": "paper",
+            "yanchor": "bottom",
+            "text": f"rep {r.index + 1}" + (f" · q {r.quality:.2f}" if r.quality is not None else ""),
+            "showarrow": False,
+            "font": {"size": 10, "color": "#555"},
+        }
+        for r in analysis.reps
+    ]
     viol = [(r, v) for r in analysis.reps for v in r.violations]
     if viol:
-        data.append({"type": "scatter", "mode": "markers", "name": "violations",
-                     "x": [v.t_s for _, v in viol], "y": [v.value_deg for _, v in viol],
-                     "customdata": [[r.start_s] for r, _ in viol], "text": [v.message for _, v in viol],
-                     "marker": {"symbol": "x", "size": 11, "color": "#D55E00", "line": {"width": 2}},
-                     "hovertemplate": "%{text}<extra>click: jump to the rep</extra>"})  # fmt: skip
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": "violations",
+                "x": [v.t_s for _, v in viol],
+                "y": [v.value_deg for _, v in viol],
+                "customdata": [[r.start_s] for r, _ in viol],
+                "text": [v.message for _, v in viol],
+                "marker": {"symbol": "x", "size": 11, "color": "#D55E00", "line": {"width": 2}},
+                "hovertemplate": "%{text}<extra>click: jump to the rep</extra>",
+            }
+        )
     layout = {
-        "height": 340, "margin": {"l": 50, "r": 10, "t": 24, "b": 36}, "font": FONT, "template": "plotly_white",
+        "height": 340,
+        "margin": {"l": 50, "r": 10, "t": 24, "b": 36},
+        "font": FONT,
+        "template": "plotly_white",
         "xaxis": {"title": {"text": "time (s)"}, "range": [float(t[0]), float(t[-1])] if t.size else None},
-        "yaxis": {"title": {"text": "angle (°)"}, "zeroline": False}, "hovermode": "closest",
-        "legend": {"orientation": "h", "y": -0.18, "x": 0}, "shapes": [*shapes, _cursor_shape(t_s)],
-        "annotations": annotations, "clickmode": "event",
-    }  # fmt: skip
+        "yaxis": {"title": {"text": "angle (°)"}, "zeroline": False},
+        "hovermode": "closest",
+        "legend": {"orientation": "h", "y": -0.18, "x": 0},
+        "shapes": [*shapes, _cursor_shape(t_s)],
+        "annotations": annotations,
+        "clickmode": "event",
+    }
     return {"data": data, "layout": layout}
 
 
@@ -298,9 +364,14 @@ def cycles_figure(result: Any, exercise: Any, dof_name: str | None = None) -> di
     gap_x, gap_y = 0.025, 0.12 / max(rows, 1)
     data: list[dict[str, Any]] = []
     layout: dict[str, Any] = {
-        "height": 190 * rows + 30, "margin": {"l": 40, "r": 10, "t": 30, "b": 20}, "font": FONT,
-        "template": "plotly_white", "showlegend": False, "annotations": [], "meta": {"dof": name},
-    }  # fmt: skip
+        "height": 190 * rows + 30,
+        "margin": {"l": 40, "r": 10, "t": 30, "b": 20},
+        "font": FONT,
+        "template": "plotly_white",
+        "showlegend": False,
+        "annotations": [],
+        "meta": {"dof": name},
+    }
     mean = sd = None
     if ref is not None:
         mean, sd = np.degrees(ref.mean[d]), np.degrees(ref.sd[d])
@@ -311,10 +382,19 @@ def cycles_figure(result: Any, exercise: Any, dof_name: str | None = None) -> di
         x1 = (col + 1) / cols - (gap_x if col < cols - 1 else 0)
         y1 = 1 - row / rows - (gap_y if row else 0)
         y0 = 1 - (row + 1) / rows + (gap_y if row < rows - 1 else 0)
-        layout[f"xaxis{ax}"] = {"domain": [x0, x1], "anchor": f"y{ax}", "showticklabels": row == rows - 1,
-                                "range": [0, 100], "ticksuffix": "%"}  # fmt: skip
-        layout[f"yaxis{ax}"] = {"domain": [y0, y1], "anchor": f"x{ax}", "showticklabels": col == 0,
-                                "matches": "y" if k else None}  # fmt: skip
+        layout[f"xaxis{ax}"] = {
+            "domain": [x0, x1],
+            "anchor": f"y{ax}",
+            "showticklabels": row == rows - 1,
+            "range": [0, 100],
+            "ticksuffix": "%",
+        }
+        layout[f"yaxis{ax}"] = {
+            "domain": [y0, y1],
+            "anchor": f"x{ax}",
+            "showticklabels": col == 0,
+            "matches": "y" if k else None,
+        }
         axes = {"xaxis": f"x{ax}", "yaxis": f"y{ax}"}
         if mean is not None and sd is not None:
             data.append(
@@ -329,22 +409,53 @@ def cycles_figure(result: Any, exercise: Any, dof_name: str | None = None) -> di
                     **axes,
                 }
             )
-            data.append({"type": "scatter", "mode": "lines", "x": x, "y": mean, "hoverinfo": "skip",
-                         "line": {"color": "#777", "width": 1, "dash": "dash"}, **axes})  # fmt: skip
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": x,
+                    "y": mean,
+                    "hoverinfo": "skip",
+                    "line": {"color": "#777", "width": 1, "dash": "dash"},
+                    **axes,
+                }
+            )
         seg = track.q[r.start_frame : r.end_frame + 1, d]
         if seg.size and r.end_frame > r.start_frame:
             y = np.degrees(resample_cycle(seg.astype(np.float64), n_ref))
             color = "#D55E00" if r.violations else "#0072B2"
-            data.append({"type": "scatter", "mode": "lines", "x": x, "y": y, "line": {"color": color, "width": 2},
-                         "hovertemplate": "%{y:.0f}° at %{x:.0f}%<extra></extra>", **axes})  # fmt: skip
+            data.append(
+                {
+                    "type": "scatter",
+                    "mode": "lines",
+                    "x": x,
+                    "y": y,
+                    "line": {"color": color, "width": 2},
+                    "hovertemplate": "%{y:.0f}° at %{x:.0f}%<extra></extra>",
+                    **axes,
+                }
+            )
         q = "" if r.quality is None else f" · q {r.quality:.2f}"
-        layout["annotations"].append({"text": f"rep {r.index + 1}{q}", "x": 0.5 * (x0 + x1), "y": y1,
-                                      "xref": "paper", "yref": "paper", "yanchor": "bottom", "showarrow": False,
-                                      "font": {"size": 11}})  # fmt: skip
+        layout["annotations"].append(
+            {
+                "text": f"rep {r.index + 1}{q}",
+                "x": 0.5 * (x0 + x1),
+                "y": y1,
+                "xref": "paper",
+                "yref": "paper",
+                "yanchor": "bottom",
+                "showarrow": False,
+                "font": {"size": 11},
+            }
+        )
     more = f" (first {MAX_SMALL_MULTIPLES} of {len(analysis.reps)})" if len(analysis.reps) > len(reps) else ""
     ref_note = f"reference {ref.version} mean ± SD" if ref is not None else "no reference"
-    layout["title"] = {"text": f"{dof_label(name)} (°) per rep over the {ref_note}{more}", "font": {"size": 12},
-                       "x": 0.01, "y": 0.995}  # fmt: skip
+    layout["title"] = {
+        "text": f"{dof_label(name)} (°) per rep over the {ref_note}{more}",
+        "font": {"size": 12},
+        "x": 0.01,
+        "y": 0.995,
+    }
     return {"data": data, "layout": layout}
 
 
@@ -352,10 +463,19 @@ def trust_figure(result: Any, t_s: float) -> dict[str, Any]:
     """Per-frame pose confidence (0 = lost frame) with the cursor."""
     track = result.estimate.track
     lost = track.confidence <= 0
-    data: list[dict[str, Any]] = [{"type": "scatter", "mode": "lines", "x": track.t, "y": track.confidence,
-                                   "line": {"color": "#009E73", "width": 1.2, "shape": "hv"}, "fill": "tozeroy",
-                                   "fillcolor": "rgba(0,158,115,0.15)", "name": "confidence",
-                                   "hovertemplate": "confidence %{y:.2f}<extra>%{x:.2f} s</extra>"}]  # fmt: skip
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines",
+            "x": track.t,
+            "y": track.confidence,
+            "line": {"color": "#009E73", "width": 1.2, "shape": "hv"},
+            "fill": "tozeroy",
+            "fillcolor": "rgba(0,158,115,0.15)",
+            "name": "confidence",
+            "hovertemplate": "confidence %{y:.2f}<extra>%{x:.2f} s</extra>",
+        }
+    ]
     if lost.any():
         data.append(
             {
@@ -367,11 +487,17 @@ def trust_figure(result: Any, t_s: float) -> dict[str, Any]:
                 "name": "lost",
             }
         )
-    layout = {"height": 110, "margin": {"l": 50, "r": 10, "t": 6, "b": 24}, "font": FONT,
-              "template": "plotly_white", "showlegend": False,
-              "xaxis": {"range": [float(track.t[0]), float(track.t[-1])] if track.t.size else None},
-              "yaxis": {"range": [0, 1.05], "title": {"text": "conf."}, "tickvals": [0, 0.5, 1]},
-              "shapes": [_cursor_shape(t_s)], "clickmode": "event"}  # fmt: skip
+    layout = {
+        "height": 110,
+        "margin": {"l": 50, "r": 10, "t": 6, "b": 24},
+        "font": FONT,
+        "template": "plotly_white",
+        "showlegend": False,
+        "xaxis": {"range": [float(track.t[0]), float(track.t[-1])] if track.t.size else None},
+        "yaxis": {"range": [0, 1.05], "title": {"text": "conf."}, "tickvals": [0, 0.5, 1]},
+        "shapes": [_cursor_shape(t_s)],
+        "clickmode": "event",
+    }
     return {"data": data, "layout": layout}
 
 
@@ -395,8 +521,10 @@ def fit_text(fit: Any) -> str:
     if pct["median"] is None:
         return "fitted skeleton: reprojection error not measured (no landmark seen well enough)"
     pixels = f"{px['median']:.1f} px, " if px and px["median"] is not None else ""
-    return (f"fitted skeleton's reprojection error: median **{pixels}{pct['median']:.1f}%** of body height, "
-            f"90th percentile {pct['p90']:.1f}% over {summary['frames_measured']} frames")  # fmt: skip
+    return (
+        f"fitted skeleton's reprojection error: median **{pixels}{pct['median']:.1f}%** of body height, "
+        f"90th percentile {pct['p90']:.1f}% over {summary['frames_measured']} frames"
+    )
 
 
 def trust_summary(result: Any) -> str:
@@ -449,7 +577,6 @@ def overlay_png(result: Any, t_s: float, max_side: int = 720, raw_landmarks: boo
         return _Frame(None, "No video for this clip (a pose track): the curves and tables show everything.")
     from PIL import Image
 
-
     # The sample the read-out shows, and the video frame the analysis took for it (the latest decoded frame at
     # or before the sample's time, as ``iter_frames`` resamples): never the frame nearest the raw cursor.
     track = result.estimate.track
@@ -483,65 +610,98 @@ class ClipPage(pn.viewable.Viewer):
         st: AppState = self.state
         self._st = st
         catalogue = _catalogue_keys()
-        self.path_input = pn.widgets.TextInput(label="Clip (video, landmark file or pose .npz)",
-                                               value=st.clip_path, sizing_mode="stretch_width")  # fmt: skip
-        self.exercise_select = pn.widgets.Select(label="Exercise", options=catalogue, value=st.exercise
-                                                 if st.exercise in catalogue else None, width=180)  # fmt: skip
-        self.analyse_button = pn.widgets.Button(label="Analyse", button_type="primary", width=100,
-                                                align="end")  # fmt: skip
+        self.path_input = pn.widgets.TextInput(
+            label="Clip (video, landmark file or pose .npz)", value=st.clip_path, sizing_mode="stretch_width"
+        )
+        self.exercise_select = pn.widgets.Select(
+            label="Exercise", options=catalogue, value=st.exercise if st.exercise in catalogue else None, width=180
+        )
+        self.analyse_button = pn.widgets.Button(label="Analyse", button_type="primary", width=100, align="end")
         self.analyse_button.on_click(self._analyse)
-        self.progress = pn.indicators.Progress(value=-1, max=100, active=False, visible=False, width=480,
-                                               css_classes=["analysis-progress"])  # fmt: skip
-        self.progress_text = pn.pane.Markdown("", visible=False, css_classes=["analysis-progress-text"],
-                                              sizing_mode="stretch_width")  # fmt: skip
+        self.progress = pn.indicators.Progress(
+            value=-1, max=100, active=False, visible=False, width=480, css_classes=["analysis-progress"]
+        )
+        self.progress_text = pn.pane.Markdown(
+            "", visible=False, css_classes=["analysis-progress-text"], sizing_mode="stretch_width"
+        )
         self._job: AnalysisJob | None = None
         self._poll: Any = None
-        self.slider = pn.widgets.FloatSlider.from_param(st.param.cursor_s, label="Time cursor (s)", start=0.0,
-                                                        end=1.0, step=0.01, sizing_mode="stretch_width",
-                                                        format="0.00")  # fmt: skip
-        self.cursor_input = pn.widgets.FloatInput.from_param(st.param.cursor_s, label="Cursor (s)", step=0.01,
-                                                             width=120, css_classes=["cursor-input"])  # fmt: skip
-        self.readout = pn.pane.Markdown("", css_classes=["cursor-readout"], sizing_mode="stretch_width",
-                                        styles={"font-size": "15px", "font-weight": "500"})  # fmt: skip
-        self.angles = pn.pane.Plotly(None, sizing_mode="stretch_width", height=340, config={"displaylogo": False},
-                                     css_classes=["angle-curves"])  # fmt: skip
-        self.trust_plot = pn.pane.Plotly(None, sizing_mode="stretch_width", height=110,
-                                         config={"displayModeBar": False})  # fmt: skip
+        self.slider = pn.widgets.FloatSlider.from_param(
+            st.param.cursor_s,
+            label="Time cursor (s)",
+            start=0.0,
+            end=1.0,
+            step=0.01,
+            sizing_mode="stretch_width",
+            format="0.00",
+        )
+        self.cursor_input = pn.widgets.FloatInput.from_param(
+            st.param.cursor_s, label="Cursor (s)", step=0.01, width=120, css_classes=["cursor-input"]
+        )
+        self.readout = pn.pane.Markdown(
+            "",
+            css_classes=["cursor-readout"],
+            sizing_mode="stretch_width",
+            styles={"font-size": "15px", "font-weight": "500"},
+        )
+        self.angles = pn.pane.Plotly(
+            None, sizing_mode="stretch_width", height=340, config={"displaylogo": False}, css_classes=["angle-curves"]
+        )
+        self.trust_plot = pn.pane.Plotly(
+            None, sizing_mode="stretch_width", height=110, config={"displayModeBar": False}
+        )
         self.trust_text = pn.pane.Markdown("", sizing_mode="stretch_width", styles={"font-size": "12px"})
-        self.cycles = pn.pane.Plotly(None, sizing_mode="stretch_width", config={"displaylogo": False},
-                                     css_classes=["cycle-plot"])  # fmt: skip
+        self.cycles = pn.pane.Plotly(
+            None, sizing_mode="stretch_width", config={"displaylogo": False}, css_classes=["cycle-plot"]
+        )
         # Which curves the angle plot draws (default the salient joints' primary DoFs) and which DoF the cycle
         # plot shows (default the exercise's cycle signal): the clip's drawable DoFs only (``curve_dofs``).
-        self.joint_picker = pn.widgets.MultiChoice(name="Curves", options={}, value=[], placeholder="Add a DoF",
-                                                   sizing_mode="stretch_width",
-                                                   css_classes=["joint-picker"])  # fmt: skip
-        self.cycle_select = pn.widgets.Select(name="Cycle of", options={}, width=260,
-                                              css_classes=["cycle-dof"])  # fmt: skip
+        self.joint_picker = pn.widgets.MultiChoice(
+            name="Curves",
+            options={},
+            value=[],
+            placeholder="Add a DoF",
+            sizing_mode="stretch_width",
+            css_classes=["joint-picker"],
+        )
+        self.cycle_select = pn.widgets.Select(name="Cycle of", options={}, width=260, css_classes=["cycle-dof"])
         self._syncing = False  # True while _on_result sets the pickers for a new clip
         # Every column sorts from its header; messages and checks wrap, so they are read in full (and show whole
         # in a tooltip); a row's index stays its rep's however the table is sorted.
-        self.table = pn.widgets.Tabulator(None, disabled=True, selectable=1, show_index=False, layout="fit_data_table",
-                                          sizing_mode="stretch_width", height=260, css_classes=["rep-table"],
-                                          formatters={"messages": {"type": "textarea"}, "checks": {"type": "textarea"}},
-                                          widths={"messages": 360, "checks": 360}, frozen_columns=["rep"],
-                                          sortable=True,
-                                          configuration={"columnDefaults": {"tooltip": True}})  # fmt: skip
+        self.table = pn.widgets.Tabulator(
+            None,
+            disabled=True,
+            selectable=1,
+            show_index=False,
+            layout="fit_data_table",
+            sizing_mode="stretch_width",
+            height=260,
+            css_classes=["rep-table"],
+            formatters={"messages": {"type": "textarea"}, "checks": {"type": "textarea"}},
+            widths={"messages": 360, "checks": 360},
+            frozen_columns=["rep"],
+            sortable=True,
+            configuration={"columnDefaults": {"tooltip": True}},
+        )
         self.morph = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["c-morph"])
         self.motion = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["c-motion"])
         self.feedback = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["feedback"])
         self.frame = pn.pane.PNG(None, sizing_mode="scale_width", max_width=520)
         self.frame_note = pn.pane.Markdown("", styles={"color": "#666", "font-size": "12px"})
-        self.raw_landmarks = pn.widgets.Checkbox(name="MediaPipe's raw landmarks under the fitted skeleton",
-                                                 value=False, css_classes=["raw-landmarks"])  # fmt: skip
+        self.raw_landmarks = pn.widgets.Checkbox(
+            name="MediaPipe's raw landmarks under the fitted skeleton", value=False, css_classes=["raw-landmarks"]
+        )
         self.raw_landmarks.param.watch(self._on_raw_landmarks, "value")
         # The clip's video in the browser's player (the browser decodes it; the server sends the 2D skeleton of
         # every frame once), and the fitted skeleton in 3D; both follow the cursor, and the player moves it.
-        self.player = VideoPlayer(sizing_mode="stretch_width", min_height=200, visible=False,
-                                  css_classes=["clip-player"])  # fmt: skip
+        self.player = VideoPlayer(
+            sizing_mode="stretch_width", min_height=200, visible=False, css_classes=["clip-player"]
+        )
         self.player.param.watch(self._on_player_time, "time_s")
         self._from_player = False
-        self.skeleton3d = pn.pane.Plotly(None, sizing_mode="stretch_width", height=420, css_classes=["skeleton-3d"],
-                                         config={"displaylogo": False})  # fmt: skip
+        self.skeleton3d = pn.pane.Plotly(
+            None, sizing_mode="stretch_width", height=420, css_classes=["skeleton-3d"], config={"displaylogo": False}
+        )
         self._exercise_shown: Any = None
         self._fig: dict[str, Any] | None = None
         self._trust_fig: dict[str, Any] | None = None
@@ -632,9 +792,13 @@ class ClipPage(pn.viewable.Viewer):
         if video is None or not Path(video).is_file():
             self.player.param.update(visible=False, src="")
             return
-        self.player.param.update(src=media_url(video), fps=player_fps(result), time_s=self._st.cursor_s,
-                                 frames=frames_payload(result, raw_landmarks=self.raw_landmarks.value),
-                                 visible=True)  # fmt: skip
+        self.player.param.update(
+            src=media_url(video),
+            fps=player_fps(result),
+            time_s=self._st.cursor_s,
+            frames=frames_payload(result, raw_landmarks=self.raw_landmarks.value),
+            visible=True,
+        )
 
     def move_cursor(self, t_s: float) -> None:
         """Move the session's cursor, clamped to the clip."""
@@ -690,8 +854,11 @@ class ClipPage(pn.viewable.Viewer):
         self.angles.object = with_cursor(self._fig, t_s)
         self.trust_plot.object = with_cursor(self._trust_fig, t_s)
         rep = last_completed_rep(result.analysis, t_s)
-        since = f" (violations of rep {rep.index + 1}, completed at {rep.end_s:.2f} s)" if rep else \
-            " (no rep completed yet)"  # fmt: skip
+        since = (
+            f" (violations of rep {rep.index + 1}, completed at {rep.end_s:.2f} s)"
+            if rep
+            else " (no rep completed yet)"
+        )
         body = motion_text(result, t_s).replace("\n", "  \n")
         self.motion.object = f"**C_motion** as of the cursor{since}  \n{body}"
         self.feedback.object = feedback_text(result, t_s)
@@ -733,9 +900,12 @@ class ClipPage(pn.viewable.Viewer):
     # ---------------------------------------------------------------- layout
 
     def __panel__(self) -> pn.viewable.Viewable:
-        picker = pn.Column(pn.Row(self.path_input, self.exercise_select, self.analyse_button,
-                                  sizing_mode="stretch_width"), self.progress, self.progress_text,
-                           sizing_mode="stretch_width")  # fmt: skip
+        picker = pn.Column(
+            pn.Row(self.path_input, self.exercise_select, self.analyse_button, sizing_mode="stretch_width"),
+            self.progress,
+            self.progress_text,
+            sizing_mode="stretch_width",
+        )
         cursor = pn.Row(self.slider, self.cursor_input, sizing_mode="stretch_width")
         card = {"styles": CARD_STYLES, "sizing_mode": "stretch_width", "margin": (4, 4)}
         left = pn.Column(
@@ -755,8 +925,13 @@ class ClipPage(pn.viewable.Viewer):
             pn.Column(pn.pane.Markdown("#### Feedback timeline"), self.feedback, **card),
             width=480,
         )
-        return pn.Column(picker, cursor, pn.Column(self.readout, **card), pn.Row(left, right,
-                         sizing_mode="stretch_width"), sizing_mode="stretch_width")  # fmt: skip
+        return pn.Column(
+            picker,
+            cursor,
+            pn.Column(self.readout, **card),
+            pn.Row(left, right, sizing_mode="stretch_width"),
+            sizing_mode="stretch_width",
+        )
 
 
 @functools.lru_cache(maxsize=1)

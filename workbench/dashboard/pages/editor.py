@@ -31,8 +31,7 @@ class EditorPage(pn.viewable.Viewer):
         super().__init__(**params)
         db = self.state.database()
         keys = editing.exercise_keys(db)
-        self.exercise = pn.widgets.Select(name="Exercise", options=keys,
-                                          value=_default(self.state.exercise, keys))  # fmt: skip
+        self.exercise = pn.widgets.Select(name="Exercise", options=keys, value=_default(self.state.exercise, keys))
         self.constraint = pn.widgets.Select(name="Threshold")
         self.info = pn.pane.Markdown(sizing_mode="stretch_width")
         self.low = pn.widgets.FloatInput(name="Lower bound (deg)", width=140)
@@ -63,17 +62,19 @@ class EditorPage(pn.viewable.Viewer):
         self.ref_scale = pn.widgets.FloatInput(name="Scale factor", value=1.0, step=0.05, width=130)
         self.ref_offset = pn.widgets.FloatInput(name="Offset (deg)", value=0.0, step=1.0, width=130)
         self.ref_kp_on = pn.widgets.Checkbox(name="move key point")
-        self.ref_kp_fraction = pn.widgets.FloatInput(name="Key point (cycle fraction)", value=0.5, step=0.05,
-                                                     start=0.0, end=1.0, width=170)  # fmt: skip
+        self.ref_kp_fraction = pn.widgets.FloatInput(
+            name="Key point (cycle fraction)", value=0.5, step=0.05, start=0.0, end=1.0, width=170
+        )
         self.ref_kp_value = pn.widgets.FloatInput(name="Key point value (deg)", value=0.0, step=1.0, width=160)
-        self.ref_smooth = pn.widgets.FloatInput(name="Smoothing (samples)", value=0.0, step=0.5, start=0.0,
-                                                width=150)  # fmt: skip
-        self.ref_reps = pn.widgets.MultiChoice(name="Reps to build from (none chosen = reps without violations)",
-                                               options={}, width=420)  # fmt: skip
+        self.ref_smooth = pn.widgets.FloatInput(name="Smoothing (samples)", value=0.0, step=0.5, start=0.0, width=150)
+        self.ref_reps = pn.widgets.MultiChoice(
+            name="Reps to build from (none chosen = reps without violations)", options={}, width=420
+        )
         self.ref_clips = pn.widgets.MultiChoice(name="Overlay the cycles of other clips", options={}, width=420)
         self.ref_from_cycles = pn.widgets.Button(name="Set from the accepted cycles (open clip and chosen clips)")
-        self.ref_note = pn.widgets.TextInput(name="Reference note", placeholder="why this change (the author is the "
-                                             "one above)", width=420)  # fmt: skip
+        self.ref_note = pn.widgets.TextInput(
+            name="Reference note", placeholder="why this change (the author is the one above)", width=420
+        )
         self.ref_discard = pn.widgets.Button(name="Discard reference edits")
         self.ref_preview_button = pn.widgets.Button(name="Preview reference", button_type="primary")
         self.ref_save_button = pn.widgets.Button(name="Save reference as new version", button_type="success")
@@ -84,15 +85,18 @@ class EditorPage(pn.viewable.Viewer):
         self.ref_v1 = pn.widgets.Select(name="Reference diff from version", width=200)
         self.ref_v2 = pn.widgets.Select(name="to reference version", width=200)
         self.ref_diff = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.cal_manifest = pn.widgets.TextInput(name="Labelled manifest (CSV)", sizing_mode="stretch_width",
-                                                 placeholder="manifest.csv inside the data folders (file,exercise,"
-                                                 "label,subject,episode,source)")  # fmt: skip
+        self.cal_manifest = pn.widgets.TextInput(
+            name="Labelled manifest (CSV)",
+            sizing_mode="stretch_width",
+            placeholder="manifest.csv inside the data folders (file,exercise,label,subject,episode,source)",
+        )
         self.cal_synthetic = pn.widgets.Button(name="Make a synthetic labelled set", align="end")
         self.cal_assess = pn.widgets.Button(name="Assess", button_type="primary")
         self.cal_calibrate = pn.widgets.Button(name="Calibrate", button_type="success")
         self.cal_revert = pn.widgets.Button(name="Revert calibration", button_type="warning")
-        self.cal_progress = pn.indicators.Progress(name="Calibration progress", value=0, max=100, width=320,
-                                                   visible=False)  # fmt: skip
+        self.cal_progress = pn.indicators.Progress(
+            name="Calibration progress", value=0, max=100, width=320, visible=False
+        )
         self.cal_status = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.cal_message = pn.pane.Alert("", alert_type="info", visible=False, sizing_mode="stretch_width")
         self.cal_report = pn.pane.Markdown("", sizing_mode="stretch_width")
@@ -104,10 +108,16 @@ class EditorPage(pn.viewable.Viewer):
         self.cal_before_strip = pn.pane.Plotly(sizing_mode="stretch_width", height=320)
         self.cal_after_strip = pn.pane.Plotly(sizing_mode="stretch_width", height=320)
         self.cal_table = _table(240)
-        self.cal_before = pn.Column(self.cal_before_title, self.cal_before_roc, self.cal_before_strip,
-                                    sizing_mode="stretch_width", visible=False)  # fmt: skip
-        self.cal_after = pn.Column(self.cal_after_title, self.cal_after_roc, self.cal_after_strip,
-                                   sizing_mode="stretch_width", visible=False)  # fmt: skip
+        self.cal_before = pn.Column(
+            self.cal_before_title,
+            self.cal_before_roc,
+            self.cal_before_strip,
+            sizing_mode="stretch_width",
+            visible=False,
+        )
+        self.cal_after = pn.Column(
+            self.cal_after_title, self.cal_after_roc, self.cal_after_strip, sizing_mode="stretch_width", visible=False
+        )
         self.cal_table.visible = False
         self._cal_prev: cv.AssessmentView | None = None  # the assessment before the latest one (same manifest)
         self._cal_last: cv.AssessmentView | None = None  # the latest assessment
@@ -124,8 +134,14 @@ class EditorPage(pn.viewable.Viewer):
         self.v1.param.watch(lambda e: self._show_diff(), "value")
         self.v2.param.watch(lambda e: self._show_diff(), "value")
         self.dof.param.watch(self._dof_changed, "value")
-        for w in (self.ref_scale, self.ref_offset, self.ref_kp_on, self.ref_kp_fraction, self.ref_kp_value,
-                  self.ref_smooth):  # fmt: skip
+        for w in (
+            self.ref_scale,
+            self.ref_offset,
+            self.ref_kp_on,
+            self.ref_kp_fraction,
+            self.ref_kp_value,
+            self.ref_smooth,
+        ):
             w.param.watch(lambda e: self._plot_reference(), "value")
         self.ref_clips.param.watch(lambda e: self._plot_reference(), "value")
         self.ref_v1.param.watch(lambda e: self._show_ref_diff(), "value")
@@ -216,10 +232,14 @@ class EditorPage(pn.viewable.Viewer):
     def _show_diff(self) -> None:
         if self.v1.value is None or self.v2.value is None:
             return
-        changes = editing.threshold_diff(self.state.database(), self.exercise.value, self.constraint.value,
-                                         self.v1.value, self.v2.value)  # fmt: skip
-        self.diff.object = ("No differences." if not changes else "\n".join(
-            f"- `{name}`: {a} → {b}" for name, (a, b) in changes.items()))  # fmt: skip
+        changes = editing.threshold_diff(
+            self.state.database(), self.exercise.value, self.constraint.value, self.v1.value, self.v2.value
+        )
+        self.diff.object = (
+            "No differences."
+            if not changes
+            else "\n".join(f"- `{name}`: {a} → {b}" for name, (a, b) in changes.items())
+        )
 
     # -------------------------------------------------------------------------------------- editing
 
@@ -251,12 +271,21 @@ class EditorPage(pn.viewable.Viewer):
     def _save(self) -> None:
         base = self._loaded.version
         try:
-            saved = editing.save_threshold(self.state.database(), self.exercise.value, self.constraint.value,
-                                           base_version=base, author=self.author.value or "",
-                                           note=self.note.value or "", **self._changes())  # fmt: skip
+            saved = editing.save_threshold(
+                self.state.database(),
+                self.exercise.value,
+                self.constraint.value,
+                base_version=base,
+                author=self.author.value or "",
+                note=self.note.value or "",
+                **self._changes(),
+            )
         except ConflictError as exc:
-            self._say(f"Not saved — someone changed this threshold since you loaded version {base}: {exc}. "
-                      "Reload it (choose it again) and redo your edit.", "danger")  # fmt: skip
+            self._say(
+                f"Not saved — someone changed this threshold since you loaded version {base}: {exc}. "
+                "Reload it (choose it again) and redo your edit.",
+                "danger",
+            )
             return
         except (ValueError, StoreError) as exc:
             self._say(f"Not saved: {exc}", "danger")
@@ -267,14 +296,21 @@ class EditorPage(pn.viewable.Viewer):
 
     def _revert(self) -> None:
         try:
-            back = editing.revert_threshold(self.state.database(), self.exercise.value, self.constraint.value,
-                                            int(self.revert_to.value), author=self.author.value or "",
-                                            note=self.note.value or "", base_version=self._loaded.version)  # fmt: skip
+            back = editing.revert_threshold(
+                self.state.database(),
+                self.exercise.value,
+                self.constraint.value,
+                int(self.revert_to.value),
+                author=self.author.value or "",
+                note=self.note.value or "",
+                base_version=self._loaded.version,
+            )
         except StoreError as exc:
             self._say(f"Not reverted: {exc}", "danger")
             return
-        self._say(f"Reverted {back.constraint_id} to version {self.revert_to.value} (now version {back.version}).",
-                  "success")  # fmt: skip
+        self._say(
+            f"Reverted {back.constraint_id} to version {self.revert_to.value} (now version {back.version}).", "success"
+        )
         self._after_store_change()
         self._reassess(f"reverting {back.constraint_id} to v{self.revert_to.value}")
 
@@ -361,8 +397,9 @@ class EditorPage(pn.viewable.Viewer):
         if offset:
             mean, sd = editing.offset_reference(mean, sd, dof_name, offset)
         if self.ref_kp_on.value:
-            mean, sd = editing.set_key_point(mean, sd, dof_name, float(self.ref_kp_fraction.value or 0.0),
-                                             float(self.ref_kp_value.value or 0.0))  # fmt: skip
+            mean, sd = editing.set_key_point(
+                mean, sd, dof_name, float(self.ref_kp_fraction.value or 0.0), float(self.ref_kp_value.value or 0.0)
+            )
         sigma = float(self.ref_smooth.value or 0.0)
         if sigma > 0:
             mean, sd = editing.smooth_reference(mean, sd, sigma, dofs=[dof_name])
@@ -390,8 +427,16 @@ class EditorPage(pn.viewable.Viewer):
             x = [100 * i / max(len(c.mean_deg) - 1, 1) for i in range(len(c.mean_deg))]
             upper, lower = list(c.mean_deg + c.sd_deg), list(c.mean_deg - c.sd_deg)
             if c.current:  # the envelope of the version the analysis uses
-                fig.add_trace(go.Scatter(x=x + x[::-1], y=upper + lower[::-1], fill="toself", line={"width": 0},
-                                         opacity=0.25, name=f"v{c.version} ± SD"))  # fmt: skip
+                fig.add_trace(
+                    go.Scatter(
+                        x=x + x[::-1],
+                        y=upper + lower[::-1],
+                        fill="toself",
+                        line={"width": 0},
+                        opacity=0.25,
+                        name=f"v{c.version} ± SD",
+                    )
+                )
             name = f"v{c.version}" + (" (current)" if c.current else "")
             line = {"width": 3 if c.current else 1, "dash": "solid" if c.current else "dot"}
             fig.add_trace(go.Scatter(x=x, y=list(c.mean_deg), mode="lines", name=name, line=line))
@@ -405,10 +450,16 @@ class EditorPage(pn.viewable.Viewer):
             cycles = editing.rep_cycles(result.estimate.track.q, reps, n_ref, mirror_to=side)
             for r, cyc in zip([r for r in reps if r.end_frame > r.start_frame], cycles, strict=True):
                 accepted = (r.index in chosen) if chosen else not r.violations
-                fig.add_trace(go.Scatter(x=xs, y=list(np.degrees(cyc[i])), mode="lines",
-                                         name=f"clip rep {r.index + 1}" + ("" if accepted else " (not accepted)"),
-                                         line={"width": 1, "color": "#0072B2" if accepted else "#D55E00"},
-                                         opacity=0.7))  # fmt: skip
+                fig.add_trace(
+                    go.Scatter(
+                        x=xs,
+                        y=list(np.degrees(cyc[i])),
+                        mode="lines",
+                        name=f"clip rep {r.index + 1}" + ("" if accepted else " (not accepted)"),
+                        line={"width": 1, "color": "#0072B2" if accepted else "#D55E00"},
+                        opacity=0.7,
+                    )
+                )
         others = self._other_clips()
         if others:
             try:
@@ -421,19 +472,48 @@ class EditorPage(pn.viewable.Viewer):
                 colour = _CLIP_COLOURS[j % len(_CLIP_COLOURS)]
                 name = f"{Path(path).name} ({len(used.get(path, []))} of {len(clip_curves)} reps accepted)"
                 for n, cycle in enumerate(clip_curves):
-                    fig.add_trace(go.Scatter(x=xs, y=list(np.degrees(cycle)), mode="lines", name=name,
-                                             legendgroup=path, showlegend=n == 0, opacity=0.7,
-                                             line={"width": 1, "color": colour}))  # fmt: skip
+                    fig.add_trace(
+                        go.Scatter(
+                            x=xs,
+                            y=list(np.degrees(cycle)),
+                            mode="lines",
+                            name=name,
+                            legendgroup=path,
+                            showlegend=n == 0,
+                            opacity=0.7,
+                            line={"width": 1, "color": colour},
+                        )
+                    )
         edited = self._edited()
         if edited is not None and self._is_edited():
             m, sd = np.degrees(edited[0][i]), np.degrees(edited[1][i])
-            fig.add_trace(go.Scatter(x=xs + xs[::-1], y=list(m + sd) + list((m - sd)[::-1]), fill="toself",
-                                     line={"width": 0}, opacity=0.15, name="edited ± SD",
-                                     fillcolor="rgba(0,158,115,0.4)"))  # fmt: skip
-            fig.add_trace(go.Scatter(x=xs, y=list(m), mode="lines", name="edited (unsaved)",
-                                     line={"width": 3, "color": "#009E73", "dash": "dash"}))  # fmt: skip
-        fig.update_layout(title=f"{self.exercise.value} reference: {self.dof.value}", xaxis_title="cycle (%)",
-                          yaxis_title="degrees", margin={"l": 50, "r": 10, "t": 40, "b": 40}, height=320)  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=xs + xs[::-1],
+                    y=list(m + sd) + list((m - sd)[::-1]),
+                    fill="toself",
+                    line={"width": 0},
+                    opacity=0.15,
+                    name="edited ± SD",
+                    fillcolor="rgba(0,158,115,0.4)",
+                )
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=xs,
+                    y=list(m),
+                    mode="lines",
+                    name="edited (unsaved)",
+                    line={"width": 3, "color": "#009E73", "dash": "dash"},
+                )
+            )
+        fig.update_layout(
+            title=f"{self.exercise.value} reference: {self.dof.value}",
+            xaxis_title="cycle (%)",
+            yaxis_title="degrees",
+            margin={"l": 50, "r": 10, "t": 40, "b": 40},
+            height=320,
+        )
         self.reference_plot.object = fig
         versions = [c.version for c in curves]
         self.ref_revert_to.options = versions
@@ -449,8 +529,9 @@ class EditorPage(pn.viewable.Viewer):
         has_open = result is not None and self.state.exercise == self.exercise.value
         others = self._other_clips()
         if not has_open and not others:
-            self._say_ref(f"Open a {self.exercise.value} clip on the Clip page, or choose clips to overlay, first.",
-                          "danger")  # fmt: skip
+            self._say_ref(
+                f"Open a {self.exercise.value} clip on the Clip page, or choose clips to overlay, first.", "danger"
+            )
             return
         n_ref = self._ref_work[0].shape[1] if self._ref_work is not None else 100
         fallback = None if self._ref_loaded is None else (self._ref_loaded.mean, self._ref_loaded.sd)
@@ -460,8 +541,9 @@ class EditorPage(pn.viewable.Viewer):
             reps = editing.accepted_reps(result.analysis, self.ref_reps.value)
             extra = editing.rep_cycles(result.estimate.track.q, reps, n_ref, mirror_to=self._ref_side())
         try:
-            self._ref_work = editing.reference_from_clips(self.state, self.exercise.value, others, n_ref, extra=extra,
-                                                          fallback=fallback)  # fmt: skip
+            self._ref_work = editing.reference_from_clips(
+                self.state, self.exercise.value, others, n_ref, extra=extra, fallback=fallback
+            )
         except Exception as exc:  # no accepted rep, or a chosen clip that cannot be analysed
             self._say_ref(f"No reference built: {exc}", "danger")
             return
@@ -498,12 +580,21 @@ class EditorPage(pn.viewable.Viewer):
             self._say_ref(f"Nothing to save: the edit equals version {base}.", "warning")
             return
         try:
-            saved = editing.save_reference(self.state.database(), self.exercise.value, *edited, base_version=base,
-                                           author=self.author.value or "", note=self.ref_note.value or "")  # fmt: skip
+            saved = editing.save_reference(
+                self.state.database(),
+                self.exercise.value,
+                *edited,
+                base_version=base,
+                author=self.author.value or "",
+                note=self.ref_note.value or "",
+            )
         except ConflictError as exc:
             why = str(exc).rstrip(".")
-            self._say_ref(f"Reference not saved — someone changed it since you loaded version {base}: {why}. "
-                          "Discard your edits to reload it, and redo them.", "danger")  # fmt: skip
+            self._say_ref(
+                f"Reference not saved — someone changed it since you loaded version {base}: {why}. "
+                "Discard your edits to reload it, and redo them.",
+                "danger",
+            )
             return
         except (ValidationError, StoreError, ValueError) as exc:
             self._say_ref(f"Reference not saved: {exc}", "danger")
@@ -514,8 +605,13 @@ class EditorPage(pn.viewable.Viewer):
 
     def _revert_reference(self) -> None:
         try:
-            v = editing.revert_reference(self.state.database(), self.exercise.value, int(self.ref_revert_to.value),
-                                         author=self.author.value or "", note=self.ref_note.value or "")  # fmt: skip
+            v = editing.revert_reference(
+                self.state.database(),
+                self.exercise.value,
+                int(self.ref_revert_to.value),
+                author=self.author.value or "",
+                note=self.ref_note.value or "",
+            )
         except StoreError as exc:
             self._say_ref(f"Reference not reverted: {exc}", "danger")
             return
@@ -596,12 +692,16 @@ class EditorPage(pn.viewable.Viewer):
 
         def done(made: Any) -> None:
             self.cal_manifest.value = str(made.manifest)
-            self._say_cal(f"Wrote a synthetic labelled set of {key}: {made.n_files} one-rep files (the incorrect "
-                          f"ones {made.shallow_deg:g}° shallower) and {made.manifest.name} in {out}. "
-                          "Press Assess.", "success")  # fmt: skip
+            self._say_cal(
+                f"Wrote a synthetic labelled set of {key}: {made.n_files} one-rep files (the incorrect "
+                f"ones {made.shallow_deg:g}° shallower) and {made.manifest.name} in {out}. "
+                "Press Assess.",
+                "success",
+            )
 
-        self._cal_start(cv.Job("Making a synthetic labelled set", lambda job: cv.make_synthetic_set(db, key, out)),
-                        done)  # fmt: skip
+        self._cal_start(
+            cv.Job("Making a synthetic labelled set", lambda job: cv.make_synthetic_set(db, key, out)), done
+        )
 
     def _remove_synthetic_sets(self, session_context: Any) -> None:  # bokeh checks the parameter name
         for d in self._cal_dirs:
@@ -678,8 +778,10 @@ class EditorPage(pn.viewable.Viewer):
         self._cal_prev, self._cal_last = before, view
         s = view.summary
         where = Path(view.manifest).name or "the manifest"
-        lines = [f"**{view.exercise}** on `{where}`: {s['n_correct']} correct and {s['n_incorrect']} incorrect "
-                 f"repetitions ({s['n_reps_not_one']} files not found as exactly one rep)."]  # fmt: skip
+        lines = [
+            f"**{view.exercise}** on `{where}`: {s['n_correct']} correct and {s['n_incorrect']} incorrect "
+            f"repetitions ({s['n_reps_not_one']} files not found as exactly one rep)."
+        ]
         if before is not None:
             lines.append(f"Before ({before.label}) → after ({view.label}):")
         lines.append(cv.change_text(before, view))
@@ -705,45 +807,74 @@ class EditorPage(pn.viewable.Viewer):
         if self.ref_v1.value is None or self.ref_v2.value is None:
             self.ref_diff.object = ""
             return
-        lines = editing.reference_diff_rows(self.state.database(), self.exercise.value, int(self.ref_v1.value),
-                                            int(self.ref_v2.value))  # fmt: skip
+        lines = editing.reference_diff_rows(
+            self.state.database(), self.exercise.value, int(self.ref_v1.value), int(self.ref_v2.value)
+        )
         self.ref_diff.object = "No differences." if not lines else "\n".join(f"- {line}" for line in lines)
 
     def __panel__(self) -> pn.viewable.Viewable:
         bounds = pn.Row(self.low, self.low_open, self.high, self.high_open, self.limit)
         edit = pn.Column(
-            pn.pane.Markdown("### Threshold"), pn.Row(self.exercise, self.constraint), self.info, bounds,
-            pn.Row(self.author, self.note), pn.Row(self.preview_button, self.save_button), self.message,
+            pn.pane.Markdown("### Threshold"),
+            pn.Row(self.exercise, self.constraint),
+            self.info,
+            bounds,
+            pn.Row(self.author, self.note),
+            pn.Row(self.preview_button, self.save_button),
+            self.message,
             self.preview_summary,
-            pn.Row(pn.Column("**Without the edit**", self.without_table),
-                   pn.Column("**With the edit**", self.with_table)),
+            pn.Row(
+                pn.Column("**Without the edit**", self.without_table), pn.Column("**With the edit**", self.with_table)
+            ),
             sizing_mode="stretch_width",
-        )  # fmt: skip
+        )
         history = pn.Column(
-            pn.pane.Markdown("### History"), self.history, pn.Row(self.v1, self.v2), self.diff,
-            pn.Row(self.revert_to, self.revert_button), sizing_mode="stretch_width",
-        )  # fmt: skip
+            pn.pane.Markdown("### History"),
+            self.history,
+            pn.Row(self.v1, self.v2),
+            self.diff,
+            pn.Row(self.revert_to, self.revert_button),
+            sizing_mode="stretch_width",
+        )
         reference = pn.Column(
-            pn.pane.Markdown("### Reference"), self.dof, self.reference_plot,
+            pn.pane.Markdown("### Reference"),
+            self.dof,
+            self.reference_plot,
             pn.Row(self.ref_scale, self.ref_offset, self.ref_smooth),
             pn.Row(self.ref_kp_on, self.ref_kp_fraction, self.ref_kp_value),
-            self.ref_clips, pn.Row(self.ref_reps, self.ref_from_cycles), self.ref_note,
-            pn.Row(self.ref_preview_button, self.ref_save_button, self.ref_discard), self.ref_message,
-            self.ref_summary, self.ref_table,
-            pn.pane.Markdown("#### Reference history"), self.ref_history, pn.Row(self.ref_v1, self.ref_v2),
-            self.ref_diff, pn.Row(self.ref_revert_to, self.ref_revert_button), sizing_mode="stretch_width",
-        )  # fmt: skip
+            self.ref_clips,
+            pn.Row(self.ref_reps, self.ref_from_cycles),
+            self.ref_note,
+            pn.Row(self.ref_preview_button, self.ref_save_button, self.ref_discard),
+            self.ref_message,
+            self.ref_summary,
+            self.ref_table,
+            pn.pane.Markdown("#### Reference history"),
+            self.ref_history,
+            pn.Row(self.ref_v1, self.ref_v2),
+            self.ref_diff,
+            pn.Row(self.ref_revert_to, self.ref_revert_button),
+            sizing_mode="stretch_width",
+        )
         calibration = pn.Column(
-            pn.pane.Markdown("### Calibrate from labelled data\n"
-                             "Assess how well the current judgments separate incorrect from correct repetitions of "
-                             "the exercise chosen above, calibrate its reference, bounds and score to them (new "
-                             "versions, author and note from above), and revert. Each new assessment is shown next "
-                             "to the previous one, also after a threshold or reference edit."),
+            pn.pane.Markdown(
+                "### Calibrate from labelled data\n"
+                "Assess how well the current judgments separate incorrect from correct repetitions of "
+                "the exercise chosen above, calibrate its reference, bounds and score to them (new "
+                "versions, author and note from above), and revert. Each new assessment is shown next "
+                "to the previous one, also after a threshold or reference edit."
+            ),
             pn.Row(self.cal_manifest, self.cal_synthetic, sizing_mode="stretch_width"),
-            pn.Row(self.cal_assess, self.cal_calibrate, self.cal_revert), self.cal_progress, self.cal_status,
-            self.cal_message, self.cal_change, pn.Row(self.cal_before, self.cal_after, sizing_mode="stretch_width"),
-            self.cal_table, self.cal_report, sizing_mode="stretch_width",
-        )  # fmt: skip
+            pn.Row(self.cal_assess, self.cal_calibrate, self.cal_revert),
+            self.cal_progress,
+            self.cal_status,
+            self.cal_message,
+            self.cal_change,
+            pn.Row(self.cal_before, self.cal_after, sizing_mode="stretch_width"),
+            self.cal_table,
+            self.cal_report,
+            sizing_mode="stretch_width",
+        )
         return pn.Column(edit, history, reference, calibration, sizing_mode="stretch_width")
 
 
@@ -761,5 +892,6 @@ def _mean_quality(q: dict[int, float | None]) -> str:
 
 
 def _table(height: int) -> pn.widgets.Tabulator:
-    return pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=height,
-                                sizing_mode="stretch_width")  # fmt: skip
+    return pn.widgets.Tabulator(
+        pd.DataFrame(), disabled=True, show_index=False, height=height, sizing_mode="stretch_width"
+    )

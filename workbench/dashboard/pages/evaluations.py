@@ -50,8 +50,10 @@ class EvalInputs:
 
 def run_choices(db: Any) -> dict[str, int]:
     """{label: run id} of the stored runs, newest first."""
-    return {f"run {r['id']} · {r['clip']} · {r['exercise'] or '?'} · {r['started_at']}": int(r["id"])
-            for r in editing.list_runs(db)}  # fmt: skip
+    return {
+        f"run {r['id']} · {r['clip']} · {r['exercise'] or '?'} · {r['started_at']}": int(r["id"])
+        for r in editing.list_runs(db)
+    }
 
 
 def _inside(state: AppState, path: str | Path, what: str) -> Path:
@@ -81,25 +83,33 @@ def run_inputs(state: AppState, run_id: int, gt: str = "", split: str = "test") 
     if gt.strip():
         gt_path = _inside(state, gt.strip(), "ground truth")
         dataset, truth = load_ground_truth(gt_path, split)
-        ids = [cid for cid in (clip_path.stem if clip_path else None, clip_path.name if clip_path else None,
-                               run.clip_hash) if cid]  # fmt: skip
+        ids = [
+            cid
+            for cid in (clip_path.stem if clip_path else None, clip_path.name if clip_path else None, run.clip_hash)
+            if cid
+        ]
         cid = next((c for c in ids if c in truth), next(iter(truth)) if len(truth) == 1 else None)
         if cid is None:
-            raise WorkbenchError(f"run {run_id}'s clip ({name}) is not in {gt_path.name}: expected a ground-truth "
-                                 f"id {' or '.join(ids[:2])}, got {', '.join(sorted(truth)[:5])}")  # fmt: skip
+            raise WorkbenchError(
+                f"run {run_id}'s clip ({name}) is not in {gt_path.name}: expected a ground-truth "
+                f"id {' or '.join(ids[:2])}, got {', '.join(sorted(truth)[:5])}"
+            )
         gt_label = str(gt_path)
         truth = {cid: truth[cid]}
     else:
         if clip_path is None:
-            raise WorkbenchError(f"run {run_id}'s clip is not registered in the store (a pose file): give a "
-                                 "ground-truth file, or open the clip on the Clip page first")  # fmt: skip
+            raise WorkbenchError(
+                f"run {run_id}'s clip is not registered in the store (a pose file): give a "
+                "ground-truth file, or open the clip on the Clip page first"
+            )
         side = sidecar_path(clip_path)
         if not state.allowed(side):
             raise WorkbenchError(f"{side} is outside the data folders ({', '.join(state.data_dirs) or 'none'})")
         events_gt = load_sidecar(clip_path)
         if events_gt is None:
-            raise WorkbenchError(f"run {run_id}: no ground truth; expected {side.name} beside the clip, or a "
-                                 "ground-truth file")  # fmt: skip
+            raise WorkbenchError(
+                f"run {run_id}: no ground truth; expected {side.name} beside the clip, or a ground-truth file"
+            )
         cid, dataset, gt_label = name, "clip sidecar", str(side)
         truth = {cid: Clip(cid, tuple(e.text for e in events_gt), tuple(e.t_s for e in events_gt), run.exercise)}
     pred = Clip(cid, tuple(e.text for e in events), tuple(float(e.t_s or 0.0) for e in events))
@@ -116,24 +126,40 @@ def file_inputs(state: AppState, predictions: str, gt: str, split: str = "test")
     return EvalInputs(load_predictions(pred_path), truth, dataset, str(pred_path), str(gt_path), pred_path.name)
 
 
-def evaluate_and_store(db: Any, inputs: EvalInputs, *, name: str = "", bertscore: bool = False,
-                       progress: Any = None) -> tuple[int, EvalResult]:  # fmt: skip
+def evaluate_and_store(
+    db: Any, inputs: EvalInputs, *, name: str = "", bertscore: bool = False, progress: Any = None
+) -> tuple[int, EvalResult]:
     """``evaluate`` as ``biocoach eval`` runs it (no judges), stored as it stores it; (evaluation id, result)."""
     settings = EvalSettings(text_metrics=True, bertscore=bertscore)
-    result = evaluate(inputs.predictions, inputs.ground_truth, settings=settings, config=load_config(),
-                      dataset=inputs.dataset, predictions_label=inputs.predictions_label,
-                      ground_truth_label=inputs.ground_truth_label, progress=progress)  # fmt: skip
+    result = evaluate(
+        inputs.predictions,
+        inputs.ground_truth,
+        settings=settings,
+        config=load_config(),
+        dataset=inputs.dataset,
+        predictions_label=inputs.predictions_label,
+        ground_truth_label=inputs.ground_truth_label,
+        progress=progress,
+    )
     with db.session() as s:
-        eid = EvaluationRepository(s).save(result.to_json(), name=name.strip() or inputs.name,
-                                           code_version=__version__)  # fmt: skip
+        eid = EvaluationRepository(s).save(result.to_json(), name=name.strip() or inputs.name, code_version=__version__)
     return eid, result
 
 
 class EvalJob:
     """Reading the inputs, evaluating and storing, in a background thread; ``message`` says how far it got."""
 
-    def __init__(self, state: AppState, source: str, run_id: int | None, predictions: str, gt: str, split: str,
-                 name: str, bertscore: bool):  # fmt: skip
+    def __init__(
+        self,
+        state: AppState,
+        source: str,
+        run_id: int | None,
+        predictions: str,
+        gt: str,
+        split: str,
+        name: str,
+        bertscore: bool,
+    ):
         self.state, self.source, self.run_id, self.predictions = state, source, run_id, predictions
         self.gt, self.split, self.name, self.bertscore = gt, split, name, bertscore
         self.message = "Evaluation: reading the inputs …"
@@ -152,13 +178,16 @@ class EvalJob:
             else:
                 inputs = file_inputs(self.state, self.predictions, self.gt, self.split)
             self.say(f"T-F-Score on {len(inputs.ground_truth)} clip(s) …")
-            eid, result = evaluate_and_store(self.state.database(), inputs, name=self.name, bertscore=self.bertscore,
-                                             progress=self.say)  # fmt: skip
+            eid, result = evaluate_and_store(
+                self.state.database(), inputs, name=self.name, bertscore=self.bertscore, progress=self.say
+            )
             self.evaluation_id = eid
             notes = "".join(f" Note: {w}." for w in result.warnings)
-            self.message = (f"Stored as evaluation {eid}: T-F-Score {result.summary['t_f_score']:.3f}, "
-                            f"{result.summary['n_matched']} of {result.summary['n_gt']} ground-truth lines matched."
-                            f"{notes}")  # fmt: skip
+            self.message = (
+                f"Stored as evaluation {eid}: T-F-Score {result.summary['t_f_score']:.3f}, "
+                f"{result.summary['n_matched']} of {result.summary['n_gt']} ground-truth lines matched."
+                f"{notes}"
+            )
         except Exception as exc:  # one line on the page, never a traceback
             self.message = f"Evaluation failed: {' '.join(f'{type(exc).__name__}: {exc}'.split())[:300]}"
         finally:
@@ -175,26 +204,35 @@ class EvaluationsPage(pn.viewable.Viewer):
 
     def __init__(self, **params: Any):
         super().__init__(**params)
-        self.table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=240,
-                                          sizing_mode="stretch_width")  # fmt: skip
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=240, sizing_mode="stretch_width"
+        )
         self.refresh_button = pn.widgets.Button(name="Refresh evaluations")
         self.open_select = pn.widgets.Select(name="Evaluation", width=160)
         self.open_button = pn.widgets.Button(name="Show clips")
-        self.clips = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=260,
-                                          sizing_mode="stretch_width")  # fmt: skip
+        self.clips = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=260, sizing_mode="stretch_width"
+        )
         self.detail = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.eval_a = pn.widgets.Select(name="Evaluation A", width=160)
         self.eval_b = pn.widgets.Select(name="Evaluation B", width=160)
         self.compare_button = pn.widgets.Button(name="Compare evaluations")
-        self.comparison = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=300,
-                                               sizing_mode="stretch_width")  # fmt: skip
+        self.comparison = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=300, sizing_mode="stretch_width"
+        )
         self.message = pn.pane.Markdown("", sizing_mode="stretch_width")
         self.source = pn.widgets.RadioButtonGroup(name="Predictions", options=[RUN, FILE], value=RUN)
         self.run_pick = pn.widgets.Select(name="Run", options={}, width=420)
-        self.pred_path = pn.widgets.TextInput(name="Predictions file or folder", width=420,
-                                              placeholder="a submission JSON, an analysis JSON or a folder of them")
-        self.gt_path = pn.widgets.TextInput(name="Ground truth (file or split folder)", width=420,
-                                            placeholder="for a run, empty: the clip's <clip>.feedback.json")
+        self.pred_path = pn.widgets.TextInput(
+            name="Predictions file or folder",
+            width=420,
+            placeholder="a submission JSON, an analysis JSON or a folder of them",
+        )
+        self.gt_path = pn.widgets.TextInput(
+            name="Ground truth (file or split folder)",
+            width=420,
+            placeholder="for a run, empty: the clip's <clip>.feedback.json",
+        )
         self.split = pn.widgets.Select(name="Split", options=["test", "train"], value="test", width=100)
         self.eval_name = pn.widgets.TextInput(name="Name", width=200, placeholder="default: the predictions")
         self.bertscore = pn.widgets.Checkbox(name="BERTScore (loads an encoder)")
@@ -216,9 +254,16 @@ class EvaluationsPage(pn.viewable.Viewer):
         if self._job is not None and not self._job.finished:
             return None
         run_id = self.run_pick.value
-        self._job = EvalJob(self.state, self.source.value, None if run_id is None else int(run_id),
-                            self.pred_path.value or "", self.gt_path.value or "", self.split.value,
-                            self.eval_name.value or "", bool(self.bertscore.value))  # fmt: skip
+        self._job = EvalJob(
+            self.state,
+            self.source.value,
+            None if run_id is None else int(run_id),
+            self.pred_path.value or "",
+            self.gt_path.value or "",
+            self.split.value,
+            self.eval_name.value or "",
+            bool(self.bertscore.value),
+        )
         self.eval_text.object = self._job.message
         self.evaluate_button.disabled = True
         self._job.start()
@@ -255,9 +300,14 @@ class EvaluationsPage(pn.viewable.Viewer):
             self.open_select.value = ids[0]
         if len(ids) >= 2:
             self.eval_a.value, self.eval_b.value = ids[1], ids[0]
-        self.message.object = f"{len(ids)} stored evaluation(s)." if ids else \
-            ("No evaluations yet: pick a run (or a predictions file) and its ground truth above and press "
-             "Evaluate, or run `biocoach eval PRED --gt GT`.")  # fmt: skip
+        self.message.object = (
+            f"{len(ids)} stored evaluation(s)."
+            if ids
+            else (
+                "No evaluations yet: pick a run (or a predictions file) and its ground truth above and press "
+                "Evaluate, or run `biocoach eval PRED --gt GT`."
+            )
+        )
 
     def _open(self) -> None:
         if self.open_select.value is None:
@@ -269,14 +319,33 @@ class EvaluationsPage(pn.viewable.Viewer):
         except StoreError as exc:
             self.detail.object = f"Cannot open: {exc}"
             return
-        self.clips.value = pd.DataFrame([{k: c.get(k) for k in ("clip_id", "exercise", "n_gt", "n_pred", "matched_gt",
-                                                                 "matched_pred", "t_f_score", "meteor", "rouge_l",
-                                                                 "bertscore")} for c in ev.clips])  # fmt: skip
+        self.clips.value = pd.DataFrame(
+            [
+                {
+                    k: c.get(k)
+                    for k in (
+                        "clip_id",
+                        "exercise",
+                        "n_gt",
+                        "n_pred",
+                        "matched_gt",
+                        "matched_pred",
+                        "t_f_score",
+                        "meteor",
+                        "rouge_l",
+                        "bertscore",
+                    )
+                }
+                for c in ev.clips
+            ]
+        )
         models = "\n".join(f"- {k}: {v}" for k, v in ev.summary.models.items()) or "- (none)"
-        self.detail.object = (f"#### Evaluation {ev.summary.id}: {ev.summary.name}\n"
-                              f"{ev.summary.dataset} — T-F-Score {ev.summary.t_f_score:.3f}, "
-                              f"{ev.summary.n_matched} of {ev.summary.n_gt} ground-truth lines matched\n\n"
-                              f"**Scored by**\n{models}")  # fmt: skip
+        self.detail.object = (
+            f"#### Evaluation {ev.summary.id}: {ev.summary.name}\n"
+            f"{ev.summary.dataset} — T-F-Score {ev.summary.t_f_score:.3f}, "
+            f"{ev.summary.n_matched} of {ev.summary.n_gt} ground-truth lines matched\n\n"
+            f"**Scored by**\n{models}"
+        )
 
     def _compare(self) -> None:
         if self.eval_a.value is None or self.eval_b.value is None:
@@ -291,17 +360,28 @@ class EvaluationsPage(pn.viewable.Viewer):
             return
         self.comparison.value = pd.DataFrame(rows)
         flagged = [r["metric"] for r in rows if not r["comparable"] and (r["A"] is not None or r["B"] is not None)]
-        self.message.object = (f"Evaluation {self.eval_a.value} vs {self.eval_b.value}"
-                               + (f" — not comparable (different scorers): {', '.join(flagged)}" if flagged
-                                  else " — same scorers"))  # fmt: skip
+        self.message.object = f"Evaluation {self.eval_a.value} vs {self.eval_b.value}" + (
+            f" — not comparable (different scorers): {', '.join(flagged)}" if flagged else " — same scorers"
+        )
 
     def __panel__(self) -> pn.viewable.Viewable:
         return pn.Column(
-            pn.pane.Markdown("### Evaluate feedback against ground truth"), self.source,
-            pn.Row(self.run_pick, self.pred_path), pn.Row(self.gt_path, self.split),
-            pn.Row(self.eval_name, self.bertscore, self.evaluate_button), self.eval_text,
-            pn.pane.Markdown("### Stored evaluations"), self.refresh_button, self.message, self.table,
-            pn.pane.Markdown("### One evaluation"), pn.Row(self.open_select, self.open_button), self.detail, self.clips,
-            pn.pane.Markdown("### Compare two evaluations"), pn.Row(self.eval_a, self.eval_b, self.compare_button),
-            self.comparison, sizing_mode="stretch_width",
-        )  # fmt: skip
+            pn.pane.Markdown("### Evaluate feedback against ground truth"),
+            self.source,
+            pn.Row(self.run_pick, self.pred_path),
+            pn.Row(self.gt_path, self.split),
+            pn.Row(self.eval_name, self.bertscore, self.evaluate_button),
+            self.eval_text,
+            pn.pane.Markdown("### Stored evaluations"),
+            self.refresh_button,
+            self.message,
+            self.table,
+            pn.pane.Markdown("### One evaluation"),
+            pn.Row(self.open_select, self.open_button),
+            self.detail,
+            self.clips,
+            pn.pane.Markdown("### Compare two evaluations"),
+            pn.Row(self.eval_a, self.eval_b, self.compare_button),
+            self.comparison,
+            sizing_mode="stretch_width",
+        )

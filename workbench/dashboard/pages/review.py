@@ -44,12 +44,25 @@ from workbench.review.sync import pull, push
 from workbench.store.reviews import ProposalRow, ReviewRepository
 
 POLL_MS = 500
-EMPTY = ("No proposals yet: propose salient joints for clips first (pick clips and an exercise below and press "
-         "Propose, or run `biocoach review propose CLIPS -e EXERCISE`), then press Push to send them to Label "
-         "Studio.")  # fmt: skip
+EMPTY = (
+    "No proposals yet: propose salient joints for clips first (pick clips and an exercise below and press "
+    "Propose, or run `biocoach review propose CLIPS -e EXERCISE`), then press Push to send them to Label "
+    "Studio."
+)
 LS_DATA_ENV, EXPORT_ENV = "BIOCOACH_LS_DATA_DIR", "BIOCOACH_PROPOSALS_DIR"
-PROPOSAL_COLUMNS = ("proposal", "kind", "exercise", "clip", "segment", "time_s", "status", "parse",
-                    "model's joints", "catalogue fill-ins", "as the CLI prints it")  # fmt: skip
+PROPOSAL_COLUMNS = (
+    "proposal",
+    "kind",
+    "exercise",
+    "clip",
+    "segment",
+    "time_s",
+    "status",
+    "parse",
+    "model's joints",
+    "catalogue fill-ins",
+    "as the CLI prints it",
+)
 
 
 def label_studio() -> tuple[Any, Path]:
@@ -101,8 +114,9 @@ def proposal_client() -> LLMClient:
     key = ("int8" if fast else "transformers", str(config.language_model), str(config.model_cache_dir))
     with _LOCAL_LOCK:
         if key not in _LOCAL_CLIENTS:
-            _LOCAL_CLIENTS[key] = (FastLocalClient(config.language_model, cache=config.model_cache_dir) if fast
-                                   else client)  # fmt: skip
+            _LOCAL_CLIENTS[key] = (
+                FastLocalClient(config.language_model, cache=config.model_cache_dir) if fast else client
+            )
         return _LOCAL_CLIENTS[key]
 
 
@@ -142,9 +156,16 @@ class ProposeJob:
     """``biocoach review propose`` in a background thread: ``message`` is one line on how far it got, then the
     outcome; ``created`` the proposals it stored."""
 
-    def __init__(self, db: Any, clips: list[str], exercise: str, roles: bool,
-                 make_client: Callable[[], LLMClient] = proposal_client, export: Path | None = None,
-                 window_s: float = DEFAULT_WINDOW_S):  # fmt: skip
+    def __init__(
+        self,
+        db: Any,
+        clips: list[str],
+        exercise: str,
+        roles: bool,
+        make_client: Callable[[], LLMClient] = proposal_client,
+        export: Path | None = None,
+        window_s: float = DEFAULT_WINDOW_S,
+    ):
         self.db, self.clips, self.exercise, self.roles = db, list(clips), exercise, roles
         self.make_client, self.export, self.window_s = make_client, export or export_dir(), window_s
         self.message = "Propose: loading the model …"
@@ -179,8 +200,15 @@ class ProposeJob:
             for i, clip in enumerate(self.clips, 1):
                 self._where = f"clip {i} of {len(self.clips)} ({Path(clip).name})"
                 self.message = f"Propose: {self._where}: analysing …"
-                report = propose_salient(self.db, clip, self.exercise, watched, window_s=self.window_s,
-                                         n_frames=frames, export_dir=self.export)  # fmt: skip
+                report = propose_salient(
+                    self.db,
+                    clip,
+                    self.exercise,
+                    watched,
+                    window_s=self.window_s,
+                    n_frames=frames,
+                    export_dir=self.export,
+                )
                 self.created += report.created
                 self.existing += len(report.existing)
             if self.roles or not self.clips:
@@ -189,11 +217,15 @@ class ProposeJob:
                 self.created += report.created
                 self.existing += len(report.existing)
             already = f", {self.existing} already stored (same question, same model)" if self.existing else ""
-            self.message = (f"Propose: {len(self.created)} new proposal(s){already}; model {client.model_name}; "
-                            f"exported to {self.export}")  # fmt: skip
+            self.message = (
+                f"Propose: {len(self.created)} new proposal(s){already}; model {client.model_name}; "
+                f"exported to {self.export}"
+            )
         except ProposeCancelled:
-            self.message = (f"Propose cancelled after {self.answers} model answer(s): what was answered is stored "
-                            f"({len(self.created)} proposal(s) counted before {self._where}).")  # fmt: skip
+            self.message = (
+                f"Propose cancelled after {self.answers} model answer(s): what was answered is stored "
+                f"({len(self.created)} proposal(s) counted before {self._where})."
+            )
         except Exception as exc:  # one line on the page, never a traceback
             text = " ".join(f"{type(exc).__name__}: {exc}".split())[:300]
             self.message = f"Propose failed: {text}"
@@ -218,9 +250,27 @@ def proposal_rows(db: Any) -> pd.DataFrame:
             model = ", ".join(f"{j} {r}" for j, r in own.items()) or "(none)"
             filled = f"{len(p.roles) - len(own)} roles"
         when = "" if p.start_s is None or p.end_s is None else f"{p.start_s:.2f}-{p.end_s:.2f}"
-        rows.append(dict(zip(PROPOSAL_COLUMNS, (
-            p.id, p.kind, p.exercise, Path(p.clip_path).name if p.clip_path else "", p.segment, when, p.status,
-            p.parse_status, model, filled, describe(p)), strict=True)))  # fmt: skip
+        rows.append(
+            dict(
+                zip(
+                    PROPOSAL_COLUMNS,
+                    (
+                        p.id,
+                        p.kind,
+                        p.exercise,
+                        Path(p.clip_path).name if p.clip_path else "",
+                        p.segment,
+                        when,
+                        p.status,
+                        p.parse_status,
+                        model,
+                        filled,
+                        describe(p),
+                    ),
+                    strict=True,
+                )
+            )
+        )
     return pd.DataFrame(rows, columns=list(PROPOSAL_COLUMNS))
 
 
@@ -239,35 +289,70 @@ def review_tables(db: Any) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFram
     ks, kr, o = report.kappa_salient, report.kappa_roles, report.overall
     proposed = sum(v for k, v in counts.items() if k.endswith("proposals proposed"))
     reviewed = sum(v for k, v in counts.items() if k.endswith("proposals reviewed"))
-    summary = "\n".join("- " + line for line in [
-        f"**Proposals:** {proposed} waiting for review, {reviewed} reviewed · **labels:** {report.n_labels} current "
-        f"({', '.join(f'{k} {v}' for k, v in sorted(report.status_counts.items())) or 'none'}), "
-        f"{counts.get('label versions', 0)} versions in all",
-        f"**Proposal vs expert, on the model's own joints (salient):** precision {_fmt(o.precision)}, "
-        f"recall {_fmt(o.recall)} (tp {o.tp}, fp {o.fp}, fn {o.fn})",
-        f"**Catalogue fill-ins (not the model's, not counted above):** {report.catalogue_kept} of "
-        f"{report.catalogue_filled} kept by the experts",
-        f"**Cohen's kappa, salient joints:** {_fmt(ks.value)} ({ks.n_tasks} tasks labelled by two experts, "
-        f"{ks.n_decisions} decisions)",
-        f"**Cohen's kappa, static/dynamic:** {_fmt(kr.value)} ({kr.n_tasks} tasks, {kr.n_decisions} decisions)",
-        *[f"**Static/dynamic roles kept, {ex}:** {kept:.0%}" for ex, kept in sorted(report.roles_kept.items())],
-    ])  # fmt: skip
-    per_exercise = pd.DataFrame([
-        {"exercise": ex, "precision": _fmt(pr.precision), "recall": _fmt(pr.recall), "tp": pr.tp, "fp": pr.fp,
-         "fn": pr.fn} for ex, pr in sorted(report.per_exercise.items())
-    ])  # fmt: skip
-    per_joint = pd.DataFrame([
-        {"joint": j, "precision": _fmt(pr.precision), "recall": _fmt(pr.recall), "tp": pr.tp, "fp": pr.fp,
-         "fn": pr.fn} for j, pr in report.per_joint.items()
-    ])  # fmt: skip
+    summary = "\n".join(
+        "- " + line
+        for line in [
+            f"**Proposals:** {proposed} waiting for review, {reviewed} reviewed · "
+            f"**labels:** {report.n_labels} current "
+            f"({', '.join(f'{k} {v}' for k, v in sorted(report.status_counts.items())) or 'none'}), "
+            f"{counts.get('label versions', 0)} versions in all",
+            f"**Proposal vs expert, on the model's own joints (salient):** precision {_fmt(o.precision)}, "
+            f"recall {_fmt(o.recall)} (tp {o.tp}, fp {o.fp}, fn {o.fn})",
+            f"**Catalogue fill-ins (not the model's, not counted above):** {report.catalogue_kept} of "
+            f"{report.catalogue_filled} kept by the experts",
+            f"**Cohen's kappa, salient joints:** {_fmt(ks.value)} ({ks.n_tasks} tasks labelled by two experts, "
+            f"{ks.n_decisions} decisions)",
+            f"**Cohen's kappa, static/dynamic:** {_fmt(kr.value)} ({kr.n_tasks} tasks, {kr.n_decisions} decisions)",
+            *[f"**Static/dynamic roles kept, {ex}:** {kept:.0%}" for ex, kept in sorted(report.roles_kept.items())],
+        ]
+    )
+    per_exercise = pd.DataFrame(
+        [
+            {
+                "exercise": ex,
+                "precision": _fmt(pr.precision),
+                "recall": _fmt(pr.recall),
+                "tp": pr.tp,
+                "fp": pr.fp,
+                "fn": pr.fn,
+            }
+            for ex, pr in sorted(report.per_exercise.items())
+        ]
+    )
+    per_joint = pd.DataFrame(
+        [
+            {
+                "joint": j,
+                "precision": _fmt(pr.precision),
+                "recall": _fmt(pr.recall),
+                "tp": pr.tp,
+                "fp": pr.fp,
+                "fn": pr.fn,
+            }
+            for j, pr in report.per_joint.items()
+        ]
+    )
     rows = []
     for lab in labels:
         p = proposals[lab.proposal_id]
-        what = ", ".join(lab.content) if p.kind == "salient" else ", ".join(
-            j for j, r in lab.content.items() if r == "dynamic") + " dynamic"  # fmt: skip
-        rows.append({"proposal": lab.proposal_id, "kind": p.kind, "exercise": p.exercise, "segment": p.segment,
-                     "reviewer": lab.reviewer, "status": lab.status, "version": lab.version,
-                     "reviewed_at": str(lab.reviewed_at)[:19], "labels": what})  # fmt: skip
+        what = (
+            ", ".join(lab.content)
+            if p.kind == "salient"
+            else ", ".join(j for j, r in lab.content.items() if r == "dynamic") + " dynamic"
+        )
+        rows.append(
+            {
+                "proposal": lab.proposal_id,
+                "kind": p.kind,
+                "exercise": p.exercise,
+                "segment": p.segment,
+                "reviewer": lab.reviewer,
+                "status": lab.status,
+                "version": lab.version,
+                "reviewed_at": str(lab.reviewed_at)[:19],
+                "labels": what,
+            }
+        )
     return summary, per_exercise, per_joint, pd.DataFrame(rows)
 
 
@@ -283,28 +368,40 @@ class ReviewPage(pn.viewable.Viewer):
         db = self.state.database()
         choices = editing.overlay_clip_choices(self.state)
         opened = [self.state.clip_path] if self.state.clip_path in choices else []
-        self.clip_pick = pn.widgets.MultiChoice(name="Clips to propose salient joints for", options=choices,
-                                                value=opened, sizing_mode="stretch_width")  # fmt: skip
+        self.clip_pick = pn.widgets.MultiChoice(
+            name="Clips to propose salient joints for", options=choices, value=opened, sizing_mode="stretch_width"
+        )
         keys = editing.exercise_keys(db)
-        self.exercise_pick = pn.widgets.Select(name="Exercise", options=keys, width=200,
-                                               value=self.state.exercise if self.state.exercise in keys else
-                                               (keys[0] if keys else None))  # fmt: skip
+        self.exercise_pick = pn.widgets.Select(
+            name="Exercise",
+            options=keys,
+            width=200,
+            value=self.state.exercise if self.state.exercise in keys else (keys[0] if keys else None),
+        )
         self.roles_box = pn.widgets.Checkbox(name="also propose static/dynamic roles for the exercise")
         self.propose_button = pn.widgets.Button(name="Propose", button_type="primary")
         self.cancel_button = pn.widgets.Button(name="Cancel proposing", disabled=True)
         self.propose_text = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.proposals = pn.widgets.Tabulator(pd.DataFrame(columns=list(PROPOSAL_COLUMNS)), disabled=True,
-                                              show_index=False, height=260, sizing_mode="stretch_width")  # fmt: skip
+        self.proposals = pn.widgets.Tabulator(
+            pd.DataFrame(columns=list(PROPOSAL_COLUMNS)),
+            disabled=True,
+            show_index=False,
+            height=260,
+            sizing_mode="stretch_width",
+        )
         self._propose: ProposeJob | None = None
         self.propose_button.on_click(lambda e: (self.start_propose(), None)[1])
         self.cancel_button.on_click(lambda e: self.cancel_propose())
         self.summary = pn.pane.Markdown("", sizing_mode="stretch_width")
-        self.per_exercise = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=110,
-                                                 sizing_mode="stretch_width")  # fmt: skip
-        self.per_joint = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=300,
-                                              sizing_mode="stretch_width")  # fmt: skip
-        self.labels = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=300,
-                                           sizing_mode="stretch_width")  # fmt: skip
+        self.per_exercise = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=110, sizing_mode="stretch_width"
+        )
+        self.per_joint = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=300, sizing_mode="stretch_width"
+        )
+        self.labels = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=300, sizing_mode="stretch_width"
+        )
         self.refresh_button = pn.widgets.Button(name="Refresh review figures")
         self.refresh_button.on_click(lambda e: self.refresh())
         self.push_button = pn.widgets.Button(name="Push to Label Studio", button_type="primary")
@@ -339,8 +436,10 @@ class ReviewPage(pn.viewable.Viewer):
         clips = list(self.clip_pick.value or [])
         refused = [c for c in clips if not self.state.allowed(c) or not Path(c).is_file()]
         if refused:
-            self.propose_text.object = (f"Propose refused: {', '.join(Path(c).name for c in refused[:5])} is "
-                                        "missing or outside the data folders.")  # fmt: skip
+            self.propose_text.object = (
+                f"Propose refused: {', '.join(Path(c).name for c in refused[:5])} is "
+                "missing or outside the data folders."
+            )
             return None
         if not self.exercise_pick.value:
             self.propose_text.object = "Propose: choose an exercise first."
@@ -348,9 +447,14 @@ class ReviewPage(pn.viewable.Viewer):
         if not clips and not self.roles_box.value:
             self.propose_text.object = "Propose: choose clips, or tick the static/dynamic roles box, first."
             return None
-        self._propose = ProposeJob(self.state.database(), clips, str(self.exercise_pick.value),
-                                   bool(self.roles_box.value), make_client=self.make_client,
-                                   export=self.export)  # fmt: skip
+        self._propose = ProposeJob(
+            self.state.database(),
+            clips,
+            str(self.exercise_pick.value),
+            bool(self.roles_box.value),
+            make_client=self.make_client,
+            export=self.export,
+        )
         self.propose_text.object = self._propose.message
         self.propose_button.disabled, self.cancel_button.disabled = True, False
         self._propose.start()
@@ -395,15 +499,28 @@ class ReviewPage(pn.viewable.Viewer):
         self.per_exercise.value, self.per_joint.value, self.labels.value = per_exercise, per_joint, labels
 
     def __panel__(self) -> Any:
-        intro = pn.pane.Markdown("### Expert review (Label Studio)\nPropose asks the language model (as "
-                                 "`biocoach review propose` does); Push and Pull move proposals to the experts in "
-                                 "Label Studio (`biocoach review serve`) and their decisions back here.")  # fmt: skip
-        parts = [intro, self.summary, pn.pane.Markdown("#### Propose"), self.clip_pick,
-                 pn.Row(self.exercise_pick, self.roles_box), pn.Row(self.propose_button, self.cancel_button),
-                 self.propose_text,
-                 pn.pane.Markdown("#### Proposals (the model's own joints; catalogue fill-ins apart)"),
-                 self.proposals, pn.Row(self.push_button, self.pull_button, self.refresh_button), self.sync_text,
-                 pn.pane.Markdown("#### Proposal vs expert per exercise (the model's own joints)"), self.per_exercise,
-                 pn.pane.Markdown("#### Proposal vs expert per joint (the model's own joints)"), self.per_joint,
-                 pn.pane.Markdown("#### Current labels"), self.labels]  # fmt: skip
+        intro = pn.pane.Markdown(
+            "### Expert review (Label Studio)\nPropose asks the language model (as "
+            "`biocoach review propose` does); Push and Pull move proposals to the experts in "
+            "Label Studio (`biocoach review serve`) and their decisions back here."
+        )
+        parts = [
+            intro,
+            self.summary,
+            pn.pane.Markdown("#### Propose"),
+            self.clip_pick,
+            pn.Row(self.exercise_pick, self.roles_box),
+            pn.Row(self.propose_button, self.cancel_button),
+            self.propose_text,
+            pn.pane.Markdown("#### Proposals (the model's own joints; catalogue fill-ins apart)"),
+            self.proposals,
+            pn.Row(self.push_button, self.pull_button, self.refresh_button),
+            self.sync_text,
+            pn.pane.Markdown("#### Proposal vs expert per exercise (the model's own joints)"),
+            self.per_exercise,
+            pn.pane.Markdown("#### Proposal vs expert per joint (the model's own joints)"),
+            self.per_joint,
+            pn.pane.Markdown("#### Current labels"),
+            self.labels,
+        ]
         return pn.Column(*parts, sizing_mode="stretch_width")

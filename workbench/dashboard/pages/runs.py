@@ -35,39 +35,67 @@ class RunsPage(pn.viewable.Viewer):
         clips = editing.candidate_clips(self.state)
         self.keys = editing.exercise_keys(db)
         self._known: dict[str, str | None] = {}  # exercises a store query gave
-        self.clips = pn.widgets.MultiSelect(name="Clips", options=clips, value=clips[:1], size=6,
-                                            sizing_mode="stretch_width")  # fmt: skip
-        self.where = pn.widgets.TextInput(name="Store query (clips table)", placeholder="exercise = 'lunge'",
-                                          width=320)  # fmt: skip
+        self.clips = pn.widgets.MultiSelect(
+            name="Clips", options=clips, value=clips[:1], size=6, sizing_mode="stretch_width"
+        )
+        self.where = pn.widgets.TextInput(name="Store query (clips table)", placeholder="exercise = 'lunge'", width=320)
         self.where_button = pn.widgets.Button(name="Select from store")
-        self.table = pn.widgets.Tabulator(pd.DataFrame(columns=list(CLIP_COLUMNS)), show_index=False, height=200,
-                                          hidden_columns=["path"], sizing_mode="stretch_width",
-                                          editors={"run": {"type": "tickCross"}, "clip": None, "exercise_from": None,
-                                                   "exercise": {"type": "list", "values": self.keys}})  # fmt: skip
-        self.stages = pn.widgets.CheckBoxGroup(name="Stages", options=list(editing.RERUN_STAGES),
-                                               value=["pose", "analysis"], inline=True)  # fmt: skip
+        self.table = pn.widgets.Tabulator(
+            pd.DataFrame(columns=list(CLIP_COLUMNS)),
+            show_index=False,
+            height=200,
+            hidden_columns=["path"],
+            sizing_mode="stretch_width",
+            editors={
+                "run": {"type": "tickCross"},
+                "clip": None,
+                "exercise_from": None,
+                "exercise": {"type": "list", "values": self.keys},
+            },
+        )
+        self.stages = pn.widgets.CheckBoxGroup(
+            name="Stages", options=list(editing.RERUN_STAGES), value=["pose", "analysis"], inline=True
+        )
         self.coach = pn.widgets.Select(name="Coach", options=["rule", "neural"], value="rule", width=110)
         cuda = editing.cuda_available()
-        self.device = pn.widgets.Select(name="Device", options=["cpu", "cuda"], value="cpu", width=110,
-                                        disabled_options=[] if cuda else ["cuda"],
-                                        description="HSMR pose and the neural coach; cuda needs a GPU"
-                                        + ("" if cuda else " (torch sees none here)"))  # fmt: skip
-        self.backend = pn.widgets.Select(name="Pose backend", options=["auto", "mediapipe", "hsmr"], value="auto",
-                                         width=130, disabled_options=[] if cuda else ["hsmr"],
-                                         description="auto: from the file; HSMR needs a GPU")  # fmt: skip
+        self.device = pn.widgets.Select(
+            name="Device",
+            options=["cpu", "cuda"],
+            value="cpu",
+            width=110,
+            disabled_options=[] if cuda else ["cuda"],
+            description="HSMR pose and the neural coach; cuda needs a GPU"
+            + ("" if cuda else " (torch sees none here)"),
+        )
+        self.backend = pn.widgets.Select(
+            name="Pose backend",
+            options=["auto", "mediapipe", "hsmr"],
+            value="auto",
+            width=130,
+            disabled_options=[] if cuda else ["hsmr"],
+            description="auto: from the file; HSMR needs a GPU",
+        )
         self.engine = pn.widgets.Select(name="Engine", options=list(editing.ENGINES), width=210)
-        self.address = pn.widgets.TextInput(name="Ray address", placeholder="ray://head:10001 (empty: local Ray)",
-                                            width=220)  # fmt: skip
+        self.address = pn.widgets.TextInput(
+            name="Ray address", placeholder="ray://head:10001 (empty: local Ray)", width=220
+        )
         self.workers = pn.widgets.IntInput(name="Workers", value=2, start=1, end=64, width=90)
         self.author = pn.widgets.TextInput(name="Author", placeholder="your name", width=140)
         self.run_button = pn.widgets.Button(name="Run", button_type="primary")
         self.cancel_button = pn.widgets.Button(name="Cancel", button_type="warning", disabled=True)
         self.progress = pn.indicators.Progress(name="Progress", value=0, max=100, width=400)
         self.progress_text = pn.pane.Markdown("Idle.")
-        self.results = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=140,
-                                            sizing_mode="stretch_width")  # fmt: skip
-        self.runs = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=260,
-                                         hidden_columns=["clip_hash"], sizing_mode="stretch_width")  # fmt: skip
+        self.results = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=140, sizing_mode="stretch_width"
+        )
+        self.runs = pn.widgets.Tabulator(
+            pd.DataFrame(),
+            disabled=True,
+            show_index=False,
+            height=260,
+            hidden_columns=["clip_hash"],
+            sizing_mode="stretch_width",
+        )
         self.f_clip = pn.widgets.TextInput(name="Clip contains", width=150)
         self.f_exercise = pn.widgets.Select(name="Exercise", options=["", *self.keys], value="", width=150)
         self.f_author = pn.widgets.TextInput(name="Author contains", width=150)
@@ -81,8 +109,9 @@ class RunsPage(pn.viewable.Viewer):
         self._rows: list[dict[str, Any]] = []
         self._job: editing.BatchRerun | None = None
         self._poll: Any = None
-        self.batch_table = pn.widgets.Tabulator(pd.DataFrame(), disabled=True, show_index=False, height=200,
-                                                sizing_mode="stretch_width")  # fmt: skip
+        self.batch_table = pn.widgets.Tabulator(
+            pd.DataFrame(), disabled=True, show_index=False, height=200, sizing_mode="stretch_width"
+        )
         self.batch_progress = pn.indicators.Progress(name="Batch progress", value=0, max=100, width=400)
         self.batch_text = pn.pane.Markdown("No batch jobs yet.", sizing_mode="stretch_width")
         self.batch_refresh = pn.widgets.Button(name="Refresh batch jobs")
@@ -106,8 +135,11 @@ class RunsPage(pn.viewable.Viewer):
 
     def _fill_table(self) -> None:
         """One row per chosen clip with its exercise; choices already made in the table are kept."""
-        old = {} if self.table.value is None or self.table.value.empty else \
-            {r["path"]: r for r in self.table.value.to_dict("records")}  # fmt: skip
+        old = (
+            {}
+            if self.table.value is None or self.table.value.empty
+            else {r["path"]: r for r in self.table.value.to_dict("records")}
+        )
         rows = editing.clip_rows(self.state.database(), list(self.clips.value), self.keys, self._known)
         for r in rows:
             if r["path"] in old and old[r["path"]]["exercise"] in self.keys:
@@ -146,11 +178,15 @@ class RunsPage(pn.viewable.Viewer):
         total = finished + latest["pending"]
         self.batch_progress.value = round(100 * finished / total) if total else 0
         rate = f"{latest['items_per_min']} items/min" if latest["items_per_min"] else "– items/min"
-        lines = [f"**Batch job {latest['job']}** ({latest['name']}) {latest['status']}: {latest['done']} done "
-                 f"({latest['already_done']} already done before), {latest['failed']} failed, {latest['pending']} "
-                 f"pending · {rate} · ETA {latest['eta']}"]  # fmt: skip
-        lines += [f"- failed {stage} after {n} tries: `{Path(path).name}`: {error[:160]}"
-                  for path, stage, n, error in errors.get(latest["job"], [])]  # fmt: skip
+        lines = [
+            f"**Batch job {latest['job']}** ({latest['name']}) {latest['status']}: {latest['done']} done "
+            f"({latest['already_done']} already done before), {latest['failed']} failed, {latest['pending']} "
+            f"pending · {rate} · ETA {latest['eta']}"
+        ]
+        lines += [
+            f"- failed {stage} after {n} tries: `{Path(path).name}`: {error[:160]}"
+            for path, stage, n, error in errors.get(latest["job"], [])
+        ]
         self.batch_text.object = "\n".join(lines)
         running = any(r["status"] == "running" for r in rows)
         if running and self._batch_poll is None:
@@ -166,8 +202,10 @@ class RunsPage(pn.viewable.Viewer):
         paths = [str(r["path"]) for r in rows if r.get("run", True)]
         refused = [p for p in paths if not self.state.allowed(p)]  # checked again: a link may have changed since
         if refused:
-            self.progress_text.object = (f"Refused: {', '.join(Path(p).name for p in refused)} is outside the data "
-                                         "folders or links out of them; nothing was run.")  # fmt: skip
+            self.progress_text.object = (
+                f"Refused: {', '.join(Path(p).name for p in refused)} is outside the data "
+                "folders or links out of them; nothing was run."
+            )
             return
         try:
             clips = editing.clips_to_run(rows, self.keys)
@@ -178,11 +216,17 @@ class RunsPage(pn.viewable.Viewer):
             self.progress_text.object = "Choose at least one stage."
             return
         self._job = editing.BatchRerun(
-            clips=clips, db=self.state.database(), stages=list(self.stages.value), coach=self.coach.value,
-            device=self.device.value, backend=self.backend.value, engine=editing.ENGINES[self.engine.value],
-            workers=int(self.workers.value or 1), address=(self.address.value or "").strip() or None,
+            clips=clips,
+            db=self.state.database(),
+            stages=list(self.stages.value),
+            coach=self.coach.value,
+            device=self.device.value,
+            backend=self.backend.value,
+            engine=editing.ENGINES[self.engine.value],
+            workers=int(self.workers.value or 1),
+            address=(self.address.value or "").strip() or None,
             author=(self.author.value or "").strip(),
-        )  # fmt: skip
+        )
         self.progress.value = 0
         self.progress_text.object = f"Running 0 / {len(clips)} clips …"
         self.results.value = pd.DataFrame()
@@ -218,8 +262,10 @@ class RunsPage(pn.viewable.Viewer):
             errors.insert(0, job.error)
         state = "Cancelled" if job.cancelled else ("Failed" if job.error and not rows else "Finished")
         tail = ("  \nErrors: " + "; ".join(errors)) if errors else ""
-        self.progress_text.object = (f"{state}: {done} / {n} clips, runs {', '.join(runs) or 'none'}"
-                                     f"{f' (batch job {job.job_id})' if job.job_id else ''}.{tail}")  # fmt: skip
+        self.progress_text.object = (
+            f"{state}: {done} / {n} clips, runs {', '.join(runs) or 'none'}"
+            f"{f' (batch job {job.job_id})' if job.job_id else ''}.{tail}"
+        )
         self.run_button.disabled, self.cancel_button.disabled = False, True
         self._load_runs()
         self._load_batches()
@@ -231,9 +277,14 @@ class RunsPage(pn.viewable.Viewer):
         self._show_runs()
 
     def _show_runs(self) -> None:
-        rows = editing.filter_runs(self._rows, clip=self.f_clip.value or "", exercise=self.f_exercise.value or "",
-                                   author=self.f_author.value or "", since=self.f_since.value,
-                                   until=self.f_until.value)  # fmt: skip
+        rows = editing.filter_runs(
+            self._rows,
+            clip=self.f_clip.value or "",
+            exercise=self.f_exercise.value or "",
+            author=self.f_author.value or "",
+            since=self.f_since.value,
+            until=self.f_until.value,
+        )
         self.runs.value = pd.DataFrame(rows)
         ids = [r["id"] for r in rows]
         self.run_a.options = ids
@@ -278,15 +329,24 @@ class RunsPage(pn.viewable.Viewer):
         return pn.Column(
             pn.pane.Markdown("### Run the pipeline on clips (each with its own exercise)"),
             pn.Row(self.clips, pn.Column(self.where, self.where_button)),
-            pn.pane.Markdown("Tick the clips to run; click an exercise to change it."), self.table,
-            pn.Row(self.stages), pn.Row(self.coach, self.device, self.backend, self.engine, self.address, self.workers,
-                                        self.author),
-            pn.Row(self.run_button, self.cancel_button), self.progress, self.progress_text, self.results,
+            pn.pane.Markdown("Tick the clips to run; click an exercise to change it."),
+            self.table,
+            pn.Row(self.stages),
+            pn.Row(self.coach, self.device, self.backend, self.engine, self.address, self.workers, self.author),
+            pn.Row(self.run_button, self.cancel_button),
+            self.progress,
+            self.progress_text,
+            self.results,
             pn.pane.Markdown("### Past runs"),
             pn.Row(self.f_clip, self.f_exercise, self.f_author, self.f_since, self.f_until, self.refresh_button),
             self.runs,
-            pn.pane.Markdown("### Compare two runs of a clip"), pn.Row(self.run_a, self.run_b, self.compare_button),
+            pn.pane.Markdown("### Compare two runs of a clip"),
+            pn.Row(self.run_a, self.run_b, self.compare_button),
             self.comparison,
-            pn.pane.Markdown("### Batch jobs (`biocoach batch`)"), self.batch_refresh, self.batch_progress,
-            self.batch_text, self.batch_table, sizing_mode="stretch_width",
-        )  # fmt: skip
+            pn.pane.Markdown("### Batch jobs (`biocoach batch`)"),
+            self.batch_refresh,
+            self.batch_progress,
+            self.batch_text,
+            self.batch_table,
+            sizing_mode="stretch_width",
+        )
