@@ -68,4 +68,6 @@ def test_list_open_and_compare_evaluations(page: Any, server: str) -> None:
     page.get_by_role("button", name="Compare evaluations").click()
     page.get_by_text(re.compile(r"not comparable \(different scorers\): bertscore")).wait_for(timeout=TIMEOUT)
     assert [e for e in page.console_errors if "ERR_NAME_NOT_RESOLVED" not in e] == []
+    # the comparison scrolled the page down: the screenshot shows the page from its header
+    page.evaluate("() => { window.scrollTo(0, 0); document.querySelectorAll('*').forEach(e => { e.scrollTop = 0; }); }")
     screenshot(page, "evaluations_page")
