@@ -62,11 +62,9 @@ def default_database(path: str | Path | None = None) -> Database:
 
 def resolve(exercise: str, db: Database | None) -> tuple[Exercise, dict[str, Any]]:
     """The exercise's rules from the store's current versions (with their provenance) or from references/."""
-    if db is None:
-        return load_catalogue().get(exercise), {"rules_from": "references/ (no store)"}
-    store_catalogue = load_store_catalogue(db)
-    ex = store_catalogue.catalogue.get(exercise)
-    return ex, store_catalogue.provenance(ex.key)
+    catalogue, provenance = resolve_catalogue(db)
+    ex = catalogue.get(exercise)
+    return ex, provenance(ex.key)
 
 
 def resolve_catalogue(db: Database | None) -> tuple[Catalogue, Callable[[str], dict[str, Any]]]:

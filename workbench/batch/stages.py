@@ -36,7 +36,6 @@ from workbench.batch.jobs import STAGE_ORDER, ClipRef, StageName, StageResult, S
 from workbench.coach.coaching import Coach
 from workbench.coach.feedback import clip_feedback, coach_events
 from workbench.coach.loading import load_coach
-from workbench.config import load_config
 from workbench.errors import WorkbenchError
 from workbench.eval.evaluate import Clip, EvalSettings, evaluate
 from workbench.io.groundtruth import load_ground_truth, sidecar_path
@@ -329,10 +328,10 @@ def _coach(kind: str, device: str) -> Coach:
     """A fresh rule coach per clip; the neural coach loaded once per worker (the loop resets it per clip, with
     that clip's exercise as the store has it)."""
     if kind == "rule":
-        return load_coach("rule", load_config())
+        return load_coach("rule")
     key = (kind, device)
     if key not in _COACHES:  # loading the language model is the slow part: once per worker, not per clip
-        coach = load_coach(kind, load_config())
+        coach = load_coach(kind)
         model = getattr(coach, "model", None)
         if device != "cpu" and model is not None and hasattr(model, "to"):
             model.to(device)

@@ -5,7 +5,7 @@
 - ``feedback``: the one feedback path (a clip's feedback is always the chosen coach's).
 - ``rule_coach``: the rule-based coach, its per-rep review, ``feedback_at`` and ``classify_utterance``.
 - ``neural``: the neural coach's streaming decoder behind the Coach protocol (the network is ``workbench.model``).
-- ``loading``: ``load_coach("rule" | "neural", config)``.
+- ``loading``: ``load_coach("rule" | "neural"[, config])``.
 - ``sessions`` / ``synthetic_sessions`` / ``training_data``: coaching sessions, the synthetic generator with the
   rule coach as teacher, and sessions as the model's training examples.
 

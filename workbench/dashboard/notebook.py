@@ -8,7 +8,7 @@ The figures, texts and edits come from the app itself: the Clip page's builders 
 ``workbench.render.overlay``. Nothing here analyses anything.
 
     from workbench.dashboard import notebook as nbv
-    nbv.extension()                      # once per notebook: Panel's JS inlined into the notebook, no CDN
+    nbv.extension()                      # once per notebook: Panel's JS inlined, nothing from another host
     inspector = nbv.ClipInspector(result, exercise)
     inspector                            # the cursor slider moves the curve's cursor, the frame and the read-out
     inspector.slider.value = 9.5         # the same from code (what the notebooks' checks do)
@@ -67,7 +67,7 @@ def _calls(fn: Callable[[], object]) -> Callable[[Any], None]:
 
 
 def extension(*extras: str) -> None:
-    """Load Panel in the notebook with nothing from any CDN, so the notebooks work offline: the scripts (bokeh,
+    """Load Panel in the notebook with nothing from another host, so the notebooks work offline: the scripts (bokeh,
     panel, plotly, tabulator) inlined into the notebook, and the components' stylesheets from the Jupyter
     server itself (Panel's server extension, ``/panel-preview/static/extensions/panel/``, enabled in the venv)."""
     pn.extension("plotly", "tabulator", *extras, inline=True)
@@ -76,16 +76,17 @@ def extension(*extras: str) -> None:
 
 def _local_stylesheets() -> None:
     """Panel (1.9) points its components' stylesheets at the server extension only when it renders with
-    resources='server'; a notebook renders with 'inline' (or 'cdn'), which leaves them on cdn.holoviz.org. Render
-    every notebook output as 'server' does: the same call, with the stylesheets (and later updates, through the
-    document's ``dist_url``) patched to the local path."""
+    resources='server'; a notebook renders with 'inline' (or remote), which leaves them on Panel's public asset
+    host. Render every notebook output as 'server' does: the same call, with the stylesheets (and later updates,
+    through the document's ``dist_url``) patched to the local path."""
     import panel.io.notebook as nb
 
     if getattr(nb.render_model, "_workbench_local", False):
         return
     original = nb.render_model
 
-    def render_model(model: Any, comm: Any = None, resources: str = "cdn") -> Any:
+    def render_model(model: Any, comm: Any = None, resources: str | None = None) -> Any:
+        del resources  # whatever the caller asked for: the server's own stylesheets
         return original(model, comm, "server")
 
     render_model._workbench_local = True  # type: ignore[attr-defined]

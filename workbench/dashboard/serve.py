@@ -11,15 +11,15 @@ Three guards on top of Panel/Bokeh's Tornado server:
 * **/components/.** Panel serves a component's files from ``/components/<module>/<class>/<attr>/<file>``,
   importing whatever module the URL names. Here the route answers for the workbench's own, already imported
   modules only; every other name is a 404 and nothing is imported. (The pages use none today: every asset comes
-  from ``/static/``, served from the installed packages, never a CDN.)
+  from ``/static/``, served from the installed packages, never another host.)
 * **/clip-media/.** The clip videos the pages show, by an unguessable token per file a page registered after its
   path checks (``dashboard.media``); nothing else.
 * **Offline.** Every asset is the app's own (``/static/``): Bokeh's resources are forced to ``server`` (whatever
   ``BOKEH_RESOURCES`` says), and each session's document knows its local stylesheet folder *before* the factory
   builds the pages (:func:`local_assets`). Panel (1.9) points a component's stylesheets (``loading.css`` and the
-  widgets' own) at cdn.holoviz.org when it is built for a document that does not yet know that folder, and
+  widgets' own) at Panel's public asset host when it is built for a document that does not yet know that folder, and
   re-points only the models the page's roots reach when it renders the page; a model built then but shown later
-  (or built while a loaded server renders the page) would make the browser fetch ``loading.css`` from the CDN.
+  (or built while a loaded server renders the page) would make the browser fetch ``loading.css`` from that host.
 
 The allowed hosts are the address served (with ``localhost`` and ``127.0.0.1`` when it is the loopback), plus each
 ``--allow-host`` (a reverse proxy's public name). Nothing here authenticates anyone: on a shared network, put the
@@ -141,7 +141,7 @@ COMPONENT_ROUTE: tuple[str, type, dict[str, Any]] = (r"/components/(.*)", Projec
 def local_assets(factory: Callable[[], Any]) -> Callable[[], Any]:
     """``factory`` run with the session's document already pointed at the server's own stylesheet folder (the
     ``dist_url`` Panel sets only when it renders the page, after the factory), so no model of the session is
-    ever built with a stylesheet on cdn.holoviz.org."""
+    ever built with a stylesheet on Panel's public asset host."""
 
     def session_app() -> Any:
         doc = state.curdoc
@@ -165,7 +165,7 @@ def serve(
     import panel as pn
 
     hosts = allowed_hosts(address, port, allow_hosts)
-    settings.resources.set_value("server")  # every script and stylesheet from /static/, never a CDN
+    settings.resources.set_value("server")  # every script and stylesheet from /static/, never another host
     server = pn.serve(
         {"/": local_assets(factory)},
         port=port,

@@ -15,7 +15,6 @@ from typing import Any
 import param
 
 from workbench.coach.loading import COACH_KINDS, load_coach
-from workbench.config import load_config
 from workbench.exercises.catalogue import REFERENCES_DIR
 from workbench.pipeline import analyze_clip, default_database
 from workbench.progress import Progress
@@ -67,7 +66,7 @@ class AppState(param.Parameterized):
     def analyse(self, path: str, exercise: str, progress: Any = None) -> Any:
         """The pipeline's analysis of a clip, for this session's store, with the feedback of the session's coach
         (the rule coach by default, as ``biocoach coach`` runs it); changes nothing in the state."""
-        coach = load_coach(self.coach, load_config())
+        coach = load_coach(self.coach)
         # The bundled example is what every session opens first: analysed with the store's rules, never
         # recorded as a run (opening the app must not add a run per browser session).
         return analyze_clip(
