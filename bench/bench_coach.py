@@ -8,13 +8,15 @@ The loop runs a 60 s synthetic squat (pose-only: black frames for the backbone, 
 files) through ``workbench.coach.loop.run_coach``, ``--repeats`` times; the per-step times come from the coach
 itself. Also printed: the steps that append a refreshed C_motion (a rep completed), the cost of one utterance
 token (full vocabulary), the backbone on real-sized frames, and the real-time factor (session seconds per
-second of coach compute). Usage: ``.venv/bin/python bench/bench_coach.py [--repeats 3] [--threads 2]``.
+second of coach compute). Usage:
+``.venv/bin/python bench/bench_coach.py [--repeats 3] [--threads 2] [--weights int4,int8]``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import time
 from typing import Any
@@ -59,13 +61,16 @@ class _Paced:
 def main() -> dict[str, Any]:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--threads", type=int, default=0, help="0: as the coach chooses (stream.auto_threads)")
+    ap.add_argument(
+        "--threads", type=int, default=0, help="0: as the coach chooses (neural.auto_threads times 1 vs all cores)"
+    )
     ap.add_argument("--seconds", type=float, default=60.0)
-    ap.add_argument("--weights", default="int8,bfloat16,float32", help="decoder weight formats to compare")
+    ap.add_argument("--weights", default="int4,int8,bfloat16,float32", help="decoder weight formats to compare")
     args = ap.parse_args()
     from workbench.coach.neural import auto_threads
 
-    args.threads = args.threads or auto_threads()
+    auto = not args.threads
+    args.threads = args.threads or auto_threads()  # the baselines' count; each coach times its own when auto
     torch.set_num_threads(args.threads)
     from workbench.coach.loop import run_coach
     from workbench.coach.neural import NeuralCoach, default_config
@@ -107,8 +112,8 @@ def main() -> dict[str, Any]:
     # --- the coach's loop, repeated, for each weight format of the decoder's copy of the LM
     variants: dict[str, dict[str, Any]] = {}
     for weights in args.weights.split(","):
-        coach = NeuralCoach(model, lm.tokenizer, weights=weights, threads=args.threads)
-        runs = []
+        coach = NeuralCoach(model, lm.tokenizer, weights=weights, threads=0 if auto else args.threads)
+        runs: list[dict[str, Any]] = []
         for _ in range(args.repeats):
             t = time.perf_counter()
             run_coach(coach, track, ex, context_morph="User body: height 1.78m, mass 73.2kg.")
@@ -123,13 +128,16 @@ def main() -> dict[str, Any]:
                 }
             )
         best_run = min(runs, key=lambda r: statistics.median(r["step_ms"]))
-        variants[weights] = {"coach": coach, "best": best_run, "runs": runs}
+        variants[weights] = {"coach": coach, "best": best_run, "runs": runs, "threads": coach.threads}
         print(
-            f"  {weights}: median per decision {statistics.median(best_run['step_ms']):.2f} ms "
+            f"  {weights} ({coach.threads} threads): median per decision "
+            f"{statistics.median(best_run['step_ms']):.2f} ms "
             f"(medians of the repeats: {[round(statistics.median(r['step_ms']), 2) for r in runs]})"
         )
     chosen = min(variants, key=lambda w: statistics.median(variants[w]["best"]["step_ms"]))
     coach, best, runs = variants[chosen]["coach"], variants[chosen]["best"], variants[chosen]["runs"]
+    args.threads = variants[chosen]["threads"]
+    torch.set_num_threads(args.threads)
     steps = best["step_ms"]
 
     # --- live pacing: one decision every 250 ms of wall time, so a background C_motion refresh has the gap
@@ -167,6 +175,8 @@ def main() -> dict[str, Any]:
         "threads": args.threads,
         "weights": chosen,
         "median_by_weights": {w: round(statistics.median(v["best"]["step_ms"]), 2) for w, v in variants.items()},
+        "threads_by_weights": {w: v["threads"] for w, v in variants.items()},
+        "loadavg": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
         "session_s": round(duration, 1),
         "decisions": len(steps),
         "decision_ms_median": round(statistics.median(steps), 2),

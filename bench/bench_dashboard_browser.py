@@ -166,11 +166,16 @@ def main() -> dict[str, float]:
                 bare_ms = statistics.median(_cursor_ms(page, values[:MOVES]))
                 context.close()
                 browser.close()
+        except BaseException:
+            # The servers' logs go with the temporary folder: show the app's last lines (a traceback, a timeout).
+            print(f"--- app log (tail) ---\n{(tmp / 'app.log').read_text()[-4000:]}", file=sys.stderr)
+            raise
         finally:
             for proc in (app, bare):
                 proc.terminate()
                 proc.wait(timeout=30)
     ok = {True: "OK", False: "MISSED"}
+    print(f"{time.strftime('%Y-%m-%d %H:%M:%S')}, load average {_loadavg()}")
     print(f"dashboard in the browser: 5-min clip ({t.size} frames); its first open (analysis) {first_open_s:.1f} s")
     print(
         f"  new session interactive: {app_s:.2f} s (target < {SESSION_TARGET_S:.0f} s: "
@@ -182,6 +187,14 @@ def main() -> dict[str, float]:
         f"ratio {app_ms / bare_ms:.1f}x"
     )
     return {"session_s": app_s, "session_bare_s": bare_s, "cursor_ms": app_ms, "cursor_bare_ms": bare_ms}
+
+
+def _loadavg() -> str:
+    """The machine's load (1, 5, 15 minutes): a loaded 2-core machine doubles every figure above."""
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
 
 
 def serve_bare() -> None:

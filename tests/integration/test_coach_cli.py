@@ -107,7 +107,8 @@ def test_unknown_exercise_and_bad_model_are_clear_errors(faulty_squat: Path) -> 
 
 @pytest.mark.slow
 def test_neural_model_runs_through_the_same_loop(tmp_path: Path) -> None:
-    """``--model neural`` loads the neural coach (untrained without a checkpoint) and drives it by the loop."""
+    """``--model neural`` loads the neural coach (the shipped checkpoint when none is configured) and drives it
+    by the loop."""
     track, _ = synthesize(load_catalogue().get("squat"), 2, seed=1)  # 6 s: 24 decisions, the model load dominates
     clip = save_npz(track, tmp_path / "short.npz")
     out = tmp_path / "neural.json"
@@ -115,7 +116,9 @@ def test_neural_model_runs_through_the_same_loop(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     doc = json.loads(out.read_text())
     assert doc["provenance"]["coach"] not in ("", "rule") and isinstance(doc["feedback"], list)
-    details = doc["provenance"]["coach_details"]  # an untrained model says so in the JSON, not only on stderr
-    assert details["trained"] is False and details["salient_joints_source"] == "the exercise's salient joints"
+    details = doc["provenance"]["coach_details"]  # which checkpoint spoke is in the JSON, not only on stderr
+    assert details["trained"] is True and details["shipped"] is True
+    assert Path(details["checkpoint"]).name == "coach" and details["training"]["data"] == "synthetic"
+    assert details["salient_joints_source"] == "the exercise's salient joints"
     for f in doc["feedback"]:
         assert f["t_s"] * 4 == f["step"] and f["n_tokens"] <= 128

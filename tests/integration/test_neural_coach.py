@@ -41,12 +41,16 @@ def test_fast_decoder_matches_hf_and_int8_keeps_the_greedy_token(smollm: object)
     assert lm.get_input_embeddings().weight.shape[0] == 49152  # the shared LM is untouched
 
 
-def test_untrained_neural_coach_runs_a_session_and_says_so(smollm: object) -> None:
+def test_untrained_neural_coach_runs_a_session_and_says_so(
+    smollm: object, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from workbench.coach import neural
     from workbench.coach.loop import run_coach
     from workbench.coach.neural import UNTRAINED_NOTE, load_neural_coach
     from workbench.exercises import load_catalogue
     from workbench.pose.synthetic import Fault, synthesize
 
+    monkeypatch.setattr(neural, "SHIPPED_CHECKPOINT", tmp_path / "no-shipped-checkpoint")
     coach = load_neural_coach(Config())
     assert coach.provenance["trained"] is False and UNTRAINED_NOTE in coach.provenance["notes"]
     assert coach.decoder.quantized

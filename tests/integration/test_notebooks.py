@@ -26,6 +26,7 @@ NAMES = [
     "03_batch_and_compare.ipynb",
     "04_evaluation.ipynb",
     "05_calibration.ipynb",
+    "06_training.ipynb",
 ]
 KERNEL = "biocoach-test"
 TIMEOUT_S = 120  # per cell; each notebook takes ~5 s here

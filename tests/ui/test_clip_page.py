@@ -115,3 +115,39 @@ def test_picking_joints_changes_the_curves(page: Any) -> None:
     title = page.locator(".cycle-plot .gtitle")
     title.filter(has_text="right hip flexion (°) per rep").wait_for(timeout=30_000)
     assert errors == []
+
+
+# Where a plot's cursor line is on the screen, and where the plot's own x axis puts time ``t``.
+CURSOR_AT = """([gd, t]) => {
+  const k = gd.layout.shapes.findIndex(s => s && s.name === 'cursor');
+  const line = gd.querySelector('.cursor-line');
+  if (!line) return {x0: null};
+  const xa = gd._fullLayout.xaxis, box = line.getBoundingClientRect(), plot = gd.getBoundingClientRect();
+  return {line: box.left + box.width / 2, axis: plot.left + xa._offset + xa.r2p(t), x0: gd.layout.shapes[k].x0};
+}"""
+
+
+def test_the_cursor_line_is_where_the_axis_puts_the_cursor(page: Any) -> None:
+    """A cursor move redraws no figure: the browser moves the line itself (``CursorLine``), to the pixel the
+    plot's x axis maps the new time to, within 2 px, and it stays there through a zoom."""
+    errors = _watch(page)
+    page.locator(".cursor-readout").get_by_text("Current pose:").wait_for(timeout=60_000)
+    plots = [page.locator(f"{css} .js-plotly-plot") for css in (".angle-curves", ".trust-plot")]
+    for plot in plots:
+        plot.wait_for(timeout=30_000)
+    box = page.locator(".cursor-input input")
+    for t_s in (9.5, 12.25):
+        box.fill(str(t_s))
+        box.press("Enter")
+        page.locator(".cursor-readout").get_by_text(f"Cursor {_expected_state(t_s)[0]:.2f} s").wait_for(timeout=30_000)
+        for plot in plots:
+            gd = plot.element_handle()
+            page.wait_for_function(f"([gd, t]) => ({CURSOR_AT})([gd, t]).x0 === t", arg=[gd, t_s], timeout=10_000)
+            at = plot.evaluate(f"(gd, t) => ({CURSOR_AT})([gd, t])", t_s)
+            assert abs(at["line"] - at["axis"]) <= 2, at
+    angles = plots[0]
+    angles.evaluate("gd => window.Plotly.relayout(gd, {'xaxis.range': [11, 14]})")  # a zoom redraws the shapes
+    page.wait_for_timeout(300)
+    at = angles.evaluate(f"(gd, t) => ({CURSOR_AT})([gd, t])", 12.25)
+    assert abs(at["line"] - at["axis"]) <= 2, at
+    assert errors == []

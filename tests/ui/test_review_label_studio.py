@@ -10,8 +10,9 @@ squat's pelvis, ankles and lumbar spine).
 
 In the browser: the empty page says what to do first; Propose (the bundled example clip is preselected, squat)
 fills the proposals table; Push creates the tasks; an expert's annotation is made through Label Studio's API
-(as tests/integration/test_label_studio.py does); Pull brings it back and the page's counts change. No request
-of the page leaves 127.0.0.1 and the console shows no error.
+(as tests/integration/test_label_studio.py does): it drops the model's thorax and keeps the rest; Pull brings it
+back, the page's counts change and its agreement figures are the hand-computed ones (precision 4/5, recall 4/8 on
+the model's own joints). No request of the page leaves 127.0.0.1 and the console shows no error.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.ui.conftest import CHROMIUM, served_app
 from workbench.review.client import LabelStudioClient
 from workbench.review.server import LABEL_STUDIO_BIN, LabelStudioServer, free_port, start_server
 from workbench.review.sync import salient_result
+from workbench.skeleton import JOINT_NAMES
 from workbench.store.database import Database
 from workbench.store.reviews import ReviewRepository
 
@@ -146,12 +148,12 @@ def test_propose_push_and_pull_from_the_review_page(
             pushed = ReviewRepository(s).pushed(ls.url)
         assert sorted(pushed) == sorted(p.id for p in proposals)
 
-        # --- an expert accepts the first segment in Label Studio (through its API, as the UI would save it)
+        # --- an expert corrects the first segment in Label Studio (through its API, as the UI would save it):
+        # the thorax is not salient in a squat; the catalogue's fill-ins are kept
         first = proposals[0]
+        chosen = [j for j in first.joints if j != "thorax"]
         client = LabelStudioClient(ls.url, ls.credentials.token)
-        client.create_annotation(
-            pushed[first.id][1], salient_result(first.joints), completed_by=int(client.whoami()["id"])
-        )
+        client.create_annotation(pushed[first.id][1], salient_result(chosen), completed_by=int(client.whoami()["id"]))
 
         # --- pull: the counts on the page change
         page.get_by_role("button", name="Pull from Label Studio").click()
@@ -159,7 +161,18 @@ def test_propose_push_and_pull_from_the_review_page(
             timeout=TIMEOUT
         )
         page.get_by_text(f"{n - 1} waiting for review, 1 reviewed", exact=False).first.wait_for(timeout=TIMEOUT)
-        page.get_by_text("1 current (accepted 1)", exact=False).first.wait_for(timeout=TIMEOUT)
+        page.get_by_text("1 current (corrected 1)", exact=False).first.wait_for(timeout=TIMEOUT)
+        # agreement on the model's own joints: 4 of its 5 kept (tp 4, fp 1: the thorax), and the expert's
+        # joints it did not name are the 4 catalogue fill-ins (fn 4): precision 0.800, recall 0.500
+        filled = len(first.catalogue_joints)
+        assert filled == 4, first.catalogue_joints
+        page.get_by_text("precision 0.800, recall 0.500 (tp 4, fp 1, fn 4)", exact=False).first.wait_for(
+            timeout=TIMEOUT
+        )
+        page.get_by_text(f"{filled} of {filled} kept by the experts", exact=False).first.wait_for(timeout=TIMEOUT)
+        # the labels table shows the expert's joints, without the thorax
+        shown = [j for j in JOINT_NAMES if j in chosen]  # labels keep the skeleton's order
+        page.get_by_text(", ".join(shown), exact=True).first.wait_for(timeout=TIMEOUT)
     finally:
         context.close()
     assert hosts <= {"127.0.0.1"}, hosts  # nothing left the machine

@@ -446,3 +446,36 @@ def test_video_frames_drive_a_trained_selector_and_fix_the_joints() -> None:
     expected = tuple(JOINT_NAMES[i] for i in torch.topk(scores, 12).indices.tolist())
     assert coach.salient_joints == expected and len(set(expected)) == 12
     assert coach.provenance["salient_joints_source"] == "DoF selector"
+
+
+def test_a_checkpoint_trained_without_video_keeps_to_black_frames() -> None:
+    """A coach whose fusion layers only ever saw black frames (``trained_on_frames=False``) gives a video's
+    frames exactly the fused token of black frames, and says so; one trained on video uses them."""
+    from workbench.coach.coaching import DecisionInput
+    from workbench.coach.neural import FRAMES_NOT_USED_NOTE, NeuralCoach
+
+    rng = np.random.default_rng(1)
+    frames = rng.integers(0, 255, (6, 90, 120, 3), dtype=np.uint8)
+    tokens = {}
+    for flag in (False, True):
+        coach = NeuralCoach(tiny_model(seed=9, trained_on_frames=flag), tokenizer(), weights="float32")
+        coach.reset(load_catalogue().get("squat"), "User body: not measured.")
+        coach.decide(
+            DecisionInput(
+                step=0,
+                t_s=0.0,
+                exercise="squat",
+                context_morph="",
+                reps=(),
+                new_reps=(),
+                phase=None,
+                context_motion="Current pose: no pose yet.\nForm issues: none",
+                frames=frames,
+            )
+        )
+        with torch.inference_mode():
+            tokens[flag] = (coach._visual_token(frames), coach._visual_token(None), coach.provenance["notes"])
+    with_frames, black, notes = tokens[False]
+    assert torch.equal(with_frames, black) and FRAMES_NOT_USED_NOTE in notes
+    with_frames, black, notes = tokens[True]
+    assert not torch.allclose(with_frames, black) and FRAMES_NOT_USED_NOTE not in notes

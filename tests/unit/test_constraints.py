@@ -24,7 +24,7 @@ def test_depth_shortfall_is_measured_against_the_nearest_bound() -> None:
     assert knee.target_deg == 90 and knee.bounds_deg == (90, None)
     assert knee.deviation_deg == pytest.approx(5, abs=0.5)
     assert knee.type == "dynamic" and knee.phase in ("descent", "ascent")
-    assert knee.message == "Right knee flexion insufficient (85° detected, 90° required)"
+    assert knee.message == "Right knee flexion insufficient (85° detected, 90° required, 5° short)"
     assert shallow.severity_deg == pytest.approx(10, abs=1)  # both knees, 5° each
 
 

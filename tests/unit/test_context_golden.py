@@ -60,3 +60,20 @@ def test_squat_session_context_golden() -> None:
         lines.append(motion_context(last_pose, rep.violations))
     lines += ["final:", analysis.context_motion, analysis.context_morph, ""]
     _check_golden("squat_context.txt", "\n".join(lines))
+
+
+def test_rep_count_line_is_stated_for_rep_exercises_and_kept_by_the_selected_joint_mask() -> None:
+    """C_motion ends with the reps completed (the number a counting line says), never for a static hold; the
+    neural coach's joint mask drops other joints' angles but keeps the count."""
+    from workbench.exercises import load_catalogue
+    from workbench.model.tokens import masked_motion_context
+    from workbench.motion.context import reps_completed
+
+    catalogue = load_catalogue()
+    assert reps_completed(catalogue.get("squat"), [object()] * 10) == 10
+    assert reps_completed(catalogue.get("plank"), [object()] * 3) is None
+    text = motion_context("Current pose: right knee 85°, left hip 70°.", [], 10)
+    assert text == "Current pose: right knee 85°, left hip 70°.\nForm issues: none\nReps completed: 10."
+    masked = masked_motion_context(text, [], ["tibia_r"])
+    assert masked == "Current pose: right knee 85°.\nForm issues: none\nReps completed: 10."
+    assert motion_context("Current pose: no pose yet.", []).count("\n") == 1  # no count line when not given

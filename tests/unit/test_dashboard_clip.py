@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 pn = pytest.importorskip("panel")
 
+from workbench.dashboard.cursor_plot import CURSOR_SHAPE  # noqa: E402
 from workbench.dashboard.pages.clip import (  # noqa: E402
+    DISPLAY_BUCKETS,
     ClipPage,
     angle_figure,
     cursor_from_click,
     curve_dofs,
     cycles_figure,
+    display_indices,
     dof_choices,
     frame_index,
     motion_text,
@@ -116,7 +120,40 @@ def test_cursor_moves_the_figure_line_and_slider_is_linked(state: AppState, page
     assert state.cursor_s == pytest.approx(11.0)
     assert page.slider.step == pytest.approx(1 / state.result.analysis.fps)
     fig = angle_figure(state.result, 11.0)
-    assert sum(1 for s in fig["layout"]["shapes"] if s["type"] == "rect") == 2
+    assert [s["name"] for s in fig["layout"]["shapes"]] == [CURSOR_SHAPE]  # the cursor is the one layout shape
+
+
+def test_angle_figure_draws_bands_phases_labels_and_markers_as_few_traces(state: AppState) -> None:
+    """Rep bands (one closed rectangle per rep, clean and faulty reps apart), phase marks and rep labels (numbered
+    from 1) are a trace each on the hidden 0–1 axis, not layout shapes/annotations; violation markers stay."""
+    result = state.result
+    reps = result.analysis.reps
+    fig = angle_figure(result, 11.0)
+    assert "annotations" not in fig["layout"] and fig["layout"]["yaxis2"]["range"] == [0, 1]
+    bands = [d for d in fig["data"] if d.get("fill") == "toself"]
+    starts = sorted(x for d in bands for x in d["x"][0::6])
+    assert starts == pytest.approx(sorted(r.start_s for r in reps))
+    assert sum(len(d["x"]) // 6 for d in bands) == len(reps)
+    (labels,) = [d for d in fig["data"] if d.get("mode") == "text"]
+    assert [t.split(" ·")[0] for t in labels["text"]] == [f"rep {k}" for k in range(1, len(reps) + 1)]
+    (phases,) = [d for d in fig["data"] if d["name"] == "phases"]
+    marks = [p.start_s for r in reps for p in r.phases[1:]]
+    assert phases["x"][0::3] == pytest.approx(marks) and marks
+    viol = [v for r in reps for v in r.violations]
+    markers = [d for d in fig["data"] if d["name"] == "violations"]
+    assert len(markers) == (1 if viol else 0) and (not viol or len(markers[0]["x"]) == len(viol))
+
+
+def test_long_curves_are_decimated_for_display_keeping_every_peak_and_gap() -> None:
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=9000).cumsum()
+    y[4000:4010] = np.nan
+    keep = display_indices(y)
+    assert 2000 <= keep.size <= 3 * DISPLAY_BUCKETS and keep[0] == 0 and keep[-1] == 8999
+    assert np.all(np.diff(keep) > 0)
+    assert np.nanmax(y[keep]) == np.nanmax(y) and np.nanmin(y[keep]) == np.nanmin(y)
+    assert np.isnan(y[keep]).any()  # the gap stays a gap
+    assert display_indices(y[:300]).tolist() == list(range(300))  # a short curve is drawn whole
 
 
 def test_motion_context_uses_last_completed_rep(state: AppState) -> None:
@@ -193,7 +230,9 @@ def _squat_result(unobserved: tuple[str, ...] = (), all_nan: tuple[str, ...] = (
 
 def _lines(fig: dict) -> dict[str, dict]:  # type: ignore[type-arg]
     """The angle figure's curves by legend name (the violation markers left out)."""
-    return {trace["name"]: trace for trace in fig["data"] if trace.get("mode") == "lines"}
+    return {
+        trace["name"]: trace for trace in fig["data"] if trace.get("mode") == "lines" and trace.get("yaxis") != "y2"
+    }
 
 
 def test_sided_pairs_share_a_colour_and_each_pair_has_its_own() -> None:
@@ -436,3 +475,16 @@ def test_a_failed_background_analysis_is_reported(tmp_path, monkeypatch) -> None
     page._poll_analysis()
     assert st.status == f"could not analyse {tmp_path / 'notes.mp4'}: expected a video, got a text file"
     assert st.result is None and not page.progress.visible
+
+
+def test_the_table_exports_are_what_biocoach_export_writes(state: AppState, page: ClipPage, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from workbench.io.tables import columns_of, write_csv
+    from workbench.motion import measures
+
+    track, reps = state.result.estimate.track, state.result.analysis.reps
+    rows = {"reps": measures.rep_rows(reps), "angles": measures.angle_rows(track.t, track.q, track.observed, reps)}
+    for name, got in (("reps", page._reps_csv()), ("angles", page._angles_csv())):
+        want = write_csv(tmp_path / f"{name}.csv", rows[name], columns_of(rows[name])).read_bytes()
+        assert got.getvalue() == want
+    assert page.export_reps.filename == f"{EXAMPLE_CLIP.stem}_reps.csv"
+    assert page.export_angles.filename == f"{EXAMPLE_CLIP.stem}_angles.csv"

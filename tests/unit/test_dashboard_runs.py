@@ -143,3 +143,26 @@ def test_review_push_without_label_studio_says_so_in_one_line(
     assert job.finished and job.message.startswith("Push failed: ") and "\n" not in job.message
     page = review.ReviewPage(state=state)
     assert page.summary.object.startswith("No proposals yet: propose salient joints for clips first")
+
+
+def test_a_coached_rerun_of_an_analysed_clip_links_the_run_with_the_coach_lines(
+    state: AppState, tmp_path: Path
+) -> None:
+    """Coaching added later records a new run holding the coach's lines; the results row links that run, not
+    the earlier analysis-only run with the offline review."""
+    db = state.database()
+    keys = editing.exercise_keys(db)
+    rows = editing.clip_rows(db, [_clip(tmp_path / "data", "squat", "squat_a.npz", seed=3)], keys)
+    first = editing.BatchRerun(clips=editing.clips_to_run(rows, keys), db=db, stages=["pose", "analysis"])
+    first.run()
+    analysed = first.results()[0]["run"]
+    coached = editing.BatchRerun(
+        clips=editing.clips_to_run(rows, keys), db=db, stages=["pose", "analysis", "coaching"], coach="rule"
+    )
+    coached.run()
+    assert coached.error is None, coached.error
+    run_id = coached.results()[0]["run"]
+    assert run_id is not None and run_id != analysed
+    with db.store() as store:
+        assert store.runs.get(run_id).config["feedback_from"] == "coach:rule"
+        assert store.runs.get(analysed).config["feedback_from"] == "analysis review"

@@ -121,13 +121,13 @@ def test_export_writes_reps_and_angles_as_csv_and_parquet(tmp_path: Path) -> Non
 def test_violation_message_never_prints_a_violated_bound_equal_to_the_value() -> None:
     assert (
         violation_message("right knee", "too deep", 45.3, 45.0, "dynamic", False)
-        == "Right knee too deep (45.3° detected, 45° maximum)"
+        == "Right knee too deep (45.3° detected, 45° maximum, 0.3° over)"
     )
     assert (
         violation_message("right knee", "flexion insufficient", 89.96, 90.0, "dynamic", True)
-        == "Right knee flexion insufficient (89.96° detected, 90° required)"
+        == "Right knee flexion insufficient (89.96° detected, 90° required, 0.04° short)"
     )
-    assert "(85° detected, 90° required)" in violation_message("right knee", "x", 85.2, 90.0, "dynamic", True)
+    assert "(85° detected, 90° required, 5° short)" in violation_message("right knee", "x", 85.2, 90.0, "dynamic", True)
     assert "(10.04° variation, under 10° required)" in violation_message("lumbar", "x", 10.04, 10.0, "stability", False)
     assert "(45.4° apart from the other side, at most 45°)" in violation_message(
         "knee", "x", 45.4, 45.0, "symmetry", False

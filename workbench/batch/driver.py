@@ -9,6 +9,12 @@ the clip's path, the stage specs, the resolved exercise, and a cached pose track
 pending. Finished results are written in one transaction per flush: the items' states, the clips with their
 pose cache rows (a clip that fails to decode is never registered), the run records with their feedback
 events, and the job's counters (the runs page reads those).
+A run's feedback is what the clip was told: the analysis's offline review (``config["feedback_from"]``:
+"analysis review"), or, once the coaching stage succeeds, the coach's lines ("coach:rule", "coach:neural").
+The coach's lines go to the run the analysis recorded for a job that asked for that coaching (this job, or
+an interrupted or failed one it resumes), replacing its feedback; when the analysis was done by a job that
+did not ask for it (coaching added to an analysed clip, or another coach), the coaching stage records a run
+of its own, so each coach's lines stay a run to compare.
 Failed items are retried in the same run until they have failed ``max_attempts`` times; then they stay failed
 with their error, and the other clips go on. Killing the driver loses at most the results not yet flushed;
 the next run resets the dead job's running items to pending and continues.
@@ -37,6 +43,7 @@ from workbench.store.clips_repo import sha256_file
 from workbench.store.database import Database
 from workbench.store.facade import Store
 from workbench.store.poses_repo import canonical_params
+from workbench.store.session import StoreError
 
 HEARTBEAT_S = 10.0
 WAIT_S = 2.0
@@ -61,6 +68,8 @@ class _Pending:
     stage: str
     task: Task
     result: StageResult | None = None
+    analysis: StageResult | None = None  # a coaching's: the analysis it ran on (recorded or recomputed)
+    followers: list[_Pending] = field(default_factory=list)  # written right after this one (see _flush)
 
 
 class ShardWriter:
@@ -236,7 +245,7 @@ class Driver:
     def _finish(self, status: str) -> None:
         if self.shards is not None and status == "finished":
             while self.shards.buffer:
-                self._write_pending(self.shards.write(), [])
+                self._write_pending(_with_followers(self.shards.write()), [])
         with self.db.store() as store, store.transaction():
             repo = BatchRepository(store.session)
             if status != "finished":  # what was in flight goes back to pending for the next run
@@ -355,23 +364,32 @@ class Driver:
                     if key in task.record:
                         writes.append(_Pending(Outcome(key, False, "?", 0.0, error=error), spec.name, task))
                 continue
+            analysis = next((r for r in res.results if r.stage == "analysis" and r.ok), None)
             for r in res.results:
                 if r.key not in task.record:
                     continue
                 outcome = Outcome(
                     r.key, r.ok, res.worker, r.seconds, error=r.error, result={"summary": r.summary} if r.ok else None
                 )
-                writes.append(_Pending(outcome, r.stage, task, r))
+                writes.append(_Pending(outcome, r.stage, task, r, analysis=analysis if r.stage == "coaching" else None))
         ready: list[_Pending] = []
+        sharded: dict[str, _Pending] = {}  # analyses waiting for their shard, by work key
         for p in writes:
             if self.shards is not None and p.outcome.ok and p.stage == "analysis" and p.result is not None:
                 ref = self.shards.add(p, p.result.payload.get("analysis", {}))
                 assert p.outcome.result is not None
                 p.outcome.result["shard"] = ref
+                sharded[p.outcome.work_key] = p
+            elif (
+                p.stage == "coaching"
+                and p.outcome.ok
+                and (held := sharded.get(_analysis_key(p.task) or "")) is not None
+            ):
+                held.followers.append(p)  # its lines are the feedback of the analysis's run: written with it
             else:
                 ready.append(p)
         while self.shards is not None and self.shards.full:
-            ready += self.shards.write()
+            ready += _with_followers(self.shards.write())
         self._write_pending(ready, self._retry_tasks(finished, writes))
 
     def _retry_tasks(
@@ -407,9 +425,14 @@ class Driver:
                 self.submitted = []
             # a clip is registered with its first result, its pose: one that fails to decode leaves no clips row
             _register_clips(store, [p.task.clip for p in ready if p.outcome.ok and p.stage == "pose"])
-            for p in ready:
+            # a clip coached in the task that analysed it: its run is recorded with the coach's lines at once
+            coached = {
+                _analysis_key(p.task) or "": p for p in ready if p.outcome.ok and p.stage == "coaching" and p.result
+            }
+            runs: dict[str, int] = {}  # analysis work key → the run recorded for it in this flush
+            for p in sorted(ready, key=lambda p: p.stage == "coaching"):  # a coaching after its analysis's run
                 if p.outcome.ok and p.result is not None:
-                    kind, ref = self._store_result(store, p)
+                    kind, ref = self._store_result(store, p, coached, runs)
                     p.outcome = replace(
                         p.outcome, result_kind=kind, result_ref=ref, provenance=_provenance(p, self.job_id)
                     )
@@ -434,8 +457,11 @@ class Driver:
         self.bar.set_total(job.n_selected)
         self.bar.advance(max(0, finished - int(self.bar.bar.n)), job.n_failed, job.n_skipped)
 
-    def _store_result(self, store: Store, p: _Pending) -> tuple[str, str]:
-        """Write what the stage produced where the store keeps it; returns (result_kind, result_ref)."""
+    def _store_result(
+        self, store: Store, p: _Pending, coached: dict[str, _Pending], runs: dict[str, int]
+    ) -> tuple[str, str]:
+        """Write what the stage produced where the store keeps it; returns (result_kind, result_ref).
+        ``coached``: the coaching of an analysis written in this flush; ``runs``: the runs recorded so far."""
         r = p.result
         assert r is not None and p.task.clip.content_hash is not None
         clip_hash = p.task.clip.content_hash
@@ -466,11 +492,17 @@ class Driver:
                 )
             return "pose_tracks", f"{clip_hash}|{backend}|{canonical_params(params)}"
         if p.stage == "analysis":
-            return "run", str(self._record_run(store, p, spec.params))
+            run_id = self._record_run(store, p, spec.params, coached.get(p.outcome.work_key))
+            runs[p.outcome.work_key] = run_id
+            return "run", str(run_id)
         if p.stage == "coaching":
             assert p.outcome.result is not None
             p.outcome.result["utterances"] = r.payload.get("utterances", [])
-            return "json", p.outcome.work_key
+            coach_run = self._coach_run(store, p, runs)
+            if coach_run is None:
+                return "json", p.outcome.work_key
+            p.outcome.result["run"] = coach_run
+            return "run", str(coach_run)
         if p.stage == "evaluation":
             assert p.outcome.result is not None
             for metric, value in r.summary.get("metrics", {}).items():
@@ -484,37 +516,142 @@ class Driver:
             return "json", p.outcome.work_key
         return "json", p.outcome.work_key
 
-    def _record_run(self, store: Store, p: _Pending, params: dict[str, Any]) -> int:
-        """A run record like the pipeline's, with its feedback events; the full document stays in the item's
-        result (or its Parquet shard)."""
+    def _record_run(self, store: Store, p: _Pending, params: dict[str, Any], coaching: _Pending | None = None) -> int:
+        """A run record like the pipeline's, with its feedback events: the analysis's review, or the lines of
+        ``coaching`` (the same task's coaching, written in the same flush); the full document stays in the
+        item's result (or its Parquet shard)."""
         r = p.result
         assert r is not None
         doc = r.payload.get("analysis", {})
+        feedback = [FeedbackEvent.from_json(f) for f in doc.get("feedback", [])]
+        extra: dict[str, Any] = {"feedback_from": REVIEW}
+        timings = {"analysis_s": r.seconds}
+        if coaching is not None and coaching.result is not None:
+            feedback, extra = _coach_feedback(coaching)
+            timings["coaching_s"] = coaching.result.seconds
+        run_id = self._new_run(store, p.task, doc, params, p.outcome.work_key, feedback, extra, timings)
+        if self.shards is None and p.outcome.result is not None:
+            p.outcome.result["analysis"] = doc
+        return run_id
+
+    def _new_run(
+        self,
+        store: Store,
+        task: Task,
+        doc: dict[str, Any],
+        params: dict[str, Any],
+        work_key: str,
+        feedback: list[FeedbackEvent],
+        extra: dict[str, Any],
+        timings: dict[str, float],
+    ) -> int:
         versions = params.get("versions", {})
         prov = doc.get("provenance", {})
         config = {
             "exercise": params["exercise"],
             "backend": prov.get("backend"),
             "batch_job": self.job_id,
-            "work_key": p.outcome.work_key,
+            "work_key": work_key,
+            **extra,
         }
         if self.spec.selection.get("author"):  # who asked for the run (the app's Runs page names them)
             config["author"] = str(self.spec.selection["author"])
-        run_id = store.runs.record_succeeded(
+        return store.runs.record_succeeded(
             config=config,
             code_version=__version__,
             exercise=params["exercise"],
-            clip_hash=p.task.clip.content_hash,
+            clip_hash=task.clip.content_hash,
             model=prov.get("backend"),
             reference_version=versions.get("reference_version"),
             rules_version=versions.get("rules_version"),
             threshold_versions=versions.get("threshold_versions"),
-            timings={"analysis_s": r.seconds},
-            feedback=[FeedbackEvent.from_json(f) for f in doc.get("feedback", [])],
+            timings=timings,
+            feedback=feedback,
         )
-        if self.shards is None and p.outcome.result is not None:
-            p.outcome.result["analysis"] = doc
-        return run_id
+
+    def _coach_run(self, store: Store, p: _Pending, runs: dict[str, int]) -> int | None:
+        """The run whose feedback is now the coach's lines (its id), after writing them there:
+
+        - the analysis recorded in this flush (its run was recorded with them: nothing more to write);
+        - else the analysis's run, when a job that asked for this coaching recorded it (this job before a retry,
+          or an interrupted or failed job this one resumes): its feedback is replaced;
+        - else (the analysis was done by a job without this coaching) a new run of the recomputed analysis.
+        """
+        key = _analysis_key(p.task)
+        if key is None or p.result is None:
+            return None
+        if key in runs:
+            return runs[key]
+        feedback, extra = _coach_feedback(p)
+        own = self._own_run(store, key, p.outcome.work_key)
+        if own is not None:
+            store.runs.replace_feedback(own, feedback, config=extra)
+            return own
+        spec = next((s for s in p.task.stages if s.name == "analysis"), None)
+        if p.analysis is None or spec is None:
+            return None
+        timings = {"analysis_s": p.analysis.seconds, "coaching_s": p.result.seconds}
+        doc = p.analysis.payload.get("analysis", {})
+        return self._new_run(store, p.task, doc, spec.params, p.outcome.work_key, feedback, extra, timings)
+
+    def _own_run(self, store: Store, analysis_key: str, coaching_key: str) -> int | None:
+        """The run the analysis item recorded, when its job asked for the coaching ``coaching_key`` too."""
+        try:
+            item = BatchRepository(store.session).item(analysis_key)
+        except StoreError:
+            return None
+        if item.status != "done" or item.result_kind != "run" or not item.result_ref:
+            return None
+        run_id = int(item.result_ref)
+        try:
+            job = store.runs.get(run_id).config.get("batch_job")
+        except StoreError:  # the run was deleted
+            return None
+        if job == self.job_id:
+            return run_id
+        asked = store.session.scalar(
+            "SELECT count(*) FROM batch_job_items WHERE job_id = ? AND work_key = ?", [job, coaching_key]
+        )
+        return run_id if job is not None and asked else None
+
+
+REVIEW = "analysis review"  # config["feedback_from"] of a run whose feedback is the analysis's offline review
+
+
+def _analysis_key(task: Task) -> str | None:
+    """The work key of the task's analysis (a coaching task always recomputes or runs it)."""
+    return next((k for s, k in zip(task.stages, task.keys, strict=True) if s.name == "analysis"), None)
+
+
+def _coach_feedback(p: _Pending) -> tuple[list[FeedbackEvent], dict[str, Any]]:
+    """A coaching's lines as a run's feedback, and what the run's config says of them."""
+    r = p.result
+    assert r is not None
+    spec = next(s for s in p.task.stages if s.name == "coaching")
+    if "feedback" in r.payload:
+        events = [FeedbackEvent.from_json(f) for f in r.payload["feedback"]]
+    else:  # a worker from before the payload had them: the utterances (time, text, kind, tags)
+        events = [
+            FeedbackEvent(
+                t_s=float(u["t_s"]),
+                text=str(u["text"]),
+                evidence=[str(e) for e in u.get("evidence") or []],
+                kind=u.get("kind"),
+                n_tokens=u.get("n_tokens"),
+            )
+            for u in r.payload.get("utterances", [])
+        ]
+    coach = str(spec.params.get("coach", "rule"))
+    extra = {
+        "feedback_from": f"coach:{coach}",
+        "coach": str(r.summary.get("coach") or coach),
+        "coaching_work_key": p.outcome.work_key,
+    }
+    return events, extra
+
+
+def _with_followers(pending: list[_Pending]) -> list[_Pending]:
+    return [q for p in pending for q in (p, *p.followers)]
 
 
 def _pose_cache_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -14,7 +14,8 @@ Stages and the modules they call (imported lazily, in the worker):
 - ``analysis``: the motion analysis of ``workbench.pipeline.analyze_clip`` (body measurements, offline analysis,
   provenance) on that track; the driver records a run with its feedback events.
 - ``coaching``: ``workbench.coach.loop.run_coach`` with the rule coach (``workbench.coach.rule_coach.RuleCoach``)
-  or the neural coach (``workbench.coach.neural.load_neural_coach``, GPU when ``--coach-device cuda``).
+  or the neural coach (``workbench.coach.neural.load_neural_coach``, GPU when ``--coach-device cuda``); the
+  driver makes the coach's lines the feedback of the clip's run (``config["feedback_from"]``: ``coach:rule``).
 - ``evaluation``: ``workbench.eval`` metrics of the coaching against the clip's ground-truth feedback sidecar.
 """
 
@@ -365,7 +366,9 @@ def run_coaching(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[di
         "n_utterances": len(utterances),
         "digest": hashlib.sha256(canonical(utterances).encode()).hexdigest()[:16],
     }
-    return summary, {"utterances": utterances}
+    # the lines as the run keeps them (the driver makes them the run's feedback): tags and what the coach knew
+    feedback = [e.to_feedback().to_json() for e in events]
+    return summary, {"utterances": utterances, "feedback": feedback}
 
 
 def run_evaluation(task: Task, spec: StageSpec, state: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

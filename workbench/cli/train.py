@@ -35,6 +35,12 @@ def register_train(sub: Any) -> None:
         "--resume", action="store_true", help="continue from the checkpoint in --out (optimizer, step and RNG state)"
     )
     p.add_argument("--sessions", type=int, default=32, help="synthetic sessions to generate (default 32)")
+    p.add_argument(
+        "--exercises",
+        default=None,
+        help="synthetic sessions only: comma-separated exercise keys to cycle through "
+        "(default: the generator's seven, squat to plank)",
+    )
     p.add_argument("--batch-size", type=int, default=8, help="default 8 (paper)")
     p.add_argument("--lr", type=float, default=2e-5, help="AdamW learning rate (default 2e-5, paper)")
     p.add_argument("--alpha", type=float, default=0.1, help="<next> token loss weight (default 0.1, paper)")
@@ -45,6 +51,21 @@ def register_train(sub: Any) -> None:
         action="store_true",
         help="run the frozen language model's pass in bfloat16 (about 2× "
         "faster on a CPU with AVX-512 BF16; the loss moves by < 1 %%, BENCHMARKS.md)",
+    )
+    p.add_argument(
+        "--lora-rank",
+        type=int,
+        metavar="R",
+        help="also train LoRA adapters of rank R on the language model's attention query and value projections "
+        "(q_proj, v_proj) in stage 2, through peft; the adapters are saved in the coach checkpoint, the base LM's "
+        "weights stay frozen and untouched; runs on the fast path too (its frozen-head cache is off: the adapted "
+        "v_proj changes the head's keys and values). Default 0: frozen LM (paper); with --resume: the checkpoint's",
+    )
+    p.add_argument(
+        "--lora-alpha",
+        type=float,
+        metavar="A",
+        help="LoRA scale numerator: the adapter's update is (A / R)·B·A_lora (default 2R)",
     )
     p.add_argument("--config", type=Path, help="configuration file (language_model, model_cache_dir, …)")
     add_db_option(
@@ -64,25 +85,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     from workbench.llm import load_causal_lm
     from workbench.model.backbone import load_backbone_checkpoint
     from workbench.model.configuration_coach import CONFIG_NAME
+    from workbench.model.lora import lora_settings, with_lora
     from workbench.model.modeling_coach import CoachModel
     from workbench.model.train import TrainSettings, train
     from workbench.pipeline import default_database, resolve_catalogue
 
     if args.steps < 1:
         raise WorkbenchError(f"--steps: expected a positive number of steps, got {args.steps}")
+    if args.lora_rank is not None and args.lora_rank < 0:
+        raise WorkbenchError(f"--lora-rank: expected 0 (frozen LM) or a positive rank, got {args.lora_rank}")
+    if args.lora_alpha is not None and (args.lora_alpha <= 0 or not args.lora_rank):
+        raise WorkbenchError(f"--lora-alpha: expected a positive number with --lora-rank R > 0, got {args.lora_alpha}")
     db_path = store_path(args)  # refused before the language model is loaded
     config = load_config(args.config)
     lm = load_causal_lm(config.language_model, cache=config.model_cache_dir)
     if args.resume and (args.out / CONFIG_NAME).is_file():
         model = CoachModel.from_pretrained(args.out, lm.model)
+        have = lora_settings(model.config)
+        if args.lora_rank is not None and args.lora_rank != (have.rank if have else 0):
+            raise WorkbenchError(
+                f"--lora-rank {args.lora_rank}: the checkpoint in {args.out} was trained with "
+                f"{f'LoRA rank {have.rank}' if have else 'a frozen LM (rank 0)'}; resume without --lora-rank or "
+                "start a new --out"
+            )
     else:
-        model = CoachModel(default_config(lm.model, lm.name, config.language_model), lm.model)
+        coach_config = default_config(lm.model, lm.name, config.language_model)
+        if args.lora_rank:
+            coach_config = with_lora(coach_config, args.lora_rank, args.lora_alpha)
+        model = CoachModel(coach_config, lm.model)
     if config.backbone_checkpoint is not None:
         load_backbone_checkpoint(model.backbone, config.require("backbone_checkpoint"))
     db = default_database(db_path) if db_path is not None else default_database()
     catalogue, _ = resolve_catalogue(db)  # the exercises as the store has them now
     labels = salient_labels_from_store(db)
-    sessions = load_sessions(args.data, n_synthetic=args.sessions, seed=args.seed)
+    exercises = tuple(e.strip() for e in args.exercises.split(",") if e.strip()) if args.exercises else None
+    sessions = load_sessions(
+        args.data, n_synthetic=args.sessions, seed=args.seed, exercises=exercises, catalogue=catalogue
+    )
     settings = TrainSettings(
         stage=args.stage,
         steps=args.steps,
@@ -97,9 +136,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     dataset = prepare(sessions, lm.tokenizer, model.config, args.window_steps, catalogue, labels)
     say = (lambda *a: None) if args.quiet else print
     source = f"store ({', '.join(sorted(labels))})" if labels else "catalogue defaults"
+    adapters = lora_settings(model.config)
     say(
-        f"training on {len(dataset)} windows from {len(sessions)} sessions ({args.data}); LM {lm.name}; "
-        f"salient labels: {source}"
+        f"training on {len(dataset)} windows from {len(sessions)} sessions ({args.data}); LM {lm.name}"
+        + (
+            f" with LoRA rank {adapters.rank}, alpha {adapters.alpha:g} on {'/'.join(adapters.targets)}"
+            if adapters
+            else " (frozen)"
+        )
+        + f"; salient labels: {source}; logs in {args.out / 'logs'}"
     )
 
     def progress(stage: str, step: int, loss: float) -> None:
@@ -109,6 +154,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     provenance = {
         "salient_labels": "store" if labels else "catalogue",
         "backbone": str(config.backbone_checkpoint) if config.backbone_checkpoint else "random init (frozen)",
+        "code_commit": code_version(),
+        "command": "biocoach " + " ".join(sys.argv[1:]),
     }
     result = train(model, dataset, settings, args.out, resume=args.resume, provenance=provenance, progress=progress)
     stages = ", ".join(f"stage {k}: {v} steps" for k, v in result.steps_done.items())
@@ -117,6 +164,32 @@ def cmd_train(args: argparse.Namespace) -> int:
         f", {result.seconds:.1f} s); set coach_checkpoint: {result.out} in biocoach.yaml"
     )
     return 0
+
+
+def code_version() -> str:
+    """The project's git commit (with "+changes" when the working tree differs from it), or the installed
+    package version outside a checkout: what a checkpoint's provenance says it was trained with."""
+    import subprocess
+    from importlib.metadata import PackageNotFoundError, version
+
+    repo = Path(__file__).resolve().parents[2]
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(repo), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        return head + ("+changes" if dirty else "")
+    except (OSError, subprocess.SubprocessError):
+        try:
+            return f"biocoach-workbench {version('biocoach-workbench')}"
+        except PackageNotFoundError:
+            return "unknown"
 
 
 def salient_labels_from_store(db: Any) -> dict[str, tuple[str, ...]]:
@@ -132,14 +205,22 @@ def salient_labels_from_store(db: Any) -> dict[str, tuple[str, ...]]:
     return {ex: max(counts, key=lambda k: counts[k]) for ex, counts in by_ex.items() if counts}
 
 
-def load_sessions(data: str, n_synthetic: int = 32, seed: int = 0) -> list[Any]:
+def load_sessions(
+    data: str,
+    n_synthetic: int = 32,
+    seed: int = 0,
+    exercises: tuple[str, ...] | None = None,
+    catalogue: Any = None,
+) -> list[Any]:
     """``synthetic`` (the project's generator) or a QEVD folder (the evaluation issue's loader)."""
     from workbench.coach.synthetic_sessions import synthetic_sessions
     from workbench.data import qevd
     from workbench.model.train import TrainingError
 
     if data == "synthetic":
-        return synthetic_sessions(n_synthetic, seed=seed)
+        if exercises is None:
+            return synthetic_sessions(n_synthetic, seed=seed, catalogue=catalogue)
+        return synthetic_sessions(n_synthetic, exercises, seed=seed, catalogue=catalogue)
     folder = Path(data)
     if not folder.is_dir():
         raise TrainingError(f"--data: expected 'synthetic' or a QEVD-fit-coach folder, got {data!r} (not a folder)")

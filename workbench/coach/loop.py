@@ -86,6 +86,9 @@ class CoachEvent:
     step: int
     t_s: float
     utterance: Utterance
+    # reps completed when it spoke (len(DecisionInput.reps)): with ``evidence.context_motion`` the context the
+    # line was spoken against, which ``biocoach eval``'s numbers check reads (workbench.eval.numbers)
+    reps_done: int | None = None
 
     @property
     def text(self) -> str:
@@ -117,7 +120,7 @@ class CoachEvent:
             kind=self.kind,
             n_tokens=self.n_tokens,
             step=self.step,
-            details=self.evidence.to_json(),
+            details=self.evidence.to_json() | ({} if self.reps_done is None else {"reps_done": self.reps_done}),
         )
 
     def to_timed(self) -> TimedUtterance:
@@ -247,7 +250,7 @@ class CoachStream:
             return None
         if said.n_tokens > MAX_UTTERANCE_TOKENS:
             said = Utterance(said.text, MAX_UTTERANCE_TOKENS, said.kind, said.evidence)
-        event = CoachEvent(step=step, t_s=inp.t_s, utterance=said)
+        event = CoachEvent(step=step, t_s=inp.t_s, utterance=said, reps_done=len(inp.reps))
         self.resume_step = step + 1 + speech_skip(said.n_tokens, self.rate_hz)
         self.events.append(event)
         if self.on_event is not None:

@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import logging
 import os
+import statistics
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -38,10 +41,10 @@ from torch import Tensor
 
 from workbench.coach.coaching import DecisionInput, Evidence, Utterance, UtteranceKind
 from workbench.config import Config
-from workbench.exercises.catalogue import Exercise
+from workbench.exercises.catalogue import REFERENCES_DIR, Exercise
 from workbench.llm import load_causal_lm
 from workbench.model.backbone import load_backbone_checkpoint
-from workbench.model.configuration_coach import END, FEEDBACK, NEXT, CoachConfig
+from workbench.model.configuration_coach import CONFIG_NAME, END, FEEDBACK, NEXT, CoachConfig
 from workbench.model.fastlm import FastDecoder
 from workbench.model.modeling_coach import CoachModel, constrain_utterance_logits, read_provenance
 from workbench.model.tokens import (
@@ -55,9 +58,16 @@ from workbench.model.tokens import (
 log = logging.getLogger(__name__)
 
 UNTRAINED_NOTE = (
-    "neural coach: no coach_checkpoint configured, so the fusion layers and new tokens are "
-    "UNTRAINED (it will not speak); train one with `biocoach train` and set "
+    "neural coach: no coach_checkpoint configured and no shipped checkpoint in references/coach, so the fusion "
+    "layers and new tokens are UNTRAINED (it will not speak); train one with `biocoach train` and set "
     "coach_checkpoint"
+)
+# The checkpoint shipped with the project (trainable parts only, a few MB; its provenance.json says how it was
+# trained and evaluated): what `biocoach coach --model neural` loads when no coach_checkpoint is configured.
+SHIPPED_CHECKPOINT = REFERENCES_DIR / "coach"
+FRAMES_NOT_USED_NOTE = (
+    "the checkpoint was trained on pose-only sessions (black frames): the video's frames are not fed to its "
+    "backbone; train on sessions with video to use them"
 )
 DEFAULT_JOINTS_NOTE = "DoF selector not trained: the exercise's salient joints (as the store has them) are used"
 
@@ -91,19 +101,22 @@ class NeuralCoach:
         self.config: CoachConfig = model.config
         self.tokenizer = tokenizer
         threads = self.config.decode_threads if threads is None else threads
-        if next(model.parameters()).device.type == "cpu":
+        on_cpu = next(model.parameters()).device.type == "cpu"
+        if on_cpu:
             torch.set_num_threads(threads or auto_threads())
-        self.threads = torch.get_num_threads()
         weights = weights or self.config.decode_weights
         self.decoder = FastDecoder(
             model.lm,
             max_len=self.config.context_window,
-            quantize=weights == "int8",
+            quantize=weights if weights in ("int8", "int4") else False,
             dtype=torch.bfloat16 if weights == "bfloat16" else None,
         )
         self.weights = weights
         order = [self.config.special_tokens.index(t) for t in (NEXT, FEEDBACK)]
         self.rows_action = model.special_head.detach()[order].clone()  # the only rows scored at a decision step
+        if on_cpu and not threads:  # automatic: time a decision step with one thread and with all cores
+            torch.set_num_threads(auto_threads(self._probe_step))
+        self.threads = torch.get_num_threads()
         self.provenance: dict[str, Any] = dict(provenance or {})
         self.provenance.setdefault("notes", [])
         self.provenance.update(
@@ -140,6 +153,15 @@ class NeuralCoach:
         """The rate at which the pipeline should hand this coach video frames (the backbone's 16 fps)."""
         return float(self.config.fps)
 
+    def _probe_step(self) -> None:
+        """A decision step's decoder work (one token through every layer, two output rows), on scratch
+        positions that ``reset`` overwrites: what ``auto_threads`` times."""
+        with torch.inference_mode():
+            self.decoder.reset(0)
+            token = torch.zeros(1, 1, self.decoder.hidden, dtype=self.decoder.dtype)
+            self.decoder.logits(self.decoder.append(token)[0, -1], self.rows_action)
+            self.decoder.reset(0)
+
     # ------------------------------------------------------------------------------------- session
     def reset(self, exercise: Exercise, context_morph: str) -> None:
         """Prefill the fixed prefix (off the 4 Hz hot path) and clear the per-session state. The salient joints
@@ -173,19 +195,16 @@ class NeuralCoach:
 
     # -------------------------------------------------------------------------------------- visual
     def _frames_tensor(self, frames: NDArray[np.uint8]) -> Tensor:
-        """The frames since the last step (T×H×W×3, any rate and size) → 4 frames at 224×160 in [0, 1]."""
-        c = self.config
-        pick = np.linspace(0, len(frames) - 1, c.frames_per_token).round().astype(int)
-        x = torch.from_numpy(np.ascontiguousarray(frames[pick])).permute(0, 3, 1, 2).float() / 255.0
-        x = torch.nn.functional.interpolate(
-            x, size=(c.frame_height, c.frame_width), mode="bilinear", align_corners=False
-        )
-        return x[None]
+        return frames_tensor(frames, self.config)
 
     def _visual_token(self, frames: NDArray[np.uint8] | None) -> Tensor:
         """This step's fused LM token(s), (1, n, hidden)."""
         m = self.model
         assert self._morph is not None and self._vis_state is not None
+        if frames is not None and self.config.trained_on_frames is False:
+            frames = None  # trained on pose-only sessions: real frames would be inputs it has never seen
+            if FRAMES_NOT_USED_NOTE not in self.provenance["notes"]:
+                self.provenance["notes"].append(FRAMES_NOT_USED_NOTE)
         if frames is None or len(frames) == 0:
             if self._const_z is None:  # black frames: after the first step the backbone output is constant
                 c = self.config
@@ -259,7 +278,7 @@ class NeuralCoach:
         self._pending = []
         action = dec.logits(hidden, self.rows_action)
         said = None
-        if bool(action[1] > action[0]):  # <feedback>; <next> is not fed back (tokens.py)
+        if bool(action[1] - action[0] > self.config.speak_margin):  # <feedback>; <next> is not fed back (tokens.py)
             text, n = self._speak()
             used = self._context_violations
             evidence = Evidence(
@@ -329,9 +348,44 @@ class NeuralCoach:
         return self.tokenizer.decode(spoken, skip_special_tokens=True).strip(), len(spoken)
 
 
-def auto_threads() -> int:
-    """All cores when the 1-minute load average leaves them free, else one."""
+def frames_tensor(frames: NDArray[np.uint8], config: CoachConfig) -> Tensor:
+    """The frames since the last step (T×H×W×3, any rate and size) → (1, 4, 3, 224, 160) in [0, 1]: the
+    backbone's input, here and in training (``workbench.coach.training_data``)."""
+    c = config
+    pick = np.linspace(0, len(frames) - 1, c.frames_per_token).round().astype(int)
+    x = torch.from_numpy(np.ascontiguousarray(frames[pick])).permute(0, 3, 1, 2).float() / 255.0
+    x = torch.nn.functional.interpolate(x, size=(c.frame_height, c.frame_width), mode="bilinear", align_corners=False)
+    return x[None]
+
+
+def auto_threads(probe: Callable[[], object] | None = None, rounds: int = 5) -> int:
+    """The torch thread count for the CPU decode. With ``probe`` (one decision step): timed ``rounds`` times
+    with one thread and with all cores, interleaved, after a warm-up; the count with the lower median wins.
+    Measured rather than guessed, because a one-token step is memory-bound and OpenMP threads wait on each
+    other: two threads on a 2-core machine whose other core is busy ran 3-4x slower than one, and the load
+    average cannot tell another program's load from this process's own (loading the LM, a previous session).
+    Without a probe: all cores when the 1-minute load average leaves them free, else one. Leaves the chosen
+    count set."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    if probe is not None:
+        if cores == 1:
+            return 1
+        times: dict[int, list[float]] = {1: [], cores: []}
+        for i in range(rounds + 1):
+            for n in (1, cores) if i % 2 else (cores, 1):
+                torch.set_num_threads(n)
+                t = time.perf_counter()
+                probe()
+                if i:  # the first round warms up both counts
+                    times[n].append(time.perf_counter() - t)
+        best = min(times, key=lambda n: (statistics.median(times[n]), n))
+        torch.set_num_threads(best)
+        log.info(
+            "decode threads: %d (median step %s)",
+            best,
+            {n: f"{1000 * statistics.median(v):.1f} ms" for n, v in times.items()},
+        )
+        return best
     try:
         busy = os.getloadavg()[0]
     except OSError:
@@ -349,10 +403,11 @@ def _kind(text: str, violations: tuple[Any, ...]) -> UtteranceKind:
 def load_neural_coach(config: Config) -> NeuralCoach:
     """The neural coach for ``biocoach coach --model neural``: the checkpoint at ``coach_checkpoint`` when
     configured (its config names the LM it was trained with; ``language_model`` overrides the folder), else
-    an untrained model on ``language_model`` or the packaged SmolLM2 — said loudly in the provenance. It is
-    told the exercise at every ``reset``."""
-    if config.coach_checkpoint is not None:
-        folder = config.require("coach_checkpoint")
+    the shipped one (``SHIPPED_CHECKPOINT``), else an untrained model on ``language_model`` or the packaged
+    SmolLM2 — said loudly in the provenance. It is told the exercise at every ``reset``."""
+    shipped = (SHIPPED_CHECKPOINT / CONFIG_NAME).is_file()
+    if config.coach_checkpoint is not None or shipped:
+        folder = config.require("coach_checkpoint") if config.coach_checkpoint is not None else SHIPPED_CHECKPOINT
         coach_config = CoachConfig.load(folder)
         lm_path = config.language_model or (Path(coach_config.language_model) if coach_config.language_model else None)
         lm = load_causal_lm(lm_path, cache=config.model_cache_dir)
@@ -360,6 +415,7 @@ def load_neural_coach(config: Config) -> NeuralCoach:
         provenance = {
             "model": "neural",
             "checkpoint": str(folder),
+            "shipped": config.coach_checkpoint is None,
             "trained": True,
             "language_model": lm.name,
             "training": read_provenance(folder),

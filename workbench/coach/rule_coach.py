@@ -11,7 +11,7 @@ the synthetic coaching sessions. At a decision step it says, in this order of pr
   bottom."). A coach does not repeat one line every rep: when the same check fails on consecutive reps the
   coach rotates to the rep's next violation, or escalates (shorter, more insistent phrasings that still carry
   the joint and the numbers), and from the fourth consecutive time on speaks about it every other rep only;
-- motivational, when a clean rep follows a corrected one ("That's better, keep it up!") and after every third
+- motivational, when a clean rep follows a corrected one ("That's better, keep it up!") and after every fifth
   clean rep in a row ("Great depth, keep it up!");
 - counting, every fifth rep when nothing else is due ("That's 5!"; not in holds, whose "reps" are windows of
   the hold), and every 10 s of a static hold
@@ -65,7 +65,8 @@ from workbench.pose.track import PoseTrack
 from workbench.skeleton import DOF_NAMES, dof
 
 COUNT_EVERY = 5  # reps between counting lines
-PRAISE_EVERY = 3  # clean reps in a row between motivational lines
+# clean reps in a row between motivational lines (praising every third, it spoke after over half the clean reps)
+PRAISE_EVERY = 5
 HOLD_CHECK_S = 10.0  # seconds between time checks in a static hold
 MAX_STREAK_EVERY_REP = 3  # a check corrected this many reps in a row is then mentioned every other rep
 ROTATE_MIN_FRACTION = 0.5  # rotate to another issue only when it is at least this share of the repeated one

@@ -10,6 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+from numpy.typing import NDArray
+
 from workbench.coach.coaching import UtteranceKind
 from workbench.pose.track import PoseTrack
 
@@ -30,5 +33,9 @@ class CoachingSession:
     track: PoseTrack | None = None  # SKEL angles when known (synthetic, estimated, cached)
     video: Path | None = None  # the clip, when there is one
     video_start_s: float = 0.0  # where the session starts inside the video (QEVD segments)
+    # The time of each video frame, seconds from the video's first frame, when the container's own times are
+    # not to be trusted (QEVD's time stamps file); None: the container's times. Shared between segments.
+    video_frame_times_s: NDArray[np.float64] | None = None
+    video_rotate_90_cw: bool = False  # stored on its side: turned 90° clockwise when frames are read (QEVD ≤ 145)
     source: str = "synthetic"  # e.g. "synthetic:seed=3", "qevd:QEVD-FIT-COACH/0001#2"
     metadata: dict[str, object] = field(default_factory=dict)

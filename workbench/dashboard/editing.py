@@ -768,8 +768,12 @@ class BatchRerun:
                 row["status"] = it.status
             if it.error and not row["error"]:
                 row["error"] = f"{it.stage}: {' '.join(it.error.split())[:200]}"
-            if it.stage == "analysis" and it.result_kind == "run" and it.result_ref:
-                row["run"] = int(it.result_ref)
+            # the coached run when coaching ran (it holds the coach's lines), else the analysis's run
+            coached_already = row.get("run_stage") == "coaching"
+            if it.result_kind == "run" and it.result_ref and (it.stage == "coaching" or not coached_already):
+                row["run"], row["run_stage"] = int(it.result_ref), it.stage
+        for row in rows.values():
+            row.pop("run_stage", None)
         return list(rows.values())
 
 

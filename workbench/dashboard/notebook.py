@@ -13,12 +13,21 @@ The figures, texts and edits come from the app itself: the Clip page's builders 
     inspector                            # the cursor slider moves the curve's cursor, the frame and the read-out
     inspector.slider.value = 9.5         # the same from code (what the notebooks' checks do)
     nbv.skeleton_3d(result, 9.5, exercise)  # the fitted skeleton in 3D alone (drag to rotate)
+
+A clip with a video plays in the app's own player (``workbench.dashboard.player.VideoPlayer``: HTML5 video with the
+skeleton on a canvas) synced with the cursor both ways; the app serves the file (``dashboard.media``), which a
+notebook has no route for, so here the video travels inside the page as a ``data:`` URL (base64, as Panel's own
+Video pane embeds a local file), up to ``MAX_VIDEO_BYTES``; a larger one, or a clip without a video, shows the
+still frame with the skeleton instead, and ``ClipInspector.video_note`` says why. With a SKEL model configured
+(``skel_model_dir``), the 3D view draws the SKEL bone mesh too (``workbench.render.skel_mesh``).
 """
 
 from __future__ import annotations
 
+import base64
 import io
 import math
+import mimetypes
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,8 +52,10 @@ from workbench.dashboard.pages.clip import (
     with_cursor,
 )
 from workbench.dashboard.pages.review import review_tables
+from workbench.dashboard.player import VideoPlayer, frames_payload, player_fps
 from workbench.pose.fk import forward_kinematics
 from workbench.render.overlay import OverlayTimeline, render_frame
+from workbench.render.skel_mesh import BoneMesh, clip_gender, configured_bone_mesh
 from workbench.render.skeleton3d import clip_skeleton_figure
 from workbench.skeleton import JOINT_NAMES
 from workbench.store.database import ConflictError
@@ -55,6 +66,17 @@ CANVAS = (420, 360)  # height, width of the drawn skeleton when the clip has no 
 BACKGROUND = (246, 247, 249)
 FLOOR = 0.93  # where the feet stand, as a fraction of the canvas height
 BODY_SPAN_M = 2.1  # metres the canvas height shows
+MAX_VIDEO_BYTES = 64 * 1024 * 1024  # the largest video a notebook embeds (as base64: a third more in the page)
+VIDEO_MIME = {
+    ".mp4": "video/mp4",
+    ".m4v": "video/mp4",
+    ".mov": "video/quicktime",
+    ".webm": "video/webm",
+    ".ogv": "video/ogg",
+    ".mkv": "video/x-matroska",
+    ".avi": "video/x-msvideo",
+}
+CONFIGURED = "configured"  # skel_mesh=CONFIGURED: the SKEL model of the configuration file, if one is set
 
 
 def _calls(fn: Callable[[], object]) -> Callable[[Any], None]:
@@ -130,12 +152,49 @@ def skeleton_frame(result: Any, t_s: float, *, view_yaw_deg: float = 60.0, raw_l
     return Shot(buf.getvalue(), f"frame {i} at {t_i:.2f} s · skeleton from the pose track's angles (no video)")
 
 
-def skeleton_3d(result: Any, t_s: float, exercise: Any = None, *, height: int = 420) -> pn.pane.Plotly:
+def size_text(n_bytes: int) -> str:
+    """A file size as people read it: 64.0 MB, 312 kB, 512 B."""
+    if n_bytes >= 2**20:
+        return f"{n_bytes / 2**20:.1f} MB"
+    return f"{n_bytes / 1024:.0f} kB" if n_bytes >= 1024 else f"{n_bytes} B"
+
+
+def video_mime(path: str | Path) -> str:
+    """The MIME type of a video file, by its extension (``VIDEO_MIME``, else the system's table)."""
+    suffix = Path(path).suffix.lower()
+    return VIDEO_MIME.get(suffix) or mimetypes.guess_type(f"x{suffix}")[0] or "application/octet-stream"
+
+
+def video_data_url(path: str | Path) -> str:
+    """The whole file as a ``data:<mime>;base64,…`` URL, for a page with no route to the file (a notebook)."""
+    p = Path(path)
+    return f"data:{video_mime(p)};base64,{base64.b64encode(p.read_bytes()).decode('ascii')}"
+
+
+def _bone_mesh(result: Any, skel_mesh: BoneMesh | str | None) -> BoneMesh | None:
+    """``skel_mesh`` as given, or, for ``CONFIGURED``, the configured SKEL model of the clip's gender (None without
+    one; a clear error when it is configured but missing)."""
+    if skel_mesh == CONFIGURED:
+        return configured_bone_mesh(gender=clip_gender(result))
+    return skel_mesh if isinstance(skel_mesh, BoneMesh) else None
+
+
+def skeleton_3d(
+    result: Any,
+    t_s: float,
+    exercise: Any = None,
+    *,
+    height: int = 420,
+    skel_mesh: BoneMesh | str | None = CONFIGURED,
+) -> pn.pane.Plotly:
     """The fitted skeleton of ``result`` at ``t_s`` in 3D (``workbench.render.skeleton3d``), rotatable: the joints in
-    violation in the rep under the cursor red and, given the exercise, its reference pose of the same phase in grey.
-    Set ``pane.object = clip_skeleton_figure(result, t, exercise)`` to move it; the camera stays where it was turned."""
+    violation in the rep under the cursor red and, given the exercise, its reference pose of the same phase in grey;
+    the SKEL bone mesh too when a SKEL model is configured (``skel_mesh``: ``CONFIGURED``, a ``BoneMesh`` or None).
+    Set ``pane.object = clip_skeleton_figure(result, t, exercise, skel_mesh=...)`` to move it; the camera stays
+    where it was turned."""
+    mesh = _bone_mesh(result, skel_mesh)
     return pn.pane.Plotly(
-        clip_skeleton_figure(result, t_s, exercise, height=height),
+        clip_skeleton_figure(result, t_s, exercise, height=height, skel_mesh=mesh),
         height=height,
         sizing_mode="stretch_width",
         config={"displaylogo": False},
@@ -143,14 +202,50 @@ def skeleton_3d(result: Any, t_s: float, exercise: Any = None, *, height: int = 
     )
 
 
+def render_track_video(result: Any, path: str | Path, *, view_yaw_deg: float = 60.0) -> Path:
+    """The pose track's own skeleton (``skeleton_frame``) as an H.264 video, one frame per analysed frame on the
+    track's clock (blank frames before its first sample, so the video's time is the track's): a video to play
+    with a pose file that has none. Returns ``path``."""
+    from PIL import Image
+
+    from workbench.io.video import write_video
+
+    track = result.estimate.track
+    fps = player_fps(result)
+    t0 = float(track.t[0]) if track.t.size else 0.0
+    blank = np.empty((*CANVAS, 3), np.uint8)
+    blank[:] = BACKGROUND
+
+    def frames() -> Any:
+        for _ in range(round(t0 * fps)):
+            yield blank
+        for t in track.t:
+            png = skeleton_frame(result, float(t), view_yaw_deg=view_yaw_deg).png
+            yield np.asarray(Image.open(io.BytesIO(png)).convert("RGB"))
+
+    return write_video(path, frames(), fps)
+
+
 class ClipInspector(pn.viewable.Viewer):
     """One analysed clip, linked by one time cursor: the salient angles with rep bands, violation markers and the
-    cursor line; the frame with the skeleton, and the skeleton in 3D (``skeleton_3d``); the read-out (pose state
-    at the cursor); C_motion as of the cursor; the rep table (select a row to jump) and, given the exercise, each
-    rep's cycle over the reference envelope.
-    Clicking the curves moves the cursor too."""
+    cursor line; the clip's video in the app's player (``player``, synced both ways; ``video`` overrides the
+    clip's own file, e.g. a pose file's source video) or, without one or above ``max_video_bytes``, the frame with
+    the skeleton (``video_note`` says which and why); the skeleton in 3D (``skeleton_3d``, with the SKEL bone mesh
+    when configured); the read-out (pose state at the cursor); C_motion as of the cursor; the rep table (select a
+    row to jump) and, given the exercise, each rep's cycle over the reference envelope.
+    Clicking the curves moves the cursor too; playing or stepping the video moves it as well."""
 
-    def __init__(self, result: Any, exercise: Any = None, *, t_s: float | None = None, **params: Any) -> None:
+    def __init__(
+        self,
+        result: Any,
+        exercise: Any = None,
+        *,
+        t_s: float | None = None,
+        video: str | Path | None = None,
+        max_video_bytes: int = MAX_VIDEO_BYTES,
+        skel_mesh: BoneMesh | str | None = CONFIGURED,
+        **params: Any,
+    ) -> None:
         super().__init__(**params)
         self.result = result
         track, analysis = result.estimate.track, result.analysis
@@ -177,6 +272,12 @@ class ClipInspector(pn.viewable.Viewer):
         )
         self.frame = pn.pane.PNG(None, width=CANVAS[1])
         self.frame_note = pn.pane.Markdown("", styles={"color": "#666", "font-size": "12px"})
+        self.video_note = pn.pane.Markdown(
+            "", styles={"color": "#666", "font-size": "12px"}, css_classes=["video-note"]
+        )
+        self.player: VideoPlayer | None = None
+        self._from_player = False
+        self._setup_player(video if video is not None else getattr(result.estimate, "video", None), max_video_bytes)
         self.motion = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["c-motion"])
         self.table = pn.widgets.Tabulator(
             _reps_frame(analysis),
@@ -195,11 +296,44 @@ class ClipInspector(pn.viewable.Viewer):
             )
         )
         self.exercise = exercise
-        self.skeleton3d = skeleton_3d(result, start, exercise, height=CANVAS[0])
+        self.skel_mesh = _bone_mesh(result, skel_mesh)
+        self.skeleton3d = skeleton_3d(result, start, exercise, height=CANVAS[0], skel_mesh=self.skel_mesh)
         self.slider.param.watch(self._on_cursor, "value")
         self.angles.param.watch(self._on_click, "click_data")
         self.table.param.watch(self._on_select, "selection")
         self._on_cursor()
+
+    def _setup_player(self, video: str | Path | None, max_bytes: int) -> None:
+        """The player with the video embedded, or the reason there is none (``video_note``)."""
+        if video is None:
+            self.video_note.object = "No video with this clip: the skeleton is drawn from the pose track's angles."
+            return
+        path = Path(video)
+        if not path.is_file():
+            self.video_note.object = f"The clip's video `{path}` is not there: the skeleton is drawn without it."
+            return
+        size = path.stat().st_size
+        if size > max_bytes:
+            self.video_note.object = (
+                f"`{path.name}` is {size_text(size)}, more than the {size_text(max_bytes)} a notebook embeds: "
+                "still frames with the skeleton instead (the app, `biocoach app`, plays it)."
+            )
+            return
+        self.player = VideoPlayer(
+            src=video_data_url(path),
+            fps=player_fps(self.result),
+            time_s=float(self.slider.value or 0.0),
+            frames=frames_payload(self.result),
+            sizing_mode="stretch_width",
+            min_height=200,
+            css_classes=["clip-player"],
+        )
+        self.player.param.watch(self._on_player_time, "time_s")
+        self.frame.visible = False
+        self.video_note.object = (
+            f"`{path.name}` ({video_mime(path)}, {size_text(size)}, embedded in the page): play or step it, "
+            "and the cursor follows."
+        )
 
     def at(self, t_s: float) -> ClipInspector:
         """Move the cursor to ``t_s`` (clamped to the clip), as dragging the slider does."""
@@ -207,13 +341,28 @@ class ClipInspector(pn.viewable.Viewer):
         self.slider.value = float(np.clip(t_s, float(s.start or 0.0), float(s.end or 0.0)))
         return self
 
+    def _on_player_time(self, event: Any) -> None:
+        """The video played, stepped or was seeked: move the cursor there, without seeking the video back."""
+        self._from_player = True
+        try:
+            self.at(float(event.new))
+        finally:
+            self._from_player = False
+
     def _on_cursor(self, _event: Any = None) -> None:
         t = float(self.slider.value or 0.0)
         self.readout.object = readout_text(self.result, t)
         self.angles.object = with_cursor(self._fig, t)
-        shot = skeleton_frame(self.result, t)
-        self.frame.object, self.frame_note.object = shot.png, shot.note
-        self.skeleton3d.object = clip_skeleton_figure(self.result, t, self.exercise, height=CANVAS[0])
+        if self.player is not None:  # the browser draws the video and its skeleton: no frame decoded here
+            if not self._from_player:
+                self.player.time_s = t
+            self.frame_note.object = ""
+        else:
+            shot = skeleton_frame(self.result, t)
+            self.frame.object, self.frame_note.object = shot.png, shot.note
+        self.skeleton3d.object = clip_skeleton_figure(
+            self.result, t, self.exercise, height=CANVAS[0], skel_mesh=self.skel_mesh
+        )
         self.motion.object = "**C_motion** as of the cursor  \n" + motion_text(self.result, t).replace("\n", "  \n")
 
     def _on_click(self, event: Any) -> None:
@@ -227,7 +376,8 @@ class ClipInspector(pn.viewable.Viewer):
             self.at(reps[event.new[0]].start_s)
 
     def __panel__(self) -> pn.viewable.Viewable:
-        right = pn.Column(self.frame, self.frame_note, self.skeleton3d, width=CANVAS[1] + 20)
+        media: list[Any] = [self.player] if self.player is not None else [self.frame, self.frame_note]
+        right = pn.Column(*media, self.video_note, self.skeleton3d, width=CANVAS[1] + 20)
         left = pn.Column(self.angles, self.motion, self.table, sizing_mode="stretch_width")
         parts: list[Any] = [self.slider, self.readout, pn.Row(left, right, sizing_mode="stretch_width")]
         if self.cycles is not None:

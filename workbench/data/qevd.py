@@ -20,6 +20,9 @@ A segment's id is ``<video id>_<k>`` with k the exercise's position in the sessi
 
 Our extension: a ``NNNN_pose.npz`` beside a video (workbench pose format, ``t`` in seconds from the video's
 first frame) is sliced into each segment's ``track`` (the miniature dataset ships one; see miniature.py).
+Without one (real QEVD), ``load_split(..., video_poses=VideoPoses(db))`` estimates the track from the video
+and caches it in the store (``workbench.data.video_poses``); ``load_sessions`` (training) does so by default.
+Segments keep their video's frame times and rotation, so training reads their frames as the loader does.
 """
 
 from __future__ import annotations
@@ -36,10 +39,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from workbench.coach.sessions import CoachingSession, TimedUtterance
+from workbench.data.video_poses import VideoPoses, slice_track
 from workbench.errors import WorkbenchError
 from workbench.exercises import load_catalogue
 from workbench.pose.posefile import load_npz
-from workbench.pose.track import PoseTrack
 
 TIME_OFFSET_S = 28800.0
 ROTATE_MAX_ID = 145
@@ -220,6 +223,7 @@ def segments(record: SessionRecord, split: str = "", catalogue: Any = None) -> l
     fixed = [_fix(s.text) for s in record.spans]
     transitions = [i for i, t in enumerate(record.is_transition) if t]
     out: list[CoachingSession] = []
+    frame_times = record.times_s - float(record.times_s[0])  # one array shared by the segments
     for k in range(len(transitions) - 1):  # the last transition closes the workout
         cur, nxt = transitions[k], transitions[k + 1]
         if nxt - cur <= 1:
@@ -247,6 +251,8 @@ def segments(record: SessionRecord, split: str = "", catalogue: Any = None) -> l
                 utterances=utterances,
                 video=record.video if record.video.is_file() else None,
                 video_start_s=start_s - float(record.times_s[0]),
+                video_frame_times_s=frame_times,
+                video_rotate_90_cw=record.rotate_90_cw,
                 source=f"qevd:{split or record.video.parent.parent.name}/{record.video_id}#{k}",
                 metadata={
                     "exercise_name": name,
@@ -266,8 +272,16 @@ def segments(record: SessionRecord, split: str = "", catalogue: Any = None) -> l
     return out
 
 
-def load_split(split_dir: str | Path, *, with_tracks: bool = True, catalogue: Any = None) -> list[CoachingSession]:
-    """Every single-exercise segment of a split folder, in record order."""
+def load_split(
+    split_dir: str | Path,
+    *,
+    with_tracks: bool = True,
+    catalogue: Any = None,
+    video_poses: VideoPoses | None = None,
+) -> list[CoachingSession]:
+    """Every single-exercise segment of a split folder, in record order. ``video_poses``: segments without a
+    pose sidecar get their track from the video through it (cached in its store); the segments it could not
+    give one are listed in its ``skipped`` (and stay without a track)."""
     folder = Path(split_dir)
     sessions: list[CoachingSession] = []
     for record in read_records(folder):
@@ -284,13 +298,40 @@ def load_split(split_dir: str | Path, *, with_tracks: bool = True, catalogue: An
                 full = load_npz(sidecar)
                 for s in segs:
                     s.track = slice_track(full, s.video_start_s, s.video_start_s + s.duration_s)
+                    s.metadata["pose_from"] = "sidecar"
         sessions += segs
+    if with_tracks and video_poses is not None:
+        video_poses.attach(sessions)
     return sessions
 
 
-def load_sessions(path: str | Path, split: str = "train", *, with_tracks: bool = True) -> list[CoachingSession]:
-    """The segments of a split folder, or of ``split`` ("train" by default) under a QEVD folder holding both."""
-    return load_split(find_split(path, split), with_tracks=with_tracks)
+def load_sessions(
+    path: str | Path,
+    split: str = "train",
+    *,
+    with_tracks: bool = True,
+    video_poses: VideoPoses | str | None = "store",
+) -> list[CoachingSession]:
+    """The segments of a split folder, or of ``split`` ("train" by default) under a QEVD folder holding both.
+    Segments without a pose sidecar get their track from the video, cached in the store (``"store"``: the
+    one at ``$BIOCOACH_DB``, else the default; None: not estimated); each one skipped is warned about."""
+    folder = find_split(path, split)
+    poses: VideoPoses | None
+    if isinstance(video_poses, str):
+        if video_poses != "store":
+            raise ValueError(f"video_poses: expected a VideoPoses, None or 'store', got {video_poses!r}")
+        poses = VideoPoses(open_db=_default_store) if with_tracks else None
+    else:
+        poses = video_poses
+    return load_split(folder, with_tracks=with_tracks, video_poses=poses)
+
+
+def _default_store() -> Any:
+    import os
+
+    from workbench.store import Database
+
+    return Database(os.environ.get("BIOCOACH_DB") or None)
 
 
 def find_split(path: str | Path, split: str = "test") -> Path:
@@ -303,21 +344,6 @@ def find_split(path: str | Path, split: str = "test") -> Path:
     if (p / SPLITS[split] / RECORDS_FILE).is_file():
         return p / SPLITS[split]
     raise QevdFormatError(f"{p}: expected {RECORDS_FILE} there or in {SPLITS[split]}/, found neither")
-
-
-def slice_track(track: PoseTrack, start_s: float, end_s: float) -> PoseTrack:
-    """Frames of ``track`` in [start_s, end_s], re-timed from start_s."""
-    keep = (track.t >= start_s - 1e-9) & (track.t <= end_s + 1e-9)
-    return PoseTrack(
-        q=track.q[keep],
-        t=track.t[keep] - start_s,
-        confidence=track.confidence[keep],
-        observed=track.observed,
-        betas=None if track.betas is None else track.betas[keep],
-        source=f"{track.source}[{start_s:.3f}:{end_s:.3f}]",
-        nominal_fps=track.nominal_fps,
-        meta=dict(track.meta),
-    )
 
 
 def sample_frames(

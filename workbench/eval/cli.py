@@ -91,6 +91,19 @@ def register(sub: Any) -> Any:
     d.add_argument("--seed", type=int, default=0)
     d.set_defaults(func=cmd_miniature)
     d = dsub.add_parser(
+        "synthetic",
+        help="write held-out synthetic coaching sessions as a QEVD-fit-coach split (ground truth: the rule coach)",
+    )
+    d.add_argument("out", type=Path, help="output folder (the split is written under it)")
+    d.add_argument("--sessions", type=integer(1, what="a number of sessions"), required=True, metavar="N")
+    d.add_argument("--seed", type=int, default=0, help="the synthetic sessions' seed (use one not trained on)")
+    d.add_argument("--exercises", help="comma-separated catalogue keys (default: the synthetic sessions' set)")
+    d.add_argument("--split", default=None, help="the split folder's name (default QEVD-FIT-COACH-Benchmark)")
+    d.add_argument(
+        "--coach-seed", type=int, default=0, help="the rule coach's seed, as `data predict --seed` (default 0)"
+    )
+    d.set_defaults(func=cmd_synthetic)
+    d = dsub.add_parser(
         "build-bio",
         help="QEVD-bio-fit-coach: corrective/instructional lines replaced by the "
         "motion-context feedback at the same time (supplement §6)",
@@ -104,6 +117,7 @@ def register(sub: Any) -> Any:
     d.add_argument("--model", "-m", default="rule", choices=["rule", "neural"])
     d.add_argument("--config", type=Path, help="configuration file (coach_checkpoint for --model neural)")
     d.add_argument("--seed", type=int, default=0)
+    add_db_option(d, help="the store caching poses estimated from the videos (default: $BIOCOACH_DB, else db/)")
     d.set_defaults(func=cmd_predict)
     d = dsub.add_parser("segments", help="list a split's single-exercise segments (the evaluation units)")
     d.add_argument("split", type=Path, help="a QEVD-fit-coach split folder")
@@ -266,6 +280,27 @@ def cmd_miniature(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_synthetic(args: argparse.Namespace) -> int:
+    from workbench.coach.synthetic_sessions import DEFAULT_EXERCISES
+    from workbench.data.synthetic_split import DEFAULT_SPLIT, TRUTH_FILE, build_synthetic_split
+    from workbench.errors import WorkbenchError
+
+    check_output_dir(args.out, "data synthetic OUT")
+    split = args.split or DEFAULT_SPLIT
+    if (args.out / split).is_dir() and any((args.out / split).iterdir()):
+        raise WorkbenchError(f"data synthetic OUT {args.out}: {split}/ already holds files; expected an empty folder")
+    exercises = (
+        tuple(e.strip() for e in args.exercises.split(",") if e.strip()) if args.exercises else DEFAULT_EXERCISES
+    )
+    built = build_synthetic_split(
+        args.out, args.sessions, seed=args.seed, exercises=exercises, split=split, coach_seed=args.coach_seed
+    )
+    n = sum(len(s.utterances) for s in built.sessions)
+    print(f"{len(built.sessions)} sessions, {n} rule-coach utterances; wrote {built.folder}")
+    print(f"truth (faults, rep bounds, utterances): {built.folder / TRUTH_FILE}")
+    return 0
+
+
 def cmd_build_bio(args: argparse.Namespace) -> int:
     from workbench.data.bio_builder import REPORT_FILE, build_bio
 
@@ -285,13 +320,20 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from workbench.coach.loading import load_coach
     from workbench.config import load_config
     from workbench.data.qevd import QevdWarning, load_split
+    from workbench.data.video_poses import QevdPoseWarning, VideoPoses
     from workbench.eval.baselines import predict_sessions
     from workbench.exercises import load_catalogue
+    from workbench.store import Database
 
     check_output_file(args.out, "data predict OUT")
+    db_path = _db_path(args)  # refused now when a --db given does not exist
+    poses = VideoPoses(open_db=lambda: Database(db_path))  # segments without a pose sidecar: from the video, cached
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", QevdWarning)
-        sessions = load_split(args.split)
+        warnings.simplefilter("ignore", QevdPoseWarning)  # listed below with the coach's notes
+        sessions = load_split(args.split, video_poses=poses)
+    if poses.estimated or poses.cached:
+        print(f"poses from video: {poses.estimated} estimated, {poses.cached} from the store's cache")
     coach = load_coach(args.model, load_config(args.config), seed=args.seed)
     preds = predict_sessions(sessions, coach, load_catalogue())
     preds.write(args.out)

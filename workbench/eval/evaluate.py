@@ -26,6 +26,7 @@ from workbench.data.qevd import QevdWarning, find_split, load_split
 from workbench.errors import WorkbenchError
 from workbench.eval import text_metrics as tm
 from workbench.eval.judges import judge_pairs
+from workbench.eval.numbers import NumbersReport, check_clip, grounding_context
 from workbench.eval.text_metrics import mean
 from workbench.eval.tfscore import TOLERANCE_S, ClipFeedback, TFScore, t_f_score
 from workbench.io.inputs import read_json
@@ -45,6 +46,8 @@ class Clip:
     texts: tuple[str, ...]
     times: tuple[float, ...]
     exercise: str | None = None
+    # per predicted utterance, the context it was spoken against (None: not recorded); the numbers check
+    contexts: tuple[str | None, ...] = ()
 
 
 @dataclass
@@ -159,8 +162,33 @@ def load_predictions(path: str | Path) -> dict[str, Clip]:
         _check_pair(p, i, "pred_feedbacks", texts, "pred_feedback_timestamps", times)
         if cid in clips:
             raise EvalInputError(f"{p} item {i}: mini_episode_id {cid!r:.80} appears twice")
-        clips[cid] = Clip(cid, tuple(texts), tuple(float(t) for t in times))
+        clips[cid] = Clip(cid, tuple(texts), tuple(float(t) for t in times), contexts=_contexts(item, p, i, len(texts)))
     return clips
+
+
+def _contexts(item: dict[str, Any], p: Path, i: int, n: int) -> tuple[str | None, ...]:
+    """A submission's optional ``pred_contexts``: one string (or null) per predicted utterance."""
+    raw = item.get("pred_contexts")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list) or len(raw) != n or not all(c is None or isinstance(c, str) for c in raw):
+        raise EvalInputError(
+            f"{p} item {i}: field 'pred_contexts': expected a list of {n} strings or nulls (one per pred_feedbacks)"
+        )
+    for j, c in enumerate(raw):
+        if c is not None:
+            _check_text(c, f"{p} item {i}: field 'pred_contexts'[{j}]")
+    return tuple(raw)
+
+
+def _analysis_context(fb: dict[str, Any]) -> str | None:
+    """The context of an analysis JSON's feedback item: its evidence's C_motion and reps completed."""
+    ev = fb.get("evidence")
+    if not isinstance(ev, dict):
+        return None
+    motion = ev.get("context_motion") if isinstance(ev.get("context_motion"), str) else None
+    reps = ev.get("reps_done") if _number(ev.get("reps_done")) else None
+    return grounding_context(motion or None, None if reps is None else int(reps))
 
 
 def _analysis_id(data: dict[str, Any], p: Path, i: int | None = None) -> str:
@@ -177,7 +205,7 @@ def _analysis_clip(data: dict[str, Any], p: Path, i: int | None = None) -> Clip:
     items = data.get("feedback")
     if not isinstance(items, list):
         raise EvalInputError(f"{where}: field 'feedback': expected a list of {{t_s, text}}, got {type(items).__name__}")
-    texts, times = [], []
+    texts, times, contexts = [], [], []
     for j, fb in enumerate(items):
         if not isinstance(fb, dict) or not isinstance(fb.get("text"), str) or not _number(fb.get("t_s")):
             raise EvalInputError(f"{where}: feedback[{j}]: expected {{'t_s': number, 'text': string}}, got {fb!r:.80}")
@@ -185,7 +213,9 @@ def _analysis_clip(data: dict[str, Any], p: Path, i: int | None = None) -> Clip:
         _check_seconds(fb["t_s"], f"{where}: feedback[{j}].t_s")
         texts.append(fb["text"])
         times.append(float(fb["t_s"]))
-    return Clip(_analysis_id(data, p, i), tuple(texts), tuple(times), data.get("exercise"))
+        contexts.append(_analysis_context(fb))
+    recorded = tuple(contexts) if any(c is not None for c in contexts) else ()  # (): none recorded
+    return Clip(_analysis_id(data, p, i), tuple(texts), tuple(times), data.get("exercise"), recorded)
 
 
 def _read_json(p: Path, missing: str) -> Any:
@@ -354,6 +384,17 @@ def evaluate(
             timings[kind] = time.perf_counter() - t0
             models["judge"] = judged[kind].model
 
+    checks = {
+        cid: check_clip(predictions[cid].texts, predictions[cid].contexts, predictions[cid].times)
+        for cid in order
+        if cid in predictions
+    }
+    numbers = NumbersReport().merge(checks.values())
+    if numbers.n_without_context:
+        notes.append(
+            f"numbers check: {numbers.n_without_context} predicted utterance(s) without a recorded context, not "
+            "checked (predictions from `biocoach data predict` / `biocoach coach` carry it)"
+        )
     summary: dict[str, Any] = {
         "t_f_score": score.f_score,
         "precision": score.precision,
@@ -370,12 +411,14 @@ def evaluate(
         "llm_accuracy": judged["llm_accuracy"].mean if "llm_accuracy" in judged else None,
         "llm_bio_accuracy": judged["llm_bio_accuracy"].mean if "llm_bio_accuracy" in judged else None,
         "judges": {k: v.to_json() for k, v in judged.items()},
+        **numbers.summary(),
     }
     per_pair_index = {p: k for k, p in enumerate(pairs)}
     per_clip = [
         _clip_row(
             m, by_id[m.clip_id], ground_truth[m.clip_id].exercise, per_pair_index, meteor_s, rouge_s, bert_s, judged
         )
+        | _numbers_row(checks.get(m.clip_id))
         for m in score.clips
     ]
     return EvalResult(
@@ -389,6 +432,15 @@ def evaluate(
         warnings=notes,
         timings_s=timings,
     )
+
+
+def _numbers_row(rep: NumbersReport | None) -> dict[str, Any]:
+    rep = rep or NumbersReport()
+    return {
+        "numbers_grounded": rep.numbers_grounded,
+        "n_numbers_checked": rep.n_numbers,
+        "ungrounded_numbers": rep.ungrounded,
+    }
 
 
 def _clip_row(
@@ -474,6 +526,22 @@ def overall_table(result: EvalResult) -> str:
             )
         else:
             rows.append((label, "not judged (--judge)"))
+    if s.get("n_utterances_checked") or s.get("n_utterances_without_context"):
+        rows.append(
+            (
+                "numbers grounded (±1)",
+                f"{_f(s['numbers_grounded'])}  [{s['n_numbers_grounded']} of {s['n_numbers_checked']} numbers "
+                "stated in the context the coach saw]",
+            )
+        )
+        rows.append(
+            (
+                "utterances all grounded",
+                f"{_f(s['utterances_all_grounded'])}  [of {s['n_utterances_checked']} utterances; "
+                f"{s['n_utterances_without_numbers']} state no number; {s['n_utterances_without_context']} without "
+                "context, not checked]",
+            )
+        )
     width = max(len(r[0]) for r in rows)
     return "\n".join(f"{k:<{width}}  {v}" for k, v in rows)
 

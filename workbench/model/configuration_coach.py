@@ -51,6 +51,10 @@ class CoachConfig:
     temporal_kernel: int = 3  # causal 3D convolutions over time (left-padded only)
     temporal_layers: int = 2
     pose_only_frames: str = "zeros"  # what the backbone sees without video: black frames (stated in outputs)
+    # Whether the fusion layers were trained on video frames (set by training; None: not recorded). A coach
+    # trained on pose-only sessions has only ever seen black frames: fed a real video's frames, its fused tokens
+    # leave what it learned, so it keeps to black frames (workbench.coach.neural).
+    trained_on_frames: bool | None = None
     # --- DoF selector (supplement §11.1)
     n_joints: int = 24
     selector_hidden: tuple[int, ...] = (512, 256)
@@ -71,11 +75,16 @@ class CoachConfig:
     special_tokens: tuple[str, ...] = (NEXT, FEEDBACK, END)
     prompt: str = DEFAULT_PROMPT
     max_utterance_tokens: int = 128
+    # Speak when the <feedback> logit beats <next> by more than this (0: the argmax). A decoding setting, not
+    # learned: chosen on validation sessions to trade chatter after clean reps against missed corrections.
+    speak_margin: float = 0.0
     # --- training objective (§3.6)
     alpha_next: float = 0.1
     # --- streaming decode
     context_window: int = 1024  # KV cache positions; past it the cache falls back to the prefix + latest C_motion
-    decode_weights: str = "int8"  # streaming decode on the CPU: "int8" (weight-only), "bfloat16" or "float32"
+    # streaming decode on the CPU: "int8" (weight-only, per channel), "int4" (weight-only, per group of 64: half
+    # the bytes a token of int8, and a decision step is memory-bound), "bfloat16" or "float32"
+    decode_weights: str = "int8"
     # torch threads for the CPU decode; 0: automatic — all cores when the machine is idle, one when the load
     # average says the other cores are busy (two OpenMP threads on a busy 2-core machine ran up to 50× slower;
     # on an idle one they are ~20 % faster than one).
@@ -119,8 +128,10 @@ class CoachConfig:
             raise CoachConfigError(
                 f"lm_visual_tokens must be in 1..{self.n_visual_tokens}, got {self.lm_visual_tokens}"
             )
-        if self.decode_weights not in ("int8", "bfloat16", "float32"):
-            raise CoachConfigError(f"decode_weights must be int8, bfloat16 or float32, got {self.decode_weights!r}")
+        if self.decode_weights not in ("int4", "int8", "bfloat16", "float32"):
+            raise CoachConfigError(
+                f"decode_weights must be int4, int8, bfloat16 or float32, got {self.decode_weights!r}"
+            )
         stride = 2 ** (len(self.backbone_channels) + 1)
         if (self.frame_height // stride, self.frame_width // stride) != tuple(self.grid):
             n_conv = len(self.backbone_channels) + 1

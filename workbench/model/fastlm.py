@@ -5,7 +5,9 @@ SmolLM2-135M costs about 55 ms, mostly Python dispatch across 30 layers and read
 per token. The coaching loop needs one decision every 250 ms with 10× headroom (≤ 25 ms). This decoder
 
 - reads the LM's weights into its own fused copies (q|k|v in one matrix, gate|up in one matrix), so the
-  shared LM instance from ``workbench.llm.load_causal_lm`` is never modified;
+  shared LM instance from ``workbench.llm.load_causal_lm`` is never modified; LoRA adapters of a coach trained
+  with ``--lora-rank`` are merged into those copies first (W + s·B·A), so int8 quantises the adapted weights
+  (``share_weights`` runs the adapted layers as they are);
 - optionally stores those copies as int8 weights with per-channel scales (weight-only quantisation,
   ``Int8WeightLinear``), which quarters the bytes read per token — the step is memory-bound;
 - keeps a static KV cache of ``max_len`` positions (no reallocation in the hot path), so a fixed prefix is
@@ -27,6 +29,8 @@ from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
+
+from workbench.model.lora import merged_linear
 
 
 @dataclass
@@ -95,6 +99,49 @@ class Int8WeightLinear(nn.Module):
         return y.view(*shape[:-1], self.out_features)
 
 
+INT4_GROUP = 64  # input channels per int4 scale/zero pair (K = 576 and 1536 for SmolLM2-135M; the kernel takes 32..256)
+
+
+class Int4WeightLinear(nn.Module):
+    """y = x W^T + b with W stored as 4-bit integers, asymmetric per group of ``group`` input channels
+    (bf16 scale and zero per group: 4.5 bits a weight with 64-wide groups); bf16 activations as for int8. Uses
+    PyTorch's CPU kernels ``_convert_weight_to_int4pack_for_cpu`` / ``_weight_int4pack_mm_for_cpu``. Half the
+    bytes of int8 per token: the one-token decision step is memory-bound (BENCHMARKS.md)."""
+
+    weight: Tensor
+    scale_zero: Tensor
+    bias: Tensor | None
+
+    def __init__(self, linear: nn.Linear, group: int = INT4_GROUP):
+        super().__init__()
+        w = linear.weight.detach().float()
+        n, k = w.shape
+        if k % group or group not in (32, 64, 128, 256):
+            raise ValueError(f"int4 weights need in_features ({k}) divisible by a group of 32, 64, 128 or 256")
+        wg = w.reshape(n, k // group, group)
+        low, high = wg.amin(-1, keepdim=True), wg.amax(-1, keepdim=True)
+        scale = (high - low).clamp(min=1e-8) / 15.0
+        q = torch.round((wg - low) / scale).clamp(0, 15).reshape(n, k).to(torch.int32)
+        zero = low + 8.0 * scale  # the kernel computes (q - 8) * scale + zero
+        self.register_buffer("weight", torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.contiguous(), 1))
+        scale_zero = torch.cat([scale, zero], dim=-1).transpose(0, 1).contiguous()  # (k / group, n, 2)
+        self.register_buffer("scale_zero", scale_zero.to(torch.bfloat16))
+        self.register_buffer("bias", None if linear.bias is None else linear.bias.detach().float().clone())
+        self.group = group
+        self.out_features = n
+
+    def forward(self, x: Tensor) -> Tensor:
+        shape = x.shape
+        flat = x.reshape(-1, shape[-1]).to(torch.bfloat16).contiguous()
+        y = torch._weight_int4pack_mm_for_cpu(flat, self.weight, self.group, self.scale_zero).to(x.dtype)
+        if self.bias is not None:
+            y = y + self.bias
+        return y.view(*shape[:-1], self.out_features)
+
+
+WEIGHT_FORMATS = ("int4", "int8", "bfloat16", "float32")
+
+
 class _Concat(nn.Module):
     """The outputs of several Linears side by side, without copying their weights (``share_weights``)."""
 
@@ -124,7 +171,7 @@ class FastDecoder:
         *,
         max_len: int = 1024,
         batch: int = 1,
-        quantize: bool = False,
+        quantize: bool | str = False,
         dtype: torch.dtype | None = None,
         device: torch.device | str | None = None,
         share_weights: bool = False,
@@ -146,7 +193,13 @@ class FastDecoder:
         self.eps = float(cfg.rms_norm_eps)
         self.max_len = int(max_len)
         self.batch = int(batch)
+        # quantize: False (weights in ``dtype``), True or "int8" (int8 per channel), "int4" (int4 per group of 64)
+        if quantize not in (False, True, "int8", "int4"):
+            raise ValueError(f"quantize must be False, True, 'int8' or 'int4', got {quantize!r}")
         self.quantized = bool(quantize)
+        self.weight_format = "int4" if quantize == "int4" else "int8" if quantize else str(self.dtype).split(".")[-1]
+        if quantize == "int4" and self.device.type != "cpu":
+            raise ValueError("int4 weights use PyTorch's CPU kernel: decode on the CPU, or use int8/bfloat16")
         layers: list[_Layer] = []
         lm_dtype, lm_device = core.embed_tokens.weight.dtype, core.embed_tokens.weight.device
         if share_weights and (quantize or self.dtype != lm_dtype or self.device != lm_device):
@@ -165,15 +218,19 @@ class FastDecoder:
                     )
                 )
                 continue
+            # LoRA adapters (workbench.model.lora) are merged into copies of the weights here, before any
+            # fusing or quantisation: the decoder runs the adapted LM, the LM's own weights stay as they are
             mods = nn.ModuleDict(
                 {
-                    "qkv": _fused(att.q_proj, att.k_proj, att.v_proj),
-                    "o": copy.deepcopy(att.o_proj),
+                    "qkv": _fused(merged_linear(att.q_proj), merged_linear(att.k_proj), merged_linear(att.v_proj)),
+                    "o": copy.deepcopy(merged_linear(att.o_proj)),
                     "gate_up": _fused(mlp.gate_proj, mlp.up_proj),
                     "down": copy.deepcopy(mlp.down_proj),
                 }
             ).to(device=self.device, dtype=self.dtype)
-            if quantize:
+            if quantize == "int4":
+                mods = nn.ModuleDict({k: Int4WeightLinear(cast(nn.Linear, v)) for k, v in mods.items()})
+            elif quantize:
                 mods = nn.ModuleDict({k: Int8WeightLinear(cast(nn.Linear, v)) for k, v in mods.items()})
             layers.append(
                 _Layer(

@@ -20,13 +20,18 @@ right-padded batch, computed with far less work. Measured one by one in ``bench/
   residual stream, norms, softmax and loss stay fp32). Opt-in: the loss stays within 0.1 % of fp32 but the
   gradient moves by ~8 % (BENCHMARKS.md, "Training speed").
 
+**LoRA** (``biocoach train --lora-rank R``, ``workbench.model.lora``): the low-rank term s·B(A h) is added to the
+fused q and v outputs (A and B in fp32, in the graph), so the fast path trains adapters too. The adapted v_proj
+makes the head's keys and values depend on trainable weights: with adapters the head is not cached but runs in
+the graph (``head="grad"``); padding removal and the fused weights still apply.
+
 The head cache costs 46 KB per head token with SmolLM2-135M in fp32 (~6 MB per window, bounded by
 ``FastOptions.cache_mb``).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -34,6 +39,7 @@ from torch import Tensor, nn
 
 from workbench.model.configuration_coach import NEXT
 from workbench.model.fastlm import _fused, _rope_theta
+from workbench.model.lora import is_lora, lora_pair
 from workbench.model.modeling_coach import CoachModel, balanced_bce
 from workbench.model.tokens import VIS, CoachBatch
 
@@ -46,6 +52,9 @@ class _Block:
     o: nn.Linear
     gate_up: nn.Linear
     down: nn.Linear
+    # LoRA on q/k/v (workbench.model.lora): (which of q, k, v, A, B, scaling); A and B are the coach's trainable
+    # modules themselves (not copies), so each optimiser step is seen by the next pass
+    lora: tuple[tuple[int, nn.Linear, nn.Linear, float], ...] = ()
 
 
 @dataclass
@@ -81,16 +90,23 @@ class FrozenLM:
         self.inter = int(cfg.intermediate_size)
         self.eps = float(cfg.rms_norm_eps)
         self.blocks: list[_Block] = []
+        self.has_lora = False
         for layer in core.layers:
             att, mlp = layer.self_attn, layer.mlp
+            if is_lora(att.o_proj):
+                raise ValueError("FrozenLM: LoRA on o_proj is not supported by the fast path (q, k, v only)")
+            qkv = (att.q_proj, att.k_proj, att.v_proj)
+            lora = tuple((j, *lora_pair(m)) for j, m in enumerate(qkv) if is_lora(m))
+            self.has_lora = self.has_lora or bool(lora)
             self.blocks.append(
                 _Block(
                     norm1=layer.input_layernorm.weight.detach().float().clone(),
                     norm2=layer.post_attention_layernorm.weight.detach().float().clone(),
-                    qkv=_fused(att.q_proj, att.k_proj, att.v_proj).to(dtype),
+                    qkv=_fused(*(m.base_layer if is_lora(m) else m for m in qkv)).to(dtype),
                     o=_fused(att.o_proj).to(dtype),
                     gate_up=_fused(mlp.gate_proj, mlp.up_proj).to(dtype),
                     down=_fused(mlp.down_proj).to(dtype),
+                    lora=lora,
                 )
             )
         self.final_norm = core.norm.weight.detach().float().clone()
@@ -123,6 +139,15 @@ class FrozenLM:
             scores = scores.masked_fill(hidden, float("-inf"))
         return (scores.softmax(-1).to(v.dtype) @ v).view(b, hq, n, d)
 
+    def _adapt(self, qkv: Tensor, h: Tensor, lora: tuple[tuple[int, nn.Linear, nn.Linear, float], ...]) -> Tensor:
+        """The fused q|k|v output plus the low-rank terms s·B(A h) of the adapted projections (fp32 adapters)."""
+        hd = self.head_dim
+        parts = list(qkv.split([self.n_heads * hd, self.n_kv * hd, self.n_kv * hd], dim=-1))
+        hf = h.float()
+        for j, a, b, scale in lora:
+            parts[j] = parts[j] + (b(a(hf)) * scale).to(parts[j].dtype)
+        return torch.cat(parts, dim=-1)
+
     def head(self, embeds: Tensor) -> HeadKV:
         """Keys and values of a frozen head (1, n, hidden), computed without a graph."""
         with torch.no_grad():
@@ -148,7 +173,10 @@ class FrozenLM:
         ks, vs = [], []
         for i, blk in enumerate(self.blocks):
             h = self._norm(x, blk.norm1).to(self.dtype)
-            qkv = blk.qkv(h).view(b, n, hq + 2 * hk, hd)
+            qkv = blk.qkv(h)
+            if blk.lora:
+                qkv = self._adapt(qkv, h, blk.lora)
+            qkv = qkv.view(b, n, hq + 2 * hk, hd)
             qk = self._rotate(qkv[:, :, : hq + hk], cos, sin).transpose(1, 2)
             q, k = qk[:, :hq], qk[:, hq:]
             v = qkv[:, :, hq + hk :].transpose(1, 2)
@@ -195,10 +223,16 @@ class FastLoss:
         self.model = model
         self.max_steps = max_steps
         self.options = options or FastOptions()
+        if getattr(model, "lora", None) is not None and self.options.head != "grad":
+            # LoRA changes the head's keys/values (v_proj) and queries: the head cannot be frozen or cached
+            self.options = replace(self.options, head="grad")
         self._lm: FrozenLM | None = None  # built at the first stage-2 loss (stage 1 does not need it)
         self.heads: dict[bytes, HeadKV] = {}
         self.head_bytes = 0
         self._vis: Tensor | None = None
+        # the last stage-2 loss's unweighted cross-entropy per <next> target and per other target (None: no such
+        # target), for the training log
+        self.last_ce: tuple[float | None, float | None] = (None, None)
 
     # ------------------------------------------------------------------------------------ pieces
     @property
@@ -279,6 +313,13 @@ class FastLoss:
             model.output_logits(h.to(model.special_head.dtype)).float(), batch.labels[target], reduction="none"
         )
         n = max(1, int(target.sum()))
+        nxt = batch.labels[target] == model.config.special_id(NEXT)
+        with torch.no_grad():
+            n_next, n_other = int(nxt.sum()), int((~nxt).sum())
+            self.last_ce = (
+                float(ce[nxt].sum()) / n_next if n_next else None,
+                float(ce[~nxt].sum()) / n_other if n_other else None,
+            )
         return (weights[target] * ce).sum() / n
 
     def _embed(self, ids: Tensor, z: Tensor, vis_step: Tensor, vis_slot: Tensor) -> Tensor:

@@ -10,6 +10,11 @@ The language model is the shared, frozen instance from ``workbench.llm.load_caus
 reference, never registered as a submodule (so it is neither saved with the coach nor switched to train
 mode) and never modified. The three added tokens have their own input embeddings and output rows here; the
 output logits are the LM head's rows followed by those three rows.
+
+With LoRA (``CoachConfig.extra["lora"]``, ``biocoach train --lora-rank R``; ``workbench.model.lora``) ``self.lm``
+is an adapted twin of the shared LM: the same weight tensors, with trainable low-rank adapters on its q/v
+projections, registered here under ``lora`` so they are saved and loaded with the coach. The shared LM
+(``base_lm``) stays as it was.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from workbench.model.configuration_coach import (
     WEIGHTS_NAME,
     CoachConfig,
 )
+from workbench.model.lora import adapted_lm, lora_pair, lora_settings
 from workbench.model.tokens import VIS, CoachBatch
 
 
@@ -126,6 +132,17 @@ class CoachModel(nn.Module):
                 f"hidden size {hidden} and vocabulary {vocab}: load it with the language model it was trained with"
             )
         self.config = config
+        object.__setattr__(self, "base_lm", lm)  # the shared LM as loaded, never modified
+        self.lora: nn.ModuleDict | None = None
+        settings = lora_settings(config)
+        if settings is not None:  # a twin of the LM sharing its tensors, with adapters on q/v (workbench.model.lora)
+            lm, layers = adapted_lm(lm, settings)
+            self.lora = nn.ModuleDict(
+                {
+                    name.replace(".", "__"): nn.ModuleDict({"A": lora_pair(m)[0], "B": lora_pair(m)[1]})
+                    for name, m in layers.items()
+                }
+            )
         object.__setattr__(self, "lm", lm)  # held by reference: not a submodule, never saved or trained
         self.backbone = CausalVisualBackbone(config)
         self.selector = DoFSelector(config)

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from workbench.model.configuration_coach import DECISION_HZ, END, FEEDBACK, NEXT, SPEECH_TOKENS_PER_S, CoachConfig
-from workbench.motion.context import motion_context
+from workbench.motion.context import REPS_PREFIX, motion_context
 from workbench.motion.results import Violation
 from workbench.skeleton import JOINT_NAMES, N_DOFS, joint
 
@@ -61,7 +61,9 @@ def masked_motion_context(context_motion: str, violations: Sequence[Violation], 
     state = "Current pose: " + (", ".join(kept) if kept else "no salient joint observed") + "."
     if first == "Current pose: no pose yet.":
         state = first
-    return motion_context(state, [v for v in violations if v.joint in set(selected)])
+    count = next((line for line in context_motion.split("\n") if line.startswith(REPS_PREFIX)), None)
+    reps = int(count.removeprefix(REPS_PREFIX).rstrip(".")) if count else None  # the rep count is kept as it is
+    return motion_context(state, [v for v in violations if v.joint in set(selected)], reps)
 
 
 # ------------------------------------------------------------------------------------------- text

@@ -13,7 +13,11 @@ Sessions become ``SessionExample``s in ``workbench.coach.training_data`` (replay
 the coach runs in); here they are cut into windows of ``window_steps`` decision steps, batched and trained on.
 
 Checkpoints (``--out``): coach_config.json, coach.safetensors, provenance.json (data, steps, seed, LM,
-code version) and training_state.pt (optimizer, stage, step, RNG states) for ``--resume``.
+code version) and training_state.pt (optimizer, stage, step, RNG states) for ``--resume``. Every optimiser step
+is logged to ``<out>/logs/train.csv`` and TensorBoard files in ``<out>/logs/tb`` (``workbench.model.trainlog``).
+
+LoRA (``TrainSettings.lora_rank``; the model is built with ``workbench.model.lora.with_lora``): stage 2 also
+trains the adapters on the LM's q/v projections; they are saved with the coach's other trainable weights.
 """
 
 from __future__ import annotations
@@ -30,10 +34,12 @@ import numpy as np
 import torch
 
 from workbench.errors import WorkbenchError
-from workbench.model.configuration_coach import CODE_VERSION, CoachConfig
+from workbench.model.configuration_coach import CODE_VERSION, NEXT, CoachConfig
 from workbench.model.fasttrain import FastLoss, FastOptions
+from workbench.model.lora import lora_settings
 from workbench.model.modeling_coach import CoachModel, balanced_bce
 from workbench.model.tokens import CoachBatch, Plan, StepExample, build_plan, collate, encode
+from workbench.model.trainlog import StepRecord, TrainLog
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +138,8 @@ def trainable_parameters(model: CoachModel, stage: str) -> list[torch.nn.Paramet
         extra: list[torch.nn.Parameter] = []
     else:
         mods = [model.fusion, model.project]
+        if model.lora is not None:  # LoRA adapters on the LM's q/v projections (the base weights stay frozen)
+            mods.append(model.lora)
         extra = [model.special_embed, model.special_head]
     params = [p for m in mods for p in m.parameters()] + extra
     for p in model.parameters():
@@ -142,11 +150,35 @@ def trainable_parameters(model: CoachModel, stage: str) -> list[torch.nn.Paramet
 
 
 def stage_loss(model: CoachModel, batch: CoachBatch, stage: str, alpha: float) -> torch.Tensor:
+    return stage_terms(model, batch, stage, alpha)[0]
+
+
+def stage_terms(
+    model: CoachModel, batch: CoachBatch, stage: str, alpha: float
+) -> tuple[torch.Tensor, float | None, float | None]:
+    """(loss, CE per <next> target, CE per other target) on the padded-batch path; stage 1: (BCE, None, None)."""
     if stage == "1":
         vis = model.visual_features(batch.frames, batch.ids.shape[0], batch.n_steps)
         assert batch.joint_labels is not None
-        return balanced_bce(model.joint_scores(vis), batch.joint_labels)
-    return model(batch, alpha=alpha).loss
+        return balanced_bce(model.joint_scores(vis), batch.joint_labels), None, None
+    out = model(batch, alpha=alpha)
+    n_next, n_other = _target_counts(model, batch)
+    return out.loss, _per(out.ce_next_sum, n_next), _per(out.ce_other_sum, n_other)
+
+
+def _target_counts(model: CoachModel, batch: CoachBatch) -> tuple[int, int]:
+    target = batch.labels >= 0
+    n_next = int((batch.labels[target] == model.config.special_id(NEXT)).sum())
+    return n_next, int(target.sum()) - n_next
+
+
+def _per(total: torch.Tensor, n: int) -> float | None:
+    return float(total.detach()) / n if n else None
+
+
+def _grad_norm(params: Sequence[torch.nn.Parameter]) -> float:
+    norms = [torch.linalg.vector_norm(p.grad.detach().float()) for p in params if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
 
 
 def _rng_state() -> dict[str, Any]:
@@ -198,6 +230,31 @@ def train(
     else:
         opt_stage = None
     t_start = time.perf_counter()
+    with TrainLog(out, resume=resume, done=done) as tlog:
+        opt = _run_stages(
+            model, dataset, settings, out, stages, done, losses, opt_state, opt_stage, provenance, progress, tlog
+        )
+    model.eval()
+    last = next((s for s in reversed(stages) if done[s] > 0), stages[-1])
+    _save(model, out, settings, done, losses, opt, last, provenance, dataset)
+    return TrainResult(out=out, losses=losses, steps_done=done, seconds=time.perf_counter() - t_start)
+
+
+def _run_stages(
+    model: CoachModel,
+    dataset: Dataset,
+    settings: TrainSettings,
+    out: Path,
+    stages: list[str],
+    done: dict[str, int],
+    losses: dict[str, list[float]],
+    opt_state: dict[str, Any] | None,
+    opt_stage: str | None,
+    provenance: dict[str, Any] | None,
+    progress: Callable[[str, int, float], None] | None,
+    tlog: TrainLog,
+) -> torch.optim.Optimizer | None:
+    """The stages' optimiser loops (each step logged to ``tlog``); returns the last optimizer."""
     opt: torch.optim.Optimizer | None = None
     for stage in stages:
         if done[stage] >= settings.steps:
@@ -220,12 +277,34 @@ def train(
             step_rng = np.random.default_rng([settings.seed, int(stage), done[stage]])
             idx = step_rng.choice(len(dataset), size=min(settings.batch_size, len(dataset)), replace=False)
             batch = dataset.batch(idx.tolist())
-            loss = fast.loss(batch, stage, settings.alpha) if fast else stage_loss(model, batch, stage, settings.alpha)
+            t0 = time.perf_counter()
+            if fast is not None:
+                loss = fast.loss(batch, stage, settings.alpha)
+                ce_next, ce_other = (None, None) if stage == "1" else fast.last_ce
+            else:
+                loss, ce_next, ce_other = stage_terms(model, batch, stage, settings.alpha)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            grad_norm = _grad_norm(params)
+            lr = float(opt.param_groups[0]["lr"])
             opt.step()
+            seconds = time.perf_counter() - t0
             done[stage] += 1
             losses[stage].append(float(loss.detach()))
+            n_tokens = int(batch.attention_mask.sum())
+            tlog.log(
+                StepRecord(
+                    stage=stage,
+                    step=done[stage],
+                    loss=float(loss.detach()),
+                    ce_next=ce_next,
+                    ce_other=ce_other,
+                    lr=lr,
+                    seconds=seconds,
+                    tokens_per_s=n_tokens / seconds if seconds > 0 else 0.0,
+                    grad_norm=grad_norm,
+                )
+            )
             if progress is not None:
                 progress(stage, done[stage], float(loss.detach()))
             if done[stage] % settings.save_every == 0 or done[stage] == settings.steps:
@@ -233,10 +312,21 @@ def train(
         if stage == "1":
             model.config = replace(model.config, selector_trained=True)
             _save(model, out, settings, done, losses, opt, stage, provenance, dataset)
-    model.eval()
-    last = next((s for s in reversed(stages) if done[s] > 0), stages[-1])
-    _save(model, out, settings, done, losses, opt, last, provenance, dataset)
-    return TrainResult(out=out, losses=losses, steps_done=done, seconds=time.perf_counter() - t_start)
+    return opt
+
+
+def _lora_json(config: CoachConfig) -> dict[str, Any] | None:
+    ls = lora_settings(config)
+    return None if ls is None else {**ls.to_json(), "base_lm": "frozen, not saved (adapters only)"}
+
+
+def _frames_text(dataset: Dataset, pose_only_frames: object) -> str:
+    """What the backbone saw: how many windows had video frames (a VideoDataset, workbench.coach.training_data,
+    read by attribute: the model layer does not import the coach), the rest black frames."""
+    n_video = int(getattr(dataset, "n_video_windows", 0) or 0)
+    if not n_video:
+        return f"pose-only sessions: the backbone saw black frames ({pose_only_frames})"
+    return f"{n_video} of {len(dataset)} windows with video frames; the rest black frames ({pose_only_frames})"
 
 
 def _save(
@@ -267,11 +357,16 @@ def _save(
             "window_steps": settings.window_steps,
             "loss_path": ("fast, bf16 LM pass" if settings.bf16 else "fast") if settings.fast else "padded batch",
             "language_model": model.config.lm_name,
+            "lora": _lora_json(model.config),
+            "logs": "logs/train.csv, logs/tb",
             "final_loss": {k: v[-1] for k, v in losses.items() if v},
-            "frames": f"pose-only sessions: the backbone saw black frames ({model.config.pose_only_frames})",
+            "frames": _frames_text(dataset, model.config.pose_only_frames),
             "saved_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         }
     )
+    n_video = int(getattr(dataset, "n_video_windows", 0))
+    if model.config.trained_on_frames is not (n_video > 0) and done.get("2", 0) > 0:
+        model.config = replace(model.config, trained_on_frames=n_video > 0)  # what the fusion layers have seen
     model.save_pretrained(out, prov)
     state = {
         "done": done,

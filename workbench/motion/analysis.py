@@ -18,7 +18,7 @@ import numpy as np
 from workbench import __version__
 from workbench.body.measurements import Measurements
 from workbench.exercises.catalogue import Catalogue, Exercise, load_catalogue
-from workbench.motion.context import morph_context, motion_context, pose_state
+from workbench.motion.context import morph_context, motion_context, pose_state, reps_completed
 from workbench.motion.cycles import Cycle, CycleSegmenter, Phase
 from workbench.motion.engine import (
     DEFAULT_MIN_CONFIDENCE,
@@ -176,7 +176,7 @@ def _assemble(
         salient_joints=list(joints),
         reps=reps,
         context_morph=morph_context(body),
-        context_motion=motion_context(state, last),
+        context_motion=motion_context(state, last, reps_completed(ex, reps)),
         feedback=[],
         warnings=unique(warnings + (list(body.warnings) if body is not None else [])),
         provenance=prov,

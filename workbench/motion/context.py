@@ -1,14 +1,20 @@
 """C_motion and C_morph as text, exactly in the paper's format (§3.4.1, §3.4.2 Eq. 7–8, supplement §12.2).
 
 Current pose: right knee 85°, left knee 88°, right hip 75°.
-Form issues: Right knee flexion insufficient (85° detected, 90° required)
+Form issues: Right knee flexion insufficient (85° detected, 90° required, 5° short)
+Reps completed: 4.
+
+Two additions to the paper's text, so that every number a coach says is one its context states (the neural
+coach copies numbers; it cannot do arithmetic): a violation states how far it is from its bound ("5° short",
+"3° over": the "by 5°" of the supplement's corrective lines), and a rep exercise's C_motion ends with the
+number of reps completed (the "That's 10!" of counting lines).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -42,16 +48,31 @@ def pose_state(
 
 
 def form_issues(violations: Sequence[Violation]) -> str:
-    return "Form issues: " + ("; ".join(v.message for v in violations) if violations else NO_ISSUES)
+    """The violations, largest deviation first (ties by check id): the order a coach addresses them in, so a
+    model reading C_motion finds the one to correct first where the rule coach's ``worst_first`` picks it."""
+    ranked = sorted(violations, key=lambda v: (-v.deviation_deg, v.check))
+    return "Form issues: " + ("; ".join(v.message for v in ranked) if ranked else NO_ISSUES)
 
 
-def motion_context(state: str, violations: Sequence[Violation]) -> str:
-    """Eq. 8: pose state then the violations of the most recently completed cycle."""
-    return f"{state}\n{form_issues(violations)}"
+REPS_PREFIX = "Reps completed: "
+
+
+def motion_context(state: str, violations: Sequence[Violation], reps_completed: int | None = None) -> str:
+    """Eq. 8: pose state then the violations of the most recently completed cycle; with ``reps_completed`` (rep
+    exercises, not holds), the count of reps completed so far."""
+    text = f"{state}\n{form_issues(violations)}"
+    return text if reps_completed is None else f"{text}\n{REPS_PREFIX}{reps_completed}."
+
+
+def reps_completed(exercise: Any, reps: Sequence[Any]) -> int | None:
+    """The rep count C_motion states: the reps completed, for an exercise done in reps; None for a static hold,
+    whose cycles are windows of the hold, not reps."""
+    kind = getattr(getattr(exercise, "cycle", None), "kind", None)
+    return None if kind == "static_hold" else len(reps)
 
 
 def violation_message(label: str, issue: str, value: float, target: float, kind: str, low: bool) -> str:
-    """'Right knee flexion insufficient (85° detected, 90° required)'."""
+    """'Right knee flexion insufficient (85° detected, 90° required, 5° short)'."""
     subject = label[:1].upper() + label[1:]
     if kind == "stability":
         shown, bound = distinct(value, target, 1)
@@ -60,7 +81,16 @@ def violation_message(label: str, issue: str, value: float, target: float, kind:
     if kind == "symmetry":
         return f"{subject} {issue} ({shown}° apart from the other side, at most {bound}°)"
     need = "required" if low else "maximum"
-    return f"{subject} {issue} ({shown}° detected, {bound}° {need})"
+    gap = f"{deviation_text(abs(value - target))}° {'short' if low else 'over'}"
+    return f"{subject} {issue} ({shown}° detected, {bound}° {need}, {gap})"
+
+
+def deviation_text(x: float) -> str:
+    """How far a value lies outside its bound, as a coach says it: whole degrees; under 1°, as many decimals as
+    keep it above zero (up to three)."""
+    if x >= 1:
+        return f"{x:.0f}"
+    return next((f"{x:.{nd}f}" for nd in (1, 2) if round(x, nd) > 0), f"{x:.3f}")
 
 
 def distinct(value: float, bound: float, decimals: int = 0) -> tuple[str, str]:

@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from workbench.exercises.catalogue import Exercise
-from workbench.motion.context import motion_context, pose_state
+from workbench.motion.context import motion_context, pose_state, reps_completed
 from workbench.motion.cycles import Cycle, CycleSegmenter, FrameCues
 from workbench.motion.engine import DEFAULT_MIN_CONFIDENCE, CycleEvaluator, FrameRepair, default_salient
 from workbench.motion.results import Rep, Violation
@@ -114,8 +114,9 @@ class StreamingTracker:
         return pose_state(self._q[self._n - 1], self.salient, self.observed, trusted)
 
     def context(self) -> str:
-        """C_motion now: the current pose and the last completed cycle's violations."""
-        return motion_context(self.pose_state(), self.last_violations)
+        """C_motion now: the current pose, the last completed cycle's violations and (rep exercises) the reps
+        completed so far."""
+        return motion_context(self.pose_state(), self.last_violations, reps_completed(self.exercise, self.reps))
 
     def q(self) -> NDArray[np.float64]:
         return self._q[: self._n]

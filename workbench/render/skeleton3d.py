@@ -5,8 +5,10 @@ Display frame (what every function here returns): metres, x to the subject's rig
 subject faces), z up; a proper rotation of SKEL's world (x left, y up, z forward), never a mirror image. The
 origin is under the hip centre on the floor of the standing pose: the hip centre sits at the height of the
 leg (thigh + shank + ankle height), so at q = 0 (SKEL's T-pose) the heels and toes touch z = 0 and the head
-joint is at ``standing_height``. The chain is ``workbench.pose.fk`` (straight segments, no mesh; the bone mesh
-of a user's SKEL model is not drawn). Angles are radians, NaN read as 0 (the chain's neutral value).
+joint is at ``standing_height``. The chain is ``workbench.pose.fk`` (straight segments). Given a user's SKEL
+model (``skel_mesh.configured_bone_mesh``: ``skel_model_dir`` in biocoach.yaml), the SKEL bone mesh is drawn
+too, posed on the same chain (``workbench.render.skel_mesh``), as the figure's last trace. Angles are radians,
+NaN read as 0 (the chain's neutral value).
 
 The figure builders return plain plotly dicts (``{"data": [...], "layout": {...}}``), the form ``pn.pane.Plotly``
 and ``plotly.graph_objects.Figure`` both take; ``layout.uirevision`` keeps the user's camera when the pose changes.
@@ -24,6 +26,7 @@ from workbench.motion.results import Rep
 from workbench.pose.fk import ADULT, Segments, segment_frames, skel_landmarks
 from workbench.pose.landmarks import MP_NAMES
 from workbench.render.overlay import JOINT_ANCHORS
+from workbench.render.skel_mesh import BoneMesh, posed_vertices
 from workbench.skeleton import mirror_pose
 
 FloatArray = NDArray[np.float64]
@@ -73,6 +76,7 @@ LEFT_COLOR = "#0072B2"
 CENTER_COLOR = "#444444"
 VIOLATION_COLOR = "#E00000"
 GHOST_COLOR = "rgba(120, 120, 120, 0.45)"
+BONE_MESH_COLOR = "#E3DAC9"  # bone ivory
 
 
 def standing_height(segments: Segments = ADULT) -> float:
@@ -168,10 +172,13 @@ def skeleton_figure(
     ghost: FloatArray | None = None,
     title: str = "",
     height: int = 420,
+    skel_mesh: BoneMesh | None = None,
+    violated_bones: Collection[str] = (),
 ) -> dict[str, Any]:
     """A rotatable plotly 3D figure of one pose ``q`` (46,): bones by side, the joints as markers, those in
     ``violated`` (point names, see ``violated_points``) and their bones red, and ``ghost`` (a pose, e.g. the
-    reference of the same phase) in translucent grey."""
+    reference of the same phase) in translucent grey. Given ``skel_mesh``, the SKEL bone mesh posed on the same
+    skeleton is the last trace (``bone_mesh_trace``), the SKEL bones named in ``violated_bones`` red."""
     points = joint_positions(q, segments)
     bad = set(violated)
     data: list[dict[str, Any]] = []
@@ -240,6 +247,8 @@ def skeleton_figure(
             "showlegend": False,
         }
     )
+    if skel_mesh is not None:
+        data.append(bone_mesh_trace(skel_mesh, q, segments, violated_bones))
     h = standing_height(segments)
     reach = 0.65 * h
     axis = {"showbackground": True, "backgroundcolor": "#f6f7f9", "gridcolor": "#dde", "zerolinecolor": "#bbc"}
@@ -262,31 +271,85 @@ def skeleton_figure(
     return {"data": data, "layout": layout}
 
 
-def clip_skeleton_figure(result: Any, t_s: float, exercise: Any = None, height: int = 420) -> dict[str, Any]:
+def bone_mesh_trace(
+    mesh: BoneMesh, q: FloatArray, segments: Segments = ADULT, violated_bones: Collection[str] = ()
+) -> dict[str, Any]:
+    """The SKEL bone mesh posed at ``q`` (46,) as a plotly ``mesh3d`` trace in the display frame: ivory, the bones
+    named in ``violated_bones`` (SKEL joint names, a violation's ``joint``) red. Its keys are the same for every
+    pose (``intensity`` is always there), so a page can swap it on each cursor move."""
+    points = posed_vertices(mesh, q, segments) @ SKEL_TO_DISPLAY.T
+    points[:, 2] += leg_height(segments)
+    v = np.round(points, 4)
+    bad = {i for i, name in enumerate(mesh.bone_names) if name in set(violated_bones)}
+    red = np.isin(mesh.bone, sorted(bad)).astype(float) if bad else np.zeros(mesh.n_vertices)
+    return {
+        "type": "mesh3d",
+        "x": v[:, 0].tolist(),
+        "y": v[:, 1].tolist(),
+        "z": v[:, 2].tolist(),
+        "i": mesh.faces[:, 0].tolist(),
+        "j": mesh.faces[:, 1].tolist(),
+        "k": mesh.faces[:, 2].tolist(),
+        "intensity": red.tolist(),
+        "intensitymode": "vertex",
+        "colorscale": [[0.0, BONE_MESH_COLOR], [1.0, VIOLATION_COLOR]],
+        "cmin": 0.0,
+        "cmax": 1.0,
+        "showscale": False,
+        "flatshading": False,
+        "lighting": {"ambient": 0.55, "diffuse": 0.8, "specular": 0.15, "roughness": 0.7},
+        "name": mesh.describe(),
+        "showlegend": True,
+        "hoverinfo": "skip",
+    }
+
+
+def clip_skeleton_figure(
+    result: Any,
+    t_s: float,
+    exercise: Any = None,
+    height: int = 420,
+    *,
+    skel_mesh: BoneMesh | None = None,
+) -> dict[str, Any]:
     """The 3D skeleton of a clip's analysis (a ``workbench.pipeline.ClipResult``) at ``t_s``: the pose track's
     sample nearest the cursor, segment lengths from the body measured on the clip (``result.fit``) or the adult
     defaults, the joints in violation in the rep under the cursor red, and ``exercise``'s reference pose of the
-    same phase of that rep as the ghost."""
+    same phase of that rep as the ghost. Given ``skel_mesh`` (``skel_mesh.configured_bone_mesh``), the SKEL bone
+    mesh is the last trace, its bones in violation red. Every trace is a function of (result, t_s) alone."""
     track, analysis = result.estimate.track, result.analysis
     fit = getattr(result, "fit", None)
     segments = fit.segments if fit is not None else ADULT
     t = track.t
     if t.size == 0:
-        return skeleton_figure(np.zeros(track.q.shape[-1]), segments, title="empty track", height=height)
+        return skeleton_figure(
+            np.zeros(track.q.shape[-1]), segments, title="empty track", height=height, skel_mesh=skel_mesh
+        )
     i = int(np.argmin(np.abs(t - t_s)))
     rep = rep_at(analysis.reps, float(t[i]))
-    violated = violated_points(v.joint for v in rep.violations) if rep is not None else set()
+    bad_joints = {v.joint for v in rep.violations} if rep is not None else set()
+    violated = violated_points(bad_joints)
     ghost = reference_pose(exercise, rep, float(t[i])) if rep is not None and exercise is not None else None
     where = f"rep {rep.index + 1}" if rep is not None else "between reps"
     bad = f" · {len(rep.violations)} in violation" if rep is not None and rep.violations else ""
     ref = " · grey: the reference at the same phase" if ghost is not None else ""
     title = f"{float(t[i]):.2f} s · frame {i} · {where}{bad}{ref}"
-    return skeleton_figure(track.q[i], segments, violated=violated, ghost=ghost, title=title, height=height)
+    return skeleton_figure(
+        track.q[i],
+        segments,
+        violated=violated,
+        ghost=ghost,
+        title=title,
+        height=height,
+        skel_mesh=skel_mesh,
+        violated_bones=bad_joints,
+    )
 
 
 __all__ = [
     "BONES",
     "POINT_NAMES",
+    "bone_mesh_trace",
     "clip_skeleton_figure",
     "joint_positions",
     "reference_pose",

@@ -225,6 +225,22 @@ class RunRepository:
             ],
         )
 
+    def replace_feedback(
+        self, run_id: int, events: Sequence[FeedbackEvent], *, config: Mapping[str, Any] | None = None
+    ) -> None:
+        """Replace the run's feedback lines with ``events`` (a coach's lines instead of the analysis review), and
+        merge ``config`` into the run's config (which produced them), in one transaction: on any error the run
+        keeps its old rows and config."""
+        with self.s.transaction():
+            current = self.s.scalar("SELECT config_json FROM runs WHERE id = ?", [run_id])
+            if current is None:
+                raise StoreError(f"run {run_id} does not exist in the store")
+            self.s.execute("DELETE FROM feedback_events WHERE run_id = ?", [run_id])
+            self.add_feedback(run_id, events)
+            if config:
+                merged = {**json.loads(current), **dict(config)}
+                self.s.execute("UPDATE runs SET config_json = ? WHERE id = ?", [canonical_json(merged), run_id])
+
     def feedback(self, run_id: int) -> list[FeedbackEvent]:
         rows = self.s.all(
             "SELECT t_s, message, payload_json FROM feedback_events WHERE run_id = ? ORDER BY id", [run_id]

@@ -14,9 +14,11 @@ figure and text builders below are plain functions of the result, so they are te
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import io
 import math
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +27,14 @@ from typing import Any
 import numpy as np
 import panel as pn
 import param
+from bokeh.document import Document
 from numpy.typing import NDArray
 
+from workbench.dashboard.cursor_plot import CURSOR_SHAPE, CursorLine, CursorPlot, PatchPlot
 from workbench.dashboard.media import media_url
 from workbench.dashboard.player import VideoPlayer, frames_payload, player_fps
 from workbench.dashboard.state import AnalysisJob, AppState
+from workbench.errors import WorkbenchError
 from workbench.exercises import load_catalogue
 from workbench.io.groundtruth import load_ground_truth
 from workbench.io.video import read_frame_at
@@ -38,6 +43,7 @@ from workbench.motion.context import motion_context, pose_state
 from workbench.motion.results import Analysis, Rep, unique
 from workbench.pipeline import resolve
 from workbench.render.overlay import OverlayTimeline, render_annotation
+from workbench.render.skel_mesh import clip_gender, configured_bone_mesh
 from workbench.render.skeleton3d import clip_skeleton_figure
 from workbench.skeleton import DOF_NAMES, dof, dof_index, joint
 
@@ -49,6 +55,20 @@ CURSOR_COLOR = "#C00000"
 MAX_SMALL_MULTIPLES = 24
 POLL_MS = 250  # how often the progress of a clip being analysed is redrawn
 FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 12}
+# Fixed heights of the text that follows the cursor (it scrolls when longer): a text pane that changed height per
+# move would re-lay out the page, and Panel would then resize (redraw) every Plotly view.
+READOUT_HEIGHT, MOTION_HEIGHT, FEEDBACK_HEIGHT = 52, 190, 260
+DELAY_3D_MS = 60  # the 3D view (software WebGL on many lab machines) is drawn this long after the read-out
+# ... and at most once per this interval while the cursor keeps moving (the last position is always drawn): a
+# 3D frame costs ~35 ms of software WebGL and read-back, more than the rest of a cursor move in the browser.
+MIN_3D_INTERVAL_MS = 200
+# A cursor moved by hand (the slider, the number box, a click) redraws the 3D view once it has been still this long
+# (the last position is always drawn): a new frame per typed value or drag step would land in the next move.
+DEBOUNCE_3D_MS = 250
+# The text panes that change per move scroll inside their fixed height, and are contained (CSS ``contain``): their
+# layout and paint never reach the plots beside them, so a new read-out repaints the read-out alone.
+TEXT_PANE = {"overflow-y": "auto", "contain": "content"}
+TABLE_PAGE_ROWS = 15  # the rep table shows this many rows a page: a 120-rep clip's table stays a small DOM
 
 
 # --------------------------------------------------------------------------------- pure helpers
@@ -220,77 +240,130 @@ def _cursor_shape(t_s: float, yref: str = "paper") -> dict[str, Any]:
         "y0": 0,
         "y1": 1,
         "line": {"color": CURSOR_COLOR, "width": 2},
-        "name": "cursor",
+        "name": CURSOR_SHAPE,
+    }
+
+
+DISPLAY_BUCKETS = 1200  # a curve longer than 2 points per bucket is drawn decimated (``display_indices``)
+
+
+def display_indices(y: NDArray[np.float64], buckets: int = DISPLAY_BUCKETS) -> NDArray[np.int64]:
+    """The samples of a curve to draw: per horizontal bucket (``buckets`` of equal sample count) its minimum and
+    maximum (so every peak and valley stays on screen) and its first NaN (so a gap stays a gap), plus the first
+    and last samples, in time order. All of them when the curve has no more than ``2 * buckets`` samples.
+
+    For display only: a 5-minute clip's 9,000-point curves cost the browser more to paint per cursor move than
+    the whole rest of the page; the analysis, the rep table and the exports keep every sample."""
+    n = int(y.shape[0])
+    if n <= 2 * buckets:
+        return np.arange(n, dtype=np.int64)
+    size = -(-n // buckets)
+    padded = np.concatenate([y, np.full(size * buckets - n, y[-1])]).reshape(buckets, size)
+    nan = np.isnan(padded)
+    base = np.arange(buckets, dtype=np.int64) * size
+    lo = base + np.argmin(np.where(nan, np.inf, padded), axis=1)
+    hi = base + np.argmax(np.where(nan, -np.inf, padded), axis=1)
+    gaps = (base + np.argmax(nan, axis=1))[nan.any(axis=1)]
+    keep = np.unique(np.concatenate([lo, hi, gaps, [0, n - 1]]))
+    return np.asarray(keep[keep < n], dtype=np.int64)
+
+
+def _bands(reps: Sequence[Rep], fill: str, name: str) -> dict[str, Any]:
+    """Rep bands as one filled trace on the hidden 0–1 axis ``y2`` (a closed rectangle per rep, gaps between)."""
+    x: list[float | None] = []
+    y: list[float | None] = []
+    for r in reps:
+        x += [r.start_s, r.start_s, r.end_s, r.end_s, r.start_s, None]
+        y += [0, 1, 1, 0, 0, None]
+    return {
+        "type": "scatter",
+        "mode": "none",
+        "name": name,
+        "x": x,
+        "y": y,
+        "yaxis": "y2",
+        "fill": "toself",
+        "fillcolor": fill,
+        "hoverinfo": "skip",
+        "showlegend": False,
     }
 
 
 def angle_figure(result: Any, t_s: float, dofs: Sequence[str] | None = None) -> dict[str, Any]:
     """Angles (degrees) vs time of ``dofs`` (default: the salient joints' primary DoFs), with rep bands, phase
-    marks, violation markers and the cursor. DoFs the clip cannot draw (``curve_dofs``) are left out."""
+    marks, rep labels, violation markers and the cursor. DoFs the clip cannot draw (``curve_dofs``) are left out.
+
+    Drawn light, since the browser repaints the figure under every cursor move: each curve decimated for display
+    (``display_indices``: every peak kept; the full curves are in the table export and ``biocoach export``); the
+    rep bands (clean/faulty), the phase marks and the rep labels are one trace each (on a hidden 0–1 axis ``y2``)
+    instead of hundreds of layout shapes and annotations. The cursor is the one layout shape (``CursorLine``)."""
     track, analysis = result.estimate.track, result.analysis
     t = track.t
     drawable = set(curve_dofs(result))
     names = salient_dofs(result) if dofs is None else [n for n in dict.fromkeys(dofs) if n in drawable]
     colors = curve_colors(names)
+    reps = list(analysis.reps)
     data: list[dict[str, Any]] = []
+    clean, faulty = [r for r in reps if not r.violations], [r for r in reps if r.violations]
+    if clean:
+        data.append(_bands(clean, REP_FILL, "reps"))
+    if faulty:
+        data.append(_bands(faulty, REP_FILL_FAULT, "reps with violations"))
     for name in names:
         d = dof(name)
         dash = "dash" if d.side == "left" else "solid"
+        y = np.degrees(track.q[:, d.index])
+        keep = display_indices(y)
         data.append(
             {
                 "type": "scatter",
                 "mode": "lines",
-                "x": t,
-                "y": np.degrees(track.q[:, d.index]),
+                "x": t[keep],
+                "y": y[keep],
                 "name": d.label,
                 "legendgroup": d.generic,
                 "line": {"color": colors[name], "width": 1.6, "dash": dash},
                 "hovertemplate": f"{d.label} %{{y:.0f}}°<extra>%{{x:.2f}} s</extra>",
             }
         )
-    shapes: list[dict[str, Any]] = []
-    for r in analysis.reps:
-        shapes.append(
+    phase_x: list[float | None] = []
+    phase_y: list[float | None] = []
+    for r in reps:
+        for p in r.phases[1:]:
+            phase_x += [p.start_s, p.start_s, None]
+            phase_y += [0, 1, None]
+    if phase_x:
+        data.append(
             {
-                "type": "rect",
-                "xref": "x",
-                "yref": "paper",
-                "x0": r.start_s,
-                "x1": r.end_s,
-                "y0": 0,
-                "y1": 1,
-                "fillcolor": REP_FILL_FAULT if r.violations else REP_FILL,
-                "line": {"width": 0},
-                "layer": "below",
+                "type": "scatter",
+                "mode": "lines",
+                "name": "phases",
+                "x": phase_x,
+                "y": phase_y,
+                "yaxis": "y2",
+                "line": {"color": "#888", "width": 1, "dash": "dot"},
+                "hoverinfo": "skip",
+                "showlegend": False,
             }
         )
-        for p in r.phases[1:]:
-            shapes.append(
-                {
-                    "type": "line",
-                    "xref": "x",
-                    "yref": "paper",
-                    "x0": p.start_s,
-                    "x1": p.start_s,
-                    "y0": 0,
-                    "y1": 1,
-                    "line": {"color": "#888", "width": 1, "dash": "dot"},
-                }
-            )
-    annotations = [
-        {
-            "x": 0.5 * (r.start_s + r.end_s),
-            "y": 1.0,
-            "xref": "x",
-            "yref": "paper",
-            "yanchor": "bottom",
-            "text": f"rep {r.index + 1}" + (f" · q {r.quality:.2f}" if r.quality is not None else ""),
-            "showarrow": False,
-            "font": {"size": 10, "color": "#555"},
-        }
-        for r in analysis.reps
-    ]
-    viol = [(r, v) for r in analysis.reps for v in r.violations]
+    if reps:
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "text",
+                "name": "rep labels",
+                "x": [0.5 * (r.start_s + r.end_s) for r in reps],
+                "y": [1.0] * len(reps),
+                "yaxis": "y2",
+                "text": [f"rep {r.index + 1}" + ("" if r.quality is None else f" · q {r.quality:.2f}") for r in reps],
+                "textposition": "top center",
+                "textfont": {"size": 10, "color": "#555"},
+                "cliponaxis": False,
+                "hoverinfo": "skip",
+                "showlegend": False,
+            }
+        )
+    viol = [(r, v) for r in reps for v in r.violations]
     if viol:
         data.append(
             {
@@ -312,10 +385,11 @@ def angle_figure(result: Any, t_s: float, dofs: Sequence[str] | None = None) -> 
         "template": "plotly_white",
         "xaxis": {"title": {"text": "time (s)"}, "range": [float(t[0]), float(t[-1])] if t.size else None},
         "yaxis": {"title": {"text": "angle (°)"}, "zeroline": False},
+        # the bands', phase marks' and labels' axis: the plot's full height, never drawn, never zoomed
+        "yaxis2": {"overlaying": "y", "range": [0, 1], "visible": False, "fixedrange": True},
         "hovermode": "closest",
         "legend": {"orientation": "h", "y": -0.18, "x": 0},
-        "shapes": [*shapes, _cursor_shape(t_s)],
-        "annotations": annotations,
+        "shapes": [_cursor_shape(t_s)],
         "clickmode": "event",
     }
     return {"data": data, "layout": layout}
@@ -326,6 +400,11 @@ def with_cursor(fig: dict[str, Any], t_s: float) -> dict[str, Any]:
     layout = dict(fig["layout"])
     layout["shapes"] = [*layout["shapes"][:-1], _cursor_shape(t_s)]
     return {"data": fig["data"], "layout": layout}
+
+
+def cursor_index(fig: dict[str, Any]) -> int:
+    """Where the cursor line is in the figure's shapes (the last one: ``angle_figure``, ``trust_figure``)."""
+    return len(fig["layout"]["shapes"]) - 1
 
 
 def representative_dof(exercise: Any, observed: NDArray[np.bool_]) -> str:
@@ -545,11 +624,22 @@ def trust_summary(result: Any) -> str:
     return "\n".join(lines)
 
 
-def feedback_text(result: Any, t_s: float) -> str:
-    """Predicted feedback, and the ground truth beside it when the clip has a sidecar (workbench.io.groundtruth)."""
-    predicted = _timeline([(e.t_s, e.text) for e in result.analysis.feedback], t_s, "No feedback events for this clip.")
+def ground_truth_of(result: Any) -> Any:
+    """The clip's ground-truth feedback (its sidecar, ``workbench.io.groundtruth``), None when it has none."""
     clip = result.analysis.provenance.get("input")
-    truth = load_ground_truth(clip) if clip else None
+    return load_ground_truth(clip) if clip else None
+
+
+_READ = object()  # feedback_text's default: read the sidecar
+
+
+def feedback_text(result: Any, t_s: float, truth: Any = _READ) -> str:
+    """Predicted feedback, and the ground truth beside it when the clip has a sidecar (workbench.io.groundtruth).
+    ``truth``: the sidecar's events as ``ground_truth_of`` read them (the page reads them once per clip, not
+    once per cursor move)."""
+    predicted = _timeline([(e.t_s, e.text) for e in result.analysis.feedback], t_s, "No feedback events for this clip.")
+    if truth is _READ:
+        truth = ground_truth_of(result)
     if truth is None:
         return predicted
     expected = _timeline([(e.t_s, e.text) for e in truth], t_s, "The ground truth has no feedback.")
@@ -638,18 +728,28 @@ class ClipPage(pn.viewable.Viewer):
         self.cursor_input = pn.widgets.FloatInput.from_param(
             st.param.cursor_s, label="Cursor (s)", step=0.01, width=120, css_classes=["cursor-input"]
         )
+        # The text that changes with every cursor move has a fixed height (scrolling when longer): a pane that
+        # grew or shrank would re-lay out the page, and every Plotly view would be resized (redrawn) with it.
         self.readout = pn.pane.Markdown(
             "",
             css_classes=["cursor-readout"],
             sizing_mode="stretch_width",
-            styles={"font-size": "15px", "font-weight": "500"},
+            height=READOUT_HEIGHT,
+            styles={"font-size": "15px", "font-weight": "500", **TEXT_PANE},
         )
-        self.angles = pn.pane.Plotly(
+        # The two plots with a cursor line: a cursor move sends one number (CursorLine), which moves the line in
+        # the browser without redrawing the figure; the panes' figures follow on the server (CursorPlot.follow).
+        self.angles = CursorPlot(
             None, sizing_mode="stretch_width", height=340, config={"displaylogo": False}, css_classes=["angle-curves"]
         )
-        self.trust_plot = pn.pane.Plotly(
-            None, sizing_mode="stretch_width", height=110, config={"displayModeBar": False}
+        self.trust_plot = CursorPlot(
+            None,
+            sizing_mode="stretch_width",
+            height=110,
+            config={"displayModeBar": False},
+            css_classes=["trust-plot"],
         )
+        self.cursor_line = CursorLine(targets=["angle-curves", "trust-plot"], width=0, height=0, margin=0)
         self.trust_text = pn.pane.Markdown("", sizing_mode="stretch_width", styles={"font-size": "12px"})
         self.cycles = pn.pane.Plotly(
             None, sizing_mode="stretch_width", config={"displaylogo": False}, css_classes=["cycle-plot"]
@@ -681,11 +781,34 @@ class ClipPage(pn.viewable.Viewer):
             widths={"messages": 360, "checks": 360},
             frozen_columns=["rep"],
             sortable=True,
+            pagination="local",
+            page_size=TABLE_PAGE_ROWS,
             configuration={"columnDefaults": {"tooltip": True}},
         )
+        # The table as files, exactly as ``biocoach export`` writes them (``workbench.io.tables``): reps.csv (one
+        # row per rep, every measure and message in full) and angles.csv (every frame of every observed DoF).
+        self.export_reps = pn.widgets.FileDownload(
+            callback=self._reps_csv,
+            filename="reps.csv",
+            label="Export reps (CSV)",
+            embed=False,
+            css_classes=["export-reps"],
+        )
+        self.export_angles = pn.widgets.FileDownload(
+            callback=self._angles_csv,
+            filename="angles.csv",
+            label="Export angle curves (CSV)",
+            embed=False,
+            css_classes=["export-angles"],
+        )
         self.morph = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["c-morph"])
-        self.motion = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["c-motion"])
-        self.feedback = pn.pane.Markdown("", sizing_mode="stretch_width", css_classes=["feedback"])
+        scroll = TEXT_PANE
+        self.motion = pn.pane.Markdown(
+            "", sizing_mode="stretch_width", height=MOTION_HEIGHT, styles=scroll, css_classes=["c-motion"]
+        )
+        self.feedback = pn.pane.Markdown(
+            "", sizing_mode="stretch_width", height=FEEDBACK_HEIGHT, styles=scroll, css_classes=["feedback"]
+        )
         self.frame = pn.pane.PNG(None, sizing_mode="scale_width", max_width=520)
         self.frame_note = pn.pane.Markdown("", styles={"color": "#666", "font-size": "12px"})
         self.raw_landmarks = pn.widgets.Checkbox(
@@ -699,19 +822,38 @@ class ClipPage(pn.viewable.Viewer):
         )
         self.player.param.watch(self._on_player_time, "time_s")
         self._from_player = False
-        self.skeleton3d = pn.pane.Plotly(
-            None, sizing_mode="stretch_width", height=420, css_classes=["skeleton-3d"], config={"displaylogo": False}
+        # The 3D view: sent whole once per clip, then per move only what changed (PatchPlot), after the rest of
+        # the page has been sent (``_show_3d``); the SKEL bone mesh once per clip, when a SKEL model is configured.
+        # WebGL drawn at the screen's own resolution (Plotly's default renders 3D scenes at twice it): on lab
+        # machines without a GPU (software WebGL) drawing and reading back a 2x canvas cost ~60 ms per move.
+        self.skeleton3d = PatchPlot(
+            None,
+            sizing_mode="stretch_width",
+            height=420,
+            css_classes=["skeleton-3d"],
+            config={"displaylogo": False, "plotGlPixelRatio": 1},
         )
+        self.skel_note = pn.pane.Markdown(
+            "", visible=False, sizing_mode="stretch_width", css_classes=["skel-note"], styles={"color": "#a33"}
+        )
+        self._skel_mesh: Any = None
+        self._mesh_for: Any = None  # the result the SKEL bone mesh was loaded for
+        self._3d_drawn = -math.inf  # when the 3D view was last drawn (time.monotonic)
+        self._3d_due: float | None = None  # the cursor the 3D view is still to show (sent after the read-out)
+        self._3d_timer: Any = None  # the debounced 3D redraw waiting for the cursor to be still
         self._exercise_shown: Any = None
         self._fig: dict[str, Any] | None = None
         self._trust_fig: dict[str, Any] | None = None
+        self._truth: Any = None  # the open clip's ground-truth feedback (read once per clip)
         self.angles.param.watch(self._on_click, "click_data")
         self.trust_plot.param.watch(self._on_click, "click_data")
         self.table.param.watch(self._on_select, "selection")
         self.joint_picker.param.watch(self._on_joints, "value")
         self.cycle_select.param.watch(self._on_cycle_dof, "value")
         st.param.watch(self._on_result, "result")
-        st.param.watch(self._on_cursor, "cursor_s")
+        # Before the slider's and the number box's own links to the cursor (precedence 0), so that they, the text
+        # and the cursor line go to the browser in one message (``_on_cursor``'s hold).
+        st.param._watch(self._on_cursor, ["cursor_s"], precedence=-1)
         self._on_result()
 
     # ---------------------------------------------------------------- callbacks
@@ -829,30 +971,100 @@ class ClipPage(pn.viewable.Viewer):
             self.cycle_select.param.update(options=choices, value=cycle_dof(result, exercise))
         finally:
             self._syncing = False
-        self._fig = angle_figure(result, self._st.cursor_s, self.joint_picker.value)
-        self._trust_fig = trust_figure(result, self._st.cursor_s)
-        # A selection left from the clip shown before would make clicking the same row number fire no change.
-        self.table.selection = []
-        self.table.value = _frame(rep_rows(analysis))
+        # The cursor where it will be once the clip is open (its start when it was outside the clip), so the
+        # figures sent whole below already show it there.
+        cursor = self._st.cursor_s if t0 <= self._st.cursor_s <= t1 else t0
+        self._fig = angle_figure(result, cursor, self.joint_picker.value)
+        self._trust_fig = trust_figure(result, cursor)
+        self.angles.object = self._fig  # the whole figures once per clip; a cursor move then moves their line
+        self.trust_plot.object = self._trust_fig
+        self._truth = ground_truth_of(result)
+        self._mesh_for = None  # the SKEL bone mesh is loaded for the 3D view, when it is first drawn
+        stem = Path(self._st.clip_path).stem or "clip"
+        self.export_reps.filename = f"{stem}_reps.csv"
+        self.export_angles.filename = f"{stem}_angles.csv"
         self.morph.object = f"**C_morph** · {analysis.context_morph}"
         self.trust_text.object = trust_summary(result)
-        self.cycles.object = cycles_figure(result, exercise, self.cycle_select.value)
-        self.cycles.height = int(self.cycles.object["layout"]["height"])
         self._exercise_shown = exercise
         self._show_player(result)
-        if not t0 <= self._st.cursor_s <= t1:
-            self._st.cursor_s = t0  # triggers _on_cursor
+        self._after_first_paint(self._fill_rest)
+        if cursor != self._st.cursor_s:
+            self._st.cursor_s = cursor  # triggers _on_cursor
         else:
             self._on_cursor()
+
+    def _after_first_paint(self, callback: Any, period_ms: int = DELAY_3D_MS) -> None:
+        """Run ``callback`` once the page shows the read-out: on a session not yet loaded, when the browser has
+        drawn it (``pn.state.onload``); on a loaded one, in a callback of its own ``DELAY_3D_MS`` later (the
+        read-out and the plots go out first); without a server (tests, notebooks) at once."""
+        doc = pn.state.curdoc
+        if doc is None or doc.session_context is None:
+            callback()
+        elif not pn.state.loaded:
+            pn.state.onload(callback)
+        else:
+            pn.state.add_periodic_callback(callback, period=period_ms, count=1)
+
+    def _fill_rest(self) -> None:
+        """What the first paint of a clip does not need: the rep table's rows and the cycle plot."""
+        result = self._st.result
+        if result is None:
+            return
+        # A selection left from the clip shown before would make clicking the same row number fire no change.
+        self.table.selection = []
+        self.table.value = _frame(rep_rows(result.analysis))
+        self.cycles.object = cycles_figure(result, self._exercise_shown, self.cycle_select.value)
+        self.cycles.height = int(self.cycles.object["layout"]["height"])
+
+    def _export_tables(self) -> dict[str, Any]:
+        """``biocoach export``'s two tables of the open clip (rows; empty without one)."""
+        from workbench.io.tables import columns_of
+        from workbench.motion.measures import angle_rows
+        from workbench.motion.measures import rep_rows as export_rep_rows
+
+        result = self._st.result
+        if result is None:
+            return {"reps": ([], ["rep"]), "angles": ([], ["frame", "t_s", "rep"])}
+        track, reps = result.estimate.track, result.analysis.reps
+        rows = {"reps": export_rep_rows(reps), "angles": angle_rows(track.t, track.q, track.observed, reps)}
+        # the columns ``cmd_export`` gives a table without rows
+        empty = {"reps": ["rep"], "angles": ["frame", "t_s", "rep"]}
+        return {name: (r, columns_of(r) or empty[name]) for name, r in rows.items()}
+
+    def _csv(self, name: str) -> io.BytesIO:
+        """Table ``name`` as ``biocoach export`` writes it (``workbench.io.tables.write_csv``), as bytes."""
+        import tempfile
+
+        from workbench.io.tables import write_csv
+
+        rows, columns = self._export_tables()[name]
+        with tempfile.TemporaryDirectory(prefix="biocoach-export-") as tmp:
+            data = write_csv(Path(tmp) / f"{name}.csv", rows, columns).read_bytes()
+        return io.BytesIO(data)
+
+    def _reps_csv(self) -> io.BytesIO:
+        return self._csv("reps")
+
+    def _angles_csv(self) -> io.BytesIO:
+        return self._csv("angles")
 
     def _on_cursor(self, _event: Any = None) -> None:
         result = self._st.result
         if result is None or self._fig is None or self._trust_fig is None:
             return
-        t_s = self._st.cursor_s
+        doc = pn.state.curdoc
+        held = pn.io.hold() if isinstance(doc, Document) else contextlib.nullcontext()
+        with held:  # one message to the browser per move (on a server)
+            self._cursor_moved(result, self._st.cursor_s)
+
+    def _cursor_moved(self, result: Any, t_s: float) -> None:
+        self.slider.value = self.cursor_input.value = t_s  # what their links to the cursor would send after
         self.readout.object = readout_text(result, t_s)
-        self.angles.object = with_cursor(self._fig, t_s)
-        self.trust_plot.object = with_cursor(self._trust_fig, t_s)
+        self.cursor_line.time_s = t_s  # the browser moves the plots' cursor lines
+        assert self._fig is not None and self._trust_fig is not None  # checked by _on_cursor
+        self._fig, self._trust_fig = with_cursor(self._fig, t_s), with_cursor(self._trust_fig, t_s)
+        self.angles.follow(self._fig)
+        self.trust_plot.follow(self._trust_fig)
         rep = last_completed_rep(result.analysis, t_s)
         since = (
             f" (violations of rep {rep.index + 1}, completed at {rep.end_s:.2f} s)"
@@ -861,8 +1073,8 @@ class ClipPage(pn.viewable.Viewer):
         )
         body = motion_text(result, t_s).replace("\n", "  \n")
         self.motion.object = f"**C_motion** as of the cursor{since}  \n{body}"
-        self.feedback.object = feedback_text(result, t_s)
-        self.skeleton3d.object = clip_skeleton_figure(result, t_s, self._exercise_shown)
+        self.feedback.object = feedback_text(result, t_s, self._truth)
+        self._schedule_3d(t_s)
         if self.player.visible:  # the browser draws the video and its skeleton: no frame decoded here
             if not self._from_player:
                 self.player.time_s = t_s
@@ -873,6 +1085,48 @@ class ClipPage(pn.viewable.Viewer):
         self.frame.object = shot.png
         self.frame.visible = shot.png is not None
         self.frame_note.object = shot.note
+
+    def _load_skel_mesh(self, result: Any) -> None:
+        """The SKEL bone mesh for the clip (its fitted gender), once per clip; None when no SKEL model is
+        configured. A configured model that cannot be read is shown as its error; the skeleton stays."""
+        try:
+            self._skel_mesh = configured_bone_mesh(gender=clip_gender(result))
+        except WorkbenchError as exc:
+            self._skel_mesh = None
+            self.skel_note.param.update(object=f"SKEL bone mesh not shown: {exc}", visible=True)
+        else:
+            self.skel_note.param.update(object="", visible=False)
+
+    def _schedule_3d(self, t_s: float) -> None:
+        """Show the 3D skeleton at ``t_s``: on a server, in a callback of its own ``DELAY_3D_MS`` later, so the
+        read-out and the cursor lines are sent (and painted) first, and a burst of moves draws the last one only,
+        at most one 3D frame per ``MIN_3D_INTERVAL_MS`` while the player plays (its 10 updates a second draw 5); a
+        cursor moved by hand, once it has been still for ``DEBOUNCE_3D_MS``; elsewhere (no server) at once."""
+        pending = self._3d_due is not None
+        self._3d_due = t_s
+        doc = pn.state.curdoc
+        served = doc is not None and doc.session_context is not None and pn.state.loaded
+        if served and not self._from_player:  # moved by hand: drawn once the cursor is still (debounced)
+            if self._3d_timer is not None:
+                self._3d_timer.stop()
+            elif pending:
+                return  # a draw already on its way shows the last position
+            self._3d_timer = pn.state.add_periodic_callback(self._show_3d, period=DEBOUNCE_3D_MS, count=1)
+            return
+        if not pending:
+            since_ms = min(1000 * (time.monotonic() - self._3d_drawn), MIN_3D_INTERVAL_MS)  # never drawn: inf
+            self._after_first_paint(self._show_3d, max(DELAY_3D_MS, round(MIN_3D_INTERVAL_MS - since_ms)))
+
+    def _show_3d(self) -> None:
+        t_s, self._3d_due, self._3d_timer = self._3d_due, None, None
+        result = self._st.result
+        if t_s is None or result is None:
+            return
+        self._3d_drawn = time.monotonic()
+        if self._mesh_for is not result:
+            self._mesh_for = result
+            self._load_skel_mesh(result)
+        self.skeleton3d.patch(clip_skeleton_figure(result, t_s, self._exercise_shown, skel_mesh=self._skel_mesh))
 
     def _on_joints(self, _event: Any = None) -> None:
         """Redraw the angle curves for the joints picked."""
@@ -919,16 +1173,23 @@ class ClipPage(pn.viewable.Viewer):
         )
         right = pn.Column(
             pn.Column(self.player, self.frame, self.frame_note, self.raw_landmarks, **card),
-            pn.Column(pn.pane.Markdown("#### Fitted skeleton in 3D (drag to rotate)"), self.skeleton3d, **card),
+            pn.Column(
+                pn.pane.Markdown("#### Fitted skeleton in 3D (drag to rotate)"), self.skel_note, self.skeleton3d, **card
+            ),
             pn.Column(pn.pane.Markdown("#### Context as of the cursor"), self.motion, self.morph, **card),
-            pn.Column(pn.pane.Markdown("#### Reps (select a row to jump)"), self.table, **card),
+            pn.Column(
+                pn.pane.Markdown("#### Reps (select a row to jump)"),
+                self.table,
+                pn.Row(self.export_reps, self.export_angles),
+                **card,
+            ),
             pn.Column(pn.pane.Markdown("#### Feedback timeline"), self.feedback, **card),
             width=480,
         )
         return pn.Column(
             picker,
             cursor,
-            pn.Column(self.readout, **card),
+            pn.Column(self.readout, self.cursor_line, **card),
             pn.Row(left, right, sizing_mode="stretch_width"),
             sizing_mode="stretch_width",
         )

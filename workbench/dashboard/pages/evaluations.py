@@ -10,6 +10,8 @@ and stores the result as it does (``EvaluationRepository.save``, named by the us
   ``<clip>.feedback.json`` sidecar.
 
 T-F-Score, METEOR and ROUGE-L always; BERTScore when ticked (it loads an encoder); the LLM judges stay with the CLI.
+The run list follows the store: a run made after the page was built is offered (the page looks every 2 s whether
+the store file changed, and only then reads the runs).
 """
 
 from __future__ import annotations
@@ -35,7 +37,27 @@ from workbench.store.database import StoreError
 from workbench.store.evaluations import EvaluationRepository
 
 POLL_MS = 500
+RUNS_POLL_MS = 2000  # how often the page looks whether the store file changed (a stat: no lock, no query)
 RUN, FILE = "a run's feedback", "a predictions file or folder"
+
+
+def _store_files(db: Any) -> tuple[Path, ...]:
+    """The store file and its write-ahead log (a run's writes change one of them)."""
+    path = Path(db.path)
+    return path, path.with_name(path.name + ".wal")
+
+
+def _stamp(files: tuple[Path, ...]) -> tuple[int, ...] | None:
+    """When and how the files last changed (0 for one that does not exist)."""
+    out = []
+    for f in files:
+        try:
+            st = f.stat()
+        except OSError:
+            out += [0, 0]
+        else:
+            out += [st.st_mtime_ns, st.st_size]
+    return tuple(out)
 
 
 @dataclass(frozen=True)
@@ -182,7 +204,13 @@ class EvalJob:
                 self.state.database(), inputs, name=self.name, bertscore=self.bertscore, progress=self.say
             )
             self.evaluation_id = eid
-            notes = "".join(f" Note: {w}." for w in result.warnings)
+            warnings = list(result.warnings)
+            if self.source == RUN and not any(c.texts for c in inputs.predictions.values()):
+                warnings.append(  # a Runs-page run keeps its coaching in the batch job, not in the run's feedback
+                    f"run {self.run_id} stored no feedback (a run of the Runs page keeps its coaching stage's "
+                    "feedback in its batch job): analyse the clip on the Clip page, or evaluate a predictions file"
+                )
+            notes = "".join(f" Note: {w}." for w in warnings)
             self.message = (
                 f"Stored as evaluation {eid}: T-F-Score {result.summary['t_f_score']:.3f}, "
                 f"{result.summary['n_matched']} of {result.summary['n_gt']} ground-truth lines matched."
@@ -245,9 +273,28 @@ class EvaluationsPage(pn.viewable.Viewer):
         self.open_button.on_click(lambda e: self._open())
         self.compare_button.on_click(lambda e: self._compare())
         self._load()
+        # A run made after the page was built (the Runs page, the Clip page, `biocoach` in another process) must be
+        # offered without a reload: the run list follows the store file, re-read only when the file changed.
+        self._stamp = _stamp(self._store_files)
+        if pn.state.curdoc is not None:  # a served session (not a script or a test building the page)
+            pn.state.add_periodic_callback(self._follow_runs, period=RUNS_POLL_MS)
 
     def _repo(self) -> Any:
         return EvaluationRepository
+
+    def _follow_runs(self) -> None:
+        """Offer the store's current runs when its file changed since the last look (the choice is kept)."""
+        stamp = _stamp(self._store_files)
+        if stamp == self._stamp:
+            return
+        self._stamp = stamp
+        try:
+            choices = run_choices(self.state.database())
+        except Exception:  # busy or changing: the next change tries again; Refresh evaluations says what is wrong
+            self._stamp = None
+            return
+        if choices != self.run_pick.options:
+            self.run_pick.options = choices
 
     def start_evaluation(self) -> EvalJob | None:
         """Evaluate the chosen predictions against the chosen ground truth in a background thread."""
@@ -289,6 +336,7 @@ class EvaluationsPage(pn.viewable.Viewer):
 
     def _load(self) -> None:
         db = self.state.database()
+        self._store_files = _store_files(db)
         self.run_pick.options = run_choices(db)
         with db.session() as s:
             rows = [e.row() for e in self._repo()(s).all()]

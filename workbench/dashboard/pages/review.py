@@ -59,6 +59,7 @@ PROPOSAL_COLUMNS = (
     "time_s",
     "status",
     "parse",
+    "model",
     "model's joints",
     "catalogue fill-ins",
     "as the CLI prints it",
@@ -237,8 +238,9 @@ class ProposeJob:
 
 
 def proposal_rows(db: Any) -> pd.DataFrame:
-    """The stored proposals, one row each: the model's own joints and the catalogue's fill-ins in columns of
-    their own (agreement counts the model's only), and :func:`describe`'s line."""
+    """The stored proposals, one row each: the model that answered (proposals of different models are stored
+    apart), the model's own joints and the catalogue's fill-ins in columns of their own (agreement counts the
+    model's only), and :func:`describe`'s line."""
     with db.session() as s:
         proposals = ReviewRepository(s).proposals()
     rows = []
@@ -263,6 +265,7 @@ def proposal_rows(db: Any) -> pd.DataFrame:
                         when,
                         p.status,
                         p.parse_status,
+                        p.model,
                         model,
                         filled,
                         describe(p),
