@@ -55,7 +55,7 @@ from workbench.config import WHERE, Config, MissingModelError, load_config
 from workbench.errors import WorkbenchError
 from workbench.pose.fk import ADULT, Segments, elbow_rotation, joint_rotation, segment_frames, skel_landmarks
 from workbench.pose.landmarks import MP_INDEX
-from workbench.skeleton import N_DOFS, dof_index
+from workbench.skeleton import JOINT_NAMES, N_DOFS, dof_index
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -65,32 +65,7 @@ GENDERS = ("male", "female")
 DEFAULT_GENDER = "male"  # SKEL has no neutral model; HSMR fits the male one
 
 # SKEL's 24 joints (= bones), in the file's order when the file names none.
-SKEL_JOINTS: tuple[str, ...] = (
-    "pelvis",
-    "femur_r",
-    "tibia_r",
-    "talus_r",
-    "calcn_r",
-    "toes_r",
-    "femur_l",
-    "tibia_l",
-    "talus_l",
-    "calcn_l",
-    "toes_l",
-    "lumbar_body",
-    "thorax",
-    "head",
-    "scapula_r",
-    "humerus_r",
-    "ulna_r",
-    "radius_r",
-    "hand_r",
-    "scapula_l",
-    "humerus_l",
-    "ulna_l",
-    "radius_l",
-    "hand_l",
-)
+SKEL_JOINTS: tuple[str, ...] = JOINT_NAMES  # the skeleton module's list: the same 24, in SKEL's order
 
 # Bones whose rest orientation SKEL takes as modelled (not aligned on the template's bone vector).
 _UNALIGNED = ("pelvis", "toes_r", "toes_l", "head", "hand_r", "hand_l")
