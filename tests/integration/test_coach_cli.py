@@ -122,3 +122,22 @@ def test_neural_model_runs_through_the_same_loop(tmp_path: Path) -> None:
     assert details["salient_joints_source"] == "the exercise's salient joints"
     for f in doc["feedback"]:
         assert f["t_s"] * 4 == f["step"] and f["n_tokens"] <= 128
+
+
+@pytest.mark.slow
+def test_the_same_train_command_gives_the_same_checkpoint(tmp_path: Path) -> None:
+    """`--seed` fixes the coach's initial weights as well as the batch order: two runs of one command end at
+    bit-identical trainable weights (the shipped checkpoint's "reproduce it with one command")."""
+    from safetensors.torch import load_file
+
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"run{k}"
+        command = "train --data synthetic --exercises squat --sessions 1 --stage 2 --steps 1 --window-steps 4 "
+        command += "--batch-size 1 --lora-rank 2 --seed 3 --create --quiet"
+        done = run(*command.split(), "--db", str(tmp_path / "s.duckdb"), "--out", str(out))
+        assert done.returncode == 0, done.stderr[-2000:]
+        outs.append(load_file(str(out / "coach.safetensors")))
+    assert outs[0].keys() == outs[1].keys() and len(outs[0]) > 0
+    for name, tensor in outs[0].items():
+        assert bool((tensor == outs[1][name]).all()), name

@@ -126,6 +126,14 @@ def test_gpu_script_smoke_mode(capsys: pytest.CaptureFixture[str]) -> None:
     rows = result["sweeps"]["1"]["rows"]
     assert [r["batch"] for r in rows] == [1, 2, 4]
     assert all(r["decisions_per_s"] == pytest.approx(r["batch"] * 1000 / r["step_ms"], rel=0.01) for r in rows)
+    # the training run (SmolLM2 coach, stage 2, LoRA): the device row (the CPU in smoke mode) and the CPU row
+    trained = result["train"]
+    assert trained["settings"]["lora_rank"] == 8 and trained["windows"] > 0
+    for row in (trained["device_row"], trained["cpu_row"]):
+        assert row["steps"] == len(row["step_s"]) == 2 and row["steps_per_s"] > 0 and row["tokens_per_s"] > 0
+        assert len(row["losses"]) == row["warmup_steps"] + row["steps"]
+    assert trained["ratio_device_over_cpu"] > 0 and trained["max_rel_loss_diff"] == 0.0  # CPU twice: same steps
+    assert "training:" in out and "steps/s" in out
     if not torch.cuda.is_available():
         assert mod.main([]) == 0
         assert "skipped: no CUDA device" in capsys.readouterr().out

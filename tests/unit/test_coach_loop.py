@@ -217,3 +217,34 @@ def test_the_feedback_path_decodes_the_video_for_a_coach_that_wants_frames(tmp_p
     blind = ScriptedCoach()
     _coach_feedback(blind)
     assert all(c.frames is None for c in blind.calls)
+
+
+class MorphSpy:
+    """A silent coach that records the C_morph each session was reset with."""
+
+    name = "spy"
+
+    def __init__(self) -> None:
+        self.morphs: list[str] = []
+
+    def reset(self, exercise: Exercise, context_morph: str) -> None:
+        self.morphs.append(context_morph)
+
+    def decide(self, inp: DecisionInput) -> Utterance | None:
+        return None
+
+
+def test_a_coach_is_shown_the_c_morph_it_was_trained_with() -> None:
+    """The neural coach reads C_morph in its prefix. Training replays sessions with the session's C_morph ("not
+    measured" without a body estimate); prediction and the loop once passed "" instead — a prompt the model
+    never saw, which turned its opening "Let's do bodyweight squats!" into "Let's do a seated bench press!"."""
+    from workbench.eval.baselines import predict_sessions
+    from workbench.motion.context import morph_context
+
+    session = synthetic_sessions(1, exercises=("squat",), seed=4)[0]
+    spy = MorphSpy()
+    run_coach(spy, session.track, load_catalogue().get("squat"))
+    assert spy.morphs == [morph_context(None)] == [session.context_morph]
+    session.metadata["context_morph"] = "User body: height 1.80m, mass 80.00kg, chest 1.00m, waist 0.85m, hips 1.00m."
+    predict_sessions([session], spy, load_catalogue())
+    assert spy.morphs[-1] == session.metadata["context_morph"]

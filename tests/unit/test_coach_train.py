@@ -135,6 +135,15 @@ def test_resume_mid_stage_restores_optimizer_and_rng(tmp_path: Path, squat_sessi
         torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=k)
 
 
+def test_batch_moves_to_the_models_device(squat_session: CoachingSession) -> None:
+    model = tiny_model()
+    batch = prepare([squat_session], tokenizer(), model.config, 8).batch([0, 1])  # type: ignore[attr-defined]
+    moved = batch.to("meta")  # a device without storage: the GPU's stand-in on a CPU-only machine
+    tensors = [k for k, v in vars(batch).items() if isinstance(v, torch.Tensor)]
+    assert "joint_labels" in tensors and all(getattr(moved, k).device.type == "meta" for k in tensors)
+    assert moved.n_steps == batch.n_steps and moved.frames is None and batch.ids.device.type == "cpu"
+
+
 def test_train_command_is_registered_without_heavy_imports() -> None:
     import subprocess
     import sys
@@ -191,3 +200,23 @@ def test_qevd_format_sessions_train(tmp_path: Path) -> None:
     assert out.steps_done == {"2": 1}
     with pytest.raises(TrainingError, match="expected 'synthetic' or a QEVD-fit-coach folder"):
         load_sessions(str(tmp_path / "missing"))
+
+
+def test_training_on_synthetic_sessions_and_a_bio_rewritten_split_together(tmp_path: Path) -> None:
+    """`biocoach train --data synthetic --data BIO/`: the sessions of both sources, in order; the rewritten split's
+    lines are the ones trained on (its corrective lines now state the motion analysis's numbers)."""
+    from workbench.cli.train import training_sessions
+    from workbench.data.bio_builder import build_bio
+    from workbench.data.miniature import TRAIN_SPLIT, build_miniature
+    from workbench.store.database import Database
+
+    mini = build_miniature(tmp_path / "mini", splits=(TRAIN_SPLIT,))
+    bio = tmp_path / "bio"
+    build_bio(mini / TRAIN_SPLIT, bio)
+    db = Database(tmp_path / "s.duckdb")
+    sessions = training_sessions(["synthetic", str(bio)], n_synthetic=2, exercises=("squat",), db=db)
+    sources = [s.source.split(":")[0] for s in sessions]
+    assert sources[:2] == ["synthetic", "synthetic"] and len(sessions) > 2
+    assert all(s.track is not None for s in sessions)
+    rewritten = [u.text for s in sessions[2:] for u in s.utterances]
+    assert any("°" in text for text in rewritten), rewritten  # the bio split's numbers, not the original cues

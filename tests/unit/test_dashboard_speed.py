@@ -177,14 +177,16 @@ def test_a_new_session_defers_the_table_cycles_and_3d_until_loaded(monkeypatch: 
     monkeypatch.setattr(type(pn.state), "curdoc", property(lambda self: _Doc()))
     monkeypatch.setattr(type(pn.state), "loaded", property(lambda self: False))
     monkeypatch.setattr(pn.state, "onload", lambda cb, threaded=False: loaded.append(cb))
+    timers: list[Any] = []  # the fallback for a "document ready" that never comes (each runs once at most)
+    monkeypatch.setattr(pn.state, "add_periodic_callback", lambda cb, period, count=None: timers.append(cb))
     state = AppState()
     state.open_clip(str(EXAMPLE_CLIP), EXAMPLE_EXERCISE)
     page = ClipPage(state=state)
     assert "Current pose:" in page.readout.object and page.angles.object is not None
     assert page.table.value is None and page.cycles.object is None and page.skeleton3d.object is None
-    assert len(loaded) == 2
+    assert len(loaded) == 2 and len(timers) == 2
     monkeypatch.undo()
-    for callback in loaded:
+    for callback in loaded + timers:
         callback()
     assert len(page.table.value) == len(state.result.analysis.reps)
     assert page.cycles.object is not None and page.skeleton3d.object is not None
@@ -336,3 +338,26 @@ def test_a_cursor_moved_by_hand_redraws_the_3d_view_once_it_is_still(monkeypatch
     monkeypatch.undo()
     timers[-1].cb()
     assert page.skeleton3d.object["layout"]["title"]["text"].startswith("10.0")
+
+
+def test_what_waits_for_the_first_paint_also_runs_on_a_timer_and_only_once(monkeypatch: Any) -> None:
+    """The rep table's rows wait for the browser's "document ready"; when that comes late or never (or an
+    earlier onload callback raised, which drops Panel's remaining list), a timer fills them anyway — once."""
+    from workbench.dashboard.pages import clip as clip_module
+
+    onload: list[Any] = []
+    timers: list[tuple[Any, int, int]] = []
+    doc = SimpleNamespace(session_context=object())
+    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda _self: doc))
+    monkeypatch.setattr(type(pn.state), "loaded", property(lambda _self: False))
+    monkeypatch.setattr(pn.state, "onload", lambda cb, threaded=False: onload.append(cb))
+    monkeypatch.setattr(
+        pn.state, "add_periodic_callback", lambda cb, period, count=None: timers.append((cb, period, count))
+    )
+    calls: list[int] = []
+    page = object.__new__(ClipPage)
+    ClipPage._after_first_paint(page, lambda: calls.append(1))
+    assert len(onload) == 1 and [(p, c) for _, p, c in timers] == [(clip_module.FIRST_PAINT_FALLBACK_MS, 1)]
+    timers[0][0]()  # document ready never came: the timer fills the table
+    onload[0]()  # ... and a late document ready does not fill it twice
+    assert calls == [1]

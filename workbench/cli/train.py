@@ -19,9 +19,11 @@ def register_train(sub: Any) -> None:
     )
     p.add_argument(
         "--data",
-        default="synthetic",
-        help="'synthetic' (generated sessions with rule-based feedback) or "
-        "a QEVD-fit-coach folder (default: synthetic)",
+        action="append",
+        metavar="SOURCE",
+        help="'synthetic' (generated sessions with the rule coach as teacher) or a QEVD-fit-coach folder (e.g. "
+        "one written by `biocoach data build-bio`); repeat to train on several together "
+        "(default: synthetic)",
     )
     p.add_argument("--stage", default="all", choices=["1", "2", "all"], help="which stage(s) to run (default all)")
     p.add_argument("--steps", type=int, default=20, help="optimiser steps per stage (default 20)")
@@ -99,6 +101,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     db_path = store_path(args)  # refused before the language model is loaded
     config = load_config(args.config)
     lm = load_causal_lm(config.language_model, cache=config.model_cache_dir)
+    import torch
+
+    # --seed fixes the coach's initial weights too (fusion, projection, added tokens, LoRA A), not only the batch
+    # order: the same command then starts from the same model (``train`` seeds again for the steps).
+    torch.manual_seed(args.seed)
     if args.resume and (args.out / CONFIG_NAME).is_file():
         model = CoachModel.from_pretrained(args.out, lm.model)
         have = lora_settings(model.config)
@@ -119,9 +126,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     catalogue, _ = resolve_catalogue(db)  # the exercises as the store has them now
     labels = salient_labels_from_store(db)
     exercises = tuple(e.strip() for e in args.exercises.split(",") if e.strip()) if args.exercises else None
-    sessions = load_sessions(
-        args.data, n_synthetic=args.sessions, seed=args.seed, exercises=exercises, catalogue=catalogue
-    )
+    sources = args.data or ["synthetic"]
+    sessions = training_sessions(sources, args.sessions, args.seed, exercises, catalogue, db)
     settings = TrainSettings(
         stage=args.stage,
         steps=args.steps,
@@ -131,14 +137,14 @@ def cmd_train(args: argparse.Namespace) -> int:
         seed=args.seed,
         window_steps=args.window_steps,
         bf16=args.bf16,
-        data=args.data if args.data == "synthetic" else str(Path(args.data).resolve()),
+        data=" + ".join(d if d == "synthetic" else str(Path(d).resolve()) for d in sources),
     )
     dataset = prepare(sessions, lm.tokenizer, model.config, args.window_steps, catalogue, labels)
     say = (lambda *a: None) if args.quiet else print
     source = f"store ({', '.join(sorted(labels))})" if labels else "catalogue defaults"
     adapters = lora_settings(model.config)
     say(
-        f"training on {len(dataset)} windows from {len(sessions)} sessions ({args.data}); LM {lm.name}"
+        f"training on {len(dataset)} windows from {len(sessions)} sessions ({' + '.join(sources)}); LM {lm.name}"
         + (
             f" with LoRA rank {adapters.rank}, alpha {adapters.alpha:g} on {'/'.join(adapters.targets)}"
             if adapters
@@ -205,16 +211,35 @@ def salient_labels_from_store(db: Any) -> dict[str, tuple[str, ...]]:
     return {ex: max(counts, key=lambda k: counts[k]) for ex, counts in by_ex.items() if counts}
 
 
+def training_sessions(
+    sources: list[str],
+    n_synthetic: int = 32,
+    seed: int = 0,
+    exercises: tuple[str, ...] | None = None,
+    catalogue: Any = None,
+    db: Any = None,
+) -> list[Any]:
+    """The sessions of every ``--data`` source, in order (e.g. synthetic squats and a bio-rewritten split)."""
+    return [
+        s
+        for source in sources
+        for s in load_sessions(source, n_synthetic, seed, exercises=exercises, catalogue=catalogue, db=db)
+    ]
+
+
 def load_sessions(
     data: str,
     n_synthetic: int = 32,
     seed: int = 0,
     exercises: tuple[str, ...] | None = None,
     catalogue: Any = None,
+    db: Any = None,
 ) -> list[Any]:
-    """``synthetic`` (the project's generator) or a QEVD folder (the evaluation issue's loader)."""
+    """``synthetic`` (the project's generator) or a QEVD folder (the evaluation issue's loader; segments
+    without a pose sidecar get theirs from the video, cached in ``db``, else the default store)."""
     from workbench.coach.synthetic_sessions import synthetic_sessions
     from workbench.data import qevd
+    from workbench.data.video_poses import VideoPoses
     from workbench.model.train import TrainingError
 
     if data == "synthetic":
@@ -224,7 +249,8 @@ def load_sessions(
     folder = Path(data)
     if not folder.is_dir():
         raise TrainingError(f"--data: expected 'synthetic' or a QEVD-fit-coach folder, got {data!r} (not a folder)")
-    sessions = [s for s in qevd.load_sessions(folder) if s.track is not None]
+    poses: Any = "store" if db is None else VideoPoses(db=db)
+    sessions = [s for s in qevd.load_sessions(folder, video_poses=poses) if s.track is not None]
     if not sessions:
         raise TrainingError(f"{folder}: no QEVD session with a pose track (run the pose stage on the clips first)")
     return sessions

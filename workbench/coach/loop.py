@@ -65,6 +65,7 @@ from workbench.coach.coaching import (
 from workbench.coach.sessions import TimedUtterance
 from workbench.exercises.catalogue import Exercise
 from workbench.motion.analysis import prepare_track, side_view
+from workbench.motion.context import morph_context
 from workbench.motion.engine import DEFAULT_MIN_CONFIDENCE
 from workbench.motion.results import FeedbackEvent, Rep
 from workbench.motion.tracker import StreamingTracker
@@ -162,7 +163,7 @@ class CoachStream:
         observed: NDArray[np.bool_],
         fps: float,
         *,
-        context_morph: str = "",
+        context_morph: str | None = None,
         rate_hz: float = DECISION_HZ,
         t0: float = 0.0,
         salient: Sequence[str] | None = None,
@@ -175,7 +176,9 @@ class CoachStream:
         conf = DEFAULT_MIN_CONFIDENCE if min_confidence is None else min_confidence
         self.tracker = StreamingTracker(self.exercise, observed, fps, salient, conf, side_view)
         self.coach = coach
-        self.context_morph = context_morph
+        # None: the body was not measured, said as the pipeline and the training data say it (a neural coach
+        # reads C_morph in its prefix; an empty one is a prompt it never saw in training)
+        self.context_morph = morph_context(None) if context_morph is None else context_morph
         self.rate_hz = float(rate_hz)
         self.t0 = float(t0)
         self.on_event = on_event
@@ -187,7 +190,7 @@ class CoachStream:
         self._images: list[NDArray[np.uint8]] = []
         self._finished = False
         self._reps_seen: tuple[Rep, ...] = ()
-        coach.reset(self.exercise, context_morph)
+        coach.reset(self.exercise, self.context_morph)
 
     # ------------------------------------------------------------------------------------- input
     def push(
@@ -284,7 +287,7 @@ def iter_coach(
     track: PoseTrack,
     exercise: Exercise,
     *,
-    context_morph: str = "",
+    context_morph: str | None = None,
     frames: Iterable[tuple[float, NDArray[np.uint8]]] | None = None,
     rate_hz: float = DECISION_HZ,
     salient: Sequence[str] | None = None,
@@ -343,7 +346,7 @@ def run_coach(
     track: PoseTrack,
     exercise: Exercise,
     *,
-    context_morph: str = "",
+    context_morph: str | None = None,
     frames: Iterable[tuple[float, NDArray[np.uint8]]] | None = None,
     rate_hz: float = DECISION_HZ,
     salient: Sequence[str] | None = None,

@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from workbench.coach.coaching import UtteranceKind
+from workbench.motion.context import morph_context
 from workbench.pose.track import PoseTrack
 
 
@@ -39,3 +40,9 @@ class CoachingSession:
     video_rotate_90_cw: bool = False  # stored on its side: turned 90° clockwise when frames are read (QEVD ≤ 145)
     source: str = "synthetic"  # e.g. "synthetic:seed=3", "qevd:QEVD-FIT-COACH/0001#2"
     metadata: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def context_morph(self) -> str:
+        """C_morph of the session: the one its source recorded, else "not measured" (as the pipeline says it
+        without a body estimate). Training and prediction read it from here, so both show the coach the same."""
+        return str(self.metadata.get("context_morph") or morph_context(None))

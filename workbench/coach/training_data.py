@@ -31,7 +31,6 @@ from workbench.exercises.catalogue import Catalogue, Exercise
 from workbench.model.configuration_coach import DECISION_HZ, CoachConfig
 from workbench.model.tokens import CoachBatch, StepExample, collate, utterance_ids
 from workbench.model.train import Dataset, SessionExample, build_dataset
-from workbench.motion.context import morph_context
 from workbench.skeleton import JOINT_NAMES
 
 
@@ -139,8 +138,7 @@ def session_example(
     ex = catalogue.get(session.exercise)
     joints = (labels or {}).get(ex.key) or tuple(ex.salient_joints)
     teacher = TeacherCoach(session, lambda text: len(utterance_ids(tokenizer, config, text)))
-    morph = str(session.metadata.get("context_morph") or morph_context(None))
-    run_coach(teacher, session.track, ex, context_morph=morph, salient=joints)
+    run_coach(teacher, session.track, ex, context_morph=session.context_morph, salient=joints)
     steps, times = [], []
     for k, (inp, said) in enumerate(teacher.seen):
         refresh = k == 0 or bool(inp.new_reps)
@@ -151,7 +149,7 @@ def session_example(
     return TrainingExample(
         session.session_id,
         ex.key,
-        morph,
+        session.context_morph,
         steps,
         label,
         sum(s.utterance is not None for s in steps),

@@ -97,13 +97,19 @@ def _coach_segment(coach: Coach, s: CoachingSession, ex: Exercise, notes: list[s
     video_fps = getattr(coach, "video_fps", None)  # optional part of the Coach protocol
     video = SessionVideo.of(s) if video_fps else None
     if video is None or not video_fps:
-        return run_coach(coach, s.track, ex)
+        return run_coach(coach, s.track, ex, context_morph=s.context_morph)
     try:
         video.n_frames  # noqa: B018 - reads the frame index: a missing or unreadable video is found here
-        return run_coach(coach, s.track, ex, frames=session_frames(video, s.duration_s, float(video_fps)))
+        return run_coach(
+            coach,
+            s.track,
+            ex,
+            context_morph=s.context_morph,
+            frames=session_frames(video, s.duration_s, float(video_fps)),
+        )
     except SessionVideoError as exc:
         notes.append(f"{s.session_id}: video frames unreadable ({exc}); coached on pose only")
-        return run_coach(coach, s.track, ex)
+        return run_coach(coach, s.track, ex, context_morph=s.context_morph)
 
 
 def session_frames(video: SessionVideo, duration_s: float, fps: float) -> Iterator[tuple[float, NDArray[np.uint8]]]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import torch
@@ -170,6 +170,13 @@ class CoachBatch:
     n_steps: int
     frames: Tensor | None = None  # (B, n_steps × 4, 3, H, W) in [0, 1]; None: black frames (pose-only data)
     joint_labels: Tensor | None = None  # (B, 24) float salient-joint labels (stage 1)
+
+    def to(self, device: torch.device | str) -> CoachBatch:
+        """The batch with every tensor on ``device``: batches are collated on the CPU, the model may be on a GPU."""
+        moved: dict[str, Any] = {
+            f.name: v.to(device) for f in fields(self) if isinstance(v := getattr(self, f.name), Tensor)
+        }
+        return replace(self, **moved)
 
 
 def collate(

@@ -11,6 +11,8 @@ the plain one; BENCHMARKS.md, "Training speed").
 
 Sessions become ``SessionExample``s in ``workbench.coach.training_data`` (replayed through the streaming loop
 the coach runs in); here they are cut into windows of ``window_steps`` decision steps, batched and trained on.
+Batches are collated on the CPU and moved to the model's device (``biocoach train`` trains on the CPU;
+bench/gpu_coach.py trains a ``model.to("cuda")``).
 
 Checkpoints (``--out``): coach_config.json, coach.safetensors, provenance.json (data, steps, seed, LM,
 code version) and training_state.pt (optimizer, stage, step, RNG states) for ``--resume``. Every optimiser step
@@ -272,11 +274,12 @@ def _run_stages(
             if settings.fast
             else None
         )
+        device = model.special_head.device  # the model's (training on a GPU: model.to("cuda") beforehand)
         while done[stage] < settings.steps:
             # the batch order depends only on (seed, stage, step): a resumed run sees the same batches
             step_rng = np.random.default_rng([settings.seed, int(stage), done[stage]])
             idx = step_rng.choice(len(dataset), size=min(settings.batch_size, len(dataset)), replace=False)
-            batch = dataset.batch(idx.tolist())
+            batch = dataset.batch(idx.tolist()).to(device)
             t0 = time.perf_counter()
             if fast is not None:
                 loss = fast.loss(batch, stage, settings.alpha)

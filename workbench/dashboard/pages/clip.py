@@ -58,6 +58,8 @@ FONT = {"family": "Inter, Helvetica, Arial, sans-serif", "size": 12}
 # Fixed heights of the text that follows the cursor (it scrolls when longer): a text pane that changed height per
 # move would re-lay out the page, and Panel would then resize (redraw) every Plotly view.
 READOUT_HEIGHT, MOTION_HEIGHT, FEEDBACK_HEIGHT = 52, 190, 260
+# what waits for the first paint runs after this long at the latest
+FIRST_PAINT_FALLBACK_MS = 2000
 DELAY_3D_MS = 60  # the 3D view (software WebGL on many lab machines) is drawn this long after the read-out
 # ... and at most once per this interval while the cursor keeps moving (the last position is always drawn): a
 # 3D frame costs ~35 ms of software WebGL and read-back, more than the rest of a cursor move in the browser.
@@ -687,6 +689,18 @@ def overlay_png(result: Any, t_s: float, max_side: int = 720, raw_landmarks: boo
 CARD_STYLES = {"background": "#fff", "border": "1px solid #e3e6ea", "border-radius": "8px", "padding": "2px 10px"}
 
 
+class _Once:
+    """A callback that runs at its first call only (the first paint's and its fallback timer's)."""
+
+    def __init__(self, callback: Any):
+        self.callback, self.done = callback, False
+
+    def __call__(self) -> None:
+        if not self.done:
+            self.done = True
+            self.callback()
+
+
 class ClipPage(pn.viewable.Viewer):
     """One clip: curves, cycles, table, context text and trust, all linked to ``state.cursor_s``."""
 
@@ -1001,7 +1015,11 @@ class ClipPage(pn.viewable.Viewer):
         if doc is None or doc.session_context is None:
             callback()
         elif not pn.state.loaded:
-            pn.state.onload(callback)
+            # Also on a timer: the browser's "document ready" can come late or never (a tab in the background,
+            # a slow machine), and Panel drops the rest of a session's onload list when one of them raises.
+            once = _Once(callback)
+            pn.state.onload(once)
+            pn.state.add_periodic_callback(once, period=FIRST_PAINT_FALLBACK_MS, count=1)
         else:
             pn.state.add_periodic_callback(callback, period=period_ms, count=1)
 
