@@ -125,3 +125,21 @@ def test_its_timing_matches_the_rule_coach(coached: list[tuple[Any, list[Any]]])
     ]
     score = t_f_score(clips)
     assert score.f_score >= 0.6, (score.precision, score.recall)
+
+
+def test_choosing_the_speak_margin_on_a_validation_split(tmp_path: Any) -> None:
+    """bench/choose_speak_margin.py (reproducing the checkpoint, step 2) scores each margin with the same T-F-Score
+    as `biocoach eval`: a margin no logit gap reaches never speaks (0), the shipped one does; the larger of two
+    equal scores wins."""
+    import importlib.util
+    from pathlib import Path
+
+    from workbench.data.synthetic_split import build_synthetic_split
+
+    spec = importlib.util.spec_from_file_location("choose", Path(__file__).parents[2] / "bench/choose_speak_margin.py")
+    assert spec is not None and spec.loader is not None
+    choose = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(choose)
+    split = build_synthetic_split(tmp_path / "val", 1, seed=303, exercises=("squat",))
+    scores = choose.scores(SHIPPED_CHECKPOINT, split.folder, [2.0, 1000.0])
+    assert scores[1000.0] == 0.0 and scores[2.0] >= 0.6

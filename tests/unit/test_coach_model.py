@@ -479,3 +479,43 @@ def test_a_checkpoint_trained_without_video_keeps_to_black_frames() -> None:
     assert torch.equal(with_frames, black) and FRAMES_NOT_USED_NOTE in notes
     with_frames, black, notes = tokens[True]
     assert not torch.allclose(with_frames, black) and FRAMES_NOT_USED_NOTE not in notes
+
+
+def test_the_coach_decodes_in_the_windows_it_was_trained_on() -> None:
+    """``decode_window_steps`` W: after every W decisions the context starts again from the prefix and the latest
+    C_motion (as each training window does), so the next step sees prefix + C_motion + its visual token — the
+    positions of a training window's first step — never a longer visual history."""
+    from workbench.coach.coaching import DecisionInput
+    from workbench.coach.neural import NeuralCoach, motion_block
+
+    coach = NeuralCoach(tiny_model(seed=6, decode_window_steps=3), tokenizer(), weights="float32")
+    coach.reset(load_catalogue().get("squat"), "User body: not measured.")
+    prefix = coach.decoder.pos
+
+    def step(k: int, motion: str) -> None:
+        inp = DecisionInput(
+            step=k,
+            t_s=k / 4,
+            exercise="squat",
+            context_morph="",
+            reps=(),
+            new_reps=(),
+            phase=None,
+            context_motion=motion,
+        )
+        assert coach.decide(inp) is None  # untrained: silent
+
+    first = "Current pose: right knee 10°.\nForm issues: none"
+    later = "Current pose: right knee 85°.\nForm issues: none"
+    block = len(coach.tokenizer(motion_block(first))["input_ids"])
+    for k in range(3):
+        step(k, first)
+    coach._wait()  # the restart's prefill runs between decisions
+    assert coach.stats.window_resets == 1
+    assert coach.decoder.pos == prefix + len(coach.tokenizer(motion_block(first))["input_ids"])
+    step(3, later)  # the new window's first step: its visual token after the restated C_motion
+    assert coach.decoder.pos == prefix + block + 1
+    for k in range(4, 6):
+        step(k, later)
+    coach._wait()
+    assert coach.stats.window_resets == 2 and coach._context_motion is not None and "85°" in coach._context_motion

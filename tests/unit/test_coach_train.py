@@ -129,7 +129,9 @@ def test_resume_mid_stage_restores_optimizer_and_rng(tmp_path: Path, squat_sessi
     resumed = CoachModel.from_pretrained(tmp_path / "b", first.lm)
     out = train(resumed, ds, settings, tmp_path / "b", resume=True)
     assert out.steps_done == {"2": 3}
-    a = CoachModel.from_pretrained(tmp_path / "a", model.lm).state_dict()
+    a_model = CoachModel.from_pretrained(tmp_path / "a", model.lm)
+    assert a_model.config.decode_window_steps == 16  # it decodes in the windows it was trained on
+    a = a_model.state_dict()
     b = CoachModel.from_pretrained(tmp_path / "b", model.lm).state_dict()
     for k in a:
         torch.testing.assert_close(a[k], b[k], rtol=1e-6, atol=1e-7, msg=k)

@@ -138,6 +138,7 @@ class NeuralCoach:
         self._job: Any = None  # a background C_motion refresh (threading.Thread)
         self._job_error: BaseException | None = None
         self._reset_due = False
+        self._window_steps = 0  # decision steps since the context last started from the prefix
         self._morph: Tensor | None = None
         self._const_z: Tensor | None = None
         self._vis_state: Tensor | None = None
@@ -191,6 +192,7 @@ class NeuralCoach:
         self._context_motion = None
         self._context_violations = ()
         self._reset_due = False
+        self._window_steps = 0
         self._pooled = []
 
     # -------------------------------------------------------------------------------------- visual
@@ -271,6 +273,7 @@ class NeuralCoach:
             # Past the window: back to the prefix, then the current C_motion (the visual history is dropped).
             dec.reset(self._prefix_len)
             self._reset_due = False
+            self._window_steps = 0
             self.stats.window_resets += 1
             embeds = torch.cat([self._block(motion), z[0]])[None]
             self._context_motion, self._context_violations = motion, violations
@@ -288,9 +291,40 @@ class NeuralCoach:
                 context_motion=self._context_motion or motion,
             )
             said = Utterance(text=text, n_tokens=max(1, n), kind=_kind(text, used), evidence=evidence)
-        if inp.new_reps and not first:
+        self._window_steps += 1
+        window = self.config.decode_window_steps
+        if window and self._window_steps >= window:
+            self._restart_window(motion, violations)  # includes this step's C_motion, refreshed or not
+        elif inp.new_reps and not first:
             self._refresh_after_action(motion, violations)
         return said
+
+    def _restart_window(self, motion: str, violations: tuple[Any, ...]) -> None:
+        """After ``decode_window_steps`` decisions, start the context again from the prefix and the current
+        C_motion, as every training window starts (``workbench.model.train.windows``): the model never saw a
+        longer visual history, and past it the trained coach fell silent in long sessions. The ~60-token
+        prefill runs in the background, between decisions, like a C_motion refresh."""
+        import threading
+
+        self._pending = []  # the owed action token belongs to the history being dropped
+        self._context_motion, self._context_violations = motion, violations
+        self._window_steps = 0
+        self.stats.window_resets += 1
+        block = self._block(motion)[None]
+
+        def run() -> None:
+            import time
+
+            try:
+                t0 = time.perf_counter()
+                self.decoder.reset(self._prefix_len)
+                self.decoder.append(block)
+                self.stats.refresh_ms.append((time.perf_counter() - t0) * 1000)
+            except BaseException as exc:  # re-raised by the next decision
+                self._job_error = exc
+
+        self._job = threading.Thread(target=run, name="coach-window")  # not a daemon: finishes before exit
+        self._job.start()
 
     def _refresh_after_action(self, motion: str, violations: tuple[Any, ...]) -> None:
         """A cycle completed: append the owed action token and the new C_motion now, in a background thread,

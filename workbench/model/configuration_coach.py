@@ -82,6 +82,10 @@ class CoachConfig:
     alpha_next: float = 0.1
     # --- streaming decode
     context_window: int = 1024  # KV cache positions; past it the cache falls back to the prefix + latest C_motion
+    # Decode in windows of this many decisions (0: one window until the cache is full): the context starts again
+    # from the prefix and the current C_motion, as each training window did. `biocoach train` writes its
+    # --window-steps here; a model trained on 4 s windows, shown 30 s of history, spoke less and less.
+    decode_window_steps: int = 0
     # streaming decode on the CPU: "int8" (weight-only, per channel), "int4" (weight-only, per group of 64: half
     # the bytes a token of int8, and a decision step is memory-bound), "bfloat16" or "float32"
     decode_weights: str = "int8"
@@ -128,6 +132,8 @@ class CoachConfig:
             raise CoachConfigError(
                 f"lm_visual_tokens must be in 1..{self.n_visual_tokens}, got {self.lm_visual_tokens}"
             )
+        if self.decode_window_steps < 0:
+            raise CoachConfigError(f"decode_window_steps must be 0 or positive, got {self.decode_window_steps}")
         if self.decode_weights not in ("int4", "int8", "bfloat16", "float32"):
             raise CoachConfigError(
                 f"decode_weights must be int4, int8, bfloat16 or float32, got {self.decode_weights!r}"

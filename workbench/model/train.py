@@ -370,6 +370,8 @@ def _save(
     n_video = int(getattr(dataset, "n_video_windows", 0))
     if model.config.trained_on_frames is not (n_video > 0) and done.get("2", 0) > 0:
         model.config = replace(model.config, trained_on_frames=n_video > 0)  # what the fusion layers have seen
+    if done.get("2", 0) > 0:  # decode in the windows it was trained on (CoachConfig.decode_window_steps)
+        model.config = replace(model.config, decode_window_steps=settings.window_steps)
     model.save_pretrained(out, prov)
     state = {
         "done": done,
