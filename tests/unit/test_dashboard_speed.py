@@ -36,6 +36,16 @@ def _model(pane: Any) -> Any:
     return model
 
 
+def _pretend_served(monkeypatch: pytest.MonkeyPatch, *, loaded: bool) -> None:
+    """Panel's state as inside a served session (a document with a session context), loaded or not yet."""
+    class _Doc:  # a class instance: Panel keeps weak references to documents
+        session_context = SimpleNamespace(request=SimpleNamespace(arguments={}))
+
+    doc = _Doc()
+    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda _self: doc))
+    monkeypatch.setattr(type(pn.state), "loaded", property(lambda _self: loaded))
+
+
 def _served_page(state: AppState) -> tuple[ClipPage, Document, list[tuple[Any, str, Any]]]:
     page = ClipPage(state=state)
     doc = Document()
@@ -115,11 +125,7 @@ def test_the_3d_view_goes_after_the_readout_on_a_server(monkeypatch: pytest.Monk
     page = ClipPage(state=state)
     scheduled: list[Any] = []
 
-    class _Doc:
-        session_context = object()
-
-    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda self: _Doc()))
-    monkeypatch.setattr(type(pn.state), "loaded", property(lambda self: True))
+    _pretend_served(monkeypatch, loaded=True)
     monkeypatch.setattr(pn.state, "add_periodic_callback", lambda cb, **kw: scheduled.append(cb))
     before = page.skeleton3d.object["layout"]["title"]["text"]
     state.cursor_s = 9.5
@@ -142,11 +148,7 @@ def test_the_3d_view_is_drawn_at_most_once_per_interval_while_the_cursor_moves(
     page = ClipPage(state=state)
     periods: list[int] = []
 
-    class _Doc:
-        session_context = SimpleNamespace(request=SimpleNamespace(arguments={}))
-
-    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda self: _Doc()))
-    monkeypatch.setattr(type(pn.state), "loaded", property(lambda self: True))
+    _pretend_served(monkeypatch, loaded=True)
     monkeypatch.setattr(pn.state, "add_periodic_callback", lambda cb, period, **kw: periods.append(period))
     page._3d_drawn = float("-inf")
     page._from_player = True  # the player plays: throttled (a cursor moved by hand is debounced)
@@ -171,11 +173,7 @@ def test_a_new_session_defers_the_table_cycles_and_3d_until_loaded(monkeypatch: 
     the 3D view follow once the browser has drawn it (``pn.state.onload``, or a timer if that never comes)."""
     loaded: list[Any] = []
 
-    class _Doc:
-        session_context = SimpleNamespace(request=SimpleNamespace(arguments={}))
-
-    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda self: _Doc()))
-    monkeypatch.setattr(type(pn.state), "loaded", property(lambda self: False))
+    _pretend_served(monkeypatch, loaded=False)
     monkeypatch.setattr(pn.state, "onload", lambda cb, threaded=False: loaded.append(cb))
     timers: list[Any] = []  # the fallback for a "document ready" that never comes (each runs once at most)
     monkeypatch.setattr(pn.state, "add_periodic_callback", lambda cb, period, count=None: timers.append(cb))
@@ -318,17 +316,13 @@ def test_a_cursor_moved_by_hand_redraws_the_3d_view_once_it_is_still(monkeypatch
     page = ClipPage(state=state)
     timers: list[Any] = []
 
-    class _Doc:
-        session_context = SimpleNamespace(request=SimpleNamespace(arguments={}))
-
     def schedule(cb: Any, period: int, **kw: Any) -> Any:
         timer = SimpleNamespace(cb=cb, period=period, stopped=False)
         timer.stop = lambda: setattr(timer, "stopped", True)
         timers.append(timer)
         return timer
 
-    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda self: _Doc()))
-    monkeypatch.setattr(type(pn.state), "loaded", property(lambda self: True))
+    _pretend_served(monkeypatch, loaded=True)
     monkeypatch.setattr(pn.state, "add_periodic_callback", schedule)
     before = page.skeleton3d.object["layout"]["title"]["text"]
     for t in (9.0, 9.5, 10.0):
@@ -348,9 +342,7 @@ def test_what_waits_for_the_first_paint_also_runs_on_a_timer_and_only_once(monke
 
     onload: list[Any] = []
     timers: list[tuple[Any, int, int]] = []
-    doc = SimpleNamespace(session_context=object())
-    monkeypatch.setattr(type(pn.state), "curdoc", property(lambda _self: doc))
-    monkeypatch.setattr(type(pn.state), "loaded", property(lambda _self: False))
+    _pretend_served(monkeypatch, loaded=False)
     monkeypatch.setattr(pn.state, "onload", lambda cb, threaded=False: onload.append(cb))
     monkeypatch.setattr(
         pn.state, "add_periodic_callback", lambda cb, period, count=None: timers.append((cb, period, count))

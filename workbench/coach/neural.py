@@ -304,34 +304,16 @@ class NeuralCoach:
         C_motion, as every training window starts (``workbench.model.train.windows``): the model never saw a
         longer visual history, and past it the trained coach fell silent in long sessions. The ~60-token
         prefill runs in the background, between decisions, like a C_motion refresh."""
-        import threading
-
         self._pending = []  # the owed action token belongs to the history being dropped
         self._context_motion, self._context_violations = motion, violations
         self._window_steps = 0
         self.stats.window_resets += 1
-        block = self._block(motion)[None]
-
-        def run() -> None:
-            import time
-
-            try:
-                t0 = time.perf_counter()
-                self.decoder.reset(self._prefix_len)
-                self.decoder.append(block)
-                self.stats.refresh_ms.append((time.perf_counter() - t0) * 1000)
-            except BaseException as exc:  # re-raised by the next decision
-                self._job_error = exc
-
-        self._job = threading.Thread(target=run, name="coach-window")  # not a daemon: finishes before exit
-        self._job.start()
+        self._prefill_in_background(self._block(motion)[None], from_prefix=True)
 
     def _refresh_after_action(self, motion: str, violations: tuple[Any, ...]) -> None:
         """A cycle completed: append the owed action token and the new C_motion now, in a background thread,
         so the ~50-token prefill runs in the gap before the next decision instead of inside one. The next
         decision waits for it (``_wait``); the layout matches training (``tokens.build_plan``)."""
-        import threading
-
         tail = torch.cat([*self._pending, self._block(motion)])[None]
         self._pending = []
         self._context_motion, self._context_violations = motion, violations
@@ -340,18 +322,25 @@ class NeuralCoach:
         if self.decoder.pos + tail.shape[1] + room > self.decoder.max_len:
             self._reset_due = True  # the next step starts again from the prefix with this C_motion
             return
+        self._prefill_in_background(tail, from_prefix=False)
+
+    def _prefill_in_background(self, embeds: Tensor, *, from_prefix: bool) -> None:
+        """Append ``embeds`` to the cache (after the prefix alone when ``from_prefix``) in a thread of its own;
+        the next decision waits for it (``_wait``), and an error there is raised by that decision."""
+        import threading
+        import time
 
         def run() -> None:
-            import time
-
             try:
                 t0 = time.perf_counter()
-                self.decoder.append(tail)
+                if from_prefix:
+                    self.decoder.reset(self._prefix_len)
+                self.decoder.append(embeds)
                 self.stats.refresh_ms.append((time.perf_counter() - t0) * 1000)
             except BaseException as exc:  # re-raised by the next decision
                 self._job_error = exc
 
-        self._job = threading.Thread(target=run, name="coach-refresh")  # not a daemon: finishes before exit
+        self._job = threading.Thread(target=run, name="coach-prefill")  # not a daemon: finishes before exit
         self._job.start()
 
     def _wait(self) -> None:
