@@ -38,6 +38,7 @@ def _model(pane: Any) -> Any:
 
 def _pretend_served(monkeypatch: pytest.MonkeyPatch, *, loaded: bool) -> None:
     """Panel's state as inside a served session (a document with a session context), loaded or not yet."""
+
     class _Doc:  # a class instance: Panel keeps weak references to documents
         session_context = SimpleNamespace(request=SimpleNamespace(arguments={}))
 
