@@ -3,11 +3,11 @@ checkpoint (references/coach/README.md), after `biocoach train`.
 
 The margin is a decoding setting, not learned (speak when the ``<feedback>`` logit beats ``<next>`` by more than
 it), and its best value differs from one training run to the next: the shipped checkpoint's is 2.0, a rerun of
-the same command scored best at 1.5. Each margin of ``--margins`` decodes the validation split with the
+the same command scored best at 2.5. Each margin of ``--margins`` decodes the validation split with the
 checkpoint's other settings (int8, ``decode_window_steps``); the one with the highest T-F-Score against the
 split's lines wins (ties: the larger margin, the quieter coach). Never run it on the evaluation seeds.
 
-    .venv/bin/biocoach data synthetic val/ --sessions 6 --seed 3 --exercises squat
+    .venv/bin/biocoach data synthetic val/ --sessions 12 --seed 3 --exercises squat
     .venv/bin/python bench/choose_speak_margin.py references/coach val/QEVD-FIT-COACH-Benchmark --write
 
 Prints one line per margin and a JSON line; ``--write`` stores the chosen margin in the checkpoint's
@@ -21,6 +21,11 @@ import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+# Steps of 0.5 on 12 validation sessions. On 6 sessions with 1 / 1.5 / 2 / 3 a retraining chose 3.0 and was too quiet
+# on held-out sessions (recall 0.64; at 2.0 it spoke after half the clean reps); on 12 with this grid it chose 2.5
+# and scored within the stated tolerance of the shipped checkpoint (references/coach/README.md).
+DEFAULT_MARGINS = "1.5,2,2.5,3,3.5"
 
 
 def scores(checkpoint: Path, split: Path, margins: list[float]) -> dict[float, float]:
@@ -62,7 +67,7 @@ def main() -> dict[str, Any]:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("checkpoint", type=Path)
     ap.add_argument("split", type=Path, help="a validation split (`biocoach data synthetic`), not the test seeds")
-    ap.add_argument("--margins", default="1,1.5,2,3")
+    ap.add_argument("--margins", default=DEFAULT_MARGINS)
     ap.add_argument("--write", action="store_true", help="store the chosen margin in coach_config.json")
     args = ap.parse_args()
     by_margin = scores(args.checkpoint, args.split, [float(m) for m in args.margins.split(",")])

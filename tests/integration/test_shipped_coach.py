@@ -7,7 +7,8 @@ these use other seeds, so their rep counts, tempos, noise and fault patterns are
 - after a shallow rep (an injected fault) it speaks within 3 s, naming the knee or the hip with a number within
   3° of that rep's depth as the analysis measured it (at least 3 reps in 4);
 - it stays silent after most clean reps;
-- every utterance is under 40 words, and every number it states is one its context stated (within 1);
+- every utterance is under 40 words, and every number it states is one its context stated (within 1) — one of
+  the findings' numbers, exactly (``grounded_numbers``);
 - its timing against the rule coach's lines on the same sessions: T-F-Score ≥ 0.6.
 """
 
@@ -26,7 +27,9 @@ from workbench.eval.numbers import check_utterance, grounding_context
 from workbench.eval.tfscore import ClipFeedback, t_f_score
 from workbench.exercises import load_catalogue
 from workbench.model.configuration_coach import CONFIG_NAME
+from workbench.model.grounded_numbers import digit_runs
 from workbench.motion.analysis import analyze
+from workbench.motion.context import findings
 
 pytestmark = [
     pytest.mark.slow,
@@ -110,6 +113,10 @@ def test_every_utterance_is_short_and_states_only_numbers_of_its_context(
             context = grounding_context(e.utterance.evidence.context_motion or None, e.reps_done)
             if context is not None:
                 assert check_utterance(e.text, context).all_grounded, (e.text, context)
+            # stricter, what the decoder enforces (grounded_numbers "findings"): every digit run is one of the
+            # findings' numbers, never an instantaneous angle of the pose line
+            motion = e.utterance.evidence.context_motion or ""
+            assert digit_runs(e.text) <= digit_runs(findings(motion)), (e.text, motion)
 
 
 def test_its_timing_matches_the_rule_coach(coached: list[tuple[Any, list[Any]]]) -> None:

@@ -248,3 +248,31 @@ def test_a_coach_is_shown_the_c_morph_it_was_trained_with() -> None:
     session.metadata["context_morph"] = "User body: height 1.80m, mass 80.00kg, chest 1.00m, waist 0.85m, hips 1.00m."
     predict_sessions([session], spy, load_catalogue())
     assert spy.morphs[-1] == session.metadata["context_morph"]
+
+
+@dataclass
+class LaggingCoach(ScriptedCoach):
+    """Reads a completed rep one step late, as the neural coach does: speaks at the step after reps complete."""
+
+    context_lag_steps: int = 1
+    _due: bool = False
+
+    def decide(self, inp: DecisionInput) -> Utterance | None:
+        self.calls.append(inp)
+        due, self._due = self._due, bool(inp.new_reps)
+        return Utterance(text="that one", n_tokens=2, kind="corrective") if due else None
+
+
+@pytest.mark.parametrize("lag", [0, 1, 2])
+def test_a_coach_that_reads_reps_a_step_late_still_gets_to_speak_about_the_last_one(lag: int) -> None:
+    track = squat_track(2, rest_s=0.0)  # the second rep is only closed by finish()
+    coach = LaggingCoach(context_lag_steps=lag)
+    events = run_coach(coach, track, load_catalogue().get("squat"))
+    last_frame_step = int(track.t[-1] * 4 + 1e-6)
+    finish_step = next(c.step for c in reversed(coach.calls) if c.new_reps)
+    assert finish_step == last_frame_step + 1  # the step finish() fires for the rep it closed
+    if lag == 0:  # a coach without a lag is called once at finish, as before
+        assert coach.calls[-1].step == finish_step and events[-1].step < finish_step
+    else:  # one step more, at which it speaks; a longer lag stops once it has spoken
+        assert [c.step for c in coach.calls if c.step > finish_step] == [finish_step + 1]
+        assert events[-1].step == finish_step + 1 and events[-1].t_s == (finish_step + 1) / 4

@@ -59,6 +59,24 @@ def test_session_replay_places_utterances_and_skips_speech_time(squat_session: C
     assert len(refreshes) >= 3  # step 0 and one per completed rep
 
 
+def test_the_line_about_the_last_rep_is_taught_at_the_step_after_the_stream_ends(
+    squat_session: CoachingSession,
+) -> None:
+    """The stream's last rep completes at ``finish`` (step k); a line due then is taught at k + 1, as every line
+    due at a rep-completing step is, where the C_motion stating that rep is in view — not dropped."""
+    track = squat_session.track
+    assert track is not None
+    finish_t = (int(float(track.t[-1]) * 4 + 1e-6) + 1) / 4  # the step finish() fires for the closed rep
+    last = CoachingSession(
+        "s2", "squat", squat_session.duration_s, [TimedUtterance(finish_t, "Last one!")], track=track
+    )
+    ex = session_example(last, tokenizer(), tiny_model().config)
+    assert ex is not None
+    k = ex.steps[-2]
+    assert k.step == finish_t * 4 and k.context_motion is not None and k.utterance is None  # the refresh step
+    assert (ex.steps[-1].step, ex.steps[-1].utterance) == (k.step + 1, "Last one!")
+
+
 def test_windows_restate_c_motion_and_restart_steps(squat_session: CoachingSession) -> None:
     model = tiny_model()
     ex = session_example(squat_session, tokenizer(), model.config)

@@ -30,7 +30,9 @@ Timing rules (all in track time, seconds):
 - Simulated speech: after an utterance of n tokens at step k, ``speech_skip(n) = floor(n / 12 × 4)`` steps
   (k+1 … k+skip) are skipped: the coach is not called.
 - ``finish()`` ends the stream: the tracker closes the last cycle, and when that completes reps one more step
-  (the next step index) is called, unless the coach is still speaking.
+  (the next step index) is called, unless the coach is still speaking; a coach that sees a completed rep one
+  step late (``context_lag``: the neural coach) gets that many steps more, until it speaks. Those steps lie
+  past the last frame, as a coach's comment on the last rep does.
 
 Video: ``run_coach(..., frames=iterator of (t, RGB H×W×3 uint8))`` interleaves video frames with the pose
 frames by time. ``workbench.pipeline.analyze_clip(..., coach=c)`` (``biocoach coach``) decodes the clip's video
@@ -78,6 +80,15 @@ def speech_skip(n_tokens: int, rate_hz: float = DECISION_HZ, tokens_per_s: float
     """Decision steps skipped after an utterance of ``n_tokens``: floor(n / 12 × 4), exact (no float rounding)."""
     n = min(max(int(n_tokens), 0), MAX_UTTERANCE_TOKENS)
     return math.floor(Fraction(n) / Fraction(tokens_per_s) * Fraction(rate_hz))
+
+
+def context_lag(coach: Coach) -> int:
+    """Decision steps between a rep completing and the coach deciding on the C_motion that states it: 0 for a
+    coach that reads ``DecisionInput`` afresh at every step (the rule coach), 1 for the neural coach, whose
+    completing step decides on the context in its cache and appends the new C_motion after it (``NeuralCoach``,
+    ``context_lag_steps``). ``finish`` gives such a coach its extra steps after the stream's last rep, which
+    it would otherwise never get to correct."""
+    return max(0, int(getattr(coach, "context_lag_steps", 0)))
 
 
 @dataclass(frozen=True)
@@ -217,16 +228,22 @@ class CoachStream:
         self._images.append(np.asarray(rgb, dtype=np.uint8))
 
     def finish(self) -> list[CoachEvent]:
-        """End of stream: close the last cycle; one more step when that completed reps (not while speaking)."""
+        """End of stream: close the last cycle; when that completed reps, one more step (not while speaking),
+        and after it the coach's ``context_lag_steps`` (see ``context_lag``) until it speaks."""
         if self._finished:
             return []
         self._finished = True
         self._pending += self.tracker.finish()
-        if not self._pending or self.next_step < self.resume_step:
+        if not self._pending:
             return []
-        event = self._fire(self.next_step)
-        self.next_step += 1
-        return [] if event is None else [event]
+        for _ in range(1 + context_lag(self.coach)):
+            if self.next_step < self.resume_step:
+                return []
+            event = self._fire(self.next_step)
+            self.next_step += 1
+            if event is not None:
+                return [event]
+        return []
 
     # ------------------------------------------------------------------------------------ output
     def step_time(self, step: int) -> float:

@@ -46,6 +46,7 @@ from workbench.llm import load_causal_lm
 from workbench.model.backbone import load_backbone_checkpoint
 from workbench.model.configuration_coach import CONFIG_NAME, END, FEEDBACK, NEXT, CoachConfig
 from workbench.model.fastlm import FastDecoder
+from workbench.model.grounded_numbers import NumberGuard, digit_runs, vocabulary_texts
 from workbench.model.modeling_coach import CoachModel, constrain_utterance_logits, read_provenance
 from workbench.model.tokens import (
     encode,
@@ -54,6 +55,7 @@ from workbench.model.tokens import (
     motion_block,
     prefix_text,
 )
+from workbench.motion.context import findings
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +90,11 @@ class DecodeStats:
 class NeuralCoach:
     """The neural coach behind the ``Coach`` protocol (``workbench.coach.coaching``)."""
 
+    # The step at which a rep completes decides on the C_motion in the cache; the new one is appended after it
+    # (see the module doc), so the coach first reads a completed rep one step later. The loop's ``finish``
+    # gives it that step after the stream's last rep (``workbench.coach.loop.context_lag``).
+    context_lag_steps = 1
+
     def __init__(
         self,
         model: CoachModel,
@@ -114,6 +121,7 @@ class NeuralCoach:
         self.weights = weights
         order = [self.config.special_tokens.index(t) for t in (NEXT, FEEDBACK)]
         self.rows_action = model.special_head.detach()[order].clone()  # the only rows scored at a decision step
+        self.numbers = NumberGuard(vocabulary_texts(tokenizer, self.config.lm_vocab))
         if on_cpu and not threads:  # automatic: time a decision step with one thread and with all cores
             torch.set_num_threads(auto_threads(self._probe_step))
         self.threads = torch.get_num_threads()
@@ -126,6 +134,7 @@ class NeuralCoach:
                 "decode_threads": self.threads,
                 "lm_visual_tokens": self.config.lm_visual_tokens,
                 "pose_only_frames": self.config.pose_only_frames,
+                "grounded_numbers": self.config.grounded_numbers,
             }
         )
         self.stats = DecodeStats()
@@ -140,6 +149,7 @@ class NeuralCoach:
         self._reset_due = False
         self._window_steps = 0  # decision steps since the context last started from the prefix
         self._morph: Tensor | None = None
+        self._context_morph = ""
         self._const_z: Tensor | None = None
         self._vis_state: Tensor | None = None
         self._pooled: list[Tensor] = []
@@ -184,6 +194,7 @@ class NeuralCoach:
             self.decoder.reset(0)
             self.decoder.append(self.model.embed_ids(ids)[None])
             self._prefix_len = self.decoder.pos
+            self._context_morph = context_morph
             morph_ids = torch.tensor(encode(self.tokenizer, context_morph) or [0])
             self._morph = self.model.embed_ids(morph_ids)[None]
             self._vis_state = self.model.backbone.initial_state()
@@ -358,17 +369,34 @@ class NeuralCoach:
         rows = torch.cat([dec.head_weight, m.special_head.detach().to(dec.dtype)])
         token = m.special_embed[c.special_tokens.index(FEEDBACK)][None]
         spoken: list[int] = []
+        guard = self._number_guard()
+        run = ""  # the digit run the utterance ends in (NumberGuard)
         while True:
             hidden = dec.append(token[None])[0, -1]
             logits = constrain_utterance_logits(dec.logits(hidden, rows), len(spoken), c)
+            if guard is not None:
+                logits = guard.constrain(logits, run)
             nxt = int(torch.argmax(logits))
             if nxt == end_row:
                 break
             spoken.append(nxt)
+            if guard is not None:
+                run = guard.advance(run, self.tokenizer.decode([nxt])) or ""
             token = m.embed_ids(torch.tensor([nxt]))
         self._pending = [m.special_embed[c.special_tokens.index(END)][None]]
         self.stats.utterance_tokens += len(spoken)
         return self.tokenizer.decode(spoken, skip_special_tokens=True).strip(), len(spoken)
+
+    def _number_guard(self) -> NumberGuard | None:
+        """The guard for this utterance's digits, allowing the numbers of the C_motion in the cache (its findings
+        or all of it, with C_morph) as ``grounded_numbers`` says; None when it is off."""
+        mode = self.config.grounded_numbers
+        if mode == "off":
+            return None
+        motion = self._context_motion or ""
+        text = findings(motion) if mode == "findings" else f"{self._context_morph}\n{motion}"
+        self.numbers.allow(digit_runs(text))
+        return self.numbers
 
 
 def frames_tensor(frames: NDArray[np.uint8], config: CoachConfig) -> Tensor:

@@ -38,6 +38,11 @@ class TeacherCoach:
     """Says each ground-truth utterance at the first decision step at or after its time (teacher forcing),
     recording what the coach saw at every called step."""
 
+    # A line due at a rep-completing step waits one step (``decide``), as the neural coach reads that rep one
+    # step late; so the loop's ``finish`` gives the teacher the step after the stream's last rep too, and the
+    # line about that rep is taught there rather than dropped (``workbench.coach.loop.context_lag``).
+    context_lag_steps = 1
+
     def __init__(self, session: CoachingSession, count: Callable[[str], int]):
         self.todo = sorted(session.utterances, key=lambda u: u.t_s)
         self.count = count

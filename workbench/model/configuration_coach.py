@@ -27,6 +27,7 @@ NEXT, FEEDBACK, END = "<next>", "<feedback>", "<eos_fb>"
 DECISION_HZ = 4.0  # one decision per visual token (Stream-VLM, BioCoach)
 SPEECH_TOKENS_PER_S = 12.0  # simulated speech: floor(n / 12 × 4) decision steps are skipped after n tokens
 MAX_UTTERANCE_TOKENS = 128
+GROUNDED_NUMBERS = ("findings", "context", "off")  # CoachConfig.grounded_numbers
 
 DEFAULT_PROMPT = (
     "You are a fitness coach watching a live {exercise} session. After each video frame, output <next> to "
@@ -78,6 +79,10 @@ class CoachConfig:
     # Speak when the <feedback> logit beats <next> by more than this (0: the argmax). A decoding setting, not
     # learned: chosen on validation sessions to trade chatter after clean reps against missed corrections.
     speak_margin: float = 0.0
+    # Which numbers an utterance's digits may spell (``grounded_numbers.NumberGuard``): "findings", those of
+    # C_motion's findings (violations with their bounds and gaps, the rep count; not the instantaneous "Current
+    # pose" angles, which no teacher line states); "context", any number of C_motion and C_morph; "off", any.
+    grounded_numbers: str = "findings"
     # --- training objective (§3.6)
     alpha_next: float = 0.1
     # --- streaming decode
@@ -137,6 +142,10 @@ class CoachConfig:
         if self.decode_weights not in ("int4", "int8", "bfloat16", "float32"):
             raise CoachConfigError(
                 f"decode_weights must be int4, int8, bfloat16 or float32, got {self.decode_weights!r}"
+            )
+        if self.grounded_numbers not in GROUNDED_NUMBERS:
+            raise CoachConfigError(
+                f"grounded_numbers must be one of {', '.join(GROUNDED_NUMBERS)}, got {self.grounded_numbers!r}"
             )
         stride = 2 ** (len(self.backbone_channels) + 1)
         if (self.frame_height // stride, self.frame_width // stride) != tuple(self.grid):

@@ -27,6 +27,7 @@ from workbench.body.measurements import Measurements
 from workbench.skeleton import joint
 
 NO_ISSUES = "none"
+POSE_PREFIX = "Current pose: "
 
 
 def pose_state(
@@ -44,7 +45,7 @@ def pose_state(
             continue
         if observed[j.primary_dof] and math.isfinite(q_row[j.primary_dof]):
             parts.append(f"{j.label} {round(math.degrees(q_row[j.primary_dof])) + 0}°")
-    return "Current pose: " + (", ".join(parts) if parts else "no salient joint observed") + "."
+    return POSE_PREFIX + (", ".join(parts) if parts else "no salient joint observed") + "."
 
 
 def form_issues(violations: Sequence[Violation]) -> str:
@@ -85,6 +86,13 @@ def violation_message(label: str, issue: str, value: float, target: float, kind:
     return f"{subject} {issue} ({shown}° detected, {bound}° {need}, {gap})"
 
 
+def findings(context_motion: str) -> str:
+    """C_motion without its pose-state line: the findings a coach's numbers come from (each violation's value,
+    bound and gap, the rep count). The pose line's angles are the instantaneous state the coach watches, not
+    something it reports: the rule coach never says one, and a model that copies one says a wrong number."""
+    return "\n".join(line for line in context_motion.splitlines() if not line.startswith(POSE_PREFIX))
+
+
 def deviation_text(x: float) -> str:
     """How far a value lies outside its bound, as a coach says it: whole degrees; under 1°, as many decimals as
     keep it above zero (up to three)."""
@@ -119,4 +127,4 @@ def morph_context(measurements: Measurements | dict[str, float] | None) -> str:
     )
 
 
-__all__ = ["morph_context", "motion_context", "pose_state", "violation_message"]
+__all__ = ["findings", "morph_context", "motion_context", "pose_state", "violation_message"]
