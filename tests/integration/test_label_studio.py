@@ -285,7 +285,16 @@ def test_review_loop(ls: LabelStudioServer, tmp_path: Path) -> None:
         "--timeout",
         "240",
     ]
-    serve = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, cwd=REPO)
+    # started with SIGINT ignored, as a background job of a non-interactive shell is (CI): the command must still
+    # stop on it
+    serve = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        cwd=REPO,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
     try:
         LabelStudioServer(ls.url, ls.data_dir, ls.credentials).wait_healthy(240.0)
         resumed = pull(db, _client(ls))

@@ -137,7 +137,7 @@ def cmd_propose(args: argparse.Namespace) -> int:
 
 
 class _Stop(Exception):
-    """SIGTERM or SIGHUP arrived: stop the way Ctrl-C does."""
+    """SIGINT, SIGTERM or SIGHUP arrived: stop the server and what it spawned."""
 
 
 def _raise_stop(signum: int, frame: Any) -> None:
@@ -156,8 +156,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         f"starting Label Studio on http://127.0.0.1:{args.port} (data: {data_dir}; first start takes ~30 s) …",
         flush=True,
     )
-    stops = (signal.SIGTERM, signal.SIGHUP)
-    previous = {signal.SIGINT: signal.getsignal(signal.SIGINT), **{s: signal.signal(s, _raise_stop) for s in stops}}
+    # SIGINT too, explicitly: a program started in the background by a non-interactive shell inherits SIGINT
+    # ignored, and Python then installs no KeyboardInterrupt handler — Ctrl-C (or a script's kill -INT) would do
+    # nothing and the server would run on.
+    stops = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+    previous = {s: signal.signal(s, _raise_stop) for s in stops}
     server = None
     try:
         server = start_server(data_dir, port=args.port, timeout_s=args.timeout)  # stops it when interrupted
@@ -171,7 +174,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, _Stop):
         pass
     finally:
-        for s in (*stops, signal.SIGINT):  # a second signal must not cut the stop short
+        for s in stops:  # a second signal must not cut the stop short
             signal.signal(s, signal.SIG_IGN)
         try:
             if server is not None:
