@@ -381,7 +381,7 @@ class NeuralCoach:
                 break
             spoken.append(nxt)
             if guard is not None:
-                run = guard.advance(run, self.tokenizer.decode([nxt])) or ""
+                run = guard.after(run, nxt)
             token = m.embed_ids(torch.tensor([nxt]))
         self._pending = [m.special_embed[c.special_tokens.index(END)][None]]
         self.stats.utterance_tokens += len(spoken)

@@ -37,22 +37,18 @@ class NumberGuard:
 
     Built once per vocabulary (``token_texts``: id → decoded text for every token; only those with a digit are
     kept); ``allow`` sets the numbers for the next utterance, ``constrain`` masks one step's logits given the
-    digit run the utterance currently ends in, and ``advance`` gives the run after a token."""
+    digit run the utterance currently ends in, and ``after`` gives the run after the chosen token."""
 
     def __init__(self, token_texts: Iterable[tuple[int, str]]):
-        digit_tokens = [(i, t) for i, t in token_texts if any(ch in DIGITS for ch in t)]
-        self._digit_ids = torch.tensor([i for i, _ in digit_tokens], dtype=torch.long)
-        self._digit_texts = [t for _, t in digit_tokens]
+        self._text_of = {i: t for i, t in token_texts if any(ch in DIGITS for ch in t)}
+        self._digit_ids = torch.tensor(list(self._text_of), dtype=torch.long)
+        self._digit_texts = list(self._text_of.values())
         self._numbers: frozenset[str] = frozenset()
         self._prefixes: frozenset[str] = frozenset()
 
     def allow(self, numbers: Iterable[str]) -> None:
         self._numbers = frozenset(n for n in numbers if n and set(n) <= DIGITS)
         self._prefixes = frozenset(n[:k] for n in self._numbers for k in range(1, len(n) + 1))
-
-    @property
-    def allowed(self) -> frozenset[str]:
-        return self._numbers
 
     def advance(self, run: str, text: str) -> str | None:
         """The digit run after ``text`` follows ``run``, or None when ``text`` would leave the allowed numbers
@@ -67,6 +63,11 @@ class NumberGuard:
                     return None
                 run = ""
         return run
+
+    def after(self, run: str, token_id: int) -> str:
+        """The digit run after a token ``constrain`` let through: a token without a digit ends the run."""
+        text = self._text_of.get(token_id)
+        return "" if text is None else self.advance(run, text) or ""
 
     def constrain(self, logits: Tensor, run: str) -> Tensor:
         """``logits`` (the vocabulary and any extra rows after it) with the forbidden tokens at -inf. ``run`` is
@@ -87,7 +88,5 @@ def vocabulary_texts(tokenizer: Any, size: int) -> list[tuple[int, str]]:
     """(id, decoded text) for the tokens of a Hugging Face tokenizer that carry a digit: the raw token strings
     are scanned first (digits are ASCII in byte-level and SentencePiece vocabularies alike), and only those
     are decoded."""
-    convert = tokenizer.convert_ids_to_tokens
-    decode = tokenizer.decode
-    raw = convert(list(range(size)))
-    return [(i, decode([i])) for i, t in enumerate(raw) if t is not None and any(ch in DIGITS for ch in t)]
+    raw = tokenizer.convert_ids_to_tokens(list(range(size)))
+    return [(i, tokenizer.decode([i])) for i, t in enumerate(raw) if t is not None and any(ch in DIGITS for ch in t)]

@@ -29,7 +29,7 @@ import torch
 from torch import Tensor
 
 from workbench.model.configuration_coach import DECISION_HZ, END, FEEDBACK, NEXT, SPEECH_TOKENS_PER_S, CoachConfig
-from workbench.motion.context import REPS_PREFIX, motion_context
+from workbench.motion.context import NO_POSE_YET, POSE_PREFIX, REPS_PREFIX, motion_context
 from workbench.motion.results import Violation
 from workbench.skeleton import JOINT_NAMES, N_DOFS, joint
 
@@ -56,10 +56,10 @@ def masked_motion_context(context_motion: str, violations: Sequence[Violation], 
     dropped. The pose-state text lists "<joint label> <angle>°" entries (``workbench.motion.context``)."""
     labels = {joint(j).label for j in selected}
     first = context_motion.split("\n", 1)[0]
-    body = first.removeprefix("Current pose: ").rstrip(".")
-    kept = [p for p in body.split(", ") if p.rsplit(" ", 1)[0] in labels] if first.startswith("Current pose: ") else []
-    state = "Current pose: " + (", ".join(kept) if kept else "no salient joint observed") + "."
-    if first == "Current pose: no pose yet.":
+    body = first.removeprefix(POSE_PREFIX).rstrip(".")
+    kept = [p for p in body.split(", ") if p.rsplit(" ", 1)[0] in labels] if first.startswith(POSE_PREFIX) else []
+    state = POSE_PREFIX + (", ".join(kept) if kept else "no salient joint observed") + "."
+    if first == NO_POSE_YET:
         state = first
     count = next((line for line in context_motion.split("\n") if line.startswith(REPS_PREFIX)), None)
     reps = int(count.removeprefix(REPS_PREFIX).rstrip(".")) if count else None  # the rep count is kept as it is

@@ -28,6 +28,7 @@ from workbench.skeleton import joint
 
 NO_ISSUES = "none"
 POSE_PREFIX = "Current pose: "
+NO_POSE_YET = POSE_PREFIX + "no pose yet."  # C_motion before the first valid frame
 
 
 def pose_state(

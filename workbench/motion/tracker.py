@@ -12,7 +12,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from workbench.exercises.catalogue import Exercise
-from workbench.motion.context import motion_context, pose_state, reps_completed
+from workbench.motion.context import NO_POSE_YET, motion_context, pose_state, reps_completed
 from workbench.motion.cycles import Cycle, CycleSegmenter, FrameCues
 from workbench.motion.engine import DEFAULT_MIN_CONFIDENCE, CycleEvaluator, FrameRepair, default_salient
 from workbench.motion.results import Rep, Violation
@@ -108,7 +108,7 @@ class StreamingTracker:
 
     def pose_state(self) -> str:
         if self._n == 0:
-            return "Current pose: no pose yet."
+            return NO_POSE_YET
         conf = self.dof_confidence()
         trusted = None if conf is None else self.evaluator.trusted(conf[-1:])
         return pose_state(self._q[self._n - 1], self.salient, self.observed, trusted)
