@@ -151,17 +151,24 @@ def test_notebook_runs_in_jupyterlab_and_the_cursor_slider_is_live(lab: str) -> 
             before = readout.inner_text()
             handle = page.locator(".cursor-slider .noUi-handle").first
             base = page.locator(".cursor-slider .noUi-base").first
-            handle.scroll_into_view_if_needed()
-            hb, bb = handle.bounding_box(), base.bounding_box()
-            assert hb is not None and bb is not None
-            page.mouse.move(hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2)
-            page.mouse.down()
-            page.mouse.move(bb["x"] + 0.85 * bb["width"], hb["y"] + hb["height"] / 2, steps=8)
-            page.mouse.up()
-            after, deadline = before, time.monotonic() + 60
-            while after == before and time.monotonic() < deadline:  # the kernel redraws the read-out
-                page.wait_for_timeout(500)
-                after = readout.inner_text()
+            after = before
+            # Drag, then wait for the kernel to redraw the read-out. In one loaded full CI run a drag was lost (the
+            # read-out never changed in 60 s; the test alone passed), so a drag that moved nothing within 20 s is made
+            # again, three drags at most.
+            for _ in range(3):
+                handle.scroll_into_view_if_needed()
+                hb, bb = handle.bounding_box(), base.bounding_box()
+                assert hb is not None and bb is not None
+                page.mouse.move(hb["x"] + hb["width"] / 2, hb["y"] + hb["height"] / 2)
+                page.mouse.down()
+                page.mouse.move(bb["x"] + 0.85 * bb["width"], hb["y"] + hb["height"] / 2, steps=8)
+                page.mouse.up()
+                deadline = time.monotonic() + 20
+                while after == before and time.monotonic() < deadline:  # the kernel redraws the read-out
+                    page.wait_for_timeout(500)
+                    after = readout.inner_text()
+                if after != before:
+                    break
             if os.environ.get("LAB_SHOT"):  # a picture of the notebook after the drag, for a person to look at
                 page.screenshot(path=os.environ["LAB_SHOT"], full_page=False)
             assert after != before and after.startswith("Cursor "), (before, after)
